@@ -1,0 +1,29 @@
+/*
+ * util/osmem.h: harness memory straight from mmap, never from the allocator under test.
+ *
+ * Everything the benchmark harness keeps while a workload runs (operation streams, object
+ * slots, histograms, RSS samples) comes from here, so the allocator being measured never
+ * sees it, and is pre-faulted before the measurement starts so that it sits in the RSS
+ * baseline that is subtracted.
+ */
+#ifndef HEAPLAB_UTIL_OSMEM_H
+#define HEAPLAB_UTIL_OSMEM_H
+
+#include <stddef.h>
+
+/* Zeroed, page-aligned memory of at least `bytes`; NULL on failure. */
+void *osmem_alloc(size_t bytes);
+
+/* Grow or shrink a block from osmem_alloc, keeping its contents; NULL on failure (old kept). */
+void *osmem_realloc(void *p, size_t old_bytes, size_t new_bytes);
+
+/* Return a block from osmem_alloc. */
+void osmem_free(void *p, size_t bytes);
+
+/* Touch every page of [p, p+bytes) so that it is resident. */
+void osmem_prefault(void *p, size_t bytes);
+
+/* The page size. */
+size_t osmem_page_size(void);
+
+#endif
