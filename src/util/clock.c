@@ -25,4 +25,14 @@ void clock_calibrate(struct clock_cal *c, unsigned ms)
     }
     c->overhead_ticks = hist_quantile(&h, 0.5);
     c->floor_ticks = h.min;
+
+    /* Resolution: under a hypervisor the counter may advance in coarse steps. */
+    uint64_t res = UINT64_MAX;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t a = clock_ticks(), b = clock_ticks();
+        while (b == a)
+            b = clock_ticks();
+        if (b - a < res) res = b - a;
+    }
+    c->resolution_ticks = res;
 }

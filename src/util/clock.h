@@ -40,9 +40,10 @@ static inline uint64_t clock_ns(void)
 }
 
 struct clock_cal {
-    double ticks_per_ns;     /* tick rate measured against CLOCK_MONOTONIC */
-    uint64_t overhead_ticks; /* median cost of one back-to-back clock_ticks() pair */
-    uint64_t floor_ticks;    /* minimum cost of one back-to-back pair */
+    double ticks_per_ns;       /* tick rate measured against CLOCK_MONOTONIC */
+    uint64_t overhead_ticks;   /* median cost of one back-to-back clock_ticks() pair */
+    uint64_t floor_ticks;      /* minimum cost of one back-to-back pair */
+    uint64_t resolution_ticks; /* smallest non-zero step between two successive reads */
 };
 
 /* Measure the tick rate over about `ms` milliseconds and the timer's own overhead. */

@@ -1,0 +1,49 @@
+# heaplab: thin wrapper over CMake. `make bench` and `make test` are each the whole set-up
+# on a fresh Debian 12 machine (they run scripts/deps.sh first).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+RESULTS    ?= results
+BENCH_ARGS ?= --threads 1,2 --repeat 5
+
+.PHONY: all build deps test test-asan bench format format-check lint clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Unit tests also run built with ASan+UBSan.
+test-asan:
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHEAPLAB_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@ASAN_OPTIONS=abort_on_error=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j $(JOBS)
+
+test: deps build
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-asan
+
+# The headline comparison: every installed allocator x the standard suite at 1 and 2
+# threads, medians of 5 interleaved repeats. Prints the table, writes results/*.json.
+bench: deps build
+	@mkdir -p $(RESULTS)
+	@$(BUILD)/heaplab bench $(BENCH_ARGS) --json $(RESULTS)/bench-$$(date -u +%Y%m%dT%H%M%SZ).json
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+lint: build
+	@cppcheck --std=c11 --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
+		--quiet -Isrc -Iinclude src tests
+
+clean:
+	@rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,210 @@
+/*
+ * bench/bench.h: running workloads under real allocators and summarizing what they did.
+ *
+ * Process model. The parent (`heaplab bench`) never measures anything itself: for each
+ * (workload, threads, allocator, repetition) it re-executes its own binary as a worker
+ * (`heaplab __worker ...`) with LD_PRELOAD naming the allocator (nothing for glibc). The
+ * worker proves the preload took effect (the library its `malloc` resolves to must be the
+ * expected one), builds the operation stream, pre-faults every byte of harness memory, resets
+ * the kernel's peak-RSS mark, and runs two passes over the same stream:
+ *   1. the throughput pass, with no per-call timers: ops/s, peak RSS, RSS time series, page
+ *      faults, user/sys time;
+ *   2. the latency pass: one call in ~16 (random geometric stride) timed with a fenced
+ *      rdtsc into log-linear histograms; the timer's own cost is measured and subtracted.
+ * It writes one JSON object on stdout. The parent collects those, summarizes repetitions
+ * (median, min, max, spread) and reports.
+ */
+#ifndef HEAPLAB_BENCH_BENCH_H
+#define HEAPLAB_BENCH_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bench/summary.h"
+
+struct diag;
+struct opstream;
+typedef struct cJSON cJSON;
+
+/* ------------------------------------------------------------------------------------- */
+/* Allocators                                                                            */
+
+#define ALLOC_MAX      16
+#define ALLOC_NAME_MAX 64
+#define ALLOC_PATH_MAX 4096
+
+struct allocator {
+    char name[ALLOC_NAME_MAX]; /* "glibc", "jemalloc", ... or the user's name */
+    char path[ALLOC_PATH_MAX]; /* shared library to preload; "" for glibc (no preload) */
+    int found;                 /* the library exists and is readable */
+    char note[256];            /* why it is missing, or "" */
+};
+
+/* The built-in allocators, found or not: glibc, jemalloc, tcmalloc, mimalloc, hlmalloc. */
+size_t allocator_builtins(struct allocator *out, size_t cap);
+
+/*
+ * Resolve one --allocator item: a built-in name, or "name=/path/lib.so". Fills `a`.
+ * 0, or -1 with `d` filled when the name is unknown (a usage error).
+ */
+int allocator_parse(const char *item, struct allocator *a, struct diag *d);
+
+/* What a worker reports about the allocator it ran under. */
+struct alloc_identity {
+    char provider[ALLOC_PATH_MAX]; /* file that defines the `malloc` in use */
+    char version[128];             /* the allocator's own version string, or "" */
+};
+
+/* Fill `id` for the running process. */
+void allocator_identify(struct alloc_identity *id);
+
+/*
+ * Does `provider` (from allocator_identify) match what allocator `a` should give? glibc
+ * expects libc.so.6; others their library's real path.
+ */
+int allocator_matches(const struct allocator *a, const char *provider);
+
+/* ------------------------------------------------------------------------------------- */
+/* The worker: executes one stream in this process                                        */
+
+struct exec_opts {
+    int latency;            /* run the latency pass */
+    unsigned sample_stride; /* mean ops between timed calls in the latency pass (>= 1) */
+    int pin_count;          /* CPUs in pin_cpus (0 = no pinning) */
+    int pin_cpus[64];       /* thread i runs on pin_cpus[i % pin_count] */
+    unsigned sample_ms;     /* RSS sampling period */
+};
+
+/* Run stream `s` through the process's malloc and return the result as a JSON object. */
+cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct diag *d);
+
+/* ------------------------------------------------------------------------------------- */
+/* Process and machine facts (/proc, getrusage)                                           */
+
+struct proc_usage {
+    uint64_t user_ns, sys_ns;
+    uint64_t minor_faults, major_faults;
+    uint64_t maxrss_bytes; /* ru_maxrss */
+};
+
+void proc_self_usage(struct proc_usage *u);
+/* Current resident bytes of this process (statm), or 0. `fd` from proc_statm_open(). */
+uint64_t proc_rss_bytes(int fd);
+int proc_statm_open(void);
+/* Peak resident bytes (VmHWM) of this process, or 0. */
+uint64_t proc_hwm_bytes(void);
+/* Reset the peak-RSS mark to the current RSS (Linux >= 4.0); 0 on success. */
+int proc_reset_hwm(void);
+
+/* Machine description for results: CPU, cores, kernel, glibc, THP, clocksource. */
+cJSON *machine_json(void);
+
+/* ------------------------------------------------------------------------------------- */
+/* The parent: running the matrix                                                         */
+
+struct bench_config {
+    const char **workloads; /* names */
+    size_t n_workloads;
+    unsigned threads[16]; /* thread counts */
+    size_t n_threads;
+    struct allocator allocs[ALLOC_MAX];
+    size_t n_allocs;
+    uint64_t seed;
+    uint64_t ops;    /* per thread; 0 = each workload's default */
+    unsigned repeat; /* repetitions, >= 1 */
+    int pin_count;
+    int pin_cpus[64];
+    unsigned timeout_s;   /* per worker */
+    int latency;          /* run latency passes */
+    int progress;         /* print progress on stderr */
+    const char *self_exe; /* path used to re-execute the worker */
+};
+
+/* One (workload, threads, allocator): its runs and their summary. */
+struct bench_cell {
+    const char *workload;
+    unsigned threads;
+    size_t alloc_idx;
+    cJSON *runs;    /* array of per-run objects (worker JSON or {status, error}) */
+    int n_ok;       /* runs that succeeded */
+    char note[256]; /* failure note when no run succeeded */
+};
+
+struct bench_results {
+    struct bench_cell *cells;
+    size_t n_cells;
+    cJSON *machine;
+    cJSON *alloc_info; /* array: name, path, provider, version, status */
+};
+
+/*
+ * Run every (workload, threads, repetition, allocator) in the config, allocators interleaved
+ * within each repetition. Failing or missing allocators are recorded, not fatal.
+ * 0, or -1 with `d` filled on a failure of the harness itself.
+ */
+int bench_run(const struct bench_config *cfg, struct bench_results *res, struct diag *d);
+void bench_results_free(struct bench_results *res);
+
+/* Run one worker process: returns its JSON (caller frees) or an object {status, error}. */
+cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator *a,
+                          const char *workload, unsigned threads, unsigned rep);
+
+/* Run a probe worker with `a` preloaded: {status, provider, version} or {status, error}. */
+cJSON *bench_probe(const char *self_exe, const struct allocator *a, unsigned timeout_s);
+
+/* The number at dotted `path` ("latency.malloc.p99_ns") in `j`; 1 if found. */
+int bench_json_number(const cJSON *j, const char *path, double *out);
+
+/* The summary of metric `key` over a cell's successful runs; 0 if none have it. */
+int bench_cell_metric(const struct bench_cell *c, const char *key, struct summary *out);
+
+/* ------------------------------------------------------------------------------------- */
+/* Child processes                                                                        */
+
+enum { SPAWN_CAPTURE_OUT = 1, SPAWN_SHOW_OUTPUT = 2 };
+
+struct spawn_result {
+    int status;              /* waitpid status */
+    int timed_out;           /* killed with SIGKILL after the timeout */
+    uint64_t wall_ns;        /* from fork to reaping */
+    struct proc_usage usage; /* the child's (and its waited-for descendants') usage */
+    char *out;               /* captured stdout (SPAWN_CAPTURE_OUT), NUL-terminated, or NULL */
+    size_t out_n;
+    char *err; /* last 4 KiB of stderr (unless SPAWN_SHOW_OUTPUT), or NULL */
+    size_t err_n;
+};
+
+/*
+ * Run argv[0] (a path) with `env`, stdin from /dev/null. stdout is captured
+ * (SPAWN_CAPTURE_OUT), passed through (SPAWN_SHOW_OUTPUT) or discarded; stderr is kept
+ * (bounded) unless passed through. After `timeout_s` (0 = none) the child is killed.
+ * 0 when it ran (see r->status), -1 with errno if it could not be started.
+ */
+int spawn_run(char *const argv[], char **env, unsigned timeout_s, int flags,
+              struct spawn_result *r);
+void spawn_result_free(struct spawn_result *r);
+
+/* The environment for a child: ours without LD_PRELOAD, plus LD_PRELOAD=preload if set. */
+char **worker_env(const char *preload);
+void free_env(char **env, const char *preload);
+
+/* ------------------------------------------------------------------------------------- */
+/* Reports                                                                               */
+
+/* The human tables on `fp`; the best value of a row marked when `tty` (colour unless NO_COLOR). */
+void report_table(const struct bench_config *cfg, const struct bench_results *res, FILE *fp,
+                  int tty);
+
+/* The whole results document (schema heaplab.results/1); caller frees. */
+cJSON *report_json(const struct bench_config *cfg, const struct bench_results *res,
+                   const char *command_line);
+
+/* One CSV row per run; written whole or not at all. 0, or -1 with `d` filled. */
+int report_csv(const struct bench_config *cfg, const struct bench_results *res, const char *path,
+               struct diag *d);
+
+/* Write a cJSON document to `path` whole or not at all. 0, or -1 with `d` filled. */
+int report_write_json(cJSON *doc, const char *path, struct diag *d);
+
+#endif

@@ -1,0 +1,195 @@
+/*
+ * bench/preload.c: which allocators exist, and proof of which one a process is running.
+ *
+ * A worker proves its preload: the file that defines the `malloc` found first in the global
+ * symbol scope (dlsym(RTLD_DEFAULT) then dladdr) must be the allocator's library, or libc
+ * for glibc. A program linked against jemalloc is therefore never mistaken for glibc.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <gnu/libc-version.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "util/diag.h"
+
+static const char *const lib_dirs[] = {
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/local/lib",
+    "/usr/lib64",
+    "/usr/lib",
+};
+
+static const struct {
+    const char *name;
+    const char *file;    /* shared library file name */
+    const char *package; /* Debian package that provides it */
+} builtins[] = {
+    { "glibc", NULL, NULL },
+    { "jemalloc", "libjemalloc.so.2", "libjemalloc2" },
+    { "tcmalloc", "libtcmalloc_minimal.so.4", "libtcmalloc-minimal4" },
+    { "mimalloc", "libmimalloc.so.2", "libmimalloc2.0" },
+    { "hlmalloc", "libhlmalloc.so", NULL },
+};
+
+/* Directory of the running executable (for build/libhlmalloc.so). */
+static void exe_dir(char *buf, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n <= 0) {
+        snprintf(buf, cap, ".");
+        return;
+    }
+    buf[n] = 0;
+    char *slash = strrchr(buf, '/');
+    if (slash) *slash = 0;
+}
+
+static int readable(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+static void fill_builtin(size_t i, struct allocator *a)
+{
+    memset(a, 0, sizeof(*a));
+    snprintf(a->name, sizeof(a->name), "%s", builtins[i].name);
+    if (!builtins[i].file) {
+        a->found = 1; /* glibc: the system allocator, no preload */
+        return;
+    }
+    if (strcmp(builtins[i].name, "hlmalloc") == 0) {
+        char dir[ALLOC_PATH_MAX - 32];
+        exe_dir(dir, sizeof(dir));
+        snprintf(a->path, sizeof(a->path), "%s/%s", dir, builtins[i].file);
+        a->found = readable(a->path);
+        if (!a->found) snprintf(a->note, sizeof(a->note), "not built");
+        return;
+    }
+    for (size_t d = 0; d < sizeof(lib_dirs) / sizeof(lib_dirs[0]); d++) {
+        snprintf(a->path, sizeof(a->path), "%s/%s", lib_dirs[d], builtins[i].file);
+        if (readable(a->path)) {
+            a->found = 1;
+            return;
+        }
+    }
+    snprintf(a->path, sizeof(a->path), "%s", builtins[i].file);
+    snprintf(a->note, sizeof(a->note), "not installed (apt-get install %s)", builtins[i].package);
+}
+
+size_t allocator_builtins(struct allocator *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]) && n < cap; i++)
+        fill_builtin(i, &out[n++]);
+    return n;
+}
+
+int allocator_parse(const char *item, struct allocator *a, struct diag *d)
+{
+    const char *eq = strchr(item, '=');
+    if (!eq) {
+        for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+            if (strcmp(builtins[i].name, item) == 0) {
+                fill_builtin(i, a);
+                return 0;
+            }
+        }
+        return diag_set(d,
+                        "unknown allocator \"%s\" (try 'heaplab list allocators', or "
+                        "NAME=/path/lib.so)",
+                        item);
+    }
+    size_t nlen = (size_t)(eq - item);
+    if (nlen == 0 || nlen >= ALLOC_NAME_MAX)
+        return diag_set(d, "bad allocator \"%s\": expected NAME=/path/lib.so", item);
+    if (eq[1] == 0) return diag_set(d, "bad allocator \"%s\": empty path", item);
+    memset(a, 0, sizeof(*a));
+    memcpy(a->name, item, nlen);
+    a->name[nlen] = 0;
+    for (char *c = a->name; *c; c++) {
+        if (*c == ',' || *c == ' ' || *c == '"')
+            return diag_set(d, "bad allocator name \"%s\"", a->name);
+    }
+    char resolved[PATH_MAX];
+    const char *path = eq + 1;
+    if (realpath(path, resolved)) path = resolved;
+    snprintf(a->path, sizeof(a->path), "%s", path);
+    a->found = readable(a->path);
+    if (!a->found) snprintf(a->note, sizeof(a->note), "cannot read %.200s", eq + 1);
+    return 0;
+}
+
+typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+typedef const char *(*tc_version_fn)(int *, int *, const char **);
+typedef int (*mi_version_fn)(void);
+typedef const char *(*hl_version_fn)(void);
+
+/* dlsym into a function pointer without the object-to-function cast ISO C forbids. */
+static void lookup_fn(const char *name, void *fn_out, size_t fn_size)
+{
+    void *sym = dlsym(RTLD_DEFAULT, name);
+    memset(fn_out, 0, fn_size);
+    if (sym && fn_size == sizeof(sym)) memcpy(fn_out, &sym, fn_size);
+}
+
+void allocator_identify(struct alloc_identity *id)
+{
+    memset(id, 0, sizeof(*id));
+    void *sym = dlsym(RTLD_DEFAULT, "malloc");
+    Dl_info info;
+    if (sym && dladdr(sym, &info) && info.dli_fname) {
+        char resolved[PATH_MAX];
+        const char *p = realpath(info.dli_fname, resolved) ? resolved : info.dli_fname;
+        snprintf(id->provider, sizeof(id->provider), "%s", p);
+    } else {
+        snprintf(id->provider, sizeof(id->provider), "unknown");
+    }
+    /* Ask the allocator that serves malloc for its own version, by its own API. */
+    hl_version_fn hv;
+    mallctl_fn mc;
+    tc_version_fn tv;
+    mi_version_fn mv;
+    lookup_fn("hl_version", &hv, sizeof(hv));
+    lookup_fn("mallctl", &mc, sizeof(mc));
+    lookup_fn("tc_version", &tv, sizeof(tv));
+    lookup_fn("mi_version", &mv, sizeof(mv));
+    if (hv && strstr(id->provider, "hlmalloc")) {
+        snprintf(id->version, sizeof(id->version), "%s", hv());
+    } else if (mc && strstr(id->provider, "jemalloc")) {
+        const char *v = NULL;
+        size_t len = sizeof(v);
+        if (mc("version", &v, &len, NULL, 0) == 0 && v) {
+            /* "5.3.0-0-g<hash>": the release is what a reader compares. */
+            snprintf(id->version, sizeof(id->version), "%.*s", (int)strcspn(v, "-"), v);
+        }
+    } else if (tv && strstr(id->provider, "tcmalloc")) {
+        int major = 0, minor = 0;
+        const char *patch = "";
+        tv(&major, &minor, &patch);
+        snprintf(id->version, sizeof(id->version), "%d.%d%s", major, minor, patch ? patch : "");
+    } else if (mv && strstr(id->provider, "mimalloc")) {
+        int v = mv();
+        snprintf(id->version, sizeof(id->version), "%d.%d.%d", v / 100, (v / 10) % 10, v % 10);
+    } else if (strstr(id->provider, "/libc.so") || strstr(id->provider, "/libc-")) {
+        snprintf(id->version, sizeof(id->version), "%s", gnu_get_libc_version());
+    }
+}
+
+int allocator_matches(const struct allocator *a, const char *provider)
+{
+    if (a->path[0] == 0) {
+        const char *base = strrchr(provider, '/');
+        base = base ? base + 1 : provider;
+        return strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0;
+    }
+    char resolved[PATH_MAX];
+    const char *want = realpath(a->path, resolved) ? resolved : a->path;
+    return strcmp(want, provider) == 0;
+}

@@ -1,0 +1,384 @@
+/*
+ * bench/report.c: the human tables, the JSON results document (heaplab.results/1, see
+ * docs/results.md) and the per-run CSV. One metric table drives all three.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/bench.h"
+#include "util/atomic_file.h"
+#include "util/diag.h"
+
+enum better { HIGHER = 1, LOWER = -1 };
+
+struct metric {
+    const char *key;   /* summary / CSV name */
+    const char *path;  /* dotted path in a worker's result */
+    const char *title; /* table heading, NULL = not tabulated */
+    double scale;      /* table value = raw / scale */
+    int decimals;      /* digits after the point in tables */
+    enum better better;
+};
+
+static const struct metric metrics[] = {
+    { "ops_per_sec", "ops_per_sec", "Throughput, Mops/s (higher is better)", 1e6, 2, HIGHER },
+    { "malloc_p50_ns", "latency.malloc.p50_ns", "malloc latency p50, ns (lower is better)", 1, 0,
+      LOWER },
+    { "malloc_p99_ns", "latency.malloc.p99_ns", "malloc latency p99, ns (lower is better)", 1, 0,
+      LOWER },
+    { "free_p99_ns", "latency.free.p99_ns", "free latency p99, ns (lower is better)", 1, 0, LOWER },
+    { "peak_rss_bytes", "peak_rss_bytes", "Peak RSS above baseline, MiB (lower is better)",
+      1048576.0, 1, LOWER },
+    { "frag_peak", "frag_peak", "Peak RSS / peak live bytes (lower is better)", 1, 2, LOWER },
+    { "wall_ns", "wall_ns", NULL, 1, 0, LOWER },
+    { "end_rss_bytes", "end_rss_bytes", NULL, 1, 0, LOWER },
+    { "frag_end", "frag_end", NULL, 1, 3, LOWER },
+    { "peak_live_bytes", "peak_live_bytes", NULL, 1, 0, LOWER },
+    { "minor_faults", "minor_faults", NULL, 1, 0, LOWER },
+    { "major_faults", "major_faults", NULL, 1, 0, LOWER },
+    { "user_ns", "user_ns", NULL, 1, 0, LOWER },
+    { "sys_ns", "sys_ns", NULL, 1, 0, LOWER },
+    { "hole_reuse", "hole_reuse", NULL, 1, 3, HIGHER },
+    { "malloc_p90_ns", "latency.malloc.p90_ns", NULL, 1, 0, LOWER },
+    { "malloc_p95_ns", "latency.malloc.p95_ns", NULL, 1, 0, LOWER },
+    { "malloc_p999_ns", "latency.malloc.p999_ns", NULL, 1, 0, LOWER },
+    { "malloc_max_ns", "latency.malloc.max_ns", NULL, 1, 0, LOWER },
+    { "malloc_min_ns", "latency.malloc.min_ns", NULL, 1, 0, LOWER },
+    { "free_p50_ns", "latency.free.p50_ns", NULL, 1, 0, LOWER },
+    { "free_p999_ns", "latency.free.p999_ns", NULL, 1, 0, LOWER },
+    { "free_max_ns", "latency.free.max_ns", NULL, 1, 0, LOWER },
+    { "realloc_p50_ns", "latency.realloc.p50_ns", NULL, 1, 0, LOWER },
+    { "realloc_p99_ns", "latency.realloc.p99_ns", NULL, 1, 0, LOWER },
+    { "timer_overhead_ns", "latency.timer_overhead_ns", NULL, 1, 1, LOWER },
+};
+#define N_METRICS (sizeof(metrics) / sizeof(metrics[0]))
+
+/* Tables printed by default, in order. */
+static const char *const table_keys[] = { "ops_per_sec", "malloc_p50_ns",  "malloc_p99_ns",
+                                          "free_p99_ns", "peak_rss_bytes", "frag_peak" };
+
+static const struct metric *metric_find(const char *key)
+{
+    for (size_t i = 0; i < N_METRICS; i++)
+        if (strcmp(metrics[i].key, key) == 0) return &metrics[i];
+    return NULL;
+}
+
+static const char *short_status(const struct bench_cell *c)
+{
+    if (c->note[0] == 0) return "n/a";
+    if (strncmp(c->note, "not installed", 13) == 0 || strncmp(c->note, "not built", 9) == 0
+        || strncmp(c->note, "cannot read", 11) == 0)
+        return "missing";
+    if (strncmp(c->note, "needs at least", 14) == 0) return "-";
+    const char *colon = strchr(c->note, ':');
+    static char buf[32];
+    size_t n = colon ? (size_t)(colon - c->note) : strlen(c->note);
+    if (n > sizeof(buf) - 1) n = sizeof(buf) - 1;
+    memcpy(buf, c->note, n);
+    buf[n] = 0;
+    return buf;
+}
+
+#define COL_W 15
+
+static void print_table(const struct bench_config *cfg, const struct bench_results *res,
+                        const struct metric *m, FILE *fp, int tty, int color)
+{
+    size_t na = cfg->n_allocs;
+    fprintf(fp, "\n%s\n", m->title);
+    fprintf(fp, "%-18s %3s", "workload", "thr");
+    for (size_t a = 0; a < na; a++)
+        fprintf(fp, " %*.*s", COL_W, COL_W, cfg->allocs[a].name);
+    fprintf(fp, "\n");
+    /* Ratios to glibc per allocator, for the geometric mean row. */
+    size_t glibc = na;
+    for (size_t a = 0; a < na; a++)
+        if (strcmp(cfg->allocs[a].name, "glibc") == 0) glibc = a;
+    double *ratios = calloc(res->n_cells + 1, sizeof(double));
+    size_t *n_ratios = calloc(na + 1, sizeof(size_t));
+    if (!ratios || !n_ratios) {
+        free(ratios);
+        free(n_ratios);
+        return;
+    }
+    size_t rows = res->n_cells / (na ? na : 1);
+    for (size_t r = 0; r < rows; r++) {
+        const struct bench_cell *row = &res->cells[r * na];
+        struct summary s[ALLOC_MAX];
+        int have[ALLOC_MAX];
+        int best = -1;
+        for (size_t a = 0; a < na; a++) {
+            have[a] = bench_cell_metric(&row[a], m->key == NULL ? "" : m->path, &s[a]);
+            if (have[a]
+                && (best < 0
+                    || (m->better == HIGHER ? s[a].median > s[best].median
+                                            : s[a].median < s[best].median)))
+                best = (int)a;
+        }
+        int any = 0;
+        for (size_t a = 0; a < na; a++)
+            any |= have[a];
+        if (!any && strncmp(row[0].note, "needs at least", 14) == 0)
+            continue; /* a workload that does not run at this thread count */
+        fprintf(fp, "%-18s %3u", row[0].workload, row[0].threads);
+        for (size_t a = 0; a < na; a++) {
+            char cell[64];
+            if (!have[a]) {
+                snprintf(cell, sizeof(cell), "%s", short_status(&row[a]));
+                fprintf(fp, " %*s", COL_W, cell);
+                continue;
+            }
+            char num[32];
+            snprintf(num, sizeof(num), "%.*f", m->decimals, s[a].median / m->scale);
+            int pct = (int)lround(s[a].spread * 100);
+            int mark = tty && (int)a == best && na > 1;
+            snprintf(cell, sizeof(cell), "%s%s ±%d%%", num, mark && !color ? "*" : "", pct);
+            if (mark && color)
+                fprintf(fp, " \033[1;32m%*s\033[0m", COL_W, cell);
+            else
+                fprintf(fp, " %*s", COL_W, cell);
+            if (glibc < na && have[glibc] && s[glibc].median > 0 && s[a].median > 0) {
+                ratios[r * na + a] = s[a].median / s[glibc].median;
+                n_ratios[a]++;
+            }
+        }
+        fprintf(fp, "\n");
+    }
+    if (glibc < na) {
+        fprintf(fp, "%-22s", "geomean vs glibc");
+        for (size_t a = 0; a < na; a++) {
+            double *v = calloc(rows + 1, sizeof(double));
+            size_t k = 0;
+            for (size_t r = 0; v && r < rows; r++)
+                if (ratios[r * na + a] > 0) v[k++] = ratios[r * na + a];
+            char cell[32];
+            if (k)
+                snprintf(cell, sizeof(cell), "%.2fx", geomean(v, k));
+            else
+                snprintf(cell, sizeof(cell), "-");
+            fprintf(fp, " %*s", COL_W, cell);
+            free(v);
+        }
+        fprintf(fp, "\n");
+    }
+    free(ratios);
+    free(n_ratios);
+}
+
+void report_table(const struct bench_config *cfg, const struct bench_results *res, FILE *fp,
+                  int tty)
+{
+    const char *nc = getenv("NO_COLOR");
+    int color = tty && !(nc && nc[0]);
+    fprintf(fp,
+            "heaplab bench: seed %llu, %u repeat%s, median and relative spread (max-min)/median",
+            (unsigned long long)cfg->seed, cfg->repeat, cfg->repeat == 1 ? "" : "s");
+    if (tty) fprintf(fp, "; best of each row %s", color ? "in green" : "marked *");
+    fprintf(fp, "\n");
+    for (size_t i = 0; i < sizeof(table_keys) / sizeof(table_keys[0]); i++) {
+        const struct metric *m = metric_find(table_keys[i]);
+        if (!cfg->latency && strstr(m->path, "latency.")) continue;
+        print_table(cfg, res, m, fp, tty, color);
+    }
+    /* Notes: every failure or missing allocator, once each. */
+    int header = 0;
+    for (size_t i = 0; i < res->n_cells; i++) {
+        const struct bench_cell *c = &res->cells[i];
+        if (!c->note[0] || strncmp(c->note, "needs at least", 14) == 0) continue;
+        int dup = 0;
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = res->cells[k].alloc_idx == c->alloc_idx
+                  && strcmp(res->cells[k].note, c->note) == 0;
+        if (dup) continue;
+        if (!header) {
+            fprintf(fp, "\nnotes:\n");
+            header = 1;
+        }
+        fprintf(fp, "  %s (%s, %u thread%s): %s\n", cfg->allocs[c->alloc_idx].name, c->workload,
+                c->threads, c->threads == 1 ? "" : "s", c->note);
+    }
+}
+
+static cJSON *summary_json(const struct summary *s)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "median", s->median);
+    cJSON_AddNumberToObject(j, "min", s->min);
+    cJSON_AddNumberToObject(j, "max", s->max);
+    cJSON_AddNumberToObject(j, "spread", s->spread);
+    cJSON_AddNumberToObject(j, "n", (double)s->n);
+    return j;
+}
+
+cJSON *report_json(const struct bench_config *cfg, const struct bench_results *res,
+                   const char *command_line)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "schema", "heaplab.results/1");
+    cJSON *tool = cJSON_AddObjectToObject(doc, "tool");
+    cJSON_AddStringToObject(tool, "name", "heaplab");
+    cJSON_AddStringToObject(tool, "version", HEAPLAB_VERSION);
+    char when[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(doc, "created_utc", when);
+    cJSON_AddStringToObject(doc, "command", command_line ? command_line : "");
+    cJSON_AddItemToObject(doc, "machine", cJSON_Duplicate(res->machine, 1));
+    cJSON *c = cJSON_AddObjectToObject(doc, "config");
+    cJSON_AddNumberToObject(c, "seed", (double)cfg->seed);
+    cJSON_AddNumberToObject(c, "ops_per_thread", (double)cfg->ops);
+    cJSON_AddNumberToObject(c, "repeat", cfg->repeat);
+    cJSON_AddNumberToObject(c, "timeout_s", cfg->timeout_s);
+    cJSON_AddBoolToObject(c, "latency", cfg->latency);
+    cJSON *th = cJSON_AddArrayToObject(c, "threads");
+    for (size_t i = 0; i < cfg->n_threads; i++)
+        cJSON_AddItemToArray(th, cJSON_CreateNumber(cfg->threads[i]));
+    cJSON *wl = cJSON_AddArrayToObject(c, "workloads");
+    for (size_t i = 0; i < cfg->n_workloads; i++)
+        cJSON_AddItemToArray(wl, cJSON_CreateString(cfg->workloads[i]));
+    cJSON *pin = cJSON_AddArrayToObject(c, "pin_cpus");
+    for (int i = 0; i < cfg->pin_count; i++)
+        cJSON_AddItemToArray(pin, cJSON_CreateNumber(cfg->pin_cpus[i]));
+    cJSON_AddItemToObject(doc, "allocators", cJSON_Duplicate(res->alloc_info, 1));
+    cJSON *results = cJSON_AddArrayToObject(doc, "results");
+    for (size_t i = 0; i < res->n_cells; i++) {
+        const struct bench_cell *cell = &res->cells[i];
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "workload", cell->workload);
+        cJSON_AddNumberToObject(r, "threads", cell->threads);
+        cJSON_AddStringToObject(r, "allocator", cfg->allocs[cell->alloc_idx].name);
+        const char *status = cell->n_ok > 0                                   ? "ok"
+                             : strncmp(cell->note, "needs at least", 14) == 0 ? "skipped"
+                             : !cfg->allocs[cell->alloc_idx].found            ? "missing"
+                                                                              : "failed";
+        cJSON_AddStringToObject(r, "status", status);
+        cJSON_AddNumberToObject(r, "runs_ok", cell->n_ok);
+        if (cell->note[0]) cJSON_AddStringToObject(r, "note", cell->note);
+        cJSON *sum = cJSON_AddObjectToObject(r, "summary");
+        for (size_t m = 0; m < N_METRICS; m++) {
+            struct summary s;
+            if (bench_cell_metric(cell, metrics[m].path, &s))
+                cJSON_AddItemToObject(sum, metrics[m].key, summary_json(&s));
+        }
+        cJSON_AddItemToObject(r, "runs", cJSON_Duplicate(cell->runs, 1));
+        cJSON_AddItemToArray(results, r);
+    }
+    return doc;
+}
+
+int report_write_json(cJSON *doc, const char *path, struct diag *d)
+{
+    char *text = cJSON_Print(doc);
+    if (!text) return diag_set(d, "%s: out of memory formatting JSON", path);
+    size_t len = strlen(text);
+    char *with_nl = realloc(text, len + 2);
+    if (!with_nl) {
+        free(text);
+        return diag_set(d, "%s: out of memory", path);
+    }
+    with_nl[len] = '\n';
+    with_nl[len + 1] = 0;
+    int rc = atomic_file_write(path, with_nl, len + 1, d);
+    free(with_nl);
+    return rc;
+}
+
+/* Growing text buffer for the CSV. */
+struct sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        size_t room = b->cap - b->n;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->n : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if ((size_t)n < room) {
+            b->n += (size_t)n;
+            return;
+        }
+        size_t ncap = b->cap ? b->cap * 2 : 65536;
+        while (ncap < b->n + (size_t)n + 1)
+            ncap *= 2;
+        char *q = realloc(b->p, ncap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = ncap;
+    }
+}
+
+/* A CSV field: quoted if it holds a comma, quote or newline. */
+static void sb_field(struct sbuf *b, const char *s)
+{
+    if (strpbrk(s, ",\"\n") == NULL) {
+        sb_printf(b, "%s", s);
+        return;
+    }
+    sb_printf(b, "\"");
+    for (const char *c = s; *c; c++)
+        sb_printf(b, *c == '"' ? "\"\"" : "%c", *c);
+    sb_printf(b, "\"");
+}
+
+int report_csv(const struct bench_config *cfg, const struct bench_results *res, const char *path,
+               struct diag *d)
+{
+    struct sbuf b = { 0 };
+    sb_printf(&b, "workload,threads,allocator,rep,status");
+    for (size_t m = 0; m < N_METRICS; m++)
+        sb_printf(&b, ",%s", metrics[m].key);
+    sb_printf(&b, ",error\n");
+    for (size_t i = 0; i < res->n_cells; i++) {
+        const struct bench_cell *cell = &res->cells[i];
+        const cJSON *run;
+        cJSON_ArrayForEach(run, cell->runs)
+        {
+            const cJSON *st = cJSON_GetObjectItemCaseSensitive(run, "status");
+            const cJSON *rep = cJSON_GetObjectItemCaseSensitive(run, "rep");
+            sb_printf(&b, "%s,%u,", cell->workload, cell->threads);
+            sb_field(&b, cfg->allocs[cell->alloc_idx].name);
+            sb_printf(&b, ",%d,%s", cJSON_IsNumber(rep) ? rep->valueint : -1,
+                      cJSON_IsString(st) ? st->valuestring : "?");
+            for (size_t m = 0; m < N_METRICS; m++) {
+                double v;
+                if (bench_json_number(run, metrics[m].path, &v))
+                    sb_printf(&b, ",%.17g", v);
+                else
+                    sb_printf(&b, ",");
+            }
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(run, "error");
+            sb_printf(&b, ",");
+            sb_field(&b, cJSON_IsString(e) ? e->valuestring : "");
+            sb_printf(&b, "\n");
+        }
+    }
+    if (b.oom) {
+        free(b.p);
+        return diag_set(d, "%s: out of memory", path);
+    }
+    int rc = atomic_file_write(path, b.p ? b.p : "", b.n, d);
+    free(b.p);
+    return rc;
+}

@@ -1,0 +1,323 @@
+/*
+ * bench/runner.c: the parent side. Spawns one worker process per measurement with the
+ * allocator preloaded, enforces a timeout, turns crashes and failures into notes, and runs
+ * the (workload x threads x repetition x allocator) matrix with allocators interleaved
+ * within each repetition (A B C D A B C D ...) so machine drift hits them alike.
+ */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "util/clock.h"
+#include "util/diag.h"
+#include "workload/workload.h"
+
+extern char **environ;
+
+/* Build the worker's environment: ours without LD_PRELOAD, plus LD_PRELOAD=path if any. */
+char **worker_env(const char *preload)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof(char *));
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0) env[k++] = environ[i];
+    if (preload && preload[0]) {
+        size_t len = strlen(preload) + 12;
+        char *e = malloc(len);
+        if (!e) {
+            free(env);
+            return NULL;
+        }
+        snprintf(e, len, "LD_PRELOAD=%s", preload);
+        env[k++] = e;
+    }
+    env[k] = NULL;
+    return env;
+}
+
+void free_env(char **env, const char *preload)
+{
+    if (!env) return;
+    if (preload && preload[0]) {
+        for (size_t i = 0; env[i]; i++)
+            if (strncmp(env[i], "LD_PRELOAD=", 11) == 0) free(env[i]);
+    }
+    free(env);
+}
+
+static cJSON *failure(const char *status, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static cJSON *failure(const char *status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "status", status);
+    cJSON_AddStringToObject(j, "error", msg);
+    return j;
+}
+
+/* Last non-empty line of s (modified in place). */
+static const char *last_line(char *s)
+{
+    if (!s) return "";
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = 0;
+    char *nl = strrchr(s, '\n');
+    return nl ? nl + 1 : s;
+}
+
+cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator *a,
+                          const char *workload, unsigned threads, unsigned rep)
+{
+    char s_threads[16], s_ops[32], s_seed[32], s_rep[16], s_pin[512];
+    snprintf(s_threads, sizeof(s_threads), "%u", threads);
+    snprintf(s_ops, sizeof(s_ops), "%llu", (unsigned long long)cfg->ops);
+    snprintf(s_seed, sizeof(s_seed), "%llu", (unsigned long long)cfg->seed);
+    snprintf(s_rep, sizeof(s_rep), "%u", rep);
+    s_pin[0] = 0;
+    for (int i = 0; i < cfg->pin_count; i++) {
+        size_t l = strlen(s_pin);
+        snprintf(s_pin + l, sizeof(s_pin) - l, "%s%d", i ? "," : "", cfg->pin_cpus[i]);
+    }
+    const char *argv[24];
+    int k = 0;
+    argv[k++] = cfg->self_exe;
+    argv[k++] = "__worker";
+    argv[k++] = "--workload";
+    argv[k++] = workload;
+    argv[k++] = "--threads";
+    argv[k++] = s_threads;
+    argv[k++] = "--ops";
+    argv[k++] = s_ops;
+    argv[k++] = "--seed";
+    argv[k++] = s_seed;
+    argv[k++] = "--rep";
+    argv[k++] = s_rep;
+    argv[k++] = "--expect";
+    argv[k++] = a->path[0] ? a->path : "libc";
+    if (cfg->pin_count > 0) {
+        argv[k++] = "--pin";
+        argv[k++] = s_pin;
+    }
+    if (!cfg->latency) argv[k++] = "--no-latency";
+    argv[k] = NULL;
+
+    char **env = worker_env(a->path);
+    if (!env) return failure("failed", "out of memory");
+    struct spawn_result sr;
+    int rc = spawn_run((char *const *)argv, env, cfg->timeout_s, SPAWN_CAPTURE_OUT, &sr);
+    free_env(env, a->path);
+    int status = sr.status, timed_out = sr.timed_out;
+    cJSON *res;
+    if (rc != 0) {
+        res = failure("failed", "cannot start worker: %s", strerror(errno));
+    } else if (timed_out) {
+        res = failure("timeout", "worker killed after %u s", cfg->timeout_s);
+    } else if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        res = failure("crashed", "worker killed by signal %d (%s)%s%s", sig, strsignal(sig),
+                      sr.err_n ? ": " : "", last_line(sr.err));
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        int code = WEXITSTATUS(status);
+        res = failure(code == 3 ? "preload-mismatch" : "failed", "%s",
+                      sr.err_n ? last_line(sr.err) : "worker failed without a message");
+    } else {
+        res = sr.out ? cJSON_Parse(sr.out) : NULL;
+        if (!res || !cJSON_IsObject(res)) {
+            cJSON_Delete(res);
+            res = failure("failed", "worker wrote no valid result");
+        }
+    }
+    spawn_result_free(&sr);
+    cJSON_AddNumberToObject(res, "rep", rep);
+    return res;
+}
+
+cJSON *bench_probe(const char *self_exe, const struct allocator *a, unsigned timeout_s)
+{
+    const char *argv[] = {
+        self_exe, "__worker", "--probe", "--expect", a->path[0] ? a->path : "libc", NULL
+    };
+    char **env = worker_env(a->path);
+    if (!env) return failure("failed", "out of memory");
+    struct spawn_result sr;
+    int rc = spawn_run((char *const *)argv, env, timeout_s, SPAWN_CAPTURE_OUT, &sr);
+    free_env(env, a->path);
+    cJSON *res = NULL;
+    if (rc != 0)
+        res = failure("failed", "cannot start worker: %s", strerror(errno));
+    else if (WIFSIGNALED(sr.status))
+        res = failure("crashed", "killed by signal %d (%s)", WTERMSIG(sr.status),
+                      strsignal(WTERMSIG(sr.status)));
+    else if (sr.timed_out)
+        res = failure("timeout", "no answer in %u s", timeout_s);
+    else if (!WIFEXITED(sr.status) || WEXITSTATUS(sr.status) != 0)
+        res = failure("failed", "%s", sr.err_n ? last_line(sr.err) : "probe failed");
+    else if (!(res = cJSON_Parse(sr.out ? sr.out : "")))
+        res = failure("failed", "probe wrote no valid result");
+    spawn_result_free(&sr);
+    return res;
+}
+
+/* Walk a dotted path ("latency.malloc.p99_ns") to a number. */
+int bench_json_number(const cJSON *j, const char *path, double *out)
+{
+    char key[128];
+    const char *p = path;
+    while (j && *p) {
+        size_t n = strcspn(p, ".");
+        if (n >= sizeof(key)) return 0;
+        memcpy(key, p, n);
+        key[n] = 0;
+        j = cJSON_GetObjectItemCaseSensitive(j, key);
+        p += n;
+        if (*p == '.') p++;
+    }
+    if (!j || !cJSON_IsNumber(j)) return 0;
+    *out = j->valuedouble;
+    return 1;
+}
+
+int bench_cell_metric(const struct bench_cell *c, const char *key, struct summary *out)
+{
+    double v[256];
+    size_t n = 0;
+    const cJSON *run;
+    memset(out, 0, sizeof(*out));
+    cJSON_ArrayForEach(run, c->runs)
+    {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(run, "status");
+        if (!cJSON_IsString(st) || strcmp(st->valuestring, "ok") != 0) continue;
+        if (n < sizeof(v) / sizeof(v[0]) && bench_json_number(run, key, &v[n])) n++;
+    }
+    summarize(v, n, out);
+    return n > 0;
+}
+
+static void progress(const struct bench_config *cfg, size_t done, size_t total, const char *w,
+                     unsigned t, const char *a, unsigned rep, uint64_t start_ns)
+{
+    if (!cfg->progress || clock_ns() - start_ns < 1000000000u) return;
+    fprintf(stderr, "\r\033[K[%zu/%zu] %s threads=%u %s rep %u/%u", done + 1, total, w, t, a,
+            rep + 1, cfg->repeat);
+    fflush(stderr);
+}
+
+static void record_identity(cJSON *info, const cJSON *run)
+{
+    const cJSON *prov = cJSON_GetObjectItemCaseSensitive(run, "provider");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(run, "version");
+    if (!cJSON_GetObjectItemCaseSensitive(info, "provider") && cJSON_IsString(prov))
+        cJSON_AddStringToObject(info, "provider", prov->valuestring);
+    if (!cJSON_GetObjectItemCaseSensitive(info, "version") && cJSON_IsString(ver))
+        cJSON_AddStringToObject(info, "version", ver->valuestring);
+}
+
+int bench_run(const struct bench_config *cfg, struct bench_results *res, struct diag *d)
+{
+    memset(res, 0, sizeof(*res));
+    size_t max_cells = cfg->n_workloads * cfg->n_threads * cfg->n_allocs;
+    res->cells = calloc(max_cells ? max_cells : 1, sizeof(struct bench_cell));
+    if (!res->cells) return diag_set(d, "out of memory");
+    res->machine = machine_json();
+    res->alloc_info = cJSON_CreateArray();
+    for (size_t a = 0; a < cfg->n_allocs; a++) {
+        cJSON *ai = cJSON_CreateObject();
+        cJSON_AddStringToObject(ai, "name", cfg->allocs[a].name);
+        cJSON_AddStringToObject(ai, "path", cfg->allocs[a].path[0] ? cfg->allocs[a].path : "");
+        cJSON_AddStringToObject(ai, "status", cfg->allocs[a].found ? "ok" : "missing");
+        if (!cfg->allocs[a].found) cJSON_AddStringToObject(ai, "note", cfg->allocs[a].note);
+        cJSON_AddItemToArray(res->alloc_info, ai);
+    }
+    size_t total = 0;
+    for (size_t w = 0; w < cfg->n_workloads; w++) {
+        const struct workload *wl = workload_find(cfg->workloads[w]);
+        for (size_t t = 0; t < cfg->n_threads; t++)
+            if (wl && cfg->threads[t] >= wl->min_threads) total += cfg->repeat * cfg->n_allocs;
+    }
+    uint64_t start = clock_ns();
+    size_t done = 0;
+    for (size_t w = 0; w < cfg->n_workloads; w++) {
+        const struct workload *wl = workload_find(cfg->workloads[w]);
+        if (!wl) return diag_set(d, "unknown workload \"%s\"", cfg->workloads[w]);
+        for (size_t t = 0; t < cfg->n_threads; t++) {
+            unsigned threads = cfg->threads[t];
+            struct bench_cell *row = &res->cells[res->n_cells];
+            for (size_t a = 0; a < cfg->n_allocs; a++) {
+                struct bench_cell *c = &row[a];
+                c->workload = wl->name;
+                c->threads = threads;
+                c->alloc_idx = a;
+                c->runs = cJSON_CreateArray();
+                if (!cfg->allocs[a].found)
+                    snprintf(c->note, sizeof(c->note), "%s", cfg->allocs[a].note);
+                else if (threads < wl->min_threads)
+                    snprintf(c->note, sizeof(c->note), "needs at least %u threads",
+                             wl->min_threads);
+            }
+            res->n_cells += cfg->n_allocs;
+            if (threads < wl->min_threads) continue;
+            for (unsigned rep = 0; rep < cfg->repeat; rep++) {
+                for (size_t a = 0; a < cfg->n_allocs; a++) {
+                    struct bench_cell *c = &row[a];
+                    const struct allocator *al = &cfg->allocs[a];
+                    if (!al->found || c->note[0]) {
+                        done++;
+                        continue;
+                    }
+                    progress(cfg, done, total, wl->name, threads, al->name, rep, start);
+                    cJSON *r = bench_spawn_worker(cfg, al, wl->name, threads, rep);
+                    done++;
+                    const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+                    int ok = cJSON_IsString(st) && strcmp(st->valuestring, "ok") == 0;
+                    if (ok) {
+                        c->n_ok++;
+                        record_identity(cJSON_GetArrayItem(res->alloc_info, (int)a), r);
+                    } else if (c->n_ok == 0) {
+                        /* A crash, hang or wrong preload will not heal: note it, move on. */
+                        const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
+                        snprintf(c->note, sizeof(c->note), "%s: %s", st ? st->valuestring : "?",
+                                 cJSON_IsString(e) ? e->valuestring : "");
+                    }
+                    cJSON_AddItemToArray(c->runs, r);
+                }
+            }
+        }
+    }
+    if (cfg->progress && clock_ns() - start >= 1000000000u) {
+        fprintf(stderr, "\r\033[K");
+        fflush(stderr);
+    }
+    return 0;
+}
+
+void bench_results_free(struct bench_results *res)
+{
+    for (size_t i = 0; i < res->n_cells; i++)
+        cJSON_Delete(res->cells[i].runs);
+    free(res->cells);
+    cJSON_Delete(res->machine);
+    cJSON_Delete(res->alloc_info);
+    memset(res, 0, sizeof(*res));
+}

@@ -1,0 +1,84 @@
+/*
+ * cli/cmd_list.c: `heaplab list [workloads|allocators]`. For each allocator found, a probe
+ * worker runs with it preloaded, proving the preload works and asking its version.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "cli/cli.h"
+#include "workload/workload.h"
+
+static const char list_usage[] = "usage: heaplab list [workloads|allocators]\n";
+
+static void list_workloads(void)
+{
+    printf("%-18s %-8s %-7s %12s  %s\n", "workload", "kind", "streams", "ops/thread",
+           "what it does");
+    for (size_t i = 0; i < workload_count; i++) {
+        const struct workload *w = workload_list[i];
+        printf("%-18s %-8s %-7s %12llu  %s\n", w->name, w->category,
+               w->shape == WL_SHARED ? "shared" : "each", (unsigned long long)w->default_ops,
+               w->summary);
+    }
+}
+
+static int list_allocators(void)
+{
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len <= 0) {
+        cli_error("cannot find my own executable (/proc/self/exe)");
+        return EXIT_FAIL;
+    }
+    self[len] = 0;
+    struct allocator all[ALLOC_MAX];
+    size_t n = allocator_builtins(all, ALLOC_MAX);
+    printf("%-10s %-9s %-14s %s\n", "allocator", "status", "version", "library");
+    for (size_t i = 0; i < n; i++) {
+        const struct allocator *a = &all[i];
+        if (!a->found) {
+            printf("%-10s %-9s %-14s %s (%s)\n", a->name, "missing", "-", a->path, a->note);
+            continue;
+        }
+        cJSON *r = bench_probe(self, a, 30);
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+        const cJSON *ver = cJSON_GetObjectItemCaseSensitive(r, "version");
+        const cJSON *prov = cJSON_GetObjectItemCaseSensitive(r, "provider");
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(r, "error");
+        int ok = cJSON_IsString(st) && strcmp(st->valuestring, "ok") == 0;
+        printf("%-10s %-9s %-14s %s", a->name, ok ? "ok" : "broken",
+               ok && cJSON_IsString(ver) && ver->valuestring[0] ? ver->valuestring : "-",
+               cJSON_IsString(prov) ? prov->valuestring : (a->path[0] ? a->path : "libc"));
+        if (!ok) printf(" (%s)", cJSON_IsString(err) ? err->valuestring : "probe failed");
+        printf("\n");
+        cJSON_Delete(r);
+    }
+    return EXIT_OK;
+}
+
+int cmd_list(int argc, char **argv)
+{
+    if (argc > 2) {
+        cli_error("too many arguments");
+        fputs(list_usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *what = argc == 2 ? argv[1] : NULL;
+    if (what && (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0)) {
+        fputs(list_usage, stdout);
+        return EXIT_OK;
+    }
+    if (!what || strcmp(what, "workloads") == 0) list_workloads();
+    if (!what) printf("\n");
+    if (!what || strcmp(what, "allocators") == 0) return list_allocators();
+    if (strcmp(what, "workloads") != 0) {
+        cli_error("unknown list \"%s\" (workloads or allocators)", what);
+        fputs(list_usage, stderr);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}

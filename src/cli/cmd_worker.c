@@ -1,0 +1,156 @@
+/*
+ * cli/cmd_worker.c: `heaplab __worker`, the measuring process that `bench` spawns with the
+ * allocator preloaded. Not for people: its stdout is one JSON object, its errors one line on
+ * stderr. Exit 0 ok, 1 failure, 2 usage, 3 the preload did not take effect.
+ */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "cli/cli.h"
+#include "util/diag.h"
+#include "workload/workload.h"
+
+#define EXIT_PRELOAD 3
+
+int cmd_worker(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "workload", required_argument, NULL, 'w' }, { "threads", required_argument, NULL, 't' },
+        { "ops", required_argument, NULL, 'n' },      { "seed", required_argument, NULL, 's' },
+        { "rep", required_argument, NULL, 'r' },      { "expect", required_argument, NULL, 'e' },
+        { "pin", required_argument, NULL, 'P' },      { "no-latency", no_argument, NULL, 'L' },
+        { "probe", no_argument, NULL, 'p' },          { NULL, 0, NULL, 0 },
+    };
+    const char *workload = NULL, *expect = NULL, *pin = NULL;
+    uint64_t threads = 1, ops = 0, seed = 1, rep = 0;
+    int latency = 1, probe = 0;
+    opterr = 0;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (ch) {
+        case 'w':
+            workload = optarg;
+            break;
+        case 't':
+            bad = cli_parse_u64(optarg, &threads);
+            break;
+        case 'n':
+            bad = cli_parse_u64(optarg, &ops);
+            break;
+        case 's':
+            bad = cli_parse_u64(optarg, &seed);
+            break;
+        case 'r':
+            bad = cli_parse_u64(optarg, &rep);
+            break;
+        case 'e':
+            expect = optarg;
+            break;
+        case 'P':
+            pin = optarg;
+            break;
+        case 'L':
+            latency = 0;
+            break;
+        case 'p':
+            probe = 1;
+            break;
+        default:
+            bad = 1;
+        }
+        if (bad) {
+            cli_error("__worker: bad arguments");
+            return EXIT_USAGE;
+        }
+    }
+    if (!expect || (!probe && !workload)) {
+        cli_error("__worker: --expect and --workload are required");
+        return EXIT_USAGE;
+    }
+
+    /* Prove the preload: the malloc in use must come from the expected library. */
+    struct alloc_identity id;
+    allocator_identify(&id);
+    struct allocator want;
+    memset(&want, 0, sizeof(want));
+    if (strcmp(expect, "libc") != 0) snprintf(want.path, sizeof(want.path), "%s", expect);
+    if (!allocator_matches(&want, id.provider)) {
+        cli_error("malloc resolves to %s, not %s: the preload did not take effect", id.provider,
+                  expect);
+        return EXIT_PRELOAD;
+    }
+    if (probe) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "status", "ok");
+        cJSON_AddStringToObject(j, "provider", id.provider);
+        cJSON_AddStringToObject(j, "version", id.version);
+        char *text = cJSON_PrintUnformatted(j);
+        puts(text ? text : "{}");
+        free(text);
+        cJSON_Delete(j);
+        return EXIT_OK;
+    }
+
+    const struct workload *w = workload_find(workload);
+    if (!w) {
+        cli_error("unknown workload \"%s\"", workload);
+        return EXIT_USAGE;
+    }
+    struct exec_opts o;
+    memset(&o, 0, sizeof(o));
+    o.latency = latency;
+    o.sample_stride = 16;
+    o.sample_ms = 10;
+    if (pin) {
+        const char *items[64];
+        size_t k = 0;
+        if (cli_split(pin, items, &k, 64) != 0) {
+            cli_error("__worker: bad --pin");
+            return EXIT_USAGE;
+        }
+        for (size_t i = 0; i < k; i++) {
+            uint64_t v;
+            if (cli_parse_u64(items[i], &v) != 0 || v > 1023) {
+                cli_error("__worker: bad --pin");
+                return EXIT_USAGE;
+            }
+            o.pin_cpus[o.pin_count++] = (int)v;
+        }
+    }
+
+    struct wl_params p = { .seed = seed, .ops = ops, .threads = (unsigned)threads };
+    struct opstream s;
+    struct diag d = { { 0 } };
+    if (workload_build(w, &p, &s, &d) != 0) {
+        cli_error("%s", d.msg);
+        return EXIT_FAIL;
+    }
+    cJSON *res = exec_stream(&s, &o, &d);
+    if (!res) {
+        cli_error("%s", d.msg);
+        opstream_destroy(&s);
+        return EXIT_FAIL;
+    }
+    cJSON_AddStringToObject(res, "workload", w->name);
+    cJSON_AddNumberToObject(res, "seed", (double)seed);
+    cJSON_AddNumberToObject(res, "ops_per_thread", (double)(ops ? ops : w->default_ops));
+    cJSON_AddStringToObject(res, "provider", id.provider);
+    cJSON_AddStringToObject(res, "version", id.version);
+    opstream_destroy(&s);
+    char *text = cJSON_PrintUnformatted(res);
+    cJSON_Delete(res);
+    if (!text) {
+        cli_error("out of memory formatting the result");
+        return EXIT_FAIL;
+    }
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    free(text);
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+}

@@ -1,0 +1,33 @@
+# tests/cli/lib.sh: helpers for the command-line tests. Each test script gets the heaplab
+# binary as $1, sources this, calls `check` for each assertion, and ends with `finish`,
+# which prints "N passed, N failed" and exits non-zero on any failure.
+set -u
+HEAPLAB=${1:?usage: test.sh PATH/TO/heaplab}
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$TESTS_DIR/.." && pwd)
+TMP=$(mktemp -d /tmp/heaplab-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+PASS=0
+FAIL=0
+
+# check NAME CMD...: passes when CMD exits 0.
+check() {
+    local name=$1
+    shift
+    if "$@"; then
+        PASS=$((PASS + 1))
+    else
+        FAIL=$((FAIL + 1))
+        echo "FAIL: $name" >&2
+    fi
+}
+
+# Validate a JSON file against one of docs/schema/*.schema.json.
+validate() {
+    /usr/bin/python3 "$TESTS_DIR/cli/validate_json.py" "$ROOT/docs/schema/$1" "$2"
+}
+
+finish() {
+    echo "$PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]
+}
