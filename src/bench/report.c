@@ -87,6 +87,23 @@ static const char *short_status(const struct bench_cell *c)
 
 #define COL_W 15
 
+/*
+ * A table number: 3 significant digits for fractional metrics, so 0.00452 and 184 are both
+ * readable; integers (decimals == 0) as they are.
+ */
+static void fmt_sig(char *buf, size_t cap, double v, int decimals)
+{
+    if (decimals == 0 || v == 0) {
+        snprintf(buf, cap, "%.*f", decimals == 0 ? 0 : 1, v);
+        return;
+    }
+    int mag = (int)floor(log10(fabs(v)));
+    int digits = 2 - mag;
+    if (digits < 0)
+        digits = 0;
+    snprintf(buf, cap, "%.*f", digits, v);
+}
+
 static void print_table(const struct bench_config *cfg, const struct bench_results *res,
                         const struct metric *m, FILE *fp, int tty, int color)
 {
@@ -135,7 +152,7 @@ static void print_table(const struct bench_config *cfg, const struct bench_resul
                 continue;
             }
             char num[32];
-            snprintf(num, sizeof(num), "%.*f", m->decimals, s[a].median / m->scale);
+            fmt_sig(num, sizeof(num), s[a].median / m->scale, m->decimals);
             int pct = (int)lround(s[a].spread * 100);
             int mark = tty && (int)a == best && na > 1;
             snprintf(cell, sizeof(cell), "%s%s ±%d%%", num, mark && !color ? "*" : "", pct);

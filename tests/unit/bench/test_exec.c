@@ -1,0 +1,106 @@
+/*
+ * tests/unit/bench/test_exec.c: the executor run in-process (under whatever malloc this
+ * test runs with): it counts the ops it was given, accounts live bytes, honours
+ * cross-thread ordering, and reports sane memory figures.
+ */
+#include <cjson/cJSON.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "check.h"
+#include "util/diag.h"
+#include "workload/workload.h"
+
+static double num(const cJSON *j, const char *path)
+{
+    double v = -1;
+    bench_json_number(j, path, &v);
+    return v;
+}
+
+static cJSON *run(const char *workload, unsigned threads, uint64_t ops, int latency)
+{
+    struct opstream s;
+    struct diag d = { { 0 } };
+    struct wl_params p = { .seed = 42, .ops = ops, .threads = threads };
+    if (workload_build(workload_find(workload), &p, &s, &d) != 0) {
+        fprintf(stderr, "build: %s\n", d.msg);
+        return NULL;
+    }
+    struct exec_opts o;
+    memset(&o, 0, sizeof(o));
+    o.latency = latency;
+    o.sample_stride = 4;
+    o.sample_ms = 5;
+    cJSON *r = exec_stream(&s, &o, &d);
+    if (!r)
+        fprintf(stderr, "exec: %s\n", d.msg);
+    else
+        cJSON_AddNumberToObject(r, "expect_live", (double)opstream_peak_live(&s));
+    opstream_destroy(&s);
+    return r;
+}
+
+static void test_exec_counts_every_op_once(void)
+{
+    cJSON *r = run("mixed", 1, 20000, 0);
+    REQUIRE(r);
+    CHECK(num(r, "ops") == num(r, "ops_expected"));
+    CHECK(num(r, "ops") == num(r, "n_alloc") + num(r, "n_free") + num(r, "n_realloc"));
+    CHECK(num(r, "alloc_failures") == 0);
+    CHECK(num(r, "ops_per_sec") > 0);
+    CHECK(num(r, "peak_live_bytes") == num(r, "expect_live"));
+    CHECK(num(r, "peak_rss_bytes") > 0);
+    CHECK(cJSON_GetObjectItem(r, "latency") == NULL);
+    cJSON_Delete(r);
+}
+
+static void test_exec_latency_pass_samples_calls(void)
+{
+    cJSON *r = run("random-stress", 1, 20000, 1);
+    REQUIRE(r);
+    double n_malloc = num(r, "latency.malloc.count"), n_free = num(r, "latency.free.count");
+    /* Stride 4: about a quarter of the calls are timed. */
+    CHECK(n_malloc > 0.1 * num(r, "n_alloc") && n_malloc < 0.5 * num(r, "n_alloc"));
+    CHECK(n_free > 0);
+    CHECK(num(r, "latency.malloc.p50_ns") <= num(r, "latency.malloc.p99_ns"));
+    CHECK(num(r, "latency.malloc.p99_ns") <= num(r, "latency.malloc.max_ns"));
+    CHECK(num(r, "latency.timer_overhead_ns") > 0);
+    cJSON_Delete(r);
+}
+
+static void test_exec_cross_thread_stream_completes(void)
+{
+    cJSON *r = run("producer-consumer", 2, 20000, 1);
+    REQUIRE(r);
+    CHECK(num(r, "ops") == num(r, "ops_expected"));
+    CHECK(num(r, "alloc_failures") == 0);
+    cJSON_Delete(r);
+    r = run("shared-pool", 4, 5000, 0);
+    REQUIRE(r);
+    CHECK(num(r, "ops") == num(r, "ops_expected"));
+    cJSON_Delete(r);
+}
+
+static void test_exec_fragmentation_reports_marks_and_reuse(void)
+{
+    cJSON *r = run("fragmentation", 1, 50000, 0);
+    REQUIRE(r);
+    const cJSON *marks = cJSON_GetObjectItem(r, "marks");
+    CHECK(cJSON_GetArraySize(marks) == 3);
+    double reuse = num(r, "hole_reuse");
+    CHECK(reuse >= 0 && reuse <= 1);
+    /* Live bytes at "holes" are below those at "filled": half was freed. */
+    CHECK(num(cJSON_GetArrayItem(marks, 1), "live_bytes")
+          < num(cJSON_GetArrayItem(marks, 0), "live_bytes"));
+    cJSON_Delete(r);
+}
+
+int main(void)
+{
+    RUN_TEST(test_exec_counts_every_op_once);
+    RUN_TEST(test_exec_latency_pass_samples_calls);
+    RUN_TEST(test_exec_cross_thread_stream_completes);
+    RUN_TEST(test_exec_fragmentation_reports_marks_and_reuse);
+    return check_report();
+}
