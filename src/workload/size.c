@@ -2,38 +2,36 @@
  * workload/size.c: the size-regime workloads: small, medium, large, mixed, churn.
  * Each is WL_PER_THREAD: every thread runs its own instance with its own seed.
  */
+#include "util/osmem.h"
 #include "workload/workload.h"
+
+typedef uint64_t (*size_fn)(struct prng *r);
 
 /*
  * Steady state over a live window: allocate until `window` objects are live, then each step
  * frees a random live object and allocates a new one, so lifetimes are geometric around
- * `window` steps. `size_fn` draws a size. Ends by freeing what is left.
+ * `window` steps. `draw` gives a size. Ends by freeing what is left; the final frees are
+ * counted in the budget, so the thread emits c->ops ops (one less when c->ops is odd).
  */
-struct live_set {
-    uint32_t *ids; /* live object ids, unordered */
-    uint32_t n;
-};
-
-typedef uint64_t (*size_fn)(struct prng *r);
-
 static int steady(const struct wl_ctx *c, uint32_t window, size_fn draw)
 {
     struct opstream *s = c->s;
     unsigned t = c->thread;
+    if (window > c->ops / 2) window = (uint32_t)(c->ops / 2);
+    if (window == 0) window = 1;
     uint32_t base = ops_reserve(s, window);
     if (base == UINT32_MAX) return -1;
     /* Slot i of the window holds object base+i; a window slot is reused after its free. */
     uint64_t emitted = 0;
-    for (uint32_t i = 0; i < window && emitted < c->ops; i++, emitted++)
+    for (uint32_t i = 0; i < window; i++, emitted++)
         ops_alloc_at(s, t, base + i, draw(c->rng), 0);
-    uint32_t filled = (uint32_t)(emitted < window ? emitted : window);
-    while (emitted + 2 <= c->ops && !s->error) {
-        uint32_t victim = base + (uint32_t)prng_below(c->rng, filled);
+    while (emitted + 2 + window <= c->ops && !s->error) {
+        uint32_t victim = base + (uint32_t)prng_below(c->rng, window);
         ops_free(s, t, victim);
         ops_alloc_at(s, t, victim, draw(c->rng), 0);
         emitted += 2;
     }
-    for (uint32_t i = 0; i < filled; i++)
+    for (uint32_t i = 0; i < window; i++)
         ops_free(s, t, base + i);
     return s->error ? -1 : 0;
 }
@@ -54,8 +52,48 @@ const struct workload wl_small = {
     .category = "size",
     .shape = WL_PER_THREAD,
     .min_threads = 1,
-    .default_ops = 2000000,
+    .default_ops = 2500000,
     .generate = gen_small,
+};
+
+static uint64_t draw_medium(struct prng *r)
+{
+    return wl_size_loguniform(r, 1024, 65536);
+}
+
+static int gen_medium(const struct wl_ctx *c)
+{
+    return steady(c, 1024, draw_medium);
+}
+
+const struct workload wl_medium = {
+    .name = "medium",
+    .summary = "log-uniform 1-64 KiB objects, random lifetimes over a 1024-object window",
+    .category = "size",
+    .shape = WL_PER_THREAD,
+    .min_threads = 1,
+    .default_ops = 500000,
+    .generate = gen_medium,
+};
+
+static uint64_t draw_large(struct prng *r)
+{
+    return wl_size_loguniform(r, (uint64_t)1 << 20, (uint64_t)4 << 20);
+}
+
+static int gen_large(const struct wl_ctx *c)
+{
+    return steady(c, 4, draw_large);
+}
+
+const struct workload wl_large = {
+    .name = "large",
+    .summary = "log-uniform 1-8 MiB blocks, random lifetimes over a 4-block window",
+    .category = "size",
+    .shape = WL_PER_THREAD,
+    .min_threads = 1,
+    .default_ops = 160,
+    .generate = gen_large,
 };
 
 static uint64_t draw_mixed(struct prng *r)
@@ -77,4 +115,59 @@ const struct workload wl_mixed = {
     .min_threads = 1,
     .default_ops = 1000000,
     .generate = gen_mixed,
+};
+
+/* ------------------------------------------------------------------------------------- */
+/* churn                                                                                 */
+
+#define CHURN_LIVE_MAX 8192 /* objects live at the top of a round */
+
+/*
+ * Rounds: allocate until CHURN_LIVE_MAX objects are live, then free a random 25-75% of
+ * them. Survivors of a round live on into the next ones, so lifetimes mix a few rounds'
+ * worth of long-lived objects with many that die in the round they were born. Every object
+ * is freed by the end: an allocation is emitted only while `emitted + live + 2 <= ops`,
+ * which leaves room for its free.
+ */
+static int gen_churn(const struct wl_ctx *c)
+{
+    struct opstream *s = c->s;
+    unsigned t = c->thread;
+    uint32_t cap = CHURN_LIVE_MAX;
+    if (cap > c->ops / 2) cap = (uint32_t)(c->ops / 2);
+    if (cap < 4) cap = 4;
+    uint32_t *live = osmem_alloc((size_t)cap * sizeof(uint32_t));
+    if (!live) return -1;
+    uint32_t n = 0;
+    uint64_t emitted = 0;
+    while (!s->error) {
+        int grew = 0;
+        while (n < cap && emitted + n + 2 <= c->ops) {
+            live[n++] = ops_alloc(s, t, wl_size_loguniform(c->rng, 16, 8192), 0);
+            emitted++;
+            grew = 1;
+        }
+        if (!grew) break;
+        uint32_t kill = (uint32_t)prng_range(c->rng, n / 4, (3 * (uint64_t)n) / 4);
+        for (uint32_t k = 0; k < kill; k++) {
+            uint32_t i = (uint32_t)prng_below(c->rng, n);
+            ops_free(s, t, live[i]);
+            live[i] = live[--n];
+            emitted++;
+        }
+    }
+    while (n > 0)
+        ops_free(s, t, live[--n]);
+    osmem_free(live, (size_t)cap * sizeof(uint32_t));
+    return s->error ? -1 : 0;
+}
+
+const struct workload wl_churn = {
+    .name = "churn",
+    .summary = "rounds: fill to 8192 live 16 B-8 KiB objects, free a random 25-75%, repeat",
+    .category = "size",
+    .shape = WL_PER_THREAD,
+    .min_threads = 1,
+    .default_ops = 1000000,
+    .generate = gen_churn,
 };
