@@ -2,12 +2,13 @@
 # on a fresh Debian 12 machine (they run scripts/deps.sh first).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 RESULTS    ?= results
 BENCH_ARGS ?= --threads 1,2 --repeat 5
 
-.PHONY: all build deps test test-asan bench format format-check lint clean
+.PHONY: all build deps test test-asan test-tsan bench format format-check lint clean
 
 all: build
 
@@ -25,9 +26,16 @@ test-asan:
 	@ASAN_OPTIONS=abort_on_error=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j $(JOBS)
 
+# Threaded unit tests under ThreadSanitizer.
+test-tsan:
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHEAPLAB_TSAN=ON $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_bench_exec
+	@TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) -R '^bench/exec$$' --output-on-failure
+
 test: deps build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-tsan
 
 # The headline comparison: every installed allocator x the standard suite at 1 and 2
 # threads, medians of 5 interleaved repeats. Prints the table, writes results/*.json.
@@ -46,4 +54,4 @@ lint: build
 		--quiet -Isrc -Iinclude src tests
 
 clean:
-	@rm -rf $(BUILD) $(ASAN_BUILD)
+	@rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
