@@ -485,8 +485,8 @@ const struct workload wl_nginx_requests = {
  * probability young/512 (the newest one 75% of the time, like temporaries, else a random
  * one), otherwise allocates; so the young set hovers around 256 objects and most die within
  * a few steps. 5% of allocations are long-lived, kept until 16384 of them exist and then
- * replacing a random one. 3% of steps realloc a young object to 1.5x + 8 B (a list growing),
- * at most 64 KiB.
+ * replacing a random one. 3% of the steps that do not free realloc a young object to
+ * 1.5x + 8 B (a list growing), at most 64 KiB.
  */
 static uint64_t py_size(struct prng *r)
 {

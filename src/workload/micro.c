@@ -163,7 +163,7 @@ static int gen_random_stress(const struct wl_ctx *c)
 
 const struct workload wl_random_stress = {
     .name = "random-stress",
-    .summary = "random malloc/calloc/aligned/realloc/free over 4096 slots, 1 B-256 KiB",
+    .summary = "random malloc/calloc/aligned/realloc/free over 1024 slots, 1 B-256 KiB",
     .category = "micro",
     .shape = WL_PER_THREAD,
     .min_threads = 1,

@@ -88,7 +88,7 @@ static int gen_large(const struct wl_ctx *c)
 
 const struct workload wl_large = {
     .name = "large",
-    .summary = "log-uniform 1-8 MiB blocks, random lifetimes over a 4-block window",
+    .summary = "log-uniform 1-4 MiB blocks, random lifetimes over a 4-block window",
     .category = "size",
     .shape = WL_PER_THREAD,
     .min_threads = 1,
