@@ -5,12 +5,38 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/diag.h"
 
+/* Write all of data to fd; 0 or an errno value. */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return n < 0 ? errno : EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int atomic_file_write(const char *path, const void *data, size_t len, struct diag *d)
 {
+    /* A device or pipe (/dev/stdout, /dev/null, a FIFO) is written in place: renaming a
+     * temporary file over it would replace the device node itself. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) return diag_set(d, "%s: is a directory", path);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return diag_set(d, "%s: %s", path, strerror(errno));
+        int e = write_all(fd, data, len);
+        close(fd);
+        return e ? diag_set(d, "%s: %s", path, strerror(e)) : 0;
+    }
     char tmp[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
         return diag_set(d, "%s: path too long", path);

@@ -46,7 +46,8 @@ static inline void hist_add(struct hist *h, uint64_t v)
     if (v > h->max) h->max = v;
 }
 
-/* Smallest value that falls in bucket b, and one past the largest. */
+/* Smallest value that falls in bucket b, and one past the largest (saturating at
+ * UINT64_MAX for the last bucket, whose end cannot be represented). */
 uint64_t hist_bucket_low(unsigned b);
 uint64_t hist_bucket_high(unsigned b);
 

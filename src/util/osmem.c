@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "util/osmem.h"
 
+#include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -48,4 +49,15 @@ void osmem_prefault(void *p, size_t bytes)
     size_t pg = osmem_page_size();
     for (size_t off = 0; off < bytes; off += pg)
         c[off] = c[off];
+}
+
+void osmem_populate(void *p, size_t bytes)
+{
+#ifdef MADV_POPULATE_WRITE
+    size_t pg = osmem_page_size();
+    uintptr_t start = (uintptr_t)p & ~(uintptr_t)(pg - 1);
+    size_t len = ((uintptr_t)p + bytes - start + pg - 1) & ~(pg - 1);
+    if (bytes == 0 || madvise((void *)start, len, MADV_POPULATE_WRITE) == 0) return;
+#endif
+    osmem_prefault(p, bytes);
 }

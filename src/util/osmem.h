@@ -23,6 +23,9 @@ void osmem_free(void *p, size_t bytes);
 /* Touch every page of [p, p+bytes) so that it is resident. */
 void osmem_prefault(void *p, size_t bytes);
 
+/* Fault in [p, p+bytes) writable in one call (MADV_POPULATE_WRITE), else page by page. */
+void osmem_populate(void *p, size_t bytes);
+
 /* The page size. */
 size_t osmem_page_size(void);
 

@@ -26,9 +26,9 @@ void opstream_destroy(struct opstream *s)
         osmem_free(s->th[t].ops, s->th[t].cap * sizeof(struct op));
         osmem_free(s->free_ids[t], (size_t)s->free_cap[t] * sizeof(uint32_t));
     }
-    osmem_free(s->obj_size, (size_t)s->obj_cap * sizeof(uint64_t));
-    osmem_free(s->obj_seq, (size_t)s->obj_cap * sizeof(uint32_t));
-    osmem_free(s->obj_thread, (size_t)s->obj_cap * sizeof(uint16_t));
+    osmem_free(s->obj_size, (size_t)s->cap_size * sizeof(uint64_t));
+    osmem_free(s->obj_seq, (size_t)s->cap_seq * sizeof(uint32_t));
+    osmem_free(s->obj_thread, (size_t)s->cap_thread * sizeof(uint16_t));
     memset(s, 0, sizeof(*s));
 }
 
@@ -51,15 +51,42 @@ static int grow(void **p, uint32_t *cap_io, size_t elem, uint32_t need)
 static int ensure_objs(struct opstream *s, uint32_t n)
 {
     if (n <= s->obj_cap) return 0;
-    uint32_t c1 = s->obj_cap, c2 = s->obj_cap, c3 = s->obj_cap;
-    if (grow((void **)&s->obj_size, &c1, sizeof(uint64_t), n)
-        || grow((void **)&s->obj_seq, &c2, sizeof(uint32_t), n)
-        || grow((void **)&s->obj_thread, &c3, sizeof(uint16_t), n)) {
+    /* Each array keeps its own capacity, so a failure half-way leaks nothing. */
+    int rc = grow((void **)&s->obj_size, &s->cap_size, sizeof(uint64_t), n);
+    if (rc == 0) rc = grow((void **)&s->obj_seq, &s->cap_seq, sizeof(uint32_t), n);
+    if (rc == 0) rc = grow((void **)&s->obj_thread, &s->cap_thread, sizeof(uint16_t), n);
+    uint32_t c = s->cap_size < s->cap_seq ? s->cap_size : s->cap_seq;
+    s->obj_cap = c < s->cap_thread ? c : s->cap_thread;
+    if (rc != 0) {
         s->error = ENOMEM;
         return -1;
     }
-    /* All three grow by the same rule, but keep the smallest in case one failed earlier. */
-    s->obj_cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+    return 0;
+}
+
+/* Grow thread t's op array to hold at least `need` ops, pre-faulting the new part. */
+static int grow_ops(struct op_seq *q, size_t need)
+{
+    if (need <= q->cap) return 0;
+    size_t ncap = q->cap ? q->cap * 2 : 16384;
+    while (ncap < need)
+        ncap *= 2;
+    void *p = osmem_realloc(q->ops, q->cap * sizeof(struct op), ncap * sizeof(struct op));
+    if (!p) return -1;
+    /* Fault the new pages in one call: page by page costs more than generating the ops. */
+    osmem_populate((char *)p + q->cap * sizeof(struct op), (ncap - q->cap) * sizeof(struct op));
+    q->ops = p;
+    q->cap = ncap;
+    return 0;
+}
+
+int opstream_reserve(struct opstream *s, unsigned t, size_t n)
+{
+    if (t >= s->threads) return -1;
+    if (grow_ops(&s->th[t], s->th[t].n + n) != 0) {
+        s->error = ENOMEM;
+        return -1;
+    }
     return 0;
 }
 
@@ -71,15 +98,9 @@ static struct op *emit(struct opstream *s, unsigned t)
         return NULL;
     }
     struct op_seq *q = &s->th[t];
-    if (q->n == q->cap) {
-        size_t ncap = q->cap ? q->cap * 2 : 16384;
-        void *p = osmem_realloc(q->ops, q->cap * sizeof(struct op), ncap * sizeof(struct op));
-        if (!p) {
-            s->error = ENOMEM;
-            return NULL;
-        }
-        q->ops = p;
-        q->cap = ncap;
+    if (q->n == q->cap && grow_ops(q, q->n + 1) != 0) {
+        s->error = ENOMEM;
+        return NULL;
     }
     struct op *o = &q->ops[q->n++];
     memset(o, 0, sizeof(*o));
@@ -176,6 +197,11 @@ static void recycle(struct opstream *s, unsigned t, uint32_t obj)
         return;
     }
     s->free_ids[t][s->free_n[t]++] = obj;
+}
+
+void ops_calloc_at(struct opstream *s, unsigned t, uint32_t obj, uint64_t size)
+{
+    alloc_common(s, t, obj, size, 0, OP_CALLOC);
 }
 
 void ops_free(struct opstream *s, unsigned t, uint32_t obj)
@@ -295,6 +321,10 @@ int opstream_validate(const struct opstream *s, struct diag *d)
             while (pos[t] < q->n) {
                 const struct op *o = &q->ops[pos[t]];
                 size_t at = pos[t];
+                if (o->reserved != 0) {
+                    rc = diag_set(d, "thread %u op %zu: reserved field not zero (I7)", t, at);
+                    goto out;
+                }
                 if (o->thread != t) {
                     rc = diag_set(d, "thread %u op %zu: thread field %u", t, at, o->thread);
                     goto out;

@@ -51,6 +51,9 @@ int workload_build(const struct workload *w, const struct wl_params *p, struct o
     uint64_t ops = p->ops ? p->ops : w->default_ops;
     struct prng rng;
     int rc = 0;
+    /* Room for every thread's ops up front (generators land within a few percent). */
+    for (unsigned t = 0; t < threads && rc == 0; t++)
+        rc = opstream_reserve(s, t, (size_t)(ops + ops / 16 + 64));
     if (w->shape == WL_PER_THREAD) {
         for (unsigned t = 0; t < threads && rc == 0; t++) {
             /* Thread t of a seed gets the same ops at any thread count. */

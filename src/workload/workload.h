@@ -26,6 +26,7 @@
  *   I4 without `cross_thread`, all ops on an object run on the same thread
  *   I5 alignment is 2^align_shift with align_shift <= 26 (64 MiB); 0 means malloc's default
  *   I6 sizes of ALLOC/CALLOC/REALLOC are > 0
+ *   I7 `reserved` is 0
  */
 #ifndef HEAPLAB_WORKLOAD_WORKLOAD_H
 #define HEAPLAB_WORKLOAD_WORKLOAD_H
@@ -88,8 +89,9 @@ struct opstream {
     uint64_t *obj_size;
     uint32_t *obj_seq;
     uint16_t *obj_thread;
-    uint32_t obj_cap;
-    uint32_t *free_ids[WL_MAX_THREADS]; /* recycled ids per thread, LIFO */
+    uint32_t obj_cap;                       /* ids < obj_cap have room in all three arrays */
+    uint32_t cap_size, cap_seq, cap_thread; /* each array's own capacity (for unmapping) */
+    uint32_t *free_ids[WL_MAX_THREADS];     /* recycled ids per thread, LIFO */
     uint32_t free_n[WL_MAX_THREADS];
     uint32_t free_cap[WL_MAX_THREADS];
     int error; /* first error while building (errno value), 0 if none */
@@ -115,6 +117,7 @@ uint32_t ops_alloc(struct opstream *s, unsigned t, uint64_t size, unsigned align
 uint32_t ops_calloc(struct opstream *s, unsigned t, uint64_t size);
 void ops_alloc_at(struct opstream *s, unsigned t, uint32_t obj, uint64_t size,
                   unsigned align_shift);
+void ops_calloc_at(struct opstream *s, unsigned t, uint32_t obj, uint64_t size);
 void ops_free(struct opstream *s, unsigned t, uint32_t obj);
 void ops_realloc(struct opstream *s, unsigned t, uint32_t obj, uint64_t size);
 /* A phase mark with a static label; marks with the same label share an index. */
@@ -134,6 +137,9 @@ static inline uint64_t ops_size(const struct opstream *s, uint32_t obj)
 {
     return obj < s->obj_count ? s->obj_size[obj] : 0;
 }
+
+/* Make room for `n` more ops on thread `t` up front (pre-faulted); 0, or -1 on ENOMEM. */
+int opstream_reserve(struct opstream *s, unsigned t, size_t n);
 
 /* Total ops over all threads. */
 uint64_t opstream_ops(const struct opstream *s);

@@ -64,11 +64,23 @@ static void test_atomic_file_failure_leaves_nothing(void)
     rmdir(path);
 }
 
+static void test_atomic_file_writes_devices_in_place(void)
+{
+    struct diag d = { { 0 } };
+    struct stat before, after;
+    REQUIRE(stat("/dev/null", &before) == 0 && S_ISCHR(before.st_mode));
+    CHECK(atomic_file_write("/dev/null", "x", 1, &d) == 0);
+    /* Still the device: a rename over it would have made it a regular file. */
+    CHECK(stat("/dev/null", &after) == 0 && S_ISCHR(after.st_mode));
+    CHECK(atomic_file_write(dir, "x", 1, &d) == -1 && strstr(d.msg, "directory"));
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
     RUN_TEST(test_atomic_file_writes_whole_content);
     RUN_TEST(test_atomic_file_failure_leaves_nothing);
+    RUN_TEST(test_atomic_file_writes_devices_in_place);
     rmdir(dir);
     return check_report();
 }
