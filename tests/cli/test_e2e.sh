@@ -11,7 +11,7 @@ done
 check "a preloadable peer is installed (scripts/deps.sh)" [ -n "$peer" ]
 allocs=glibc${peer:+,$peer}
 
-"$HEAPLAB" bench --workload small,fragmentation,producer-consumer --threads 1,2 --ops 20000 \
+"$HEAPLAB" bench --workload small,fragmentation,producer-consumer --threads 1,2 --ops 60000 \
     --repeat 2 --allocator "$allocs" --json "$TMP/r.json" --csv "$TMP/r.csv" >"$TMP/table" 2>"$TMP/err"
 rc=$?
 check "bench exits 0" [ $rc -eq 0 ]
@@ -38,10 +38,14 @@ for cell in d["results"]:
     for r in cell["runs"]:
         if r["ops"] != r["ops_expected"]:
             bad.append("ops %d != expected %d" % (r["ops"], r["ops_expected"]))
-        if r["ops_expected"] < 0.9 * 20000 * r["threads"]:
+        if r["ops_expected"] < 0.9 * 60000 * r["threads"]:
             bad.append("too few ops: %d" % r["ops_expected"])
-        if not (r["peak_rss_bytes"] > r["peak_live_bytes"] > 0):
+        if not (r["peak_rss_bytes"] > 0 and r["peak_live_bytes"] > 0):
             bad.append("%s %s: rss %d live %d" % (cell["allocator"], cell["workload"], r["peak_rss_bytes"], r["peak_live_bytes"]))
+        # RSS > live where the live set dwarfs what an allocator makes resident at start-up
+        # (that is in the baseline): fragmentation keeps megabytes live.
+        if cell["workload"] == "fragmentation" and not (r["peak_rss_bytes"] > r["peak_live_bytes"]):
+            bad.append("%s %s: rss %d <= live %d" % (cell["allocator"], cell["workload"], r["peak_rss_bytes"], r["peak_live_bytes"]))
         if r["alloc_failures"] != 0 or r["ops_per_sec"] <= 0:
             bad.append("failures or zero throughput")
         if r["latency"]["malloc"]["count"] <= 0 or r["latency"]["free"]["count"] <= 0:
