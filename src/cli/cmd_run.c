@@ -268,7 +268,7 @@ int cmd_run(int argc, char **argv)
             spawn_result_free(&sr);
             cJSON_AddItemToArray(runs[a], r);
             if (strcmp(status, "ok") != 0 && rep == 0)
-                snprintf(notes[a], sizeof(notes[a]), "%s: %s", status, err);
+                snprintf(notes[a], sizeof(notes[a]), "%s: %.250s", status, err);
         }
     }
     cmd[0] = argv0;

@@ -1,0 +1,354 @@
+/*
+ * hlmalloc/alloc.c: malloc, free, calloc, realloc, aligned allocation and usable size,
+ * with their fast paths, and the exported hl_ names.
+ *
+ * malloc fast path (sizes <= 1 KiB): one TLS load, the direct page, pop its free list.
+ * free fast path: the segment map names the segment (NULL: not ours, counted and
+ * ignored), the owner compare, then three checks that cost a few instructions and make a
+ * bad free harmless: the page's flags, the offset below the carved limit, and the offset a
+ * multiple of the block size (a multiply and a rotate, no division); then the cheap
+ * double-free check (a freed block carries block ^ hl_cookie in its second word, and malloc
+ * clears it) and a push onto local_free.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "hlmalloc/internal.h"
+
+void *hli_malloc(size_t n)
+{
+    struct hl_heap *h = hl_tls_heap;
+    if (HL_LIKELY(n <= HL_DIRECT_MAX)) {
+        struct hl_page *pg = h->direct[(n + 15) >> 4];
+        struct hl_block *b = pg->free;
+        if (HL_LIKELY(b != NULL && !HL_SECURE)) {
+            pg->free = b->next;
+            pg->used++;
+            b->cookie = 0;
+            return b;
+        }
+    }
+    return hl_malloc_generic(h, n);
+}
+
+/* Free by the owner, on the generic path: full pages, large blocks, the delayed list. */
+void hl_free_local(struct hl_page *pg, struct hl_block *b)
+{
+    if (HL_SECURE && pg->kind != HL_PAGE_LARGE)
+        memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
+    b->cookie = (uintptr_t)b ^ hl_cookie;
+    hl_next_encode(pg, b, pg->local_free);
+    pg->local_free = b;
+    if (HL_UNLIKELY(pg->flags & HL_PAGE_IN_FULL)) hl_page_unfull(pg->heap, pg);
+    if (--pg->used == 0) hl_page_retire(pg);
+}
+
+/* Free by another thread. Large blocks go straight back to their segment; other blocks
+ * are pushed onto the page's xthread_free, or the owner's delayed list when the page is
+ * full and its owner asked to hear of it. */
+static void free_remote(struct hl_segment *s, struct hl_page *pg, struct hl_block *b)
+{
+    if (pg->kind == HL_PAGE_LARGE) {
+        hl_segment_free_page(s, pg);
+        return;
+    }
+    if (HL_SECURE) memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
+    b->cookie = (uintptr_t)b ^ hl_cookie;
+    uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    for (;;) {
+        if ((x & 3) == HL_DELAYED_WANT) {
+            /* Become the notifier: BUSY keeps the owner heap alive until we are done. */
+            if (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &x,
+                                                       (x & ~(uintptr_t)3) | HL_DELAYED_BUSY,
+                                                       memory_order_acquire, memory_order_relaxed))
+                continue;
+            struct hl_heap *h = pg->heap;
+            uintptr_t d = atomic_load_explicit(&h->delayed_free, memory_order_relaxed);
+            do {
+                b->next = (struct hl_block *)d;
+            } while (!atomic_compare_exchange_weak_explicit(&h->delayed_free, &d, (uintptr_t)b,
+                                                            memory_order_release,
+                                                            memory_order_relaxed));
+            /* Done: back to NONE (keeping any blocks pushed meanwhile). */
+            x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+            while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &x, x & ~(uintptr_t)3,
+                                                          memory_order_release,
+                                                          memory_order_relaxed))
+                ;
+            return;
+        }
+        hl_next_encode(pg, b, (struct hl_block *)(x & ~(uintptr_t)3));
+        if (atomic_compare_exchange_weak_explicit(&pg->xthread_free, &x, (uintptr_t)b | (x & 3),
+                                                  memory_order_release, memory_order_relaxed))
+            return;
+    }
+}
+
+/* Is p the start of a live-looking block of page pg (kind, limit, multiple)? */
+static inline bool valid_block(const struct hl_page *pg, const void *p)
+{
+    uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
+    return (uintptr_t)p >= (uintptr_t)pg->start && off < pg->limit && hl_is_block_offset(pg, off);
+}
+
+void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p)
+{
+    uintptr_t owner = atomic_load_explicit(&s->thread_id, memory_order_acquire);
+    if (owner == HL_TID_HUGE) {
+        if (p != s->pages[0].start) {
+            hl_invalid_free(p, "not the start of a block");
+            return;
+        }
+        hl_huge_free(s);
+        return;
+    }
+    if (!pg) pg = hl_page_of(s, p);
+    if (!valid_block(pg, p)) {
+        hl_invalid_free(p, "not the start of a block");
+        return;
+    }
+    struct hl_block *b = p;
+    if (HL_UNLIKELY(b->cookie == ((uintptr_t)b ^ hl_cookie))) {
+        hl_double_free(p);
+        return;
+    }
+    if (owner == hl_thread_id())
+        hl_free_local(pg, b);
+    else
+        free_remote(s, pg, b);
+}
+
+void hli_free(void *p)
+{
+    struct hl_segment *s = hl_segment_of(p);
+    if (HL_UNLIKELY(s == NULL)) {
+        if (p) hl_invalid_free(p, "not allocated by hlmalloc");
+        return;
+    }
+    if (HL_LIKELY(atomic_load_explicit(&s->thread_id, memory_order_relaxed) == hl_thread_id())) {
+        struct hl_page *pg = hl_page_of(s, p);
+        uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
+        struct hl_block *b = p;
+        if (HL_LIKELY(pg->flags == 0 && off < pg->limit && hl_is_block_offset(pg, off)
+                      && b->cookie != ((uintptr_t)b ^ hl_cookie) && !HL_SECURE)) {
+            b->cookie = (uintptr_t)b ^ hl_cookie;
+            b->next = pg->local_free;
+            pg->local_free = b;
+            if (HL_UNLIKELY(--pg->used == 0)) hl_page_retire(pg);
+            return;
+        }
+        hl_free_generic(s, pg, p);
+        return;
+    }
+    hl_free_generic(s, NULL, p);
+}
+
+size_t hli_usable_size(const void *p)
+{
+    struct hl_segment *s = hl_segment_of(p);
+    if (!s) return 0;
+    if (atomic_load_explicit(&s->thread_id, memory_order_acquire) == HL_TID_HUGE)
+        return p == s->pages[0].start ? s->huge_usable : 0;
+    struct hl_page *pg = hl_page_of(s, p);
+    if (!valid_block(pg, p)) return 0;
+    return pg->block_size;
+}
+
+void *hli_calloc(size_t count, size_t size)
+{
+    size_t n;
+    if (HL_UNLIKELY(__builtin_mul_overflow(count, size, &n))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (n > HL_LARGE_MAX) {
+        struct hl_heap *h = hl_tls_heap;
+        (void)h;
+        return hl_huge_alloc(n, 0, true);
+    }
+    void *p = hli_malloc(n);
+    if (!p) return NULL;
+    if (n > HL_MEDIUM_MAX) {
+        struct hl_segment *s = hl_segment_of(p);
+        if (hl_page_of(s, p)->is_zero) return p; /* fresh or purged slices read as zero */
+    }
+    memset(p, 0, n);
+    return p;
+}
+
+void *hli_realloc(void *p, size_t n)
+{
+    if (!p) return hli_malloc(n);
+    if (n == 0) { /* glibc: frees and returns NULL */
+        hli_free(p);
+        return NULL;
+    }
+    size_t usable = hli_usable_size(p);
+    if (usable == 0) {
+        hl_invalid_free(p, "realloc of a pointer hlmalloc did not hand out");
+        errno = EINVAL;
+        return NULL;
+    }
+    /* Stay in place when the block fits and would not waste more than half of it. */
+    if (n <= usable && n >= usable / 2) return p;
+    if (n <= usable && usable <= HL_DIRECT_MAX) return p;
+    void *q = hli_malloc(n);
+    if (!q) return NULL; /* p stays valid */
+    memcpy(q, p, n < usable ? n : usable);
+    hli_free(p);
+    return q;
+}
+
+void *hli_aligned(size_t align, size_t n)
+{
+    if (align <= HL_ALIGN) return hli_malloc(n);
+    if (n > SIZE_MAX - align - HL_SLICE_SIZE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct hl_heap *h = hl_tls_heap;
+    if (align <= HL_SLICE_SIZE) {
+        size_t want = n > align ? n : align;
+        if (want <= HL_MEDIUM_MAX) {
+            /* Pages start 64 KiB aligned: a class whose block size is a multiple of
+             * `align` hands out aligned blocks (a power of two >= want always is). */
+            unsigned bin = hl_bin(want);
+            while (bin < HL_BINS && hl_bin_size(bin) % align != 0)
+                bin++;
+            if (bin < HL_BINS) {
+                if (h == &hl_heap_empty && !(h = hl_heap_get())) {
+                    errno = ENOMEM;
+                    return NULL;
+                }
+                return hl_malloc_bin(h, bin);
+            }
+        }
+        if (n <= HL_LARGE_MAX) return hl_alloc_large(h, n, 0);
+        return hl_huge_alloc(n, align, false);
+    }
+    if (n + align <= HL_LARGE_MAX) return hl_alloc_large(h, n, align);
+    return hl_huge_alloc(n, align, false);
+}
+
+/* ---- exported hl_ names ------------------------------------------------------------- */
+
+static int is_pow2(size_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+HL_API void *hl_malloc(size_t size)
+{
+    return hli_malloc(size);
+}
+
+HL_API void hl_free(void *p)
+{
+    hli_free(p);
+}
+
+HL_API void *hl_calloc(size_t count, size_t size)
+{
+    return hli_calloc(count, size);
+}
+
+HL_API void *hl_realloc(void *p, size_t size)
+{
+    return hli_realloc(p, size);
+}
+
+HL_API void *hl_reallocarray(void *p, size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return hli_realloc(p, n);
+}
+
+HL_API void hl_free_sized(void *p, size_t size)
+{
+    (void)size;
+    hli_free(p);
+}
+
+HL_API void hl_free_aligned_sized(void *p, size_t alignment, size_t size)
+{
+    (void)alignment;
+    (void)size;
+    hli_free(p);
+}
+
+HL_API void *hl_aligned_alloc(size_t alignment, size_t size)
+{
+    if (!is_pow2(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return hli_aligned(alignment, size);
+}
+
+HL_API int hl_posix_memalign(void **out, size_t alignment, size_t size)
+{
+    if (!is_pow2(alignment) || alignment % sizeof(void *) != 0) return EINVAL;
+    int saved = errno;
+    void *p = hli_aligned(alignment, size);
+    if (!p) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+HL_API void *hl_memalign(size_t alignment, size_t size)
+{
+    /* glibc rounds a non-power-of-two alignment up to the next power of two. */
+    if (alignment > (SIZE_MAX >> 1) + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!is_pow2(alignment)) {
+        size_t a = 1;
+        while (a < alignment)
+            a <<= 1;
+        alignment = a;
+    }
+    return hli_aligned(alignment, size);
+}
+
+HL_API void *hl_valloc(size_t size)
+{
+    return hli_aligned(4096, size);
+}
+
+HL_API void *hl_pvalloc(size_t size)
+{
+    size_t rounded = (size + 4095) & ~(size_t)4095;
+    if (rounded < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return hli_aligned(4096, rounded ? rounded : 4096);
+}
+
+HL_API size_t hl_usable_size(const void *p)
+{
+    return hli_usable_size(p);
+}
+
+HL_API const char *hl_version(void)
+{
+    return HL_SECURE ? "hlmalloc " HEAPLAB_VERSION " secure" : "hlmalloc " HEAPLAB_VERSION;
+}
+
+HL_API void hl_collect(void)
+{
+    struct hl_heap *h = hl_tls_heap;
+    if (h != &hl_heap_empty) {
+        hl_heap_delayed_free(h);
+        hl_heap_collect(h, true);
+    }
+    hl_purge_all(true);
+}

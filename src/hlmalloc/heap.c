@@ -1,0 +1,411 @@
+/*
+ * hlmalloc/heap.c: process start-up, thread heaps, thread exit, fork, and the purger.
+ *
+ * A thread's first malloc finds the static empty heap in its TLS slot (every direct page
+ * empty), falls into the slow path and gets a heap here. Heaps come from an mmap'd pool,
+ * never from malloc. The TLS slot is set before pthread_setspecific, which may itself call
+ * malloc: that call then finds a working heap.
+ *
+ * Thread exit (the key's destructor) abandons the heap: its pages stop asking for
+ * notifications (delayed state NEVER), empty pages go back to their segments, and segments
+ * still holding live blocks go on the abandoned list, where the next thread that needs
+ * slices reclaims them. Nothing leaks and no thread waits for another.
+ *
+ * fork: the prepare handler takes every lock (heaps, registry, each segment, abandoned
+ * list, huge cache, heap pool) in the documented order, so the child starts with
+ * consistent metadata; both sides release them. The child has no purger thread: it starts
+ * one again when needed.
+ *
+ * The purger: a background thread started (lazily, at the end of a slow path, never
+ * holding a lock) once memory is waiting to be purged, unless HLMALLOC_PURGE_THREAD=0. It
+ * purges every segment whose delay has passed, so RSS falls after a spike even when the
+ * threads that freed the memory have gone idle.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hlmalloc/internal.h"
+
+#define E1  &hl_page_empty
+#define E4  E1, E1, E1, E1
+#define E16 E4, E4, E4, E4
+#define E64 E16, E16, E16, E16
+
+struct hl_page hl_page_empty;
+const struct hl_heap hl_heap_empty = { .direct = { E64, E1 } };
+__thread struct hl_heap *hl_tls_heap __attribute__((tls_model("initial-exec"))) =
+        (struct hl_heap *)&hl_heap_empty;
+uintptr_t hl_cookie = 0x5bd1e995c0ffee11ULL;
+struct hl_options hl_opt = {
+    .purge_delay_ms = 200,
+    .purge_thread = 1,
+    .huge_cache_bytes = 256u << 20,
+};
+struct hl_counters hl_count;
+
+pthread_mutex_t hl_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+struct hl_heap *hl_heaps;
+static struct hl_heap *heap_pool;
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hl_segment *abandoned;
+static _Atomic uint64_t abandoned_count;
+static pthread_key_t heap_key;
+static _Atomic int init_state;   /* 0 none, 1 running, 2 done */
+static _Atomic int purger_state; /* 0 none, 1 starting or running */
+extern pthread_mutex_t hl_huge_lock;
+
+uint64_t hl_abandoned_segments(void);
+uint64_t hl_abandoned_segments(void)
+{
+    return atomic_load_explicit(&abandoned_count, memory_order_relaxed);
+}
+
+/* ---- options ------------------------------------------------------------------------ */
+
+extern char **environ;
+
+/* The value of NAME in the environment, read without getenv (safe before main). */
+static const char *env_get(const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
+static long env_long(const char *name, long dflt)
+{
+    const char *v = env_get(name);
+    if (!v || !*v) return dflt;
+    long x = 0;
+    for (const char *c = v; *c; c++) {
+        if (*c < '0' || *c > '9') return dflt;
+        x = x * 10 + (*c - '0');
+        if (x > 1000000000L) return dflt;
+    }
+    return x;
+}
+
+static void read_options(void)
+{
+    hl_opt.purge_delay_ms = (uint32_t)env_long("HLMALLOC_PURGE_DELAY", hl_opt.purge_delay_ms);
+    hl_opt.purge_thread = env_long("HLMALLOC_PURGE_THREAD", 1) != 0;
+    hl_opt.show_stats = env_long("HLMALLOC_SHOW_STATS", 0) != 0;
+    hl_opt.verbose = env_long("HLMALLOC_VERBOSE", 0) != 0;
+    hl_opt.huge_cache_bytes =
+            (size_t)env_long("HLMALLOC_HUGE_CACHE_MB", (long)(hl_opt.huge_cache_bytes >> 20)) << 20;
+}
+
+/* ---- heap pool ---------------------------------------------------------------------- */
+
+static struct hl_heap *heap_pool_take(void)
+{
+    pthread_mutex_lock(&hl_heaps_lock);
+    if (!heap_pool) {
+        size_t chunk = 64 * 1024;
+        uint8_t *m = hl_os_map(chunk, 4096);
+        if (!m) {
+            pthread_mutex_unlock(&hl_heaps_lock);
+            return NULL;
+        }
+        for (size_t off = 0; off + sizeof(struct hl_heap) <= chunk; off += sizeof(struct hl_heap)) {
+            struct hl_heap *h = (struct hl_heap *)(m + off);
+            h->pool_next = heap_pool;
+            heap_pool = h;
+        }
+    }
+    struct hl_heap *h = heap_pool;
+    heap_pool = h->pool_next;
+    pthread_mutex_unlock(&hl_heaps_lock);
+    return h;
+}
+
+static void heap_link(struct hl_heap *h)
+{
+    pthread_mutex_lock(&hl_heaps_lock);
+    h->all_prev = NULL;
+    h->all_next = hl_heaps;
+    if (hl_heaps) hl_heaps->all_prev = h;
+    hl_heaps = h;
+    pthread_mutex_unlock(&hl_heaps_lock);
+    atomic_fetch_add_explicit(&hl_count.threads, 1, memory_order_relaxed);
+}
+
+static void heap_unlink_and_pool(struct hl_heap *h)
+{
+    pthread_mutex_lock(&hl_heaps_lock);
+    if (h->all_prev)
+        h->all_prev->all_next = h->all_next;
+    else
+        hl_heaps = h->all_next;
+    if (h->all_next) h->all_next->all_prev = h->all_prev;
+    memset(h, 0, sizeof(*h));
+    h->pool_next = heap_pool;
+    heap_pool = h;
+    pthread_mutex_unlock(&hl_heaps_lock);
+    atomic_fetch_sub_explicit(&hl_count.threads, 1, memory_order_relaxed);
+}
+
+/* ---- thread start and exit ---------------------------------------------------------- */
+
+static void thread_done(void *arg);
+
+struct hl_heap *hl_heap_get(void)
+{
+    struct hl_heap *h = hl_tls_heap;
+    if (h != &hl_heap_empty) return h;
+    hl_process_init();
+    h = heap_pool_take();
+    if (!h) return NULL;
+    memset(h, 0, sizeof(*h));
+    for (unsigned i = 0; i < HL_DIRECT_SLOTS; i++)
+        h->direct[i] = &hl_page_empty;
+    for (unsigned b = 0; b < HL_BINS; b++)
+        h->bins[b].block_size = (uint32_t)hl_bin_size(b);
+    h->thread_id = hl_thread_id();
+    heap_link(h);
+    hl_tls_heap = h;
+    /* Register for thread exit; this may call malloc, which now finds h. */
+    pthread_setspecific(heap_key, h);
+    return h;
+}
+
+/* Stop notifications to the heap (state NEVER), waiting out a notifier in progress. */
+static void page_never_delayed(struct hl_page *pg)
+{
+    uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    for (;;) {
+        if ((x & 3) == HL_DELAYED_BUSY) {
+            hl_os_yield();
+            x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(&pg->xthread_free, &x,
+                                                  (x & ~(uintptr_t)3) | HL_DELAYED_NEVER,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            return;
+    }
+}
+
+static void abandon_queue(struct hl_page_queue *q)
+{
+    struct hl_page *pg = q->first;
+    while (pg) {
+        struct hl_page *next = pg->next;
+        page_never_delayed(pg);
+        pg = next;
+    }
+}
+
+static void abandon_heap(struct hl_heap *h)
+{
+    for (unsigned b = 0; b < HL_BINS; b++)
+        abandon_queue(&h->bins[b]);
+    abandon_queue(&h->full);
+    /* No notifier can reach h now; take what was already sent. */
+    hl_heap_delayed_free(h);
+    struct hl_page_queue *queues[HL_BINS + 1];
+    for (unsigned b = 0; b < HL_BINS; b++)
+        queues[b] = &h->bins[b];
+    queues[HL_BINS] = &h->full;
+    for (unsigned b = 0; b <= HL_BINS; b++) {
+        struct hl_page *pg = queues[b]->first;
+        while (pg) {
+            struct hl_page *next = pg->next;
+            hl_page_collect(pg);
+            pg->next = pg->prev = NULL;
+            pg->flags = 0;
+            if (pg->used == 0) {
+                struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
+                hl_segment_free_page(s, pg);
+            } else {
+                pg->heap = NULL;
+            }
+            pg = next;
+        }
+        queues[b]->first = queues[b]->last = NULL;
+        queues[b]->count = 0;
+    }
+    /* Segments: release the empty ones, abandon the rest. */
+    struct hl_segment *s = h->segments;
+    while (s) {
+        struct hl_segment *next = s->next;
+        if (s->used_slices == 0) {
+            hl_segment_release(s);
+        } else {
+            for (uint32_t i = 1; i < HL_SLICES; i++)
+                if (s->pages[i].kind == HL_PAGE_LARGE && s->pages[i].slice_offset == 0)
+                    s->pages[i].heap = NULL;
+            s->heap = NULL;
+            atomic_store_explicit(&s->thread_id, HL_TID_ABANDONED, memory_order_release);
+            pthread_mutex_lock(&abandoned_lock);
+            s->prev = NULL;
+            s->next = abandoned;
+            if (abandoned) abandoned->prev = s;
+            abandoned = s;
+            pthread_mutex_unlock(&abandoned_lock);
+            atomic_fetch_add_explicit(&abandoned_count, 1, memory_order_relaxed);
+        }
+        s = next;
+    }
+    h->segments = NULL;
+}
+
+static void thread_done(void *arg)
+{
+    struct hl_heap *h = arg;
+    if (!h || h == &hl_heap_empty) return;
+    abandon_heap(h);
+    hl_tls_heap = (struct hl_heap *)&hl_heap_empty;
+    heap_unlink_and_pool(h);
+}
+
+struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
+{
+    if (atomic_load_explicit(&abandoned_count, memory_order_relaxed) == 0) return NULL;
+    pthread_mutex_lock(&abandoned_lock);
+    struct hl_segment *s = abandoned;
+    if (s) {
+        abandoned = s->next;
+        if (abandoned) abandoned->prev = NULL;
+    }
+    pthread_mutex_unlock(&abandoned_lock);
+    if (!s) return NULL;
+    atomic_fetch_sub_explicit(&abandoned_count, 1, memory_order_relaxed);
+    s->heap = h;
+    s->next = h->segments;
+    s->prev = NULL;
+    if (h->segments) h->segments->prev = s;
+    h->segments = s;
+    atomic_store_explicit(&s->thread_id, h->thread_id, memory_order_release);
+    /* Adopt its pages: collect what others freed meanwhile, queue those with room. */
+    for (uint32_t i = 1; i < HL_SLICES; i++) {
+        struct hl_page *pg = &s->pages[i];
+        if (pg->slice_offset != 0 || pg->slice_count == 0) continue;
+        if (pg->kind == HL_PAGE_LARGE) {
+            pg->heap = h;
+            continue;
+        }
+        if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM) continue;
+        pg->heap = h;
+        uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &x,
+                                                      (x & ~(uintptr_t)3) | HL_DELAYED_NONE,
+                                                      memory_order_acq_rel, memory_order_relaxed))
+            ;
+        hl_page_collect(pg);
+        if (pg->used == 0) {
+            hl_segment_free_page(s, pg);
+            continue;
+        }
+        struct hl_page_queue *q = &h->bins[pg->bin];
+        pg->next = NULL;
+        pg->prev = q->last;
+        if (q->last)
+            q->last->next = pg;
+        else
+            q->first = pg;
+        q->last = pg;
+        q->count++;
+        if (q->first == pg && hl_bin_size(pg->bin) <= HL_DIRECT_MAX) {
+            size_t size = hl_bin_size(pg->bin);
+            size_t lo = pg->bin == 0 ? 0 : hl_bin_size(pg->bin - 1) / 16 + 1, hi = size / 16;
+            for (size_t k = lo; k <= hi; k++)
+                h->direct[k] = pg;
+        }
+    }
+    return s;
+}
+
+/* ---- the purger --------------------------------------------------------------------- */
+
+static void *purger_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        uint32_t period = hl_opt.purge_delay_ms / 2;
+        if (period < 10) period = 10;
+        struct timespec ts = { .tv_sec = period / 1000,
+                               .tv_nsec = (long)(period % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+        hl_purge_all(false);
+    }
+    return NULL;
+}
+
+void hl_purger_maybe_start(void)
+{
+    if (!hl_opt.purge_thread || atomic_load_explicit(&purger_state, memory_order_relaxed)) return;
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&purger_state, &expect, 1)) return;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_t t;
+    int saved = errno;
+    if (pthread_create(&t, &attr, purger_main, NULL) != 0)
+        hl_opt.purge_thread = 0; /* purge on slow paths only */
+    pthread_attr_destroy(&attr);
+    errno = saved;
+}
+
+/* ---- process start-up and fork ------------------------------------------------------ */
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&hl_heaps_lock);
+    pthread_mutex_lock(&hl_registry_lock);
+    for (struct hl_segment *s = hl_registry; s; s = s->all_next)
+        pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&abandoned_lock);
+    pthread_mutex_lock(&hl_huge_lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&hl_huge_lock);
+    pthread_mutex_unlock(&abandoned_lock);
+    for (struct hl_segment *s = hl_registry; s; s = s->all_next)
+        pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&hl_registry_lock);
+    pthread_mutex_unlock(&hl_heaps_lock);
+}
+
+static void fork_child(void)
+{
+    fork_parent();
+    atomic_store(&purger_state, 0);
+}
+
+void hl_process_init(void)
+{
+    int st = atomic_load_explicit(&init_state, memory_order_acquire);
+    if (st == 2) return;
+    st = 0;
+    if (!atomic_compare_exchange_strong(&init_state, &st, 1)) {
+        while (atomic_load_explicit(&init_state, memory_order_acquire) != 2)
+            hl_os_yield();
+        return;
+    }
+    read_options();
+    hl_cookie = hl_os_random();
+    pthread_key_create(&heap_key, thread_done);
+    atomic_store_explicit(&init_state, 2, memory_order_release);
+}
+
+static void print_stats_at_exit(void)
+{
+    if (hl_opt.show_stats) hl_stats_print();
+}
+
+__attribute__((constructor(101))) static void hl_constructor(void)
+{
+    hl_process_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atexit(print_stats_at_exit);
+}

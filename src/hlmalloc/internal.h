@@ -1,0 +1,215 @@
+/*
+ * hlmalloc/internal.h: the hidden cross-file API and the inline helpers of the fast paths.
+ * Every function here has hidden visibility; nothing here is exported.
+ */
+#ifndef HEAPLAB_HLMALLOC_INTERNAL_H
+#define HEAPLAB_HLMALLOC_INTERNAL_H
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "hlmalloc.h"
+#include "hlmalloc/types.h"
+
+#define HL_HIDDEN      __attribute__((visibility("hidden")))
+#define HL_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define HL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HL_NOINLINE    __attribute__((noinline))
+#define HL_INLINE      static inline __attribute__((always_inline))
+
+/* ---- globals ------------------------------------------------------------------------ */
+
+extern HL_HIDDEN struct hl_segment *hl_segmap[HL_MAP_UNITS]; /* I1 */
+extern HL_HIDDEN uintptr_t hl_cookie;                        /* random, set at process init */
+extern HL_HIDDEN const struct hl_heap hl_heap_empty;
+extern HL_HIDDEN struct hl_page hl_page_empty;
+extern HL_HIDDEN __thread struct hl_heap *hl_tls_heap __attribute__((tls_model("initial-exec")));
+
+struct hl_options {
+    uint32_t purge_delay_ms; /* HLMALLOC_PURGE_DELAY: free memory is returned after this */
+    int purge_thread;        /* HLMALLOC_PURGE_THREAD: background purger (default 1) */
+    int show_stats;          /* HLMALLOC_SHOW_STATS: print statistics at exit */
+    int verbose;             /* HLMALLOC_VERBOSE: report invalid and double frees */
+    size_t huge_cache_bytes; /* HLMALLOC_HUGE_CACHE: freed huge blocks kept for reuse */
+};
+extern HL_HIDDEN struct hl_options hl_opt;
+
+/* Process-wide counters of rare events (relaxed atomics). */
+struct hl_counters {
+    _Atomic uint64_t invalid_frees;
+    _Atomic uint64_t double_frees;
+    _Atomic uint64_t purges;
+    _Atomic uint64_t purged_bytes;
+    _Atomic uint64_t mapped_bytes;
+    _Atomic uint64_t segments;
+    _Atomic uint64_t huge_blocks;
+    _Atomic uint64_t threads;
+};
+extern HL_HIDDEN struct hl_counters hl_count;
+
+/* ---- thread identity ---------------------------------------------------------------- */
+
+/* The thread pointer: unique per live thread, free to read (I4 compares against it). */
+HL_INLINE uintptr_t hl_thread_id(void)
+{
+#if defined(__x86_64__)
+    uintptr_t tp;
+    __asm__("mov %%fs:0, %0" : "=r"(tp));
+    return tp;
+#elif defined(__aarch64__)
+    uintptr_t tp;
+    __asm__("mrs %0, tpidr_el0" : "=r"(tp));
+    return tp;
+#else
+    return (uintptr_t)&hl_tls_heap;
+#endif
+}
+
+/* ---- size classes ------------------------------------------------------------------- */
+
+/* Class of a size 1..HL_MEDIUM_MAX: 16-byte steps to 128, then 4 per power of two. */
+HL_INLINE unsigned hl_bin(size_t n)
+{
+    if (n <= 128) return n <= 16 ? 0 : (unsigned)((n + 15) >> 4) - 1;
+    size_t w = n - 1;
+    unsigned b = 63u - (unsigned)__builtin_clzll(w);
+    return 8 + (b - 7) * 4 + (unsigned)((w >> (b - 2)) & 3);
+}
+
+/* Block size of class `bin`. */
+HL_INLINE size_t hl_bin_size(unsigned bin)
+{
+    if (bin < 8) return (size_t)(bin + 1) * 16;
+    unsigned b = 7 + (bin - 8) / 4, k = (bin - 8) % 4;
+    return ((size_t)1 << b) + ((size_t)(k + 1) << (b - 2));
+}
+
+/* ---- pointer to metadata ------------------------------------------------------------ */
+
+/* The segment owning p, or NULL when p is not ours (I1). */
+HL_INLINE struct hl_segment *hl_segment_of(const void *p)
+{
+    uintptr_t unit = (uintptr_t)p >> HL_SEG_SHIFT;
+    if (HL_UNLIKELY(unit >= HL_MAP_UNITS)) return NULL;
+    return hl_segmap[unit];
+}
+
+/* The page holding p in a normal segment. */
+HL_INLINE struct hl_page *hl_page_of(struct hl_segment *s, const void *p)
+{
+    struct hl_page *sl = &s->pages[((uintptr_t)p - (uintptr_t)s) >> HL_SLICE_SHIFT];
+    return sl - sl->slice_offset;
+}
+
+/* Is `off` (bytes from page start) a multiple of the page's block size? */
+HL_INLINE bool hl_is_block_offset(const struct hl_page *pg, uint32_t off)
+{
+    uint32_t q = off * pg->div_mul;
+    q = (q >> pg->div_shift) | (q << ((32 - pg->div_shift) & 31));
+    return q <= pg->div_max;
+}
+
+/* Set the divisibility constants of a page for its block size (see hl_is_block_offset). */
+HL_HIDDEN void hl_page_set_divisor(struct hl_page *pg, uint32_t d);
+
+/* ---- free-list encoding (secure build) ---------------------------------------------- */
+
+HL_INLINE struct hl_block *hl_next_decode(const struct hl_page *pg, const struct hl_block *b)
+{
+    if (HL_SECURE) return (struct hl_block *)((uintptr_t)b->next ^ pg->key ^ (uintptr_t)b);
+    (void)pg;
+    return b->next;
+}
+
+HL_INLINE void hl_next_encode(const struct hl_page *pg, struct hl_block *b, struct hl_block *next)
+{
+    if (HL_SECURE)
+        b->next = (struct hl_block *)((uintptr_t)next ^ pg->key ^ (uintptr_t)b);
+    else
+        b->next = next;
+    (void)pg;
+}
+
+/* ---- OS layer (os.c): every system call goes through here --------------------------- */
+
+/* Reserve `size` bytes aligned to `align` (a power of two >= page size), read-write,
+ * committed on touch. NULL on failure. */
+HL_HIDDEN void *hl_os_map(size_t size, size_t align);
+HL_HIDDEN void hl_os_unmap(void *p, size_t size);
+/* Return the pages of [p, p+size) to the OS; they read as zero afterwards. */
+HL_HIDDEN void hl_os_purge(void *p, size_t size);
+HL_HIDDEN int hl_os_protect(void *p, size_t size, int none);
+HL_HIDDEN uint64_t hl_os_now_ms(void);
+HL_HIDDEN void hl_os_write(const char *s, size_t n);
+HL_HIDDEN uintptr_t hl_os_random(void);
+HL_HIDDEN void hl_os_yield(void);
+
+/* ---- output and errors (stats.c) ---------------------------------------------------- */
+
+HL_HIDDEN void hl_out(const char *s);
+HL_HIDDEN void hl_outf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A misuse of the API: counted, reported when verbose, fatal in the secure build. */
+HL_HIDDEN void hl_invalid_free(const void *p, const char *what);
+HL_HIDDEN void hl_double_free(const void *p);
+HL_HIDDEN __attribute__((noreturn)) void hl_fatal(const char *what, const void *p);
+
+/* ---- segments (segment.c) ------------------------------------------------------------ */
+
+HL_HIDDEN struct hl_segment *hl_segment_new(struct hl_heap *h);
+HL_HIDDEN void hl_segment_release(struct hl_segment *s);
+/* Take `n` contiguous free slices of a segment owned by h; the first slice index or -1. */
+HL_HIDDEN struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_zero);
+/* Return a page's slices to its segment (any thread), marking them dirty. */
+HL_HIDDEN void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg);
+/* Purge dirty slices whose delay has passed (all of them when force). */
+HL_HIDDEN void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force);
+HL_HIDDEN void hl_registry_add(struct hl_segment *s);
+HL_HIDDEN void hl_registry_remove(struct hl_segment *s);
+HL_HIDDEN void hl_purge_all(bool force);
+HL_HIDDEN int hl_purger_wanted(void); /* some memory is waiting to be purged */
+HL_HIDDEN void hl_purger_note(void);  /* say so */
+extern HL_HIDDEN pthread_mutex_t hl_registry_lock;
+extern HL_HIDDEN struct hl_segment *hl_registry;
+
+/* ---- pages (page.c) ----------------------------------------------------------------- */
+
+HL_HIDDEN void *hl_malloc_generic(struct hl_heap *h, size_t n);
+HL_HIDDEN void hl_page_collect(struct hl_page *pg);
+HL_HIDDEN void hl_page_retire(struct hl_page *pg);
+HL_HIDDEN void hl_page_unfull(struct hl_heap *h, struct hl_page *pg);
+HL_HIDDEN void hl_heap_collect(struct hl_heap *h, bool force);
+HL_HIDDEN void *hl_alloc_large(struct hl_heap *h, size_t n, size_t align);
+HL_HIDDEN void hl_heap_delayed_free(struct hl_heap *h);
+HL_HIDDEN void *hl_malloc_bin(struct hl_heap *h, unsigned bin);
+
+/* ---- heaps and threads (heap.c) ----------------------------------------------------- */
+
+HL_HIDDEN struct hl_heap *hl_heap_get(void); /* the thread's heap, initialized; NULL on OOM */
+HL_HIDDEN void hl_process_init(void);
+HL_HIDDEN struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h);
+HL_HIDDEN void hl_purger_maybe_start(void);
+extern HL_HIDDEN pthread_mutex_t hl_heaps_lock;
+extern HL_HIDDEN struct hl_heap *hl_heaps;
+
+/* ---- huge blocks (huge.c) ----------------------------------------------------------- */
+
+HL_HIDDEN void *hl_huge_alloc(size_t n, size_t align, bool zero);
+HL_HIDDEN void hl_huge_free(struct hl_segment *s);
+HL_HIDDEN void hl_huge_cache_purge(uint64_t now_ms, bool force);
+HL_HIDDEN size_t hl_huge_cached_bytes(void);
+
+/* ---- free (alloc.c) ----------------------------------------------------------------- */
+
+HL_HIDDEN void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p);
+HL_HIDDEN void hl_free_local(struct hl_page *pg, struct hl_block *b);
+
+/* ---- the public operations under internal names (alloc.c) --------------------------- */
+
+HL_HIDDEN void *hli_malloc(size_t n);
+HL_HIDDEN void hli_free(void *p);
+HL_HIDDEN void *hli_calloc(size_t count, size_t size);
+HL_HIDDEN void *hli_realloc(void *p, size_t n);
+HL_HIDDEN void *hli_aligned(size_t align, size_t n);
+HL_HIDDEN size_t hli_usable_size(const void *p);
+
+#endif

@@ -1,0 +1,410 @@
+/*
+ * hlmalloc/page.c: pages and the malloc slow path.
+ *
+ * The slow path runs when the direct page of a size has no free block. It (1) takes the
+ * blocks other threads freed into full pages (the heap's delayed list), (2) walks at most
+ * HL_SEARCH pages of the size's queue, moving each page's local_free and xthread_free into
+ * its free list and carving at most 4 KiB of fresh blocks at a time, moving pages with
+ * nothing left to the full queue, and (3) only then takes new slices for a fresh page.
+ * Keeping local_free apart from free makes this path run at a steady rate, and extending by
+ * 4 KiB at a time keeps RSS near what is used.
+ */
+#include <errno.h>
+
+#include "hlmalloc/internal.h"
+
+#define HL_SEARCH        8    /* pages of a queue examined per slow path */
+#define HL_EXTEND        4096 /* bytes of fresh blocks carved at a time */
+#define HL_COLLECT_EVERY 1024 /* slow-path calls between heap housekeeping */
+
+void hl_page_set_divisor(struct hl_page *pg, uint32_t d)
+{
+    /* d = odd * 2^k. off is a multiple of d iff off * inv(odd) (mod 2^32), rotated right
+     * by k, is at most floor((2^32 - 1) / d) (Hacker's Delight 10-17). */
+    unsigned k = (unsigned)__builtin_ctz(d);
+    uint32_t odd = d >> k, inv = odd; /* Newton: inv = inv * (2 - odd * inv) */
+    for (int i = 0; i < 5; i++)
+        inv *= 2 - odd * inv;
+    pg->div_mul = inv;
+    pg->div_shift = (uint8_t)k;
+    pg->div_max = UINT32_MAX / d;
+}
+
+/* ---- queues ------------------------------------------------------------------------- */
+
+static void queue_remove(struct hl_page_queue *q, struct hl_page *pg)
+{
+    if (pg->prev)
+        pg->prev->next = pg->next;
+    else
+        q->first = pg->next;
+    if (pg->next)
+        pg->next->prev = pg->prev;
+    else
+        q->last = pg->prev;
+    pg->next = pg->prev = NULL;
+    q->count--;
+}
+
+static void queue_push_front(struct hl_page_queue *q, struct hl_page *pg)
+{
+    pg->prev = NULL;
+    pg->next = q->first;
+    if (q->first)
+        q->first->prev = pg;
+    else
+        q->last = pg;
+    q->first = pg;
+    q->count++;
+}
+
+static void queue_push_back(struct hl_page_queue *q, struct hl_page *pg)
+{
+    pg->next = NULL;
+    pg->prev = q->last;
+    if (q->last)
+        q->last->next = pg;
+    else
+        q->first = pg;
+    q->last = pg;
+    q->count++;
+}
+
+/* Point the direct slots of `bin` at its queue's head (I7). */
+static void set_direct(struct hl_heap *h, unsigned bin)
+{
+    size_t size = hl_bin_size(bin);
+    if (size > HL_DIRECT_MAX) return;
+    size_t lo = bin == 0 ? 0 : hl_bin_size(bin - 1) / 16 + 1, hi = size / 16;
+    struct hl_page *pg = h->bins[bin].first ? h->bins[bin].first : &hl_page_empty;
+    for (size_t i = lo; i <= hi; i++)
+        h->direct[i] = pg;
+}
+
+/* ---- free lists --------------------------------------------------------------------- */
+
+/* Carve up to HL_EXTEND bytes of fresh blocks onto the free list (which is empty). */
+static void page_extend(struct hl_page *pg)
+{
+    uint32_t bs = pg->block_size;
+    uint32_t n = HL_EXTEND / bs;
+    if (n == 0) n = 1;
+    if (n > pg->reserved - pg->capacity) n = pg->reserved - pg->capacity;
+    uint8_t *first = pg->start + (size_t)pg->capacity * bs;
+    struct hl_block *b = (struct hl_block *)first;
+    for (uint32_t i = 0; i + 1 < n; i++) {
+        struct hl_block *next = (struct hl_block *)((uint8_t *)b + bs);
+        hl_next_encode(pg, b, next);
+        if (HL_SECURE)
+            memset((uint8_t *)b + sizeof(struct hl_block), 0xdf, bs - sizeof(struct hl_block));
+        b = next;
+    }
+    hl_next_encode(pg, b, pg->free);
+    if (HL_SECURE)
+        memset((uint8_t *)b + sizeof(struct hl_block), 0xdf, bs - sizeof(struct hl_block));
+    pg->free = (struct hl_block *)first;
+    pg->capacity += n;
+    pg->limit = pg->capacity * bs;
+}
+
+/* Move local frees and remote frees into the free list (owner only). */
+void hl_page_collect(struct hl_page *pg)
+{
+    if (pg->local_free) {
+        if (!pg->free) {
+            pg->free = pg->local_free;
+        } else {
+            struct hl_block *b = pg->local_free, *next;
+            while ((next = hl_next_decode(pg, b)) != NULL)
+                b = next;
+            hl_next_encode(pg, b, pg->free);
+            pg->free = pg->local_free;
+        }
+        pg->local_free = NULL;
+    }
+    uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    if ((x & ~(uintptr_t)3) == 0) return;
+    /* Take the whole list, keeping the delayed-state bits (acquire: pairs with the
+     * release CAS of the pushing thread, so the blocks' next fields are visible). */
+    while (!atomic_compare_exchange_weak_explicit(&pg->xthread_free, &x, x & 3,
+                                                  memory_order_acquire, memory_order_relaxed))
+        ;
+    struct hl_block *head = (struct hl_block *)(x & ~(uintptr_t)3), *tail = head;
+    uint32_t n = 1;
+    struct hl_block *next;
+    while ((next = hl_next_decode(pg, tail)) != NULL) {
+        tail = next;
+        n++;
+    }
+    hl_next_encode(pg, tail, pg->free);
+    pg->free = head;
+    pg->used -= n;
+}
+
+/* ---- full pages and the delayed list ------------------------------------------------ */
+
+/* Set a page's delayed state to `want` unless BUSY or NEVER (then leave it). */
+static void set_delayed(struct hl_page *pg, uintptr_t want)
+{
+    uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    for (;;) {
+        uintptr_t st = x & 3;
+        if (st == HL_DELAYED_BUSY || st == HL_DELAYED_NEVER || st == want) return;
+        if (atomic_compare_exchange_weak_explicit(&pg->xthread_free, &x, (x & ~(uintptr_t)3) | want,
+                                                  memory_order_release, memory_order_relaxed))
+            return;
+    }
+}
+
+/* Move a page with no free block to the full queue; false if blocks arrived meanwhile. */
+static bool page_to_full(struct hl_heap *h, struct hl_page *pg)
+{
+    uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    for (;;) {
+        if ((x & ~(uintptr_t)3) != 0) return false; /* a remote free came in: collect it instead */
+        uintptr_t st = x & 3;
+        if (st != HL_DELAYED_NONE) break;
+        if (atomic_compare_exchange_weak_explicit(&pg->xthread_free, &x, HL_DELAYED_WANT,
+                                                  memory_order_release, memory_order_relaxed))
+            break;
+    }
+    queue_remove(&h->bins[pg->bin], pg);
+    queue_push_back(&h->full, pg);
+    pg->flags |= HL_PAGE_IN_FULL;
+    return true;
+}
+
+void hl_page_unfull(struct hl_heap *h, struct hl_page *pg)
+{
+    queue_remove(&h->full, pg);
+    pg->flags &= (uint8_t)~HL_PAGE_IN_FULL;
+    set_delayed(pg, HL_DELAYED_NONE);
+    queue_push_back(&h->bins[pg->bin], pg);
+    if (h->bins[pg->bin].first == pg) set_direct(h, pg->bin);
+}
+
+void hl_heap_delayed_free(struct hl_heap *h)
+{
+    uintptr_t x = atomic_exchange_explicit(&h->delayed_free, 0, memory_order_acquire);
+    struct hl_block *b = (struct hl_block *)x;
+    while (b) {
+        struct hl_block *next = b->next; /* plain link on the delayed list */
+        struct hl_segment *s = hl_segment_of(b);
+        hl_free_local(hl_page_of(s, b), b);
+        b = next;
+    }
+}
+
+/* ---- page life ---------------------------------------------------------------------- */
+
+static struct hl_page *page_new(struct hl_heap *h, unsigned bin)
+{
+    size_t bs = hl_bin_size(bin);
+    uint32_t slices = bs <= HL_SMALL_MAX ? 1 : HL_MEDIUM_SLICES;
+    struct hl_page *pg = hl_segment_take_slices(h, slices, NULL);
+    if (!pg) return NULL;
+    struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
+    size_t bytes = (size_t)slices << HL_SLICE_SHIFT;
+    pg->start = (uint8_t *)s + ((size_t)(pg - s->pages) << HL_SLICE_SHIFT);
+    if (HL_SECURE) {
+        /* A guard page ends every page: an overflow off the last block faults. */
+        bytes -= 4096;
+        hl_os_protect(pg->start + bytes, 4096, 1);
+        pg->key = hl_os_random();
+    }
+    pg->kind = slices == 1 ? HL_PAGE_SMALL : HL_PAGE_MEDIUM;
+    pg->bin = (uint8_t)bin;
+    pg->block_size = (uint32_t)bs;
+    pg->reserved = (uint32_t)(bytes / bs);
+    pg->heap = h;
+    hl_page_set_divisor(pg, (uint32_t)bs);
+    queue_push_front(&h->bins[bin], pg);
+    set_direct(h, bin);
+    return pg;
+}
+
+/* A page with no live block: give its slices back unless it is the last page of its size,
+ * which stays so that a loop allocating and freeing one block does not churn pages. */
+void hl_page_retire(struct hl_page *pg)
+{
+    struct hl_heap *h = pg->heap;
+    struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
+    if (pg->kind == HL_PAGE_LARGE) {
+        hl_segment_free_page(s, pg);
+        return;
+    }
+    if (pg->flags & HL_PAGE_IN_FULL) hl_page_unfull(h, pg);
+    struct hl_page_queue *q = &h->bins[pg->bin];
+    if (q->count <= 1) return;
+    queue_remove(q, pg);
+    set_direct(h, pg->bin);
+    hl_segment_free_page(s, pg);
+}
+
+static struct hl_page *find_page(struct hl_heap *h, unsigned bin)
+{
+    struct hl_page_queue *q = &h->bins[bin];
+    struct hl_page *pg = q->first;
+    for (int i = 0; pg && i < HL_SEARCH; i++) {
+        struct hl_page *next = pg->next;
+        if (!pg->free) hl_page_collect(pg);
+        if (!pg->free && pg->capacity < pg->reserved) page_extend(pg);
+        if (pg->free) {
+            if (q->first != pg) {
+                queue_remove(q, pg);
+                queue_push_front(q, pg);
+            }
+            set_direct(h, bin);
+            return pg;
+        }
+        if (!page_to_full(h, pg)) {
+            hl_page_collect(pg);
+            if (pg->free) {
+                if (q->first != pg) {
+                    queue_remove(q, pg);
+                    queue_push_front(q, pg);
+                }
+                set_direct(h, bin);
+                return pg;
+            }
+        }
+        pg = next;
+    }
+    set_direct(h, bin);
+    pg = page_new(h, bin);
+    if (pg) page_extend(pg);
+    return pg;
+}
+
+/* Housekeeping every HL_COLLECT_EVERY slow calls, or all of it when forced. */
+void hl_heap_collect(struct hl_heap *h, bool force)
+{
+    uint64_t now = hl_os_now_ms();
+    if (force) {
+        /* Give back even the last empty page of each size. */
+        for (unsigned bin = 0; bin < HL_BINS; bin++) {
+            struct hl_page *pg = h->bins[bin].first;
+            while (pg) {
+                struct hl_page *next = pg->next;
+                hl_page_collect(pg);
+                if (pg->used == 0) {
+                    struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
+                    queue_remove(&h->bins[bin], pg);
+                    hl_segment_free_page(s, pg);
+                }
+                pg = next;
+            }
+            set_direct(h, bin);
+        }
+    }
+    /* Release segments with no page left (keep one spare), purge what is due. */
+    bool spare = false;
+    struct hl_segment *s = h->segments;
+    while (s) {
+        struct hl_segment *next = s->next;
+        if (s->used_slices == 0 && (spare || force)) {
+            if (s->prev)
+                s->prev->next = s->next;
+            else
+                h->segments = s->next;
+            if (s->next) s->next->prev = s->prev;
+            hl_segment_release(s);
+        } else {
+            if (s->used_slices == 0) spare = true;
+            hl_segment_purge(s, now, force);
+        }
+        s = next;
+    }
+}
+
+/* Pop a block from a page known to have one. */
+static inline void *page_pop(struct hl_page *pg)
+{
+    struct hl_block *b = pg->free;
+    if (HL_SECURE) {
+        const uint8_t *c = (const uint8_t *)b + sizeof(struct hl_block);
+        for (uint32_t i = 0; i < pg->block_size - sizeof(struct hl_block); i++)
+            if (c[i] != 0xdf) hl_fatal("write to freed memory", b);
+    }
+    pg->free = hl_next_decode(pg, b);
+    pg->used++;
+    b->cookie = 0;
+    return b;
+}
+
+void *hl_malloc_bin(struct hl_heap *h, unsigned bin)
+{
+    if (HL_UNLIKELY(atomic_load_explicit(&h->delayed_free, memory_order_relaxed) != 0))
+        hl_heap_delayed_free(h);
+    if (HL_UNLIKELY(++h->heartbeat % HL_COLLECT_EVERY == 0)) hl_heap_collect(h, false);
+    struct hl_page *pg = h->bins[bin].first;
+    if (!pg || !pg->free) pg = find_page(h, bin);
+    if (HL_UNLIKELY(!pg)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = page_pop(pg);
+    if (HL_UNLIKELY(hl_purger_wanted())) hl_purger_maybe_start();
+    return p;
+}
+
+void *hl_malloc_generic(struct hl_heap *h, size_t n)
+{
+    if (HL_UNLIKELY(h == &hl_heap_empty)) {
+        h = hl_heap_get();
+        if (!h) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    if (n <= HL_MEDIUM_MAX) return hl_malloc_bin(h, hl_bin(n));
+    void *p;
+    if (n <= HL_LARGE_MAX)
+        p = hl_alloc_large(h, n, 0);
+    else
+        p = hl_huge_alloc(n, 0, false);
+    if (HL_UNLIKELY(hl_purger_wanted())) hl_purger_maybe_start();
+    return p;
+}
+
+/* ---- large blocks: one block per run of slices -------------------------------------- */
+
+void *hl_alloc_large(struct hl_heap *h, size_t n, size_t align)
+{
+    if (HL_UNLIKELY(h == &hl_heap_empty)) {
+        h = hl_heap_get();
+        if (!h) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    size_t extra = align > HL_SLICE_SIZE ? align - HL_SLICE_SIZE : 0;
+    size_t guard = HL_SECURE ? 4096 : 0;
+    size_t need = n + extra + guard;
+    uint32_t slices = (uint32_t)((need + HL_SLICE_SIZE - 1) >> HL_SLICE_SHIFT);
+    int is_zero = 0;
+    struct hl_page *pg = hl_segment_take_slices(h, slices, &is_zero);
+    if (!pg) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
+    uint8_t *span = (uint8_t *)s + ((size_t)(pg - s->pages) << HL_SLICE_SHIFT);
+    uint8_t *end = span + ((size_t)slices << HL_SLICE_SHIFT) - guard;
+    uint8_t *start = span;
+    if (align > HL_SLICE_SIZE)
+        start = (uint8_t *)(((uintptr_t)span + align - 1) & ~(uintptr_t)(align - 1));
+    pg->kind = HL_PAGE_LARGE;
+    pg->bin = HL_BIN_LARGE;
+    pg->start = start;
+    pg->block_size = (uint32_t)(end - start);
+    pg->reserved = pg->capacity = 1;
+    pg->used = 1;
+    pg->limit = pg->block_size;
+    pg->heap = h;
+    pg->is_zero = (uint8_t)is_zero;
+    hl_page_set_divisor(pg, pg->block_size);
+    if (HL_SECURE) hl_os_protect(end, 4096, 1);
+    ((struct hl_block *)start)->cookie = 0;
+    return start;
+}

@@ -1,0 +1,246 @@
+/*
+ * hlmalloc/segment.c: segments, the segment map, slice spans and purging.
+ *
+ * A normal segment is 32 MiB aligned to 32 MiB. Slice 0 holds this header and the 512
+ * page descriptors; pages are runs of slices 1..511, found first-fit in `free_map`.
+ * A freed run is marked dirty and purged (MADV_DONTNEED) once it has stayed free for
+ * purge_delay_ms, by the owner's slow path, the background purger or hl_collect(), so
+ * RSS falls after a spike without purge work on the fast paths, and memory reused within
+ * the delay is not faulted in anew.
+ *
+ * Lock order: hl_heaps_lock, then hl_registry_lock, then a segment's lock. madvise runs
+ * under the segment lock; the owner waits for it only on its slow path.
+ */
+#define _GNU_SOURCE
+#include "hlmalloc/internal.h"
+
+struct hl_segment *hl_segmap[HL_MAP_UNITS];
+pthread_mutex_t hl_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+struct hl_segment *hl_registry;
+static _Atomic int purger_wanted;
+
+_Static_assert(sizeof(struct hl_segment) <= HL_SLICE_SIZE, "segment header fits in slice 0");
+
+static inline void bit_set(uint64_t *m, uint32_t i)
+{
+    m[i >> 6] |= (uint64_t)1 << (i & 63);
+}
+
+static inline void bit_clear(uint64_t *m, uint32_t i)
+{
+    m[i >> 6] &= ~((uint64_t)1 << (i & 63));
+}
+
+static inline bool bit_test(const uint64_t *m, uint32_t i)
+{
+    return (m[i >> 6] >> (i & 63)) & 1;
+}
+
+void hl_registry_add(struct hl_segment *s)
+{
+    pthread_mutex_lock(&hl_registry_lock);
+    s->all_prev = NULL;
+    s->all_next = hl_registry;
+    if (hl_registry) hl_registry->all_prev = s;
+    hl_registry = s;
+    pthread_mutex_unlock(&hl_registry_lock);
+    atomic_fetch_add_explicit(&hl_count.segments, 1, memory_order_relaxed);
+}
+
+void hl_registry_remove(struct hl_segment *s)
+{
+    pthread_mutex_lock(&hl_registry_lock);
+    if (s->all_prev)
+        s->all_prev->all_next = s->all_next;
+    else
+        hl_registry = s->all_next;
+    if (s->all_next) s->all_next->all_prev = s->all_prev;
+    pthread_mutex_unlock(&hl_registry_lock);
+    atomic_fetch_sub_explicit(&hl_count.segments, 1, memory_order_relaxed);
+}
+
+static void segmap_set(struct hl_segment *s, size_t size, struct hl_segment *v)
+{
+    uintptr_t first = (uintptr_t)s >> HL_SEG_SHIFT;
+    uintptr_t last = ((uintptr_t)s + size - 1) >> HL_SEG_SHIFT;
+    for (uintptr_t u = first; u <= last && u < HL_MAP_UNITS; u++)
+        __atomic_store_n(&hl_segmap[u], v, __ATOMIC_RELEASE);
+}
+
+struct hl_segment *hl_segment_new(struct hl_heap *h)
+{
+    struct hl_segment *s = hl_os_map(HL_SEG_SIZE, HL_SEG_SIZE);
+    if (!s) return NULL;
+    if ((uintptr_t)s >> HL_SEG_SHIFT >= HL_MAP_UNITS) { /* outside the map: cannot track */
+        hl_os_unmap(s, HL_SEG_SIZE);
+        return NULL;
+    }
+    /* Fresh mappings are zero: every descriptor is already "not a page" (I2's check
+     * fails on a zero divisor), and no slice is dirty. */
+    pthread_mutex_init(&s->lock, NULL);
+    s->size = HL_SEG_SIZE;
+    s->kind = HL_PAGE_SMALL;
+    for (uint32_t i = 0; i < HL_SLICES / 64; i++)
+        s->free_map[i] = ~(uint64_t)0;
+    bit_clear(s->free_map, 0); /* the header */
+    s->heap = h;
+    atomic_store_explicit(&s->thread_id, h->thread_id, memory_order_release);
+    s->next = h->segments;
+    s->prev = NULL;
+    if (h->segments) h->segments->prev = s;
+    h->segments = s;
+    hl_registry_add(s);
+    segmap_set(s, HL_SEG_SIZE, s);
+    return s;
+}
+
+void hl_segment_release(struct hl_segment *s)
+{
+    segmap_set(s, s->size, NULL);
+    hl_registry_remove(s);
+    pthread_mutex_destroy(&s->lock);
+    hl_os_unmap(s, s->size);
+}
+
+/* First run of `n` free slices in s, or -1. Caller holds s->lock. */
+static int find_run(const struct hl_segment *s, uint32_t n)
+{
+    uint32_t run = 0;
+    for (uint32_t i = 1; i < HL_SLICES; i++) {
+        if ((i & 63) == 0 && run == 0 && s->free_map[i >> 6] == 0) {
+            i += 63; /* a whole word in use */
+            continue;
+        }
+        if (bit_test(s->free_map, i)) {
+            if (++run == n) return (int)(i + 1 - n);
+        } else {
+            run = 0;
+        }
+    }
+    return -1;
+}
+
+/* Claim slices [first, first+n) of s under its lock; returns whether all were clean. */
+static bool claim(struct hl_segment *s, uint32_t first, uint32_t n)
+{
+    bool zero = true;
+    for (uint32_t i = first; i < first + n; i++) {
+        if (bit_test(s->dirty_map, i)) {
+            zero = false;
+            bit_clear(s->dirty_map, i);
+        }
+        bit_clear(s->free_map, i);
+    }
+    s->used_slices += n;
+    return zero;
+}
+
+static struct hl_page *init_span(struct hl_segment *s, uint32_t first, uint32_t n)
+{
+    struct hl_page *pg = &s->pages[first];
+    memset(pg, 0, sizeof(*pg));
+    pg->slice_count = n;
+    for (uint32_t i = 1; i < n; i++) {
+        memset(&s->pages[first + i], 0, sizeof(struct hl_page));
+        s->pages[first + i].slice_offset = i;
+    }
+    return pg;
+}
+
+static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero)
+{
+    pthread_mutex_lock(&s->lock);
+    int first = find_run(s, n);
+    bool zero = false;
+    if (first >= 0) zero = claim(s, (uint32_t)first, n);
+    pthread_mutex_unlock(&s->lock);
+    if (first < 0) return NULL;
+    if (is_zero) *is_zero = zero;
+    return init_span(s, (uint32_t)first, n);
+}
+
+struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_zero)
+{
+    if (n == 0 || n >= HL_SLICES) return NULL;
+    for (struct hl_segment *s = h->segments; s; s = s->next) {
+        if (HL_SLICES - 1 - s->used_slices < n) continue;
+        struct hl_page *pg = take_from(s, n, is_zero);
+        if (pg) return pg;
+    }
+    /* An exited thread's segment before a fresh one: reuses its memory and its pages. */
+    struct hl_segment *s = hl_reclaim_abandoned(h);
+    if (s) {
+        struct hl_page *pg = take_from(s, n, is_zero);
+        if (pg) return pg;
+    }
+    s = hl_segment_new(h);
+    if (!s) return NULL;
+    return take_from(s, n, is_zero);
+}
+
+void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg)
+{
+    uint32_t first = (uint32_t)(pg - s->pages), n = pg->slice_count;
+    if (HL_SECURE && n > 0) {
+        /* Lift the guard page at the end of the page or large block (see page.c). */
+        hl_os_protect((uint8_t *)s + ((size_t)(first + n) << HL_SLICE_SHIFT) - 4096, 4096, 0);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        memset(&s->pages[first + i], 0, sizeof(struct hl_page));
+    uint64_t now = hl_os_now_ms();
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t i = first; i < first + n; i++) {
+        bit_set(s->free_map, i);
+        bit_set(s->dirty_map, i);
+    }
+    s->used_slices -= n;
+    if (s->purge_at_ms == 0) s->purge_at_ms = now + hl_opt.purge_delay_ms;
+    pthread_mutex_unlock(&s->lock);
+    hl_purger_note();
+}
+
+void hl_purger_note(void)
+{
+    if (!atomic_load_explicit(&purger_wanted, memory_order_relaxed))
+        atomic_store_explicit(&purger_wanted, 1, memory_order_relaxed);
+}
+
+void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->purge_at_ms != 0 && (force || now_ms >= s->purge_at_ms)) {
+        uint32_t i = 1;
+        while (i < HL_SLICES) {
+            if (!bit_test(s->dirty_map, i)) {
+                i++;
+                continue;
+            }
+            uint32_t j = i;
+            while (j < HL_SLICES && bit_test(s->dirty_map, j)) {
+                bit_clear(s->dirty_map, j);
+                j++;
+            }
+            /* One madvise per contiguous run: fewer calls and TLB shootdowns. */
+            hl_os_purge((uint8_t *)s + ((size_t)i << HL_SLICE_SHIFT), (size_t)(j - i)
+                                                                              << HL_SLICE_SHIFT);
+            i = j;
+        }
+        s->purge_at_ms = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void hl_purge_all(bool force)
+{
+    uint64_t now = hl_os_now_ms();
+    pthread_mutex_lock(&hl_registry_lock);
+    for (struct hl_segment *s = hl_registry; s; s = s->all_next)
+        if (s->kind != HL_PAGE_HUGE) hl_segment_purge(s, now, force);
+    pthread_mutex_unlock(&hl_registry_lock);
+    hl_huge_cache_purge(now, force);
+}
+
+int hl_purger_wanted(void)
+{
+    return atomic_load_explicit(&purger_wanted, memory_order_relaxed);
+}

@@ -1,0 +1,150 @@
+/*
+ * hlmalloc/stats.c: statistics, the output hook, and reports of misuse.
+ *
+ * Output goes through one function (stderr by default, hl_set_output to redirect), built
+ * with snprintf into stack buffers: nothing here allocates. The statistics walk the
+ * segment registry; counts on pages owned by other running threads are read without
+ * stopping them, so they are a snapshot, not an atomic one.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hlmalloc/internal.h"
+
+static void (*out_fn)(const char *msg, void *arg);
+static void *out_arg;
+
+HL_API void hl_set_output(void (*fn)(const char *msg, void *arg), void *arg)
+{
+    out_arg = arg;
+    out_fn = fn;
+}
+
+void hl_out(const char *s)
+{
+    if (out_fn)
+        out_fn(s, out_arg);
+    else
+        hl_os_write(s, strlen(s));
+}
+
+void hl_outf(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    hl_out(buf);
+}
+
+void hl_fatal(const char *what, const void *p)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "hlmalloc: %s: %p\n", what, p);
+    hl_out(buf);
+    abort();
+}
+
+void hl_invalid_free(const void *p, const char *what)
+{
+    atomic_fetch_add_explicit(&hl_count.invalid_frees, 1, memory_order_relaxed);
+    if (HL_SECURE) {
+        char buf[160];
+        snprintf(buf, sizeof(buf), "invalid free (%s)", what);
+        hl_fatal(buf, p);
+    }
+    if (hl_opt.verbose) hl_outf("hlmalloc: ignored free of %p: %s\n", p, what);
+}
+
+void hl_double_free(const void *p)
+{
+    atomic_fetch_add_explicit(&hl_count.double_frees, 1, memory_order_relaxed);
+    if (HL_SECURE) hl_fatal("double free", p);
+    if (hl_opt.verbose) hl_outf("hlmalloc: ignored double free of %p\n", p);
+}
+
+uint64_t hl_abandoned_segments(void);
+
+HL_API void hl_stats(struct hl_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned b = 0; b < HL_BINS && b < HL_STATS_CLASSES; b++)
+        out->classes[b].block_bytes = hl_bin_size(b);
+    pthread_mutex_lock(&hl_registry_lock);
+    for (struct hl_segment *s = hl_registry; s; s = s->all_next) {
+        out->segments++;
+        if (s->kind == HL_PAGE_HUGE) {
+            if (s->pages[0].used) {
+                out->allocated_bytes += s->huge_usable;
+                out->active_bytes += s->size;
+            }
+            out->resident_bytes += s->size; /* an upper bound: all of it may be touched */
+            continue;
+        }
+        out->resident_bytes += HL_SLICE_SIZE; /* the header */
+        uint32_t dirty = 0;
+        pthread_mutex_lock(&s->lock);
+        for (unsigned w = 0; w < HL_SLICES / 64; w++)
+            dirty += (uint32_t)__builtin_popcountll(s->dirty_map[w]);
+        uint32_t used_slices = s->used_slices;
+        pthread_mutex_unlock(&s->lock);
+        out->resident_bytes += (uint64_t)(used_slices + dirty) << HL_SLICE_SHIFT;
+        for (uint32_t i = 1; i < HL_SLICES; i++) {
+            const struct hl_page *pg = &s->pages[i];
+            uint32_t used = __atomic_load_n(&pg->used, __ATOMIC_RELAXED);
+            if (pg->slice_offset != 0 || pg->kind == HL_PAGE_NONE) continue;
+            uint64_t bytes = (uint64_t)pg->slice_count << HL_SLICE_SHIFT;
+            if (used > 0) {
+                out->allocated_bytes += (uint64_t)used * pg->block_size;
+                out->active_bytes += bytes;
+            }
+            if (pg->kind != HL_PAGE_LARGE && pg->bin < HL_STATS_CLASSES) {
+                struct hl_class_stats *c = &out->classes[pg->bin];
+                c->pages++;
+                c->blocks += pg->reserved;
+                c->used += used;
+            }
+        }
+    }
+    pthread_mutex_unlock(&hl_registry_lock);
+    out->mapped_bytes = atomic_load_explicit(&hl_count.mapped_bytes, memory_order_relaxed);
+    out->huge_blocks = atomic_load_explicit(&hl_count.huge_blocks, memory_order_relaxed);
+    out->huge_cached_bytes = hl_huge_cached_bytes();
+    out->purges = atomic_load_explicit(&hl_count.purges, memory_order_relaxed);
+    out->purged_bytes = atomic_load_explicit(&hl_count.purged_bytes, memory_order_relaxed);
+    out->threads = atomic_load_explicit(&hl_count.threads, memory_order_relaxed);
+    out->abandoned_segments = hl_abandoned_segments();
+    out->invalid_frees = atomic_load_explicit(&hl_count.invalid_frees, memory_order_relaxed);
+    out->double_frees = atomic_load_explicit(&hl_count.double_frees, memory_order_relaxed);
+}
+
+HL_API void hl_stats_print(void)
+{
+    struct hl_stats st;
+    hl_stats(&st);
+    hl_outf("hlmalloc statistics (%s)\n", hl_version());
+    hl_outf("  allocated  %12llu bytes in live blocks\n", (unsigned long long)st.allocated_bytes);
+    hl_outf("  active     %12llu bytes in pages holding live blocks\n",
+            (unsigned long long)st.active_bytes);
+    hl_outf("  resident   %12llu bytes at most (touched and not yet purged)\n",
+            (unsigned long long)st.resident_bytes);
+    hl_outf("  mapped     %12llu bytes of address space\n", (unsigned long long)st.mapped_bytes);
+    hl_outf("  segments   %12llu (abandoned %llu); huge blocks %llu, huge cache %llu bytes\n",
+            (unsigned long long)st.segments, (unsigned long long)st.abandoned_segments,
+            (unsigned long long)st.huge_blocks, (unsigned long long)st.huge_cached_bytes);
+    hl_outf("  purged     %12llu bytes in %llu calls\n", (unsigned long long)st.purged_bytes,
+            (unsigned long long)st.purges);
+    hl_outf("  threads    %12llu heaps; invalid frees %llu, double frees %llu\n",
+            (unsigned long long)st.threads, (unsigned long long)st.invalid_frees,
+            (unsigned long long)st.double_frees);
+    hl_outf("  %10s %8s %10s %10s\n", "block", "pages", "blocks", "used");
+    for (unsigned b = 0; b < HL_STATS_CLASSES; b++) {
+        const struct hl_class_stats *c = &st.classes[b];
+        if (c->pages)
+            hl_outf("  %10llu %8llu %10llu %10llu\n", (unsigned long long)c->block_bytes,
+                    (unsigned long long)c->pages, (unsigned long long)c->blocks,
+                    (unsigned long long)c->used);
+    }
+}

@@ -1,0 +1,175 @@
+/*
+ * hlmalloc/types.h: the allocator's data structures and their invariants.
+ *
+ * Glossary
+ *   segment  32 MiB of address space aligned to 32 MiB, owned by one thread's heap. Slice 0
+ *            holds the segment header and one page descriptor per slice; slices 1..511
+ *            hold pages. A huge segment holds one block larger than HL_LARGE_MAX.
+ *   slice    64 KiB, the unit segments are carved in and memory is purged in.
+ *   page     a run of slices holding blocks of one size class (small: 1 slice, classes
+ *            up to 8 KiB; medium: 8 slices, up to 128 KiB) or one large block (any number
+ *            of slices, up to 16 MiB). Described by the descriptor of its first slice.
+ *   heap     one per thread (reached through one initial-exec TLS pointer): per-class
+ *            queues of pages with free blocks and a direct table for sizes <= 1 KiB.
+ *   segmap   a flat table, one entry per 32 MiB of the address space, naming the segment
+ *            there: how free() tells our pointers from foreign ones in O(1).
+ *
+ * Free lists are sharded per page (mimalloc's design): `free` is what malloc pops,
+ * `local_free` takes frees by the owner thread, `xthread_free` (atomic) takes frees by
+ * other threads. The malloc and local-free fast paths take no lock and no atomic
+ * read-modify-write.
+ *
+ * Invariants
+ *   I1  segmap[a >> 25] == s for every 32 MiB unit a of a live segment s, and NULL for
+ *       units no live segment covers. A normal segment covers exactly one unit.
+ *   I2  a page's blocks are start + i * block_size, i < reserved; every pointer handed
+ *       out is a block start, 16-byte aligned.
+ *   I3  page->used == blocks handed out - blocks freed locally - remote frees collected;
+ *       a block is on at most one of free, local_free, xthread_free, the heap's delayed list.
+ *   I4  only the owner thread touches a page's free, local_free, used, capacity, queue
+ *       links and flags; other threads only push onto xthread_free (CAS) or the owner
+ *       heap's delayed_free list.
+ *   I5  a page with HL_PAGE_IN_FULL is in its heap's full queue, else in its bin queue
+ *       (small/medium pages); large pages are in no queue.
+ *   I6  free_map/dirty_map/purge state of a segment change only under its lock;
+ *       dirty_map is a subset of free_map.
+ *   I7  heap->direct[i] is the head page of the bin queue for size i*16, or the static
+ *       empty page (whose free list is NULL), so the malloc fast path needs no init test.
+ *
+ * Delayed-free states (low 2 bits of xthread_free):
+ *   NONE   remote frees push onto xthread_free
+ *   WANT   the page is in the full queue: the next remote free goes to the heap's
+ *          delayed_free list instead, so the owner learns the page has room
+ *   BUSY   a remote thread is doing that right now (the heap must stay alive)
+ *   NEVER  the heap is going away; push onto xthread_free only
+ */
+#ifndef HEAPLAB_HLMALLOC_TYPES_H
+#define HEAPLAB_HLMALLOC_TYPES_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef HL_SECURE
+#define HL_SECURE 0
+#endif
+#ifndef HL_DEBUG
+#define HL_DEBUG 0
+#endif
+
+#define HL_SEG_SHIFT   25
+#define HL_SEG_SIZE    ((size_t)1 << HL_SEG_SHIFT)
+#define HL_SEG_MASK    (HL_SEG_SIZE - 1)
+#define HL_SLICE_SHIFT 16
+#define HL_SLICE_SIZE  ((size_t)1 << HL_SLICE_SHIFT)
+#define HL_SLICES      (1u << (HL_SEG_SHIFT - HL_SLICE_SHIFT)) /* 512 */
+#define HL_MAP_BITS    47                                      /* user address space */
+#define HL_MAP_UNITS   ((size_t)1 << (HL_MAP_BITS - HL_SEG_SHIFT))
+
+#define HL_SMALL_MAX     (8 * 1024)   /* classes in 1-slice pages */
+#define HL_MEDIUM_MAX    (128 * 1024) /* classes in 8-slice pages */
+#define HL_MEDIUM_SLICES 8
+#define HL_LARGE_MAX     (16u * 1024 * 1024) /* single blocks in segment slices */
+#define HL_DIRECT_MAX    1024
+#define HL_DIRECT_SLOTS  (HL_DIRECT_MAX / 16 + 1)
+#define HL_BINS          48 /* size classes: 16..128 by 16, then 4 per power of two to 128 KiB */
+#define HL_BIN_LARGE     255
+
+#define HL_ALIGN 16
+
+enum hl_page_kind {
+    HL_PAGE_NONE = 0, /* a free slice (or a slice inside a page: see slice_offset) */
+    HL_PAGE_SMALL,
+    HL_PAGE_MEDIUM,
+    HL_PAGE_LARGE,
+    HL_PAGE_HUGE,
+};
+
+enum hl_page_flags {
+    HL_PAGE_IN_FULL = 1, /* in the heap's full queue (I5) */
+};
+
+enum hl_delayed {
+    HL_DELAYED_NONE = 0,
+    HL_DELAYED_WANT = 1,
+    HL_DELAYED_BUSY = 2,
+    HL_DELAYED_NEVER = 3,
+};
+
+/* Thread ids that are never a real thread pointer. */
+#define HL_TID_ABANDONED ((uintptr_t)0)
+#define HL_TID_HUGE      ((uintptr_t)1)
+
+struct hl_block {
+    struct hl_block *next; /* next free block (encoded in the secure build) */
+    uintptr_t cookie;      /* (block ^ hl_cookie) while free: the cheap double-free check */
+};
+
+struct hl_heap;
+struct hl_segment;
+
+struct hl_page {
+    /* The malloc fast path reads these two. */
+    struct hl_block *free; /* blocks ready to hand out */
+    uint32_t used;         /* live blocks (I3) */
+    uint8_t flags;         /* enum hl_page_flags; non-zero sends free() to the generic path */
+    uint8_t bin;           /* size class, or HL_BIN_LARGE */
+    uint8_t kind;          /* enum hl_page_kind */
+    uint8_t is_zero;       /* large pages: the block is known to be zeroed memory */
+    /* The free fast path reads these. */
+    struct hl_block *local_free; /* blocks freed by the owner */
+    uint8_t *start;              /* first block */
+    uint32_t block_size;         /* bytes per block (large: the usable bytes) */
+    uint32_t div_mul; /* off % block_size == 0 iff rotr32(off * div_mul, div_shift) <= div_max */
+    uint32_t div_max;
+    uint32_t limit; /* capacity * block_size: offsets past it were never handed out */
+    uint8_t div_shift;
+    uint8_t pad_[3];
+    uint32_t capacity;               /* blocks carved into the free lists so far */
+    uint32_t reserved;               /* blocks that fit */
+    _Atomic(uintptr_t) xthread_free; /* remote frees | enum hl_delayed (I4) */
+    struct hl_heap *heap;            /* owner heap; NULL once abandoned */
+    struct hl_page *next, *prev;     /* queue links (I5) */
+    uint32_t slice_count;            /* slices spanned (in the first descriptor) */
+    uint32_t slice_offset;           /* in a later descriptor of a page: slices back to the first */
+    uintptr_t key;                   /* secure build: free-list pointer key */
+};
+
+struct hl_page_queue {
+    struct hl_page *first, *last;
+    uint32_t block_size; /* of the class */
+    uint32_t count;      /* pages in the queue */
+};
+
+struct hl_segment {
+    _Atomic(uintptr_t) thread_id;   /* owner's thread pointer; HL_TID_ABANDONED; HL_TID_HUGE */
+    struct hl_heap *heap;           /* owner heap (NULL when abandoned or huge) */
+    struct hl_segment *next, *prev; /* in the owner heap's list, or the abandoned list */
+    struct hl_segment *all_next;    /* registry of every segment (purger, stats, collect) */
+    struct hl_segment *all_prev;
+    size_t size;          /* bytes mapped */
+    size_t huge_usable;   /* huge: bytes usable from pages[0].start */
+    pthread_mutex_t lock; /* guards free_map, dirty_map, purge_at_ms, used_slices (I6) */
+    uint64_t free_map[HL_SLICES / 64];  /* bit i: slice i is free */
+    uint64_t dirty_map[HL_SLICES / 64]; /* bit i: free, touched, not yet purged */
+    uint64_t purge_at_ms;               /* dirty slices may be purged from then; 0 = none */
+    uint32_t used_slices;               /* slices in pages (not counting slice 0) */
+    uint8_t kind; /* enum hl_page_kind of the segment: SMALL (normal) or HUGE */
+    struct hl_page pages[HL_SLICES];
+};
+
+struct hl_heap {
+    struct hl_page *direct[HL_DIRECT_SLOTS]; /* I7 */
+    struct hl_page_queue bins[HL_BINS];
+    struct hl_page_queue full;
+    uintptr_t thread_id;                 /* owner's thread pointer */
+    _Atomic(uintptr_t) delayed_free;     /* blocks freed remotely into full pages */
+    struct hl_segment *segments;         /* owned normal segments */
+    uint64_t heartbeat;                  /* slow-path calls */
+    struct hl_heap *all_next, *all_prev; /* every live heap */
+    struct hl_heap *pool_next;           /* free heap structs */
+    int dead;                            /* abandoned; waiting to be reused */
+};
+
+#endif
