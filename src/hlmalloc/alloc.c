@@ -95,7 +95,7 @@ void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p)
 {
     uintptr_t owner = atomic_load_explicit(&s->thread_id, memory_order_acquire);
     if (owner == HL_TID_HUGE) {
-        if (p != s->pages[0].start) {
+        if (p != s->pages[HL_FIRST_SLICE].start) {
             hl_invalid_free(p, "not the start of a block");
             return;
         }
@@ -148,7 +148,7 @@ size_t hli_usable_size(const void *p)
     struct hl_segment *s = hl_segment_of(p);
     if (!s) return 0;
     if (atomic_load_explicit(&s->thread_id, memory_order_acquire) == HL_TID_HUGE)
-        return p == s->pages[0].start ? s->huge_usable : 0;
+        return p == s->pages[HL_FIRST_SLICE].start ? s->huge_usable : 0;
     struct hl_page *pg = hl_page_of(s, p);
     if (!valid_block(pg, p)) return 0;
     return pg->block_size;

@@ -237,8 +237,8 @@ static void abandon_heap(struct hl_heap *h)
         if (s->used_slices == 0) {
             hl_segment_release(s);
         } else {
-            for (uint32_t i = 1; i < HL_SLICES; i++)
-                if (s->pages[i].kind == HL_PAGE_LARGE && s->pages[i].slice_offset == 0)
+            for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++)
+                if (s->pages[i].kind == HL_PAGE_LARGE && s->pages[i].slice_back == 0)
                     s->pages[i].heap = NULL;
             s->heap = NULL;
             atomic_store_explicit(&s->thread_id, HL_TID_ABANDONED, memory_order_release);
@@ -283,9 +283,9 @@ struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
     h->segments = s;
     atomic_store_explicit(&s->thread_id, h->thread_id, memory_order_release);
     /* Adopt its pages: collect what others freed meanwhile, queue those with room. */
-    for (uint32_t i = 1; i < HL_SLICES; i++) {
+    for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++) {
         struct hl_page *pg = &s->pages[i];
-        if (pg->slice_offset != 0 || pg->slice_count == 0) continue;
+        if (pg->slice_back != 0 || pg->slice_count == 0) continue;
         if (pg->kind == HL_PAGE_LARGE) {
             pg->heap = h;
             continue;

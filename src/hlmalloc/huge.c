@@ -92,7 +92,7 @@ void *hl_huge_alloc(size_t n, size_t align, bool zero)
         for (uintptr_t u = first; u <= last; u++)
             __atomic_store_n(&hl_segmap[u], s, __ATOMIC_RELEASE);
     }
-    struct hl_page *pg = &s->pages[0];
+    struct hl_page *pg = &s->pages[HL_FIRST_SLICE];
     pg->kind = HL_PAGE_HUGE;
     pg->start = (uint8_t *)s + off;
     pg->used = 1;
@@ -106,7 +106,7 @@ void *hl_huge_alloc(size_t n, size_t align, bool zero)
 
 void hl_huge_free(struct hl_segment *s)
 {
-    struct hl_page *pg = &s->pages[0];
+    struct hl_page *pg = &s->pages[HL_FIRST_SLICE];
     if (pg->used != 1) {
         hl_double_free(pg->start);
         return;

@@ -97,8 +97,11 @@ HL_INLINE struct hl_segment *hl_segment_of(const void *p)
 /* The page holding p in a normal segment. */
 HL_INLINE struct hl_page *hl_page_of(struct hl_segment *s, const void *p)
 {
-    struct hl_page *sl = &s->pages[((uintptr_t)p - (uintptr_t)s) >> HL_SLICE_SHIFT];
-    return sl - sl->slice_offset;
+    /* Descriptor of p's slice: (p - s) >> 16 slices, 128 bytes each, then back to the
+     * first slice of the page (slice_back is in bytes, so no multiply). */
+    uintptr_t d = (uintptr_t)s
+                  + ((((uintptr_t)p - (uintptr_t)s) >> (HL_SLICE_SHIFT - 7)) & ~(uintptr_t)127);
+    return (struct hl_page *)(d - ((const struct hl_page *)d)->slice_back);
 }
 
 /* Is `off` (bytes from page start) a multiple of the page's block size? */

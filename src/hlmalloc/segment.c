@@ -12,6 +12,8 @@
  * under the segment lock; the owner waits for it only on its slow path.
  */
 #define _GNU_SOURCE
+#include <stddef.h>
+
 #include "hlmalloc/internal.h"
 
 struct hl_segment *hl_segmap[HL_MAP_UNITS];
@@ -19,7 +21,10 @@ pthread_mutex_t hl_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 struct hl_segment *hl_registry;
 static _Atomic int purger_wanted;
 
-_Static_assert(sizeof(struct hl_segment) <= HL_SLICE_SIZE, "segment header fits in slice 0");
+_Static_assert(sizeof(struct hl_page) == 128, "descriptors are 128 bytes: lookup by shift");
+_Static_assert(sizeof(struct hl_segment) <= HL_SLICE_SIZE, "descriptors fit in slice 0");
+_Static_assert(offsetof(struct hl_segment, kind) < HL_FIRST_SLICE * sizeof(struct hl_page),
+               "the header fits in the descriptors of the slices that hold no page");
 
 static inline void bit_set(uint64_t *m, uint32_t i)
 {
@@ -82,7 +87,8 @@ struct hl_segment *hl_segment_new(struct hl_heap *h)
     s->kind = HL_PAGE_SMALL;
     for (uint32_t i = 0; i < HL_SLICES / 64; i++)
         s->free_map[i] = ~(uint64_t)0;
-    bit_clear(s->free_map, 0); /* the header */
+    for (uint32_t i = 0; i < HL_FIRST_SLICE; i++)
+        bit_clear(s->free_map, i); /* the header and descriptors */
     s->heap = h;
     atomic_store_explicit(&s->thread_id, h->thread_id, memory_order_release);
     s->next = h->segments;
@@ -106,7 +112,7 @@ void hl_segment_release(struct hl_segment *s)
 static int find_run(const struct hl_segment *s, uint32_t n)
 {
     uint32_t run = 0;
-    for (uint32_t i = 1; i < HL_SLICES; i++) {
+    for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++) {
         if ((i & 63) == 0 && run == 0 && s->free_map[i >> 6] == 0) {
             i += 63; /* a whole word in use */
             continue;
@@ -142,7 +148,7 @@ static struct hl_page *init_span(struct hl_segment *s, uint32_t first, uint32_t 
     pg->slice_count = n;
     for (uint32_t i = 1; i < n; i++) {
         memset(&s->pages[first + i], 0, sizeof(struct hl_page));
-        s->pages[first + i].slice_offset = i;
+        s->pages[first + i].slice_back = i * (uint32_t)sizeof(struct hl_page);
     }
     return pg;
 }
@@ -163,7 +169,7 @@ struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_ze
 {
     if (n == 0 || n >= HL_SLICES) return NULL;
     for (struct hl_segment *s = h->segments; s; s = s->next) {
-        if (HL_SLICES - 1 - s->used_slices < n) continue;
+        if (HL_SLICES - HL_FIRST_SLICE - s->used_slices < n) continue;
         struct hl_page *pg = take_from(s, n, is_zero);
         if (pg) return pg;
     }
@@ -209,7 +215,7 @@ void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force)
 {
     pthread_mutex_lock(&s->lock);
     if (s->purge_at_ms != 0 && (force || now_ms >= s->purge_at_ms)) {
-        uint32_t i = 1;
+        uint32_t i = HL_FIRST_SLICE;
         while (i < HL_SLICES) {
             if (!bit_test(s->dirty_map, i)) {
                 i++;

@@ -76,7 +76,7 @@ HL_API void hl_stats(struct hl_stats *out)
     for (struct hl_segment *s = hl_registry; s; s = s->all_next) {
         out->segments++;
         if (s->kind == HL_PAGE_HUGE) {
-            if (s->pages[0].used) {
+            if (s->pages[HL_FIRST_SLICE].used) {
                 out->allocated_bytes += s->huge_usable;
                 out->active_bytes += s->size;
             }
@@ -91,10 +91,10 @@ HL_API void hl_stats(struct hl_stats *out)
         uint32_t used_slices = s->used_slices;
         pthread_mutex_unlock(&s->lock);
         out->resident_bytes += (uint64_t)(used_slices + dirty) << HL_SLICE_SHIFT;
-        for (uint32_t i = 1; i < HL_SLICES; i++) {
+        for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++) {
             const struct hl_page *pg = &s->pages[i];
             uint32_t used = __atomic_load_n(&pg->used, __ATOMIC_RELAXED);
-            if (pg->slice_offset != 0 || pg->kind == HL_PAGE_NONE) continue;
+            if (pg->slice_back != 0 || pg->kind == HL_PAGE_NONE) continue;
             uint64_t bytes = (uint64_t)pg->slice_count << HL_SLICE_SHIFT;
             if (used > 0) {
                 out->allocated_bytes += (uint64_t)used * pg->block_size;

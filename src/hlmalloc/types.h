@@ -3,8 +3,9 @@
  *
  * Glossary
  *   segment  32 MiB of address space aligned to 32 MiB, owned by one thread's heap. Slice 0
- *            holds the segment header and one page descriptor per slice; slices 1..511
- *            hold pages. A huge segment holds one block larger than HL_LARGE_MAX.
+ *            holds one 128-byte page descriptor per slice, the header overlaying the
+ *            descriptors of slices 0 and 1 (which hold no pages); slices 2..511 hold
+ *            pages. A huge segment holds one block larger than HL_LARGE_MAX.
  *   slice    64 KiB, the unit segments are carved in and memory is purged in.
  *   page     a run of slices holding blocks of one size class (small: 1 slice, classes
  *            up to 8 KiB; medium: 8 slices, up to 128 KiB) or one large block (any number
@@ -64,7 +65,8 @@
 #define HL_SLICE_SHIFT 16
 #define HL_SLICE_SIZE  ((size_t)1 << HL_SLICE_SHIFT)
 #define HL_SLICES      (1u << (HL_SEG_SHIFT - HL_SLICE_SHIFT)) /* 512 */
-#define HL_MAP_BITS    47                                      /* user address space */
+#define HL_FIRST_SLICE 2  /* slices 0 and 1: the header and descriptors */
+#define HL_MAP_BITS    47 /* user address space */
 #define HL_MAP_UNITS   ((size_t)1 << (HL_MAP_BITS - HL_SEG_SHIFT))
 
 #define HL_SMALL_MAX     (8 * 1024)   /* classes in 1-slice pages */
@@ -79,7 +81,7 @@
 #define HL_ALIGN 16
 
 enum hl_page_kind {
-    HL_PAGE_NONE = 0, /* a free slice (or a slice inside a page: see slice_offset) */
+    HL_PAGE_NONE = 0, /* a free slice (or a slice inside a page: see slice_back) */
     HL_PAGE_SMALL,
     HL_PAGE_MEDIUM,
     HL_PAGE_LARGE,
@@ -132,8 +134,9 @@ struct hl_page {
     struct hl_heap *heap;            /* owner heap; NULL once abandoned */
     struct hl_page *next, *prev;     /* queue links (I5) */
     uint32_t slice_count;            /* slices spanned (in the first descriptor) */
-    uint32_t slice_offset;           /* in a later descriptor of a page: slices back to the first */
+    uint32_t slice_back;             /* in a later descriptor of a page: bytes back to the first */
     uintptr_t key;                   /* secure build: free-list pointer key */
+    uint8_t spare_[16];              /* to 128 bytes: page lookup is a shift, not a multiply */
 };
 
 struct hl_page_queue {
@@ -143,20 +146,25 @@ struct hl_page_queue {
 };
 
 struct hl_segment {
-    _Atomic(uintptr_t) thread_id;   /* owner's thread pointer; HL_TID_ABANDONED; HL_TID_HUGE */
-    struct hl_heap *heap;           /* owner heap (NULL when abandoned or huge) */
-    struct hl_segment *next, *prev; /* in the owner heap's list, or the abandoned list */
-    struct hl_segment *all_next;    /* registry of every segment (purger, stats, collect) */
-    struct hl_segment *all_prev;
-    size_t size;          /* bytes mapped */
-    size_t huge_usable;   /* huge: bytes usable from pages[0].start */
-    pthread_mutex_t lock; /* guards free_map, dirty_map, purge_at_ms, used_slices (I6) */
-    uint64_t free_map[HL_SLICES / 64];  /* bit i: slice i is free */
-    uint64_t dirty_map[HL_SLICES / 64]; /* bit i: free, touched, not yet purged */
-    uint64_t purge_at_ms;               /* dirty slices may be purged from then; 0 = none */
-    uint32_t used_slices;               /* slices in pages (not counting slice 0) */
-    uint8_t kind; /* enum hl_page_kind of the segment: SMALL (normal) or HUGE */
-    struct hl_page pages[HL_SLICES];
+    union {
+        struct { /* the header, overlaying the descriptors of slices 0 and 1 */
+            _Atomic(uintptr_t)
+                    thread_id;    /* owner's thread pointer; HL_TID_ABANDONED; HL_TID_HUGE */
+            struct hl_heap *heap; /* owner heap (NULL when abandoned or huge) */
+            struct hl_segment *next, *prev; /* in the owner heap's list, or the abandoned list */
+            struct hl_segment *all_next;    /* registry of every segment (purger, stats, collect) */
+            struct hl_segment *all_prev;
+            size_t size;          /* bytes mapped */
+            size_t huge_usable;   /* huge: bytes usable from pages[HL_FIRST_SLICE].start */
+            pthread_mutex_t lock; /* guards free_map, dirty_map, purge_at_ms, used_slices (I6) */
+            uint64_t free_map[HL_SLICES / 64];  /* bit i: slice i is free */
+            uint64_t dirty_map[HL_SLICES / 64]; /* bit i: free, touched, not yet purged */
+            uint64_t purge_at_ms;               /* dirty slices may be purged from then; 0 = none */
+            uint32_t used_slices;               /* slices in pages */
+            uint8_t kind;                       /* HL_PAGE_SMALL (normal) or HL_PAGE_HUGE */
+        };
+        struct hl_page pages[HL_SLICES]; /* pages[0], pages[1]: the header above */
+    };
 };
 
 struct hl_heap {
