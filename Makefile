@@ -8,7 +8,7 @@ CMAKE_ARGS ?=
 RESULTS    ?= results
 BENCH_ARGS ?= --threads 1,2 --repeat 5
 
-.PHONY: all build deps test test-asan test-tsan bench format format-check lint clean
+.PHONY: all build deps secure test test-asan test-tsan bench format format-check lint clean
 
 all: build
 
@@ -18,6 +18,11 @@ deps:
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The secure build of hlmalloc: build/libhlmalloc-secure.so (also part of `make`).
+secure:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target hlmalloc_secure
 
 # Unit tests also run built with ASan+UBSan.
 test-asan:

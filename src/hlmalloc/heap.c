@@ -167,6 +167,7 @@ struct hl_heap *hl_heap_get(void)
     for (unsigned b = 0; b < HL_BINS; b++)
         h->bins[b].block_size = (uint32_t)hl_bin_size(b);
     h->thread_id = hl_thread_id();
+    h->retired_min = HL_BINS; /* none kept */
     heap_link(h);
     hl_tls_heap = h;
     /* Register for thread exit; this may call malloc, which now finds h. */

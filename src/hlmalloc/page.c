@@ -16,6 +16,9 @@
 #define HL_SEARCH        8    /* pages of a queue examined per slow path */
 #define HL_EXTEND        4096 /* bytes of fresh blocks carved at a time */
 #define HL_COLLECT_EVERY 1024 /* slow-path calls between heap housekeeping */
+#define HL_MIN_EXTEND \
+    4 /* blocks carved at least, so big blocks do not hit the slow path each time */
+#define HL_RETIRE_CYCLES 16 /* slow-path calls an empty last page of a size is kept (small) */
 
 void hl_page_set_divisor(struct hl_page *pg, uint32_t d)
 {
@@ -235,7 +238,16 @@ void hl_page_retire(struct hl_page *pg)
     }
     if (pg->flags & HL_PAGE_IN_FULL) hl_page_unfull(h, pg);
     struct hl_page_queue *q = &h->bins[pg->bin];
-    if (q->count <= 1) return;
+    if (q->count <= 1) {
+        /* Keep it for a while: a size allocated and freed in a loop reuses it; a size that
+         * goes quiet gives it back after a few slow-path calls (collect_retired). */
+        pg->retire_expire = pg->kind == HL_PAGE_SMALL ? HL_RETIRE_CYCLES : HL_RETIRE_CYCLES / 4;
+        if (h->retired_min > pg->bin) h->retired_min = pg->bin;
+        if (h->retired_max < pg->bin || h->retired_min == pg->bin) {
+            if (h->retired_max < pg->bin) h->retired_max = pg->bin;
+        }
+        return;
+    }
     queue_remove(q, pg);
     set_direct(h, pg->bin);
     hl_segment_free_page(s, pg);
@@ -332,8 +344,34 @@ static inline void *page_pop(struct hl_page *pg)
     return b;
 }
 
+/* Give back kept empty pages whose time is up (see hl_page_retire). */
+static void collect_retired(struct hl_heap *h)
+{
+    unsigned lo = HL_BINS, hi = 0;
+    for (unsigned b = h->retired_min; b <= h->retired_max && b < HL_BINS; b++) {
+        struct hl_page *pg = h->bins[b].first;
+        if (!pg || pg->retire_expire == 0) continue;
+        if (pg->used != 0 || pg->next != NULL) {
+            pg->retire_expire = 0; /* in use again */
+            continue;
+        }
+        if (--pg->retire_expire == 0) {
+            struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
+            queue_remove(&h->bins[b], pg);
+            set_direct(h, b);
+            hl_segment_free_page(s, pg);
+            continue;
+        }
+        if (b < lo) lo = b;
+        if (b > hi) hi = b;
+    }
+    h->retired_min = (uint8_t)(lo < HL_BINS ? lo : HL_BINS);
+    h->retired_max = (uint8_t)hi;
+}
+
 void *hl_malloc_bin(struct hl_heap *h, unsigned bin)
 {
+    if (h->retired_min <= h->retired_max) collect_retired(h);
     if (HL_UNLIKELY(atomic_load_explicit(&h->delayed_free, memory_order_relaxed) != 0))
         hl_heap_delayed_free(h);
     if (HL_UNLIKELY(++h->heartbeat % HL_COLLECT_EVERY == 0)) hl_heap_collect(h, false);

@@ -108,16 +108,16 @@ void hl_segment_release(struct hl_segment *s)
     hl_os_unmap(s, s->size);
 }
 
-/* First run of `n` free slices in s, or -1. Caller holds s->lock. */
-static int find_run(const struct hl_segment *s, uint32_t n)
+/* First run of `n` slices set in `map`, or -1. Caller holds s->lock. */
+static int find_run(const uint64_t *map, uint32_t n)
 {
     uint32_t run = 0;
     for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++) {
-        if ((i & 63) == 0 && run == 0 && s->free_map[i >> 6] == 0) {
-            i += 63; /* a whole word in use */
+        if ((i & 63) == 0 && run == 0 && map[i >> 6] == 0) {
+            i += 63; /* a whole word with none */
             continue;
         }
-        if (bit_test(s->free_map, i)) {
+        if (bit_test(map, i)) {
             if (++run == n) return (int)(i + 1 - n);
         } else {
             run = 0;
@@ -153,10 +153,12 @@ static struct hl_page *init_span(struct hl_segment *s, uint32_t first, uint32_t 
     return pg;
 }
 
-static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero)
+/* Take n slices from s; with `dirty_only`, only slices still resident (freed, not yet
+ * purged): reusing them costs no page faults. */
+static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero, bool dirty_only)
 {
     pthread_mutex_lock(&s->lock);
-    int first = find_run(s, n);
+    int first = find_run(dirty_only ? s->dirty_map : s->free_map, n);
     bool zero = false;
     if (first >= 0) zero = claim(s, (uint32_t)first, n);
     pthread_mutex_unlock(&s->lock);
@@ -168,20 +170,24 @@ static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero)
 struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_zero)
 {
     if (n == 0 || n >= HL_SLICES) return NULL;
-    for (struct hl_segment *s = h->segments; s; s = s->next) {
-        if (HL_SLICES - HL_FIRST_SLICE - s->used_slices < n) continue;
-        struct hl_page *pg = take_from(s, n, is_zero);
-        if (pg) return pg;
+    /* Resident free slices anywhere first, then any free slices. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (struct hl_segment *s = h->segments; s; s = s->next) {
+            if (HL_SLICES - HL_FIRST_SLICE - s->used_slices < n) continue;
+            if (pass == 0 && s->purge_at_ms == 0) continue; /* nothing dirty (a hint) */
+            struct hl_page *pg = take_from(s, n, is_zero, pass == 0);
+            if (pg) return pg;
+        }
     }
     /* An exited thread's segment before a fresh one: reuses its memory and its pages. */
     struct hl_segment *s = hl_reclaim_abandoned(h);
     if (s) {
-        struct hl_page *pg = take_from(s, n, is_zero);
+        struct hl_page *pg = take_from(s, n, is_zero, false);
         if (pg) return pg;
     }
     s = hl_segment_new(h);
     if (!s) return NULL;
-    return take_from(s, n, is_zero);
+    return take_from(s, n, is_zero, false);
 }
 
 void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg)

@@ -127,7 +127,8 @@ struct hl_page {
     uint32_t div_max;
     uint32_t limit; /* capacity * block_size: offsets past it were never handed out */
     uint8_t div_shift;
-    uint8_t pad_[3];
+    uint8_t retire_expire; /* kept empty: slow-path calls left before it is given back */
+    uint8_t pad_[2];
     uint32_t capacity;               /* blocks carved into the free lists so far */
     uint32_t reserved;               /* blocks that fit */
     _Atomic(uintptr_t) xthread_free; /* remote frees | enum hl_delayed (I4) */
@@ -175,6 +176,7 @@ struct hl_heap {
     _Atomic(uintptr_t) delayed_free;     /* blocks freed remotely into full pages */
     struct hl_segment *segments;         /* owned normal segments */
     uint64_t heartbeat;                  /* slow-path calls */
+    uint8_t retired_min, retired_max; /* bins that may hold a kept empty page */
     struct hl_heap *all_next, *all_prev; /* every live heap */
     struct hl_heap *pool_next;           /* free heap structs */
     int dead;                            /* abandoned; waiting to be reused */
