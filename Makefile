@@ -31,11 +31,12 @@ test-asan:
 	@ASAN_OPTIONS=abort_on_error=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j $(JOBS)
 
-# Threaded unit tests under ThreadSanitizer.
+# Threaded unit tests under ThreadSanitizer. die_after_fork=0: hlmalloc restarts its
+# purger thread in a fork child (prefork servers need it), which TSan refuses by default.
 test-tsan:
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHEAPLAB_TSAN=ON $(CMAKE_ARGS) >/dev/null
-	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_bench_exec
-	@TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) -R '^bench/exec$$' --output-on-failure
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_bench_exec test_hlmalloc_stress test_hlmalloc_api
+	@TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 ctest --test-dir $(TSAN_BUILD) -R '^(bench/exec|hlmalloc/(stress|api))$$' --output-on-failure
 
 test: deps build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -6,7 +6,8 @@ set -u
 
 # Build tools and libraries, then the peer allocators' runtime libraries.
 PKGS=(build-essential cmake pkg-config libcjson-dev python3 python3-jsonschema
-      libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libmimalloc2.0)
+      libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libmimalloc2.0
+      redis-server git)
 
 missing=()
 for p in "${PKGS[@]}"; do

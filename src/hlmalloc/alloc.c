@@ -88,7 +88,8 @@ static void free_remote(struct hl_segment *s, struct hl_page *pg, struct hl_bloc
 static inline bool valid_block(const struct hl_page *pg, const void *p)
 {
     uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
-    return (uintptr_t)p >= (uintptr_t)pg->start && off < pg->limit && hl_is_block_offset(pg, off);
+    return (uintptr_t)p >= (uintptr_t)pg->start
+           && off < __atomic_load_n(&pg->limit, __ATOMIC_RELAXED) && hl_is_block_offset(pg, off);
 }
 
 void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p)

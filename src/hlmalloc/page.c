@@ -98,16 +98,20 @@ static void page_extend(struct hl_page *pg)
     for (uint32_t i = 0; i + 1 < n; i++) {
         struct hl_block *next = (struct hl_block *)((uint8_t *)b + bs);
         hl_next_encode(pg, b, next);
+        if (HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
         if (HL_SECURE)
             memset((uint8_t *)b + sizeof(struct hl_block), 0xdf, bs - sizeof(struct hl_block));
         b = next;
     }
     hl_next_encode(pg, b, pg->free);
+    if (HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
     if (HL_SECURE)
         memset((uint8_t *)b + sizeof(struct hl_block), 0xdf, bs - sizeof(struct hl_block));
     pg->free = (struct hl_block *)first;
     pg->capacity += n;
-    pg->limit = pg->capacity * bs;
+    /* Other threads read the limit to validate a remote free (below the old limit either
+     * way): relaxed atomic, no ordering needed. */
+    __atomic_store_n(&pg->limit, pg->capacity * bs, __ATOMIC_RELAXED);
 }
 
 /* Move local frees and remote frees into the free list (owner only). */
@@ -334,6 +338,15 @@ static inline void *page_pop(struct hl_page *pg)
 {
     struct hl_block *b = pg->free;
     if (HL_SECURE) {
+        /* Everything a freed block carries must be as free() left it: the cookie, the
+         * link (NULL or a block of this page) and the 0xdf fill. */
+        struct hl_block *next = hl_next_decode(pg, b);
+        uint32_t off = (uint32_t)((uintptr_t)next - (uintptr_t)pg->start);
+        if (b->cookie != ((uintptr_t)b ^ hl_cookie)
+            || (next != NULL
+                && ((uintptr_t)next < (uintptr_t)pg->start || off >= pg->limit
+                    || !hl_is_block_offset(pg, off))))
+            hl_fatal("write to freed memory", b);
         const uint8_t *c = (const uint8_t *)b + sizeof(struct hl_block);
         for (uint32_t i = 0; i < pg->block_size - sizeof(struct hl_block); i++)
             if (c[i] != 0xdf) hl_fatal("write to freed memory", b);

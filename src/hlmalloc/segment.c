@@ -105,6 +105,9 @@ void hl_segment_release(struct hl_segment *s)
     segmap_set(s, s->size, NULL);
     hl_registry_remove(s);
     pthread_mutex_destroy(&s->lock);
+    /* An unmap returns memory too: counted with the purges (hlmalloc.h). */
+    atomic_fetch_add_explicit(&hl_count.purges, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hl_count.purged_bytes, s->size, memory_order_relaxed);
     hl_os_unmap(s, s->size);
 }
 
@@ -137,7 +140,7 @@ static bool claim(struct hl_segment *s, uint32_t first, uint32_t n)
         }
         bit_clear(s->free_map, i);
     }
-    s->used_slices += n;
+    __atomic_store_n(&s->used_slices, s->used_slices + n, __ATOMIC_RELAXED);
     return zero;
 }
 
@@ -173,8 +176,10 @@ struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_ze
     /* Resident free slices anywhere first, then any free slices. */
     for (int pass = 0; pass < 2; pass++) {
         for (struct hl_segment *s = h->segments; s; s = s->next) {
-            if (HL_SLICES - HL_FIRST_SLICE - s->used_slices < n) continue;
-            if (pass == 0 && s->purge_at_ms == 0) continue; /* nothing dirty (a hint) */
+            /* Hints read without the lock (relaxed); take_from decides under it. */
+            uint32_t used = __atomic_load_n(&s->used_slices, __ATOMIC_RELAXED);
+            if (HL_SLICES - HL_FIRST_SLICE - used < n) continue;
+            if (pass == 0 && __atomic_load_n(&s->purge_at_ms, __ATOMIC_RELAXED) == 0) continue;
             struct hl_page *pg = take_from(s, n, is_zero, pass == 0);
             if (pg) return pg;
         }
@@ -205,8 +210,9 @@ void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg)
         bit_set(s->free_map, i);
         bit_set(s->dirty_map, i);
     }
-    s->used_slices -= n;
-    if (s->purge_at_ms == 0) s->purge_at_ms = now + hl_opt.purge_delay_ms;
+    __atomic_store_n(&s->used_slices, s->used_slices - n, __ATOMIC_RELAXED);
+    if (s->purge_at_ms == 0)
+        __atomic_store_n(&s->purge_at_ms, now + hl_opt.purge_delay_ms, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&s->lock);
     hl_purger_note();
 }
@@ -237,7 +243,7 @@ void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force)
                                                                               << HL_SLICE_SHIFT);
             i = j;
         }
-        s->purge_at_ms = 0;
+        __atomic_store_n(&s->purge_at_ms, 0, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&s->lock);
 }
