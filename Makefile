@@ -8,7 +8,7 @@ CMAKE_ARGS ?=
 RESULTS    ?= results
 BENCH_ARGS ?= --threads 1,2 --repeat 5
 
-.PHONY: all build deps secure test test-asan test-tsan bench format format-check lint clean
+.PHONY: all build deps secure perf test test-asan test-tsan bench format format-check lint clean
 
 all: build
 
@@ -48,6 +48,10 @@ test: deps build
 bench: deps build
 	@mkdir -p $(RESULTS)
 	@$(BUILD)/heaplab bench $(BENCH_ARGS) --json $(RESULTS)/bench-$$(date -u +%Y%m%dT%H%M%SZ).json
+
+# Every figure of docs/performance.md (about 15 minutes).
+perf: deps build
+	@bash scripts/perf.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

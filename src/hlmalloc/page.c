@@ -18,7 +18,7 @@
 #define HL_COLLECT_EVERY 1024 /* slow-path calls between heap housekeeping */
 #define HL_MIN_EXTEND \
     4 /* blocks carved at least, so big blocks do not hit the slow path each time */
-#define HL_RETIRE_CYCLES 16 /* slow-path calls an empty last page of a size is kept (small) */
+#define HL_KEEP_BUDGET (2u << 20) /* carved bytes of empty pages a heap keeps for reuse */
 
 void hl_page_set_divisor(struct hl_page *pg, uint32_t d)
 {
@@ -243,13 +243,17 @@ void hl_page_retire(struct hl_page *pg)
     if (pg->flags & HL_PAGE_IN_FULL) hl_page_unfull(h, pg);
     struct hl_page_queue *q = &h->bins[pg->bin];
     if (q->count <= 1) {
-        /* Keep it for a while: a size allocated and freed in a loop reuses it; a size that
-         * goes quiet gives it back after a few slow-path calls (collect_retired). */
-        pg->retire_expire = pg->kind == HL_PAGE_SMALL ? HL_RETIRE_CYCLES : HL_RETIRE_CYCLES / 4;
-        if (h->retired_min > pg->bin) h->retired_min = pg->bin;
-        if (h->retired_max < pg->bin || h->retired_min == pg->bin) {
-            if (h->retired_max < pg->bin) h->retired_max = pg->bin;
+        /* The last page of its size stays, so a size allocated and freed in a loop does
+         * not churn pages; a heap keeps at most HL_KEEP_BUDGET bytes of such pages, the
+         * longest-kept going back first, so sizes that went quiet do not pin memory. */
+        if (!pg->kept) {
+            pg->kept = 1;
+            h->kept_bytes += (uint64_t)pg->capacity * pg->block_size;
         }
+        pg->kept_since = h->heartbeat;
+        if (h->retired_min > pg->bin) h->retired_min = pg->bin;
+        if (h->retired_max < pg->bin || h->retired_max >= HL_BINS) h->retired_max = pg->bin;
+        if (h->kept_bytes > HL_KEEP_BUDGET) hl_heap_trim_kept(h);
         return;
     }
     queue_remove(q, pg);
@@ -357,34 +361,43 @@ static inline void *page_pop(struct hl_page *pg)
     return b;
 }
 
-/* Give back kept empty pages whose time is up (see hl_page_retire). */
-static void collect_retired(struct hl_heap *h)
+/* Forget kept pages that are in use again, then give back the longest-kept empty pages
+ * until the heap is within HL_KEEP_BUDGET. Runs only when over budget. */
+void hl_heap_trim_kept(struct hl_heap *h)
 {
-    unsigned lo = HL_BINS, hi = 0;
-    for (unsigned b = h->retired_min; b <= h->retired_max && b < HL_BINS; b++) {
-        struct hl_page *pg = h->bins[b].first;
-        if (!pg || pg->retire_expire == 0) continue;
-        if (pg->used != 0 || pg->next != NULL) {
-            pg->retire_expire = 0; /* in use again */
-            continue;
+    for (;;) {
+        struct hl_page *oldest = NULL;
+        unsigned lo = HL_BINS, hi = 0;
+        uint64_t bytes = 0;
+        for (unsigned b = h->retired_min; b <= h->retired_max && b < HL_BINS; b++) {
+            struct hl_page *pg = h->bins[b].first;
+            for (; pg; pg = pg->next) {
+                if (!pg->kept) continue;
+                if (pg->used != 0 || h->bins[b].count > 1) {
+                    pg->kept = 0; /* in use again, or no longer the last page */
+                    continue;
+                }
+                bytes += (uint64_t)pg->capacity * pg->block_size;
+                if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
+                if (b < lo) lo = b;
+                if (b > hi) hi = b;
+            }
         }
-        if (--pg->retire_expire == 0) {
-            struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
-            queue_remove(&h->bins[b], pg);
-            set_direct(h, b);
-            hl_segment_free_page(s, pg);
-            continue;
-        }
-        if (b < lo) lo = b;
-        if (b > hi) hi = b;
+        h->kept_bytes = bytes;
+        h->retired_min = (uint8_t)lo;
+        h->retired_max = (uint8_t)hi;
+        if (bytes <= HL_KEEP_BUDGET || !oldest) return;
+        struct hl_segment *s = (struct hl_segment *)((uintptr_t)oldest & ~HL_SEG_MASK);
+        unsigned bin = oldest->bin;
+        oldest->kept = 0;
+        queue_remove(&h->bins[bin], oldest);
+        set_direct(h, bin);
+        hl_segment_free_page(s, oldest);
     }
-    h->retired_min = (uint8_t)(lo < HL_BINS ? lo : HL_BINS);
-    h->retired_max = (uint8_t)hi;
 }
 
 void *hl_malloc_bin(struct hl_heap *h, unsigned bin)
 {
-    if (h->retired_min <= h->retired_max) collect_retired(h);
     if (HL_UNLIKELY(atomic_load_explicit(&h->delayed_free, memory_order_relaxed) != 0))
         hl_heap_delayed_free(h);
     if (HL_UNLIKELY(++h->heartbeat % HL_COLLECT_EVERY == 0)) hl_heap_collect(h, false);

@@ -127,7 +127,7 @@ struct hl_page {
     uint32_t div_max;
     uint32_t limit; /* capacity * block_size: offsets past it were never handed out */
     uint8_t div_shift;
-    uint8_t retire_expire; /* kept empty: slow-path calls left before it is given back */
+    uint8_t kept; /* the empty last page of its size, kept (heap kept_bytes counts it) */
     uint8_t pad_[2];
     uint32_t capacity;               /* blocks carved into the free lists so far */
     uint32_t reserved;               /* blocks that fit */
@@ -137,7 +137,8 @@ struct hl_page {
     uint32_t slice_count;            /* slices spanned (in the first descriptor) */
     uint32_t slice_back;             /* in a later descriptor of a page: bytes back to the first */
     uintptr_t key;                   /* secure build: free-list pointer key */
-    uint8_t spare_[16];              /* to 128 bytes: page lookup is a shift, not a multiply */
+    uint64_t kept_since;             /* heartbeat when it was kept: the oldest goes first */
+    uint8_t spare_[8];               /* to 128 bytes: page lookup is a shift, not a multiply */
 };
 
 struct hl_page_queue {
@@ -176,7 +177,8 @@ struct hl_heap {
     _Atomic(uintptr_t) delayed_free;     /* blocks freed remotely into full pages */
     struct hl_segment *segments;         /* owned normal segments */
     uint64_t heartbeat;                  /* slow-path calls */
-    uint8_t retired_min, retired_max; /* bins that may hold a kept empty page */
+    uint8_t retired_min, retired_max;    /* bins that may hold a kept empty page */
+    uint64_t kept_bytes;                 /* carved bytes of kept empty pages */
     struct hl_heap *all_next, *all_prev; /* every live heap */
     struct hl_heap *pool_next;           /* free heap structs */
     int dead;                            /* abandoned; waiting to be reused */
