@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/provider.h"
 #include "util/diag.h"
 
 static const char *const lib_dirs[] = {
@@ -142,15 +143,7 @@ static void lookup_fn(const char *name, void *fn_out, size_t fn_size)
 void allocator_identify(struct alloc_identity *id)
 {
     memset(id, 0, sizeof(*id));
-    void *sym = dlsym(RTLD_DEFAULT, "malloc");
-    Dl_info info;
-    if (sym && dladdr(sym, &info) && info.dli_fname) {
-        char resolved[PATH_MAX];
-        const char *p = realpath(info.dli_fname, resolved) ? resolved : info.dli_fname;
-        snprintf(id->provider, sizeof(id->provider), "%s", p);
-    } else {
-        snprintf(id->provider, sizeof(id->provider), "unknown");
-    }
+    malloc_provider(id->provider, sizeof(id->provider));
     /* Ask the allocator that serves malloc for its own version, by its own API. */
     hl_version_fn hv;
     mallctl_fn mc;

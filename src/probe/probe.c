@@ -4,7 +4,7 @@
  * which file defines the `malloc` in use, so the run can prove the allocator took effect
  * (a program linked against jemalloc is not running glibc just because nothing else was
  * preloaded). One line "PID PATH\n" is appended to $HEAPLAB_PROBE_FILE with one write(2).
- * It allocates nothing.
+ * bench/provider.h says how the file is found.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -14,18 +14,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/provider.h"
+
 __attribute__((constructor)) static void heaplab_probe(void)
 {
     const char *out = getenv("HEAPLAB_PROBE_FILE");
     if (!out || !*out) return;
-    void *sym = dlsym(RTLD_DEFAULT, "malloc");
-    Dl_info info;
-    const char *who = "unknown";
-    char resolved[4096];
-    if (sym && dladdr(sym, &info) && info.dli_fname) {
-        who = info.dli_fname;
-        if (realpath(who, resolved)) who = resolved;
-    }
+    char who[4096];
+    malloc_provider(who, sizeof(who));
     char line[4200];
     int n = snprintf(line, sizeof(line), "%ld %s\n", (long)getpid(), who);
     if (n <= 0 || (size_t)n >= sizeof(line)) return;
