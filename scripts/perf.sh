@@ -16,6 +16,7 @@ ORDER="glibc jemalloc tcmalloc mimalloc hlmalloc"
 echo "# heaplab performance run, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(uname -r)"
 echo "versions: $(build/heaplab list allocators | awk 'NR>1 {printf "%s %s; ", $1, $3}')"
+echo "command: make perf (scripts/perf.sh)"
 echo
 echo "## 1. heaplab bench, all workloads, 1 and 2 threads, 5 interleaved repeats"
 build/heaplab bench --threads 1,2 --repeat 5 --json "$OUT/bench.json"
@@ -37,9 +38,8 @@ for a in $ORDER; do
     valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$a" "$TMP/loop.$a" 32 1000000 >/dev/null 2>&1
     printf "%-9s" "$a"
     callgrind_annotate "$TMP/cg.$a" 2>/dev/null | sed -n '/file:function/,$p' |
-        awk '/:(malloc|free|hli_malloc|hli_free|_int_free|_int_malloc|tcache_init|hl_page_retire) / {
-                gsub(",", "", $1); split($2, f, ":"); n = f[2]; if (n == "") n = $2;
-                printf " %s=%.1f", n, $1 / 1000000 }'
+        sed -nE 's/^ *([0-9,]+) .*:(malloc|free|hli_malloc|hli_free|_int_free|_int_malloc|hl_page_retire) \[.*/\2 \1/p' |
+        tr -d , | awk '{printf " %s=%.1f", $1, $2 / 1000000}'
     echo
 done
 echo "(glibc: malloc + free + _int_free; hlmalloc: malloc and free forward to hli_* with one jump each)"

@@ -154,7 +154,9 @@ void allocator_identify(struct alloc_identity *id)
     lookup_fn("tc_version", &tv, sizeof(tv));
     lookup_fn("mi_version", &mv, sizeof(mv));
     if (hv && strstr(id->provider, "hlmalloc")) {
-        snprintf(id->version, sizeof(id->version), "%s", hv());
+        const char *v = hv(); /* "hlmalloc X.Y.Z[ secure]": the version is what follows */
+        snprintf(id->version, sizeof(id->version), "%s",
+                 strncmp(v, "hlmalloc ", 9) == 0 ? v + 9 : v);
     } else if (mc && strstr(id->provider, "jemalloc")) {
         const char *v = NULL;
         size_t len = sizeof(v);

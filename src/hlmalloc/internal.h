@@ -179,7 +179,7 @@ extern HL_HIDDEN struct hl_segment *hl_registry;
 HL_HIDDEN void *hl_malloc_generic(struct hl_heap *h, size_t n);
 HL_HIDDEN void hl_page_collect(struct hl_page *pg);
 HL_HIDDEN void hl_page_retire(struct hl_page *pg);
-HL_HIDDEN void hl_heap_trim_kept(struct hl_heap *h);
+HL_HIDDEN void hl_heap_trim_kept(struct hl_heap *h, bool idle);
 HL_HIDDEN void hl_page_unfull(struct hl_heap *h, struct hl_page *pg);
 HL_HIDDEN void hl_heap_collect(struct hl_heap *h, bool force);
 HL_HIDDEN void *hl_alloc_large(struct hl_heap *h, size_t n, size_t align);

@@ -19,6 +19,7 @@
 #define HL_MIN_EXTEND \
     4 /* blocks carved at least, so big blocks do not hit the slow path each time */
 #define HL_KEEP_BUDGET (2u << 20) /* carved bytes of empty pages a heap keeps for reuse */
+#define HL_KEEP_IDLE   256        /* slow-path calls a kept empty page may sit unused */
 
 void hl_page_set_divisor(struct hl_page *pg, uint32_t d)
 {
@@ -253,7 +254,7 @@ void hl_page_retire(struct hl_page *pg)
         pg->kept_since = h->heartbeat;
         if (h->retired_min > pg->bin) h->retired_min = pg->bin;
         if (h->retired_max < pg->bin || h->retired_max >= HL_BINS) h->retired_max = pg->bin;
-        if (h->kept_bytes > HL_KEEP_BUDGET) hl_heap_trim_kept(h);
+        if (h->kept_bytes > HL_KEEP_BUDGET) hl_heap_trim_kept(h, false);
         return;
     }
     queue_remove(q, pg);
@@ -361,9 +362,10 @@ static inline void *page_pop(struct hl_page *pg)
     return b;
 }
 
-/* Forget kept pages that are in use again, then give back the longest-kept empty pages
- * until the heap is within HL_KEEP_BUDGET. Runs only when over budget. */
-void hl_heap_trim_kept(struct hl_heap *h)
+/* Forget kept pages that are in use again, give back those idle for HL_KEEP_IDLE slow
+ * calls (`idle`), then the longest-kept until the heap is within HL_KEEP_BUDGET. Runs when
+ * over budget, and every 64 slow calls while pages are kept. */
+void hl_heap_trim_kept(struct hl_heap *h, bool idle)
 {
     for (;;) {
         struct hl_page *oldest = NULL;
@@ -377,6 +379,15 @@ void hl_heap_trim_kept(struct hl_heap *h)
                     pg->kept = 0; /* in use again, or no longer the last page */
                     continue;
                 }
+                if (idle && h->heartbeat - pg->kept_since > HL_KEEP_IDLE) {
+                    /* A size gone quiet: give its page back now. */
+                    struct hl_segment *sg = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
+                    pg->kept = 0;
+                    queue_remove(&h->bins[b], pg);
+                    set_direct(h, b);
+                    hl_segment_free_page(sg, pg);
+                    break; /* it was the bin's only page */
+                }
                 bytes += (uint64_t)pg->capacity * pg->block_size;
                 if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
                 if (b < lo) lo = b;
@@ -386,6 +397,7 @@ void hl_heap_trim_kept(struct hl_heap *h)
         h->kept_bytes = bytes;
         h->retired_min = (uint8_t)lo;
         h->retired_max = (uint8_t)hi;
+        idle = false;
         if (bytes <= HL_KEEP_BUDGET || !oldest) return;
         struct hl_segment *s = (struct hl_segment *)((uintptr_t)oldest & ~HL_SEG_MASK);
         unsigned bin = oldest->bin;
@@ -401,6 +413,7 @@ void *hl_malloc_bin(struct hl_heap *h, unsigned bin)
     if (HL_UNLIKELY(atomic_load_explicit(&h->delayed_free, memory_order_relaxed) != 0))
         hl_heap_delayed_free(h);
     if (HL_UNLIKELY(++h->heartbeat % HL_COLLECT_EVERY == 0)) hl_heap_collect(h, false);
+    if (h->kept_bytes != 0 && (h->heartbeat & 63) == 0) hl_heap_trim_kept(h, true);
     struct hl_page *pg = h->bins[bin].first;
     if (!pg || !pg->free) pg = find_page(h, bin);
     if (HL_UNLIKELY(!pg)) {
