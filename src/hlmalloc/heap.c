@@ -303,21 +303,7 @@ struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
             hl_segment_free_page(s, pg);
             continue;
         }
-        struct hl_page_queue *q = &h->bins[pg->bin];
-        pg->next = NULL;
-        pg->prev = q->last;
-        if (q->last)
-            q->last->next = pg;
-        else
-            q->first = pg;
-        q->last = pg;
-        q->count++;
-        if (q->first == pg && hl_bin_size(pg->bin) <= HL_DIRECT_MAX) {
-            size_t size = hl_bin_size(pg->bin);
-            size_t lo = pg->bin == 0 ? 0 : hl_bin_size(pg->bin - 1) / 16 + 1, hi = size / 16;
-            for (size_t k = lo; k <= hi; k++)
-                h->direct[k] = pg;
-        }
+        hl_page_adopt(h, pg);
     }
     return s;
 }

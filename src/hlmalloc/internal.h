@@ -181,6 +181,8 @@ HL_HIDDEN void hl_page_collect(struct hl_page *pg);
 HL_HIDDEN void hl_page_retire(struct hl_page *pg);
 HL_HIDDEN void hl_heap_trim_kept(struct hl_heap *h, bool idle);
 HL_HIDDEN void hl_page_unfull(struct hl_heap *h, struct hl_page *pg);
+/* Put a page with free blocks at the back of its size's queue (reclaimed or un-full). */
+HL_HIDDEN void hl_page_adopt(struct hl_heap *h, struct hl_page *pg);
 HL_HIDDEN void hl_heap_collect(struct hl_heap *h, bool force);
 HL_HIDDEN void *hl_alloc_large(struct hl_heap *h, size_t n, size_t align);
 HL_HIDDEN void hl_heap_delayed_free(struct hl_heap *h);

@@ -182,13 +182,18 @@ static bool page_to_full(struct hl_heap *h, struct hl_page *pg)
     return true;
 }
 
+void hl_page_adopt(struct hl_heap *h, struct hl_page *pg)
+{
+    queue_push_back(&h->bins[pg->bin], pg);
+    if (h->bins[pg->bin].first == pg) set_direct(h, pg->bin);
+}
+
 void hl_page_unfull(struct hl_heap *h, struct hl_page *pg)
 {
     queue_remove(&h->full, pg);
     pg->flags &= (uint8_t)~HL_PAGE_IN_FULL;
     set_delayed(pg, HL_DELAYED_NONE);
-    queue_push_back(&h->bins[pg->bin], pg);
-    if (h->bins[pg->bin].first == pg) set_direct(h, pg->bin);
+    hl_page_adopt(h, pg);
 }
 
 void hl_heap_delayed_free(struct hl_heap *h)
