@@ -4,9 +4,10 @@
  *
  * malloc fast path (sizes <= 1 KiB): one TLS load, the direct page, pop its free list.
  * free fast path: the segment map names the segment (NULL: not ours, counted and
- * ignored), the owner compare, then three checks that cost a few instructions and make a
- * bad free harmless: the page's flags, the offset below the carved limit, and the offset a
- * multiple of the block size (a multiply and a rotate, no division); then the cheap
+ * ignored), the owner compare, then two checks that cost a few instructions and make a bad
+ * free harmless: the offset below the carved limit (fast_limit, 0 while the page is full,
+ * which sends the free to the generic path) and the offset a multiple of the block size (a
+ * multiply and a rotate, no division); then the cheap
  * double-free check (a freed block carries block ^ hl_cookie in its second word, and malloc
  * clears it) and a push onto local_free.
  */
@@ -130,7 +131,7 @@ void hli_free(void *p)
         struct hl_page *pg = hl_page_of(s, p);
         uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
         struct hl_block *b = p;
-        if (HL_LIKELY(pg->flags == 0 && off < pg->limit && hl_is_block_offset(pg, off)
+        if (HL_LIKELY(off < pg->fast_limit && hl_is_block_offset(pg, off)
                       && b->cookie != ((uintptr_t)b ^ hl_cookie) && !HL_SECURE)) {
             b->cookie = (uintptr_t)b ^ hl_cookie;
             b->next = pg->local_free;

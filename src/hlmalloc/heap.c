@@ -220,6 +220,7 @@ static void abandon_heap(struct hl_heap *h)
             hl_page_collect(pg);
             pg->next = pg->prev = NULL;
             pg->flags = 0;
+            pg->fast_limit = pg->limit;
             if (pg->used == 0) {
                 struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
                 hl_segment_free_page(s, pg);

@@ -113,6 +113,7 @@ static void page_extend(struct hl_page *pg)
     /* Other threads read the limit to validate a remote free (below the old limit either
      * way): relaxed atomic, no ordering needed. */
     __atomic_store_n(&pg->limit, pg->capacity * bs, __ATOMIC_RELAXED);
+    pg->fast_limit = pg->flags ? 0 : pg->limit;
 }
 
 /* Move local frees and remote frees into the free list (owner only). */
@@ -179,6 +180,7 @@ static bool page_to_full(struct hl_heap *h, struct hl_page *pg)
     queue_remove(&h->bins[pg->bin], pg);
     queue_push_back(&h->full, pg);
     pg->flags |= HL_PAGE_IN_FULL;
+    pg->fast_limit = 0;
     return true;
 }
 
@@ -192,6 +194,7 @@ void hl_page_unfull(struct hl_heap *h, struct hl_page *pg)
 {
     queue_remove(&h->full, pg);
     pg->flags &= (uint8_t)~HL_PAGE_IN_FULL;
+    pg->fast_limit = pg->limit;
     set_delayed(pg, HL_DELAYED_NONE);
     hl_page_adopt(h, pg);
 }
@@ -483,6 +486,7 @@ void *hl_alloc_large(struct hl_heap *h, size_t n, size_t align)
     pg->reserved = pg->capacity = 1;
     pg->used = 1;
     pg->limit = pg->block_size;
+    pg->fast_limit = pg->limit;
     pg->heap = h;
     pg->is_zero = (uint8_t)is_zero;
     hl_page_set_divisor(pg, pg->block_size);

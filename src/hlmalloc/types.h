@@ -129,8 +129,9 @@ struct hl_page {
     uint8_t div_shift;
     uint8_t kept; /* the empty last page of its size, kept (heap kept_bytes counts it) */
     uint8_t pad_[2];
-    uint32_t capacity;               /* blocks carved into the free lists so far */
-    uint32_t reserved;               /* blocks that fit */
+    uint32_t fast_limit; /* limit while flags == 0, else 0: the free fast path tests only this */
+    uint32_t capacity;   /* blocks carved into the free lists so far */
+    uint32_t reserved;   /* blocks that fit */
     _Atomic(uintptr_t) xthread_free; /* remote frees | enum hl_delayed (I4) */
     struct hl_heap *heap;            /* owner heap; NULL once abandoned */
     struct hl_page *next, *prev;     /* queue links (I5) */
@@ -138,7 +139,7 @@ struct hl_page {
     uint32_t slice_back;             /* in a later descriptor of a page: bytes back to the first */
     uintptr_t key;                   /* secure build: free-list pointer key */
     uint64_t kept_since;             /* heartbeat when it was kept: the oldest goes first */
-    uint8_t spare_[8];               /* to 128 bytes: page lookup is a shift, not a multiply */
+    uint8_t spare_[4];               /* to 128 bytes: page lookup is a shift, not a multiply */
 };
 
 struct hl_page_queue {
