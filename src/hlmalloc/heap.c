@@ -236,7 +236,7 @@ static void abandon_heap(struct hl_heap *h)
     struct hl_segment *s = h->segments;
     while (s) {
         struct hl_segment *next = s->next;
-        if (s->used_slices == 0) {
+        if (hl_segment_used(s) == 0) {
             hl_segment_release(s);
         } else {
             for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++)

@@ -160,6 +160,8 @@ HL_HIDDEN __attribute__((noreturn)) void hl_fatal(const char *what, const void *
 
 HL_HIDDEN struct hl_segment *hl_segment_new(struct hl_heap *h);
 HL_HIDDEN void hl_segment_release(struct hl_segment *s);
+/* Slices in pages, read under the segment's lock (before deciding to release it). */
+HL_HIDDEN uint32_t hl_segment_used(struct hl_segment *s);
 /* Take `n` contiguous free slices of a segment owned by h; the first slice index or -1. */
 HL_HIDDEN struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_zero);
 /* Return a page's slices to its segment (any thread), marking them dirty. */

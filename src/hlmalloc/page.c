@@ -331,7 +331,8 @@ void hl_heap_collect(struct hl_heap *h, bool force)
     struct hl_segment *s = h->segments;
     while (s) {
         struct hl_segment *next = s->next;
-        if (s->used_slices == 0 && (spare || force)) {
+        uint32_t used = hl_segment_used(s);
+        if (used == 0 && (spare || force)) {
             if (s->prev)
                 s->prev->next = s->next;
             else
@@ -339,7 +340,7 @@ void hl_heap_collect(struct hl_heap *h, bool force)
             if (s->next) s->next->prev = s->prev;
             hl_segment_release(s);
         } else {
-            if (s->used_slices == 0) spare = true;
+            if (used == 0) spare = true;
             hl_segment_purge(s, now, force);
         }
         s = next;

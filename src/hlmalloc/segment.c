@@ -100,6 +100,16 @@ struct hl_segment *hl_segment_new(struct hl_heap *h)
     return s;
 }
 
+uint32_t hl_segment_used(struct hl_segment *s)
+{
+    /* Under the lock: a remote free of a large block changes it under the lock, and a
+     * segment may be unmapped only once that thread is out of the critical section. */
+    pthread_mutex_lock(&s->lock);
+    uint32_t n = s->used_slices;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 void hl_segment_release(struct hl_segment *s)
 {
     segmap_set(s, s->size, NULL);
