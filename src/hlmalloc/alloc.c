@@ -25,7 +25,7 @@ void *hli_malloc(size_t n)
         if (HL_LIKELY(b != NULL && !HL_SECURE)) {
             pg->free = b->next;
             pg->used++;
-            b->cookie = 0;
+            if (HL_DF_CHECK) b->cookie = 0;
             return b;
         }
     }
@@ -37,7 +37,7 @@ void hl_free_local(struct hl_page *pg, struct hl_block *b)
 {
     if (HL_SECURE && pg->kind != HL_PAGE_LARGE)
         memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
-    b->cookie = (uintptr_t)b ^ hl_cookie;
+    if (HL_DF_CHECK || HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
     hl_next_encode(pg, b, pg->local_free);
     pg->local_free = b;
     if (HL_UNLIKELY(pg->flags & HL_PAGE_IN_FULL)) hl_page_unfull(pg->heap, pg);
@@ -54,7 +54,7 @@ static void free_remote(struct hl_segment *s, struct hl_page *pg, struct hl_bloc
         return;
     }
     if (HL_SECURE) memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
-    b->cookie = (uintptr_t)b ^ hl_cookie;
+    if (HL_DF_CHECK || HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
     uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     for (;;) {
         if ((x & 3) == HL_DELAYED_WANT) {
@@ -110,7 +110,7 @@ void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p)
         return;
     }
     struct hl_block *b = p;
-    if (HL_UNLIKELY(b->cookie == ((uintptr_t)b ^ hl_cookie))) {
+    if (HL_UNLIKELY((HL_DF_CHECK || HL_SECURE) && b->cookie == ((uintptr_t)b ^ hl_cookie))) {
         hl_double_free(p);
         return;
     }
@@ -132,8 +132,8 @@ void hli_free(void *p)
         uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
         struct hl_block *b = p;
         if (HL_LIKELY(off < pg->fast_limit && hl_is_block_offset(pg, off)
-                      && b->cookie != ((uintptr_t)b ^ hl_cookie) && !HL_SECURE)) {
-            b->cookie = (uintptr_t)b ^ hl_cookie;
+                      && (!HL_DF_CHECK || b->cookie != ((uintptr_t)b ^ hl_cookie)) && !HL_SECURE)) {
+            if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
             b->next = pg->local_free;
             pg->local_free = b;
             if (HL_UNLIKELY(--pg->used == 0)) hl_page_retire(pg);

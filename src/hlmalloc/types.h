@@ -55,6 +55,11 @@
 #ifndef HL_SECURE
 #define HL_SECURE 0
 #endif
+/* The cheap double-free check of the fast paths (a cookie in freed blocks); always on in the
+ * secure build. HL_DF_CHECK=0 compiles it out of the default build. */
+#ifndef HL_DF_CHECK
+#define HL_DF_CHECK 1
+#endif
 #ifndef HL_DEBUG
 #define HL_DEBUG 0
 #endif
