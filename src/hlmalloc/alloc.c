@@ -178,6 +178,24 @@ void *hli_calloc(size_t count, size_t size)
     return p;
 }
 
+/* A large block grows into the free slices right after it, or gives back its tail. */
+static bool hl_realloc_large_in_place(void *p, size_t n)
+{
+    struct hl_segment *s = hl_segment_of(p);
+    if (atomic_load_explicit(&s->thread_id, memory_order_relaxed) == HL_TID_HUGE) return false;
+    struct hl_page *pg = hl_page_of(s, p);
+    uint8_t *span = (uint8_t *)s + ((size_t)(pg - s->pages) << HL_SLICE_SHIFT);
+    if (pg->kind != HL_PAGE_LARGE || (uint8_t *)p != span) return false; /* aligned: move */
+    uint32_t want = (uint32_t)((n + HL_SLICE_SIZE - 1) >> HL_SLICE_SHIFT);
+    if (!hl_segment_resize_large(s, pg, want)) return false;
+    uint32_t bytes = want << HL_SLICE_SHIFT;
+    pg->block_size = bytes;
+    hl_page_set_divisor(pg, bytes);
+    __atomic_store_n(&pg->limit, bytes, __ATOMIC_RELAXED);
+    pg->fast_limit = pg->flags ? 0 : bytes;
+    return true;
+}
+
 void *hli_realloc(void *p, size_t n)
 {
     if (!p) return hli_malloc(n);
@@ -193,6 +211,8 @@ void *hli_realloc(void *p, size_t n)
     }
     /* Stay in place when the block fits and would not waste more than half of it. */
     if (n <= usable && n >= usable / 2) return p;
+    if (!HL_SECURE && n <= HL_LARGE_MAX && n > HL_MEDIUM_MAX && hl_realloc_large_in_place(p, n))
+        return p;
     if (n <= usable && usable <= HL_DIRECT_MAX) return p;
     void *q = hli_malloc(n);
     if (!q) return NULL; /* p stays valid */

@@ -205,6 +205,41 @@ struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_ze
     return take_from(s, n, is_zero, false);
 }
 
+bool hl_segment_resize_large(struct hl_segment *s, struct hl_page *pg, uint32_t want)
+{
+    uint32_t first = (uint32_t)(pg - s->pages), have = pg->slice_count;
+    if (want == have) return true;
+    if (want == 0 || first + want > HL_SLICES) return false;
+    uint64_t now = hl_os_now_ms();
+    pthread_mutex_lock(&s->lock);
+    if (want > have) {
+        for (uint32_t i = first + have; i < first + want; i++) {
+            if (!bit_test(s->free_map, i)) {
+                pthread_mutex_unlock(&s->lock);
+                return false; /* the next slices are taken: the caller moves the block */
+            }
+        }
+        claim(s, first + have, want - have);
+        for (uint32_t i = have; i < want; i++) {
+            memset(&s->pages[first + i], 0, sizeof(struct hl_page));
+            s->pages[first + i].slice_back = i * (uint32_t)sizeof(struct hl_page);
+        }
+    } else {
+        for (uint32_t i = first + want; i < first + have; i++) {
+            memset(&s->pages[i], 0, sizeof(struct hl_page));
+            bit_set(s->free_map, i);
+            bit_set(s->dirty_map, i);
+        }
+        __atomic_store_n(&s->used_slices, s->used_slices - (have - want), __ATOMIC_RELAXED);
+        if (s->purge_at_ms == 0)
+            __atomic_store_n(&s->purge_at_ms, now + hl_opt.purge_delay_ms, __ATOMIC_RELAXED);
+    }
+    pg->slice_count = want;
+    pthread_mutex_unlock(&s->lock);
+    if (want < have) hl_purger_note();
+    return true;
+}
+
 void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg)
 {
     uint32_t first = (uint32_t)(pg - s->pages), n = pg->slice_count;

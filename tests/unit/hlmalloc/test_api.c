@@ -808,6 +808,39 @@ static void test_api_double_free_does_not_corrupt_heap(void)
     }
 }
 
+/* A large block grows into the free slices after it and gives back its tail in place. */
+static void test_api_realloc_large_resizes_in_place(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "in-place large realloc is hlmalloc's");
+    unsigned char *p = hl_malloc(200000);
+    REQUIRE(p != NULL);
+    for (int i = 0; i < 200000; i++)
+        p[i] = (unsigned char)i;
+    unsigned char *q = hl_realloc(p, 1000000);
+    REQUIRE(q != NULL);
+    CHECK(q == p); /* a fresh segment has free slices after it */
+    CHECK(hl_usable_size(q) >= 1000000);
+    for (int i = 0; i < 200000; i++)
+        if (q[i] != (unsigned char)i) {
+            CHECK(q[i] == (unsigned char)i);
+            break;
+        }
+    memset(q + 200000, 7, 800000);
+    unsigned char *r = hl_realloc(q, 150000);
+    CHECK(r == q);
+    CHECK(hl_usable_size(r) >= 150000 && hl_usable_size(r) < 1000000);
+    void *blocker = hl_malloc(300000); /* may take the tail just given back */
+    unsigned char *t = hl_realloc(r, 2000000);
+    REQUIRE(t != NULL);
+    for (int i = 0; i < 150000; i++)
+        if (t[i] != (unsigned char)i) {
+            CHECK(t[i] == (unsigned char)i);
+            break;
+        }
+    hl_free(t);
+    hl_free(blocker);
+}
+
 int main(void)
 {
     RUN_TEST(test_api_malloc_zero_returns_unique_pointers);
@@ -831,6 +864,7 @@ int main(void)
     RUN_TEST(test_api_stats_follow_live_bytes);
     RUN_TEST(test_api_stats_print_goes_to_output_fn);
     RUN_TEST(test_api_collect_returns_freed_memory);
+    RUN_TEST(test_api_realloc_large_resizes_in_place);
     RUN_TEST(test_api_foreign_free_is_counted_and_ignored);
     RUN_TEST(test_api_double_free_does_not_corrupt_heap);
     return check_report();
