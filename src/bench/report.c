@@ -99,8 +99,7 @@ static void fmt_sig(char *buf, size_t cap, double v, int decimals)
     }
     int mag = (int)floor(log10(fabs(v)));
     int digits = 2 - mag;
-    if (digits < 0)
-        digits = 0;
+    if (digits < 0) digits = 0;
     snprintf(buf, cap, "%.*f", digits, v);
 }
 

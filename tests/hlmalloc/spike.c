@@ -37,12 +37,10 @@ static long rss_bytes(int fd)
 {
     char buf[128];
     ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-    if (n <= 0)
-        return -1;
+    if (n <= 0) return -1;
     buf[n] = 0;
     long size = 0, res = 0;
-    if (sscanf(buf, "%ld %ld", &size, &res) != 2)
-        return -1;
+    if (sscanf(buf, "%ld %ld", &size, &res) != 2) return -1;
     return res * sysconf(_SC_PAGESIZE);
 }
 
@@ -53,14 +51,12 @@ static void *worker(void *arg)
      * one big block: counted in the spike like the objects. */
     size_t cap = per_thread_bytes / 16 + 1;
     void **objs = malloc(cap * sizeof(void *));
-    if (!objs)
-        return NULL;
+    if (!objs) return NULL;
     size_t n = 0, bytes = 0;
     while (bytes < per_thread_bytes && n < cap) {
         size_t sz = 16 + (size_t)(rand_r(&seed) % 241);
         char *p = malloc(sz);
-        if (!p)
-            break;
+        if (!p) break;
         memset(p, 0x5a, sz);
         objs[n++] = p;
         bytes += sz;
@@ -85,8 +81,7 @@ int main(int argc, char **argv)
     }
     per_thread_bytes = (mib << 20) / (size_t)threads;
     int fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0)
-        return 2;
+    if (fd < 0) return 2;
     pthread_t tids[64];
     long baseline = rss_bytes(fd);
     uint64_t t0 = now_ms();
@@ -95,8 +90,7 @@ int main(int argc, char **argv)
     long peak = 0;
     while (atomic_load(&freed_count) < threads) {
         long r = rss_bytes(fd);
-        if (r > peak)
-            peak = r;
+        if (r > peak) peak = r;
         usleep(5000);
     }
     uint64_t t_freed = now_ms();
@@ -106,24 +100,24 @@ int main(int argc, char **argv)
         uint64_t dt = now_ms() - t_freed;
         long r = rss_bytes(fd) - baseline;
         for (int k = 0; k < 4; k++)
-            if (at[k] < 0 && dt >= (uint64_t)marks[k])
-                at[k] = r;
-        if (dt >= 1500)
-            break;
+            if (at[k] < 0 && dt >= (uint64_t)marks[k]) at[k] = r;
+        if (dt >= 1500) break;
         usleep(50000);
     }
     atomic_store(&stop, 1);
     for (int i = 0; i < threads; i++)
         pthread_join(tids[i], NULL);
-    printf("spike %zu MiB on %d threads: alloc+free %llu ms, peak RSS %ld MiB above baseline\n", mib,
-           threads, (unsigned long long)(t_freed - t0), (peak - baseline) >> 20);
-    printf("RSS above baseline after the last free: 0 ms %.1f MiB, 250 ms %.1f MiB, 500 ms %.1f MiB, "
+    printf("spike %zu MiB on %d threads: alloc+free %llu ms, peak RSS %ld MiB above baseline\n",
+           mib, threads, (unsigned long long)(t_freed - t0), (peak - baseline) >> 20);
+    printf("RSS above baseline after the last free: 0 ms %.1f MiB, 250 ms %.1f MiB, 500 ms %.1f "
+           "MiB, "
            "1000 ms %.1f MiB\n",
            at[0] / 1048576.0, at[1] / 1048576.0, at[2] / 1048576.0, at[3] / 1048576.0);
     if (check) {
         long limit = 4L << 20; /* live bytes are 0: 10% of 0 + 4 MiB */
         if (at[3] > limit) {
-            fprintf(stderr, "spike: RSS %.1f MiB above baseline 1 s after the frees (limit 4 MiB)\n",
+            fprintf(stderr,
+                    "spike: RSS %.1f MiB above baseline 1 s after the frees (limit 4 MiB)\n",
                     at[3] / 1048576.0);
             return 1;
         }
