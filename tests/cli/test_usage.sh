@@ -59,4 +59,9 @@ for w in small medium large mixed churn fragmentation webserver kvstore json-tre
 done
 out=$("$HEAPLAB" list allocators)
 check "list allocators shows glibc ok" grep -q "^glibc  *ok" <<<"$out"
+if [ -e "$(dirname "$HEAPLAB")/libhlmalloc.so" ]; then
+    # Built beside heaplab: found, preloaded by the probe worker, and its version asked.
+    check "list allocators finds hlmalloc, proven and versioned" \
+        grep -qE "^hlmalloc +ok +[0-9]+\.[0-9]+\.[0-9]+ +.*libhlmalloc\.so" <<<"$out"
+fi
 finish
