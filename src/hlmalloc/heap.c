@@ -41,7 +41,7 @@ __thread struct hl_heap *hl_tls_heap __attribute__((tls_model("initial-exec"))) 
         (struct hl_heap *)&hl_heap_empty;
 uintptr_t hl_cookie = 0x5bd1e995c0ffee11ULL;
 struct hl_options hl_opt = {
-    .purge_delay_ms = 200,
+    .purge_delay_ms = 400,
     .purge_thread = 1,
     .huge_cache_bytes = 256u << 20,
 };
@@ -315,7 +315,9 @@ static void *purger_main(void *arg)
 {
     (void)arg;
     for (;;) {
+        /* At most 100 ms between rounds: memory goes back within delay + 100 ms. */
         uint32_t period = hl_opt.purge_delay_ms / 2;
+        if (period > 100) period = 100;
         if (period < 10) period = 10;
         struct timespec ts = { .tv_sec = period / 1000,
                                .tv_nsec = (long)(period % 1000) * 1000000L };
