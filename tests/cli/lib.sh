@@ -7,27 +7,9 @@ TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROOT=$(cd "$TESTS_DIR/.." && pwd)
 TMP=$(mktemp -d /tmp/heaplab-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-PASS=0
-FAIL=0
-
-# check NAME CMD...: passes when CMD exits 0.
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        PASS=$((PASS + 1))
-    else
-        FAIL=$((FAIL + 1))
-        echo "FAIL: $name" >&2
-    fi
-}
+source "$TESTS_DIR/check.sh"
 
 # Validate a JSON file against one of docs/schema/*.schema.json.
 validate() {
     /usr/bin/python3 "$TESTS_DIR/cli/validate_json.py" "$ROOT/docs/schema/$1" "$2"
-}
-
-finish() {
-    echo "$PASS passed, $FAIL failed"
-    [ "$FAIL" -eq 0 ]
 }

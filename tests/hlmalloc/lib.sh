@@ -15,26 +15,7 @@ for v in $(compgen -e); do
     case $v in HLMALLOC_*) unset "$v" ;; esac
 done
 export LC_ALL=C
-PASS=0
-FAIL=0
-SKIP=0
-
-# check NAME CMD...: passes when CMD exits 0.
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        PASS=$((PASS + 1))
-    else
-        FAIL=$((FAIL + 1))
-        echo "FAIL: $name" >&2
-    fi
-}
-
-skip() {
-    SKIP=$((SKIP + 1))
-    echo "skip: $*" >&2
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../check.sh"
 
 # same_files NAME A B: A and B are identical; else shows the start of the difference.
 same_files() {
@@ -45,13 +26,4 @@ same_files() {
         echo "FAIL: $1: $2 and $3 differ" >&2
         diff "$2" "$3" | head -5 >&2
     fi
-}
-
-finish() {
-    if [ "$SKIP" -gt 0 ]; then
-        echo "$PASS passed, $FAIL failed, $SKIP skipped"
-    else
-        echo "$PASS passed, $FAIL failed"
-    fi
-    [ "$FAIL" -eq 0 ]
 }
