@@ -37,6 +37,7 @@ int cli_isatty(int fd);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_race(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 
 #endif

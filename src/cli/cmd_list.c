@@ -10,9 +10,10 @@
 
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "heaplab/lab.h"
 #include "workload/workload.h"
 
-static const char list_usage[] = "usage: heaplab list [workloads|allocators]\n";
+static const char list_usage[] = "usage: heaplab list [workloads|allocators|lab]\n";
 
 static void list_workloads(void)
 {
@@ -23,6 +24,19 @@ static void list_workloads(void)
         printf("%-18s %-8s %-7s %12llu  %s\n", w->name, w->category,
                w->shape == WL_SHARED ? "shared" : "each", (unsigned long long)w->default_ops,
                w->summary);
+    }
+}
+
+static void list_lab(void)
+{
+    printf("%-14s %-8s %s\n", "lab allocator", "default", "strategy");
+    for (size_t i = 0; i < lab_count; i++) {
+        const char *n = lab_list[i]->name;
+        size_t len = strlen(n);
+        const char *set = LAB_DEFAULT_SET;
+        const char *hit = strstr(set, n);
+        int dflt = hit && (hit == set || hit[-1] == ',') && (hit[len] == ',' || hit[len] == 0);
+        printf("%-14s %-8s %s\n", n, dflt ? "yes" : "no", lab_list[i]->summary);
     }
 }
 
@@ -74,9 +88,20 @@ int cmd_list(int argc, char **argv)
     }
     if (!what || strcmp(what, "workloads") == 0) list_workloads();
     if (!what) printf("\n");
-    if (!what || strcmp(what, "allocators") == 0) return list_allocators();
+    if (what && strcmp(what, "lab") == 0) {
+        list_lab();
+        return EXIT_OK;
+    }
+    if (!what || strcmp(what, "allocators") == 0) {
+        int rc = list_allocators();
+        if (!what) {
+            printf("\n");
+            list_lab();
+        }
+        return rc;
+    }
     if (strcmp(what, "workloads") != 0) {
-        cli_error("unknown list \"%s\" (workloads or allocators)", what);
+        cli_error("unknown list \"%s\" (workloads, allocators or lab)", what);
         fputs(list_usage, stderr);
         return EXIT_USAGE;
     }

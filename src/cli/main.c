@@ -16,7 +16,9 @@ static const char usage_text[] =
         "  bench   run workloads under each allocator and report throughput, latency,\n"
         "          peak RSS and fragmentation\n"
         "  run     run a program under each allocator: wall, CPU, peak RSS, page faults\n"
-        "  list    list workloads and allocators ('list workloads', 'list allocators')\n"
+        "  race    race the lab's teaching allocators in lockstep on one workload\n"
+        "  list    list workloads and allocators ('list workloads', 'list allocators',\n"
+        "          'list lab')\n"
         "\n"
         "Run 'heaplab COMMAND --help' for a command's options.\n";
 
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "race") == 0) return cmd_race(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "__worker") == 0) return cmd_worker(argc - 1, argv + 1);
     cli_error("unknown command \"%s\"", cmd);

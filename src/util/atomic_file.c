@@ -24,55 +24,71 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int atomic_file_write(const char *path, const void *data, size_t len, struct diag *d)
+int atomic_file_open(struct atomic_file *f, const char *path, struct diag *d)
 {
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    if (snprintf(f->path, sizeof f->path, "%s", path) >= (int)sizeof f->path)
+        return diag_set(d, "%s: path too long", path);
     /* A device or pipe (/dev/stdout, /dev/null, a FIFO) is written in place: renaming a
      * temporary file over it would replace the device node itself. */
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         if (S_ISDIR(st.st_mode)) return diag_set(d, "%s: is a directory", path);
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0) return diag_set(d, "%s: %s", path, strerror(errno));
-        int e = write_all(fd, data, len);
-        close(fd);
-        return e ? diag_set(d, "%s: %s", path, strerror(e)) : 0;
+        f->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (f->fd < 0) return diag_set(d, "%s: %s", path, strerror(errno));
+        f->in_place = 1;
+        return 0;
     }
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-        return diag_set(d, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return diag_set(d, "%s: %s", path, strerror(errno));
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            diag_set(d, "%s: %s", path, strerror(e));
-            goto out_unlink;
-        }
-        p += n;
-        left -= (size_t)n;
+    snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%ld", path, (long)getpid());
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) return diag_set(d, "%s: %s", path, strerror(errno));
+    return 0;
+}
+
+void atomic_file_append(struct atomic_file *f, const void *data, size_t len)
+{
+    if (f->err == 0 && f->fd >= 0) f->err = write_all(f->fd, data, len);
+}
+
+void atomic_file_abort(struct atomic_file *f)
+{
+    if (f->fd >= 0) close(f->fd);
+    if (!f->in_place && f->tmp[0]) unlink(f->tmp);
+    f->fd = -1;
+}
+
+int atomic_file_commit(struct atomic_file *f, struct diag *d)
+{
+    if (f->err != 0) {
+        diag_set(d, "%s: %s", f->path, strerror(f->err));
+        atomic_file_abort(f);
+        return -1;
     }
-    if (fsync(fd) != 0 && errno != EINVAL) {
-        diag_set(d, "%s: %s", path, strerror(errno));
-        goto out_unlink;
+    if (f->in_place) {
+        int rc = close(f->fd);
+        f->fd = -1;
+        return rc == 0 ? 0 : diag_set(d, "%s: %s", f->path, strerror(errno));
     }
-    if (close(fd) != 0) {
-        fd = -1;
-        diag_set(d, "%s: %s", path, strerror(errno));
-        goto out_unlink;
+    if (fsync(f->fd) != 0 && errno != EINVAL) {
+        diag_set(d, "%s: %s", f->path, strerror(errno));
+        atomic_file_abort(f);
+        return -1;
     }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        diag_set(d, "%s: %s", path, strerror(errno));
-        goto out_unlink;
+    int rc = close(f->fd);
+    f->fd = -1;
+    if (rc != 0 || rename(f->tmp, f->path) != 0) {
+        diag_set(d, "%s: %s", f->path, strerror(errno));
+        unlink(f->tmp);
+        return -1;
     }
     return 0;
+}
 
-out_unlink:
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return -1;
+int atomic_file_write(const char *path, const void *data, size_t len, struct diag *d)
+{
+    struct atomic_file f;
+    if (atomic_file_open(&f, path, d) != 0) return -1;
+    atomic_file_append(&f, data, len);
+    return atomic_file_commit(&f, d);
 }

@@ -14,4 +14,21 @@ struct diag;
 /* Write `len` bytes of `data` to `path` atomically. 0 on success, -1 with `d` filled. */
 int atomic_file_write(const char *path, const void *data, size_t len, struct diag *d);
 
+/*
+ * The same, streamed: open, append any number of times, then commit (rename into place) or
+ * abort (remove the temporary file). An append error is remembered and reported by commit.
+ */
+struct atomic_file {
+    int fd;
+    int in_place; /* a device or FIFO, written directly */
+    int err;      /* first write error (errno value), 0 if none */
+    char path[4096];
+    char tmp[4096 + 32];
+};
+
+int atomic_file_open(struct atomic_file *f, const char *path, struct diag *d);
+void atomic_file_append(struct atomic_file *f, const void *data, size_t len);
+int atomic_file_commit(struct atomic_file *f, struct diag *d);
+void atomic_file_abort(struct atomic_file *f);
+
 #endif
