@@ -37,6 +37,7 @@ typedef struct cJSON cJSON;
 struct allocator {
     char name[ALLOC_NAME_MAX]; /* "glibc", "jemalloc", ... or the user's name */
     char path[ALLOC_PATH_MAX]; /* shared library to preload; "" for glibc (no preload) */
+    char lab[32];              /* "lab:NAME": the lab allocator run in-process, else "" */
     int found;                 /* the library exists and is readable */
     char note[256];            /* why it is missing, or "" */
 };
@@ -45,7 +46,9 @@ struct allocator {
 size_t allocator_builtins(struct allocator *out, size_t cap);
 
 /*
- * Resolve one --allocator item: a built-in name, or "name=/path/lib.so". Fills `a`.
+ * Resolve one --allocator item: a built-in name, "name=/path/lib.so", or "lab:NAME" (a lab
+ * allocator run in the worker through its vtable over a BENCH_LAB_ARENA arena; also
+ * "lab:vt-glibc", glibc's malloc behind the same indirection, to measure its cost).
  * 0, or -1 with `d` filled when the name is unknown (a usage error).
  */
 int allocator_parse(const char *item, struct allocator *a, struct diag *d);
@@ -68,12 +71,20 @@ int allocator_matches(const struct allocator *a, const char *provider);
 /* ------------------------------------------------------------------------------------- */
 /* The worker: executes one stream in this process                                        */
 
+#define BENCH_LAB_ARENA ((size_t)1 << 30) /* arena of lab:NAME runs: the lab's maximum */
+
+struct lab_ops;
+
+/* The lab backend used when exec_opts.lab is set; NULL if `name` is unknown. */
+const struct lab_ops *bench_lab_find(const char *name);
+
 struct exec_opts {
-    int latency;            /* run the latency pass */
-    unsigned sample_stride; /* mean ops between timed calls in the latency pass (>= 1) */
-    int pin_count;          /* CPUs in pin_cpus (0 = no pinning) */
-    int pin_cpus[64];       /* thread i runs on pin_cpus[i % pin_count] */
-    unsigned sample_ms;     /* RSS sampling period */
+    const struct lab_ops *lab; /* run through this lab allocator instead of malloc */
+    int latency;               /* run the latency pass */
+    unsigned sample_stride;    /* mean ops between timed calls in the latency pass (>= 1) */
+    int pin_count;             /* CPUs in pin_cpus (0 = no pinning) */
+    int pin_cpus[64];          /* thread i runs on pin_cpus[i % pin_count] */
+    unsigned sample_ms;        /* RSS sampling period */
 };
 
 /* Run stream `s` through the process's malloc and return the result as a JSON object. */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "heaplab/lab.h"
 #include "util/clock.h"
 #include "util/diag.h"
 #include "util/hist.h"
@@ -45,7 +46,7 @@ struct slot {
     void *p;              /* the object, or NULL */
     uint64_t size;        /* its requested size */
     _Atomic uint32_t seq; /* ops done on this object (cross-thread streams) */
-    uint32_t pad;
+    uint32_t pad;         /* lab backend: alignment padding, p - the block's start */
 };
 
 struct mark_rec {
@@ -116,6 +117,90 @@ static inline void *do_alloc(const struct op *o)
     return posix_memalign(&p, align, o->size) == 0 ? p : NULL;
 }
 
+/*
+ * The lab backend (exec_opts.lab): the stream runs through a lab allocator's vtable over one
+ * BENCH_LAB_ARENA arena, single-threaded. What the vtable lacks is emulated as `heaplab race`
+ * does it (lab/race.h): calloc = alloc + memset, alignment above 16 by over-allocating,
+ * realloc in place when it fits, else alloc + copy + free.
+ */
+static struct lab_heap lab_heap;
+
+static inline void *lab_alloc_op(const struct op *o, struct slot *sl)
+{
+    const struct lab_ops *ops = lab_heap.ops;
+    size_t align = o->align_shift ? (size_t)1 << o->align_shift : LAB_ALIGN;
+    size_t extra = align > LAB_ALIGN ? align - LAB_ALIGN : 0;
+    if (o->size > SIZE_MAX - extra) return NULL;
+    unsigned char *p = ops->alloc(lab_heap.self, o->size + extra);
+    if (p == NULL) return NULL;
+    size_t pad = extra ? (size_t)(-(uintptr_t)p & (align - 1)) : 0;
+    sl->pad = (uint32_t)pad;
+    if (o->kind == OP_CALLOC) memset(p + pad, 0, o->size);
+    return p + pad;
+}
+
+static inline void lab_free_op(struct slot *sl)
+{
+    if (sl->p) lab_heap.ops->free(lab_heap.self, (unsigned char *)sl->p - sl->pad);
+}
+
+static inline void *lab_realloc_op(struct slot *sl, uint64_t size)
+{
+    const struct lab_ops *ops = lab_heap.ops;
+    unsigned char *old = sl->p ? (unsigned char *)sl->p - sl->pad : NULL;
+    if (old && sl->pad == 0 && size <= ops->usable_size(lab_heap.self, old)) return old;
+    unsigned char *p = ops->alloc(lab_heap.self, size);
+    if (p == NULL) return NULL;
+    if (sl->p) {
+        memcpy(p, sl->p, sl->size < size ? sl->size : size);
+        ops->free(lab_heap.self, old);
+    }
+    sl->pad = 0;
+    return p;
+}
+
+/* glibc's malloc behind the lab indirection ("lab:vt-glibc"): measures its cost. */
+static size_t ig_state_size(size_t arena_size)
+{
+    (void)arena_size;
+    return 1;
+}
+static int ig_create(void *self, void *arena, size_t arena_size)
+{
+    (void)self, (void)arena, (void)arena_size;
+    return 0;
+}
+static void *ig_alloc(void *self, size_t size)
+{
+    (void)self;
+    return malloc(size);
+}
+static void ig_free(void *self, void *ptr)
+{
+    (void)self;
+    free(ptr);
+}
+static size_t ig_usable(void *self, const void *ptr)
+{
+    (void)self, (void)ptr;
+    return 0; /* realloc never stays in place: the same path as a lab block that must move */
+}
+static const struct lab_ops indirect_glibc = {
+    .name = "vt-glibc",
+    .summary = "glibc malloc called through the lab vtable (measures the indirection)",
+    .state_size = ig_state_size,
+    .create = ig_create,
+    .alloc = ig_alloc,
+    .free = ig_free,
+    .usable_size = ig_usable,
+};
+
+const struct lab_ops *bench_lab_find(const char *name)
+{
+    if (strcmp(name, indirect_glibc.name) == 0) return &indirect_glibc;
+    return lab_find(name);
+}
+
 static void wait_seq(_Atomic uint32_t *a, uint32_t want, uint64_t *waits)
 {
     (*waits)++;
@@ -158,7 +243,7 @@ static inline uint64_t timed_delta(const struct exec_thread *x, uint64_t t0, uin
  * variants are specialized and the throughput pass carries no timing code at all.
  */
 static inline __attribute__((always_inline)) void run_ops(struct exec_thread *x, const int sync,
-                                                          const int timed)
+                                                          const int timed, const int lab)
 {
     const struct op_seq *q = &x->sh->s->th[x->t];
     struct slot *slots = x->sh->slots;
@@ -185,11 +270,11 @@ static inline __attribute__((always_inline)) void run_ops(struct exec_thread *x,
             void *p;
             if (timed && sample) {
                 uint64_t t0 = clock_ticks();
-                p = do_alloc(o);
+                p = lab ? lab_alloc_op(o, sl) : do_alloc(o);
                 uint64_t t1 = clock_ticks();
                 hist_add(x->h_alloc, timed_delta(x, t0, t1));
             } else {
-                p = do_alloc(o);
+                p = lab ? lab_alloc_op(o, sl) : do_alloc(o);
             }
             if (p) {
                 touch(p, o->size);
@@ -204,9 +289,14 @@ static inline __attribute__((always_inline)) void run_ops(struct exec_thread *x,
         case OP_FREE:
             if (timed && sample) {
                 uint64_t t0 = clock_ticks();
-                free(sl->p);
+                if (lab)
+                    lab_free_op(sl);
+                else
+                    free(sl->p);
                 uint64_t t1 = clock_ticks();
                 hist_add(x->h_free, timed_delta(x, t0, t1));
+            } else if (lab) {
+                lab_free_op(sl);
             } else {
                 free(sl->p);
             }
@@ -218,11 +308,11 @@ static inline __attribute__((always_inline)) void run_ops(struct exec_thread *x,
             void *p;
             if (timed && sample) {
                 uint64_t t0 = clock_ticks();
-                p = realloc(sl->p, o->size);
+                p = lab ? lab_realloc_op(sl, o->size) : realloc(sl->p, o->size);
                 uint64_t t1 = clock_ticks();
                 hist_add(x->h_realloc, timed_delta(x, t0, t1));
             } else {
-                p = realloc(sl->p, o->size);
+                p = lab ? lab_realloc_op(sl, o->size) : realloc(sl->p, o->size);
             }
             if (p) {
                 touch_tail(p, sl->size, o->size);
@@ -251,14 +341,16 @@ static void run_thread_body(struct exec_thread *x)
 {
     int sync = x->sh->s->cross_thread;
     x->t_start = clock_ns();
-    if (sync && x->timed)
-        run_ops(x, 1, 1);
+    if (x->sh->o->lab) /* single-threaded: never sync */
+        x->timed ? run_ops(x, 0, 1, 1) : run_ops(x, 0, 0, 1);
+    else if (sync && x->timed)
+        run_ops(x, 1, 1, 0);
     else if (sync)
-        run_ops(x, 1, 0);
+        run_ops(x, 1, 0, 0);
     else if (x->timed)
-        run_ops(x, 0, 1);
+        run_ops(x, 0, 1, 0);
     else
-        run_ops(x, 0, 0);
+        run_ops(x, 0, 0, 0);
     x->t_end = clock_ns();
 }
 
@@ -312,7 +404,11 @@ static void *sampler_main(void *arg)
 static void cleanup_slots(struct slot *slots, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
-        free(slots[i].p);
+        if (lab_heap.ops)
+            lab_free_op(&slots[i]);
+        else
+            free(slots[i].p);
+        slots[i].pad = 0;
         slots[i].p = NULL;
         slots[i].size = 0;
         atomic_store_explicit(&slots[i].seq, 0, memory_order_relaxed);
@@ -462,6 +558,20 @@ cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct d
     clock_calibrate(&cal, 50);
     sh.overhead_ticks = cal.overhead_ticks;
 
+    /* The lab arena is mapped (not touched) before the baseline: the pages the allocator
+     * touches are its footprint. */
+    if (o->lab) {
+        if (s->threads != 1) {
+            diag_set(d, "lab allocators are single-threaded");
+            goto out;
+        }
+        if (lab_heap_open(&lab_heap, o->lab, BENCH_LAB_ARENA) != 0) {
+            diag_set(d, "lab:%s: cannot create its %zu MiB arena: %s", o->lab->name,
+                     BENCH_LAB_ARENA >> 20, strerror(errno));
+            goto out;
+        }
+    }
+
     /* ---- Pass 1: throughput ---- */
     struct proc_usage u0, u1;
     sp.start_ns = clock_ns();
@@ -573,6 +683,15 @@ cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct d
     cleanup_slots(sh.slots, s->obj_count);
 
     /* ---- Pass 2: latency ---- */
+    if (o->latency && o->lab) { /* a fresh arena: bump never reclaims what pass 1 used */
+        lab_heap_close(&lab_heap);
+        if (lab_heap_open(&lab_heap, o->lab, BENCH_LAB_ARENA) != 0) {
+            cJSON_Delete(out);
+            out = NULL;
+            diag_set(d, "lab:%s: cannot re-create its arena", o->lab->name);
+            goto out;
+        }
+    }
     if (o->latency) {
         for (unsigned t = 0; t < s->threads; t++) {
             xs[t].h_alloc = &hs[3 * t];
@@ -609,6 +728,7 @@ cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct d
     }
 
 out:
+    if (lab_heap.ops) lab_heap_close(&lab_heap);
     if (sh.statm_fd >= 0) close(sh.statm_fd);
     osmem_free(sh.slots, slots_bytes);
     osmem_free(xs, xs_bytes);

@@ -94,6 +94,15 @@ size_t allocator_builtins(struct allocator *out, size_t cap)
 
 int allocator_parse(const char *item, struct allocator *a, struct diag *d)
 {
+    if (strncmp(item, "lab:", 4) == 0) {
+        memset(a, 0, sizeof(*a));
+        if (strlen(item) >= sizeof(a->name) || !bench_lab_find(item + 4))
+            return diag_set(d, "unknown lab allocator \"%s\" (try 'heaplab list lab')", item);
+        snprintf(a->name, sizeof(a->name), "%s", item);
+        snprintf(a->lab, sizeof(a->lab), "%s", item + 4);
+        a->found = 1;
+        return 0;
+    }
     const char *eq = strchr(item, '=');
     if (!eq) {
         for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {

@@ -121,6 +121,10 @@ cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator
         argv[k++] = s_pin;
     }
     if (!cfg->latency) argv[k++] = "--no-latency";
+    if (a->lab[0]) {
+        argv[k++] = "--lab";
+        argv[k++] = a->lab;
+    }
     argv[k] = NULL;
 
     char **env = worker_env(a->path);

@@ -19,13 +19,19 @@
 int cmd_worker(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "workload", required_argument, NULL, 'w' }, { "threads", required_argument, NULL, 't' },
-        { "ops", required_argument, NULL, 'n' },      { "seed", required_argument, NULL, 's' },
-        { "rep", required_argument, NULL, 'r' },      { "expect", required_argument, NULL, 'e' },
-        { "pin", required_argument, NULL, 'P' },      { "no-latency", no_argument, NULL, 'L' },
-        { "probe", no_argument, NULL, 'p' },          { NULL, 0, NULL, 0 },
+        { "workload", required_argument, NULL, 'w' },
+        { "threads", required_argument, NULL, 't' },
+        { "ops", required_argument, NULL, 'n' },
+        { "seed", required_argument, NULL, 's' },
+        { "rep", required_argument, NULL, 'r' },
+        { "expect", required_argument, NULL, 'e' },
+        { "pin", required_argument, NULL, 'P' },
+        { "no-latency", no_argument, NULL, 'L' },
+        { "probe", no_argument, NULL, 'p' },
+        { "lab", required_argument, NULL, 'l' },
+        { NULL, 0, NULL, 0 },
     };
-    const char *workload = NULL, *expect = NULL, *pin = NULL;
+    const char *workload = NULL, *expect = NULL, *pin = NULL, *lab = NULL;
     uint64_t threads = 1, ops = 0, seed = 1, rep = 0;
     int latency = 1, probe = 0;
     opterr = 0;
@@ -60,6 +66,9 @@ int cmd_worker(int argc, char **argv)
             break;
         case 'p':
             probe = 1;
+            break;
+        case 'l':
+            lab = optarg;
             break;
         default:
             bad = 1;
@@ -105,6 +114,17 @@ int cmd_worker(int argc, char **argv)
     struct exec_opts o;
     memset(&o, 0, sizeof(o));
     o.latency = latency;
+    if (lab) {
+        o.lab = bench_lab_find(lab);
+        if (!o.lab) {
+            cli_error("unknown lab allocator \"%s\"", lab);
+            return EXIT_USAGE;
+        }
+        if (threads > 1) {
+            cli_error("lab allocators are single-threaded: run lab:%s with --threads 1", lab);
+            return EXIT_FAIL;
+        }
+    }
     o.sample_stride = 16;
     o.sample_ms = 10;
     if (pin) {
@@ -140,8 +160,15 @@ int cmd_worker(int argc, char **argv)
     cJSON_AddStringToObject(res, "workload", w->name);
     cJSON_AddNumberToObject(res, "seed", (double)seed);
     cJSON_AddNumberToObject(res, "ops_per_thread", (double)(ops ? ops : w->default_ops));
-    cJSON_AddStringToObject(res, "provider", id.provider);
-    cJSON_AddStringToObject(res, "version", id.version);
+    if (lab) {
+        char prov[64];
+        snprintf(prov, sizeof(prov), "lab:%s (in-process vtable)", lab);
+        cJSON_AddStringToObject(res, "provider", prov);
+        cJSON_AddStringToObject(res, "version", HEAPLAB_VERSION);
+    } else {
+        cJSON_AddStringToObject(res, "provider", id.provider);
+        cJSON_AddStringToObject(res, "version", id.version);
+    }
     opstream_destroy(&s);
     char *text = cJSON_PrintUnformatted(res);
     cJSON_Delete(res);
