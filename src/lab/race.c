@@ -244,7 +244,9 @@ void race_snapshot(struct race *r)
         l->ops->snapshot(l->heap.self, &l->paint);
         if (lab_paint_end(&l->paint) != 0 && !l->broken) {
             l->broken = 1;
-            snprintf(l->broken_why, sizeof l->broken_why, "snapshot: %s", l->paint.why);
+            char why[sizeof l->paint.why];
+            memcpy(why, l->paint.why, sizeof why);
+            snprintf(l->broken_why, sizeof l->broken_why, "snapshot: %s", why);
         }
         l->ops->stats(l->heap.self, &l->stats);
         double f = lab_paint_frag(&l->paint);
