@@ -130,6 +130,7 @@ struct lab_paint {
     uint32_t ncells;      /* cells in the map */
     uint64_t cell_bytes;  /* arena bytes per cell */
     uint64_t bytes[4];    /* bytes painted of each enum lab_cell */
+    uint64_t ranges;      /* non-empty ranges painted (each boundary can blur one cell) */
     uint64_t free_runs;   /* maximal runs of contiguous free bytes */
     uint64_t largest_run; /* bytes in the largest free run */
     int error;            /* set if a range broke the contiguity rule; see `why` */

@@ -98,6 +98,7 @@ static cJSON *lane_metrics(const struct race *r, const struct race_lane *l, int 
     cJSON_AddNumberToObject(o, "slack_bytes", (double)l->stats.slack_bytes);
     cJSON_AddNumberToObject(o, "footprint", (double)l->stats.footprint);
     cJSON_AddNumberToObject(o, "largest_free", (double)l->stats.largest_free);
+    cJSON_AddNumberToObject(o, "ranges", (double)l->paint.ranges);
     cJSON_AddNumberToObject(o, "free_runs", (double)l->paint.free_runs);
     cJSON_AddNumberToObject(o, "largest_free_run", (double)l->paint.largest_run);
     cJSON_AddNumberToObject(o, "frag", lab_paint_frag(&l->paint));

@@ -65,6 +65,7 @@ void lab_paint_range(struct lab_paint *p, uint64_t off, uint64_t len, enum lab_c
     }
     p->pos = off + len;
     p->bytes[kind] += len;
+    p->ranges++;
     if (kind == LAB_FREE) {
         p->run += len;
     } else if (p->run != 0) {

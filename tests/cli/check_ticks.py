@@ -51,7 +51,7 @@ def main(path):
             count = [0, 0, 0, 0]
             for i in range(ncells):
                 count[(raw[i >> 2] >> ((i & 3) * 2)) & 3] += 1
-            slack = cb * (3 * (a["live_blocks"] + a["free_runs"]) + 64)
+            slack = cb * (a["ranges"] + 1)  # one blurred cell per range boundary
             want = {0: a["free_bytes"], 2: a["meta_bytes"],
                     1: None, 3: None}
             used_waste = a["live_usable"] + a["slack_bytes"]

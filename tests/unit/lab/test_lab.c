@@ -108,11 +108,11 @@ static int snapshot_agrees(struct lab_heap *h)
         ok = 0;
     }
     /* Cell counts: each cell is off by at most its own bytes, and only cells where a range
-     * boundary falls can be off; there are at most 3 boundaries per block or free run. */
+     * boundary falls can be off: at most one per range painted. */
     uint64_t count[4] = { 0 };
     for (uint32_t i = 0; i < p.ncells; i++)
         count[p.cells[i]]++;
-    uint64_t slack = p.cell_bytes * (3 * (nlive + p.free_runs + s.free_blocks) + 64);
+    uint64_t slack = p.cell_bytes * (p.ranges + 1);
     if (h->arena_size <= (2u << 20)) {
         for (unsigned k = 0; k < 4; k++) {
             uint64_t a = count[k] * p.cell_bytes, b = p.bytes[k];
@@ -193,7 +193,8 @@ static void shadow_run(const struct lab_ops *ops, size_t arena, unsigned nops, u
             break;
         }
     }
-    CHECK(allocs > nops / 4);
+    /* Every allocator but bump (which never reuses) keeps serving a churning stream. */
+    CHECK(allocs > (strcmp(ops->name, "bump") == 0 ? 0 : nops / 4));
     while (nlive > 0)
         CHECK(free_one(&h, nlive - 1));
     CHECK(run_check(&h) == 0);
