@@ -1,0 +1,347 @@
+/*
+ * tests/unit/lab/test_span.c: the span heap's own behaviour (the generic shadow-model test in
+ * test_lab.c covers the vtable contract): bucket rounding, headerless spans, a freed span
+ * serving another bucket, footprint == high watermark, the same footprint for the same live
+ * set in any allocation order, large runs of spans, and check() catching a corrupted list.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "heaplab/lab.h"
+#include "util/prng.h"
+
+#define SPAN 4096u
+
+static int open_span(struct lab_heap *h, size_t arena)
+{
+    const struct lab_ops *ops = lab_find("span");
+    return ops == NULL ? -1 : lab_heap_open(h, ops, arena);
+}
+
+static void *xalloc(struct lab_heap *h, size_t n)
+{
+    return h->ops->alloc(h->self, n);
+}
+
+static void xfree(struct lab_heap *h, void *p)
+{
+    h->ops->free(h->self, p);
+}
+
+static size_t usable(struct lab_heap *h, const void *p)
+{
+    return h->ops->usable_size(h->self, p);
+}
+
+static uint64_t off_of(const struct lab_heap *h, const void *p)
+{
+    return (uint64_t)((const unsigned char *)p - h->arena);
+}
+
+static struct lab_stats stats(struct lab_heap *h)
+{
+    struct lab_stats s;
+    h->ops->stats(h->self, &s);
+    return s;
+}
+
+static int checked(struct lab_heap *h)
+{
+    char err[256] = "";
+    int rc = h->ops->check(h->self, err, sizeof err);
+    if (rc != 0) fprintf(stderr, "  check: %s\n", err);
+    return rc == 0;
+}
+
+static void test_span_request_rounds_up_to_its_bucket(void)
+{
+    struct lab_heap h;
+    REQUIRE(open_span(&h, LAB_ARENA_DEFAULT) == 0);
+    static const struct {
+        size_t req, usable;
+    } cases[] = {
+        { 0, 16 },      { 1, 16 },      { 17, 32 },     { 49, 64 },     { 65, 80 },
+        { 128, 128 },   { 129, 160 },   { 300, 336 },   { 700, 816 },   { 1024, 1024 },
+        { 1025, 1360 }, { 1361, 2048 }, { 2048, 2048 }, { 2049, 4096 }, { 4097, 8192 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        void *p = xalloc(&h, cases[i].req);
+        REQUIRE(p != NULL);
+        CHECK_EQ_U64(usable(&h, p), cases[i].usable);
+        CHECK_EQ_U64((uintptr_t)p % LAB_ALIGN, 0);
+    }
+    CHECK(checked(&h));
+    lab_heap_close(&h);
+}
+
+static void test_span_spans_hold_no_header(void)
+{
+    struct lab_heap h;
+    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
+    /* 256 objects of 16 B fill span 0 from its first byte; the 257th opens span 1. */
+    for (uint64_t i = 0; i < 256; i++) {
+        unsigned char *p = xalloc(&h, 10);
+        REQUIRE(p != NULL);
+        CHECK_EQ_U64(off_of(&h, p), 16 * i);
+    }
+    unsigned char *q = xalloc(&h, 150); /* bucket 160: 25 per span, 96 B tail */
+    REQUIRE(q != NULL);
+    CHECK_EQ_U64(off_of(&h, q), SPAN);
+    struct lab_stats s = stats(&h);
+    CHECK_EQ_U64(s.meta_bytes, 0);
+    CHECK_EQ_U64(s.slack_bytes, 96);
+    CHECK_EQ_U64(s.units_held, 2);
+    CHECK_EQ_U64(s.footprint, 2 * SPAN);
+    CHECK_EQ_U64(s.free_bytes, LAB_ARENA_MIN - 2 * SPAN + 24 * 160);
+    CHECK_EQ_U64(s.state_bytes, h.self_size);
+    /* The side table has an entry for every span of the arena, used or not. */
+    CHECK(h.ops->state_size(LAB_ARENA_MAX) >= (LAB_ARENA_MAX / SPAN) * 16);
+    CHECK(checked(&h));
+    lab_heap_close(&h);
+}
+
+static void test_span_freed_span_serves_another_bucket(void)
+{
+    struct lab_heap h;
+    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
+    void *a = xalloc(&h, 16), *b = xalloc(&h, 16);
+    REQUIRE(a != NULL && b != NULL);
+    xfree(&h, a);
+    CHECK_EQ_U64(stats(&h).units_held, 1);
+    xfree(&h, b);
+    struct lab_stats s = stats(&h);
+    CHECK_EQ_U64(s.units_held, 0); /* the empty span is back on the span free list */
+    CHECK_EQ_U64(s.units_total, 1);
+    CHECK_EQ_U64(s.footprint, SPAN); /* and still counted: never released */
+    CHECK_EQ_U64(s.free_bytes, LAB_ARENA_MIN);
+    CHECK(checked(&h));
+    void *c = xalloc(&h, 2000); /* bucket 2048 takes the same span */
+    REQUIRE(c != NULL);
+    CHECK(c == a);
+    CHECK_EQ_U64(usable(&h, c), 2048);
+    s = stats(&h);
+    CHECK_EQ_U64(s.footprint, SPAN);
+    CHECK_EQ_U64(s.units_total, 1);
+    CHECK(checked(&h));
+    lab_heap_close(&h);
+}
+
+/* Random small-only churn: the footprint never goes down, and since a span is claimed from the
+ * cursor only when the free list is empty, it is exactly the peak of spans in use. */
+static void test_span_footprint_is_the_high_watermark(void)
+{
+    enum { N = 3000 };
+    static void *live[N];
+    struct lab_heap h;
+    REQUIRE(open_span(&h, LAB_ARENA_DEFAULT) == 0);
+    struct prng r;
+    prng_seed(&r, 7, 0);
+    size_t n = 0;
+    uint64_t last = 0, peak_held = 0;
+    int monotone = 1;
+    for (unsigned op = 0; op < 40000; op++) {
+        unsigned grow = (op / 5000) % 2 == 0 ? 65 : 35;
+        if (n < N && (n == 0 || prng_next(&r) % 100 < grow)) {
+            void *p = xalloc(&h, 1 + prng_next(&r) % 512);
+            REQUIRE(p != NULL);
+            live[n++] = p;
+        } else {
+            size_t i = prng_next(&r) % n;
+            xfree(&h, live[i]);
+            live[i] = live[--n];
+        }
+        struct lab_stats s = stats(&h);
+        if (s.footprint < last) monotone = 0;
+        last = s.footprint;
+        if (s.units_held > peak_held) peak_held = s.units_held;
+    }
+    CHECK(monotone);
+    CHECK(checked(&h));
+    while (n > 0)
+        xfree(&h, live[--n]);
+    struct lab_stats s = stats(&h);
+    CHECK_EQ_U64(s.footprint, last); /* freeing everything gives nothing back */
+    CHECK_EQ_U64(s.footprint, peak_held * SPAN);
+    CHECK_EQ_U64(s.units_held, 0);
+    CHECK_EQ_U64(s.units_total, peak_held);
+    CHECK_EQ_U64(s.free_bytes, LAB_ARENA_DEFAULT);
+    CHECK_EQ_U64(s.free_blocks, 2); /* one coalesced run of every span, the untouched tail */
+    CHECK(checked(&h));
+    lab_heap_close(&h);
+}
+
+/* Allocate `sizes` in the order `order` on a fresh heap; its footprint, or 0 on failure.
+ * *expect gets the footprint the live set implies: per bucket ceil(count / per span) spans,
+ * per large block ceil(size / 4096) spans. */
+static uint64_t footprint_for(const size_t *sizes, const size_t *order, size_t n, uint64_t *expect)
+{
+    struct lab_heap h;
+    if (open_span(&h, 4 * LAB_ARENA_DEFAULT) != 0) return 0;
+    uint64_t count[2049] = { 0 }, spans = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *p = xalloc(&h, sizes[order[i]]);
+        if (p == NULL) {
+            lab_heap_close(&h);
+            return 0;
+        }
+        size_t u = usable(&h, p);
+        if (u <= 2048)
+            count[u]++;
+        else
+            spans += u / SPAN;
+    }
+    for (size_t u = 16; u <= 2048; u += 16)
+        spans += (count[u] + SPAN / u - 1) / (SPAN / u);
+    *expect = spans * SPAN;
+    uint64_t fp = stats(&h).footprint;
+    if (!checked(&h)) fp = 0;
+    lab_heap_close(&h);
+    return fp;
+}
+
+static void test_span_same_live_set_same_footprint_in_any_order(void)
+{
+    enum { N = 2000 };
+    static size_t sizes[N], order[N];
+    struct prng r;
+    prng_seed(&r, 11, 0);
+    for (size_t i = 0; i < N; i++) {
+        uint64_t x = prng_next(&r) % 100;
+        sizes[i] = x < 95 ? 1 + prng_next(&r) % 2048 : 2049 + prng_next(&r) % 12000;
+        order[i] = i;
+    }
+    uint64_t e1 = 0, e2 = 0, e3 = 0;
+    uint64_t in_order = footprint_for(sizes, order, N, &e1);
+    for (size_t i = 0; i < N; i++)
+        order[i] = N - 1 - i;
+    uint64_t reversed = footprint_for(sizes, order, N, &e2);
+    for (size_t i = N - 1; i > 0; i--) {
+        size_t j = prng_next(&r) % (i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    uint64_t shuffled = footprint_for(sizes, order, N, &e3);
+    REQUIRE(in_order != 0 && reversed != 0 && shuffled != 0);
+    CHECK_EQ_U64(in_order, reversed);
+    CHECK_EQ_U64(in_order, shuffled);
+    CHECK_EQ_U64(in_order, e1);
+    CHECK_EQ_U64(e1, e2);
+    CHECK_EQ_U64(e1, e3);
+}
+
+static void test_span_large_runs_take_contiguous_spans(void)
+{
+    struct lab_heap h;
+    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
+    unsigned char *a = xalloc(&h, 5000), *b = xalloc(&h, 8192), *c = xalloc(&h, 100);
+    REQUIRE(a && b && c);
+    CHECK_EQ_U64(off_of(&h, a), 0);
+    CHECK_EQ_U64(off_of(&h, b), 2 * SPAN);
+    CHECK_EQ_U64(off_of(&h, c), 4 * SPAN);
+    CHECK_EQ_U64(usable(&h, a), 2 * SPAN);
+    CHECK_EQ_U64(stats(&h).units_held, 5); /* spans of large runs count as held */
+    memset(a, 0xa5, usable(&h, a));
+    memset(b, 0x5a, usable(&h, b));
+    CHECK(checked(&h));
+    /* Neighbouring runs coalesce on free: 4 spans, taken whole by a 16 KiB request. */
+    xfree(&h, a);
+    xfree(&h, b);
+    CHECK_EQ_U64(stats(&h).free_blocks, 35 + 1 + 1); /* bucket-112 objects, the run, the tail */
+    CHECK(checked(&h));
+    unsigned char *d = xalloc(&h, 16384);
+    CHECK(d == a);
+    CHECK_EQ_U64(stats(&h).footprint, 5 * SPAN);
+    /* A freed large run also feeds the buckets: one span off the front, then the rest. */
+    xfree(&h, d);
+    unsigned char *e = xalloc(&h, 16), *f = xalloc(&h, 12000);
+    REQUIRE(e && f);
+    CHECK(e == a);
+    CHECK_EQ_U64(off_of(&h, f), SPAN);
+    CHECK_EQ_U64(stats(&h).footprint, 5 * SPAN);
+    CHECK(checked(&h));
+    lab_heap_close(&h);
+}
+
+static void test_span_free_list_prefers_single_spans_then_the_shortest_run(void)
+{
+    struct lab_heap h;
+    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
+    unsigned char *a = xalloc(&h, SPAN), *b = xalloc(&h, SPAN), *c = xalloc(&h, 2 * SPAN);
+    unsigned char *d = xalloc(&h, SPAN), *e = xalloc(&h, 3 * SPAN), *f = xalloc(&h, SPAN);
+    REQUIRE(a && b && c && d && e && f);
+    CHECK_EQ_U64(off_of(&h, e), 5 * SPAN);
+    xfree(&h, a); /* a single free span at 0 */
+    xfree(&h, c); /* a 2-span run at 2 */
+    xfree(&h, e); /* a 3-span run at 5, the newest */
+    CHECK(checked(&h));
+    CHECK(xalloc(&h, 16) == a);       /* a bucket takes the single span, not a run */
+    CHECK(xalloc(&h, 2 * SPAN) == c); /* the 2-span run fits exactly */
+    CHECK(xalloc(&h, 20) == e);       /* bucket 32 has no span: the front of the 3-span run */
+    CHECK(xalloc(&h, 2 * SPAN) == e + SPAN);
+    CHECK_EQ_U64(stats(&h).footprint, 9 * SPAN);
+    CHECK(checked(&h));
+    lab_heap_close(&h);
+}
+
+static void test_span_refuses_more_than_half_the_arena(void)
+{
+    struct lab_heap h;
+    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
+    CHECK(xalloc(&h, SIZE_MAX) == NULL);
+    CHECK(xalloc(&h, LAB_ARENA_MIN) == NULL);
+    CHECK(xalloc(&h, LAB_ARENA_MIN / 2 + 1) == NULL);
+    void *half = xalloc(&h, LAB_ARENA_MIN / 2);
+    REQUIRE(half != NULL);
+    CHECK_EQ_U64(stats(&h).largest_free, LAB_ARENA_MIN / 2);
+    void *rest = xalloc(&h, LAB_ARENA_MIN / 2);
+    REQUIRE(rest != NULL);
+    CHECK(xalloc(&h, 1) == NULL);
+    CHECK_EQ_U64(stats(&h).largest_free, 0);
+    xfree(&h, half);
+    CHECK(xalloc(&h, 1) != NULL);
+    CHECK(checked(&h));
+    lab_heap_close(&h);
+}
+
+static void test_span_check_catches_a_corrupt_free_list(void)
+{
+    struct lab_heap h;
+    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
+    unsigned char *a = xalloc(&h, 48), *b = xalloc(&h, 48), *c = xalloc(&h, 48);
+    REQUIRE(a && b && c);
+    xfree(&h, a);
+    xfree(&h, c);
+    CHECK(checked(&h));
+    uint16_t saved, bad = 40; /* inside object 0, not on a 48 B boundary */
+    memcpy(&saved, c, sizeof saved);
+    memcpy(c, &bad, sizeof bad);
+    char err[256] = "";
+    CHECK(h.ops->check(h.self, err, sizeof err) == -1);
+    CHECK(strstr(err, "P4") != NULL && strstr(err, "offset 40") != NULL);
+    bad = (uint16_t)off_of(&h, c); /* c linked to itself: a cycle */
+    memcpy(c, &bad, sizeof bad);
+    CHECK(h.ops->check(h.self, err, sizeof err) == -1);
+    CHECK(strstr(err, "repeated") != NULL);
+    bad = 3 * 48; /* an object never handed out */
+    memcpy(c, &bad, sizeof bad);
+    CHECK(h.ops->check(h.self, err, sizeof err) == -1);
+    CHECK(strstr(err, "offset 144") != NULL);
+    memcpy(c, &saved, sizeof saved);
+    CHECK(checked(&h));
+    lab_heap_close(&h);
+}
+
+int main(void)
+{
+    RUN_TEST(test_span_request_rounds_up_to_its_bucket);
+    RUN_TEST(test_span_spans_hold_no_header);
+    RUN_TEST(test_span_freed_span_serves_another_bucket);
+    RUN_TEST(test_span_footprint_is_the_high_watermark);
+    RUN_TEST(test_span_same_live_set_same_footprint_in_any_order);
+    RUN_TEST(test_span_large_runs_take_contiguous_spans);
+    RUN_TEST(test_span_free_list_prefers_single_spans_then_the_shortest_run);
+    RUN_TEST(test_span_refuses_more_than_half_the_arena);
+    RUN_TEST(test_span_check_catches_a_corrupt_free_list);
+    return check_report();
+}
