@@ -37,10 +37,8 @@
  * alloc (and per bucket claim when no single span is free) and a side-table entry per span to
  * mark; the gain is that a freed large run can serve buckets and freed bucket spans can serve
  * a large run. (First fit over one list was tried: on the webserver workload its peak
- * footprint was 1.96 MiB and 40 requests failed, against 636 KiB and none for this.) No
- * single request may exceed half the arena: without headers the span heap could otherwise
- * hand the whole arena to one block, which no other lab allocator can, and such a block shuts
- * out every bucket.
+ * footprint was 1.96 MiB and 40 requests failed, against 636 KiB and none for this.) With no
+ * headers in the arena, one request can take the whole arena.
  *
  * Invariants (check()):
  *   P1 the side table tiles [0, cursor) into runs: bucket spans (1 span), large runs (every
@@ -114,7 +112,7 @@ struct span {
     unsigned char *base;
     uint64_t size;                     /* arena bytes */
     uint64_t state_bytes;              /* control block bytes (state_size) */
-    uint64_t large_max;                /* largest request served: half the arena */
+    uint64_t large_max;                /* largest request served: the arena */
     uint32_t nspans;                   /* arena spans */
     uint32_t cursor;                   /* spans [0, cursor) were claimed; never decreases */
     uint32_t free_list[2];             /* span free list: single free spans [0], runs [1] */
@@ -353,7 +351,7 @@ static int span_create(void *self, void *arena, size_t arena_size)
     s->base = arena;
     s->size = arena_size;
     s->state_bytes = span_state_size(arena_size);
-    s->large_max = arena_size / 2;
+    s->large_max = arena_size;
     s->nspans = (uint32_t)(arena_size >> SPAN_SHIFT);
     s->free_list[0] = s->free_list[1] = NIL;
     for (unsigned b = 0; b < NBUCKET; b++)
