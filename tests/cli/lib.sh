@@ -13,3 +13,13 @@ source "$TESTS_DIR/check.sh"
 validate() {
     /usr/bin/python3 "$TESTS_DIR/cli/validate_json.py" "$ROOT/docs/schema/$1" "$2"
 }
+
+# `expect_usage NAME ARGS...`: heaplab ARGS exits 2 with a one-line "heaplab: " error first.
+expect_usage() {
+    local name=$1
+    shift
+    "$HEAPLAB" "$@" >/dev/null 2>"$TMP/err"
+    local rc=$?
+    check "$name exits 2" [ $rc -eq 2 ]
+    check "$name says why" grep -q "^heaplab: " "$TMP/err"
+}

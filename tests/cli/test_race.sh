@@ -3,14 +3,6 @@
 # and the tick file against docs/ticks.md.
 source "$(dirname "$0")/lib.sh"
 
-expect_usage() { # NAME ARGS...: exit 2 and a one-line heaplab: error first
-    local name=$1
-    shift
-    "$HEAPLAB" "$@" >/dev/null 2>"$TMP/err"
-    local rc=$?
-    check "$name exits 2" [ $rc -eq 2 ]
-    check "$name says why" grep -q "^heaplab: " "$TMP/err"
-}
 expect_usage "race without --workload" race
 expect_usage "race unknown workload" race --workload nosuch
 expect_usage "race unknown allocator" race --workload small --allocators bump,nosuch

@@ -24,14 +24,6 @@ check "unknown workload writes no file" [ ! -e "$TMP/out.json" ]
 check "unknown workload: stdout empty" [ ! -s "$TMP/stdout" ]
 check "no temp file left" [ -z "$(ls "$TMP" | grep tmp)" ]
 
-expect_usage() { # NAME ARGS...: exit 2 and a one-line heaplab: error first
-    local name=$1
-    shift
-    "$HEAPLAB" "$@" >/dev/null 2>"$TMP/err"
-    local rc=$?
-    check "$name exits 2" [ $rc -eq 2 ]
-    check "$name says why" grep -q "^heaplab: " "$TMP/err"
-}
 expect_usage "unknown allocator" bench --allocator nosuch --workload small
 expect_usage "bad --ops" bench --ops 12x --workload small
 expect_usage "zero --ops" bench --ops 0 --workload small

@@ -10,9 +10,11 @@
 
 #include "check.h"
 #include "heaplab/lab.h"
+#include "lab_test.h"
 
 #define ARENA LAB_ARENA_MIN /* 2^16 */
 
+/* The allocator under test: its vtable is called directly (ops->alloc(h.self, n)). */
 static const struct lab_ops *ops;
 
 static int open_heap(struct lab_heap *h)
@@ -28,43 +30,16 @@ static void *at(const struct lab_heap *h, uint64_t off)
     return h->arena + off + 16;
 }
 
-static struct lab_stats stats(const struct lab_heap *h)
-{
-    struct lab_stats s;
-    ops->stats(h->self, &s);
-    return s;
-}
-
-static int check_ok(const struct lab_heap *h)
-{
-    char err[256] = "";
-    int rc = ops->check(h->self, err, sizeof err);
-    if (rc != 0) fprintf(stderr, "  check: %s\n", err);
-    return rc == 0;
-}
-
-/* check() fails and its message starts with `id` ("D2"). */
-static int check_fails_with(const struct lab_heap *h, const char *id)
-{
-    char err[256] = "";
-    if (ops->check(h->self, err, sizeof err) == 0) return 0;
-    if (strncmp(err, id, strlen(id)) != 0) {
-        fprintf(stderr, "  check: expected %s, got: %s\n", id, err);
-        return 0;
-    }
-    return 1;
-}
-
 static void test_buddy_alloc_splits_down_to_order(void)
 {
     struct lab_heap h;
     REQUIRE(open_heap(&h) == 0);
-    CHECK_EQ_U64(stats(&h).free_blocks, 1);
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 1);
     void *a = ops->alloc(h.self, 1);
     CHECK(a == at(&h, 0));
     CHECK_EQ_U64(ops->usable_size(h.self, a), 16);
     /* 2^16 split down to 2^5: one free block left of each order 5..15. */
-    struct lab_stats s = stats(&h);
+    struct lab_stats s = lt_stats(&h);
     CHECK_EQ_U64(s.free_blocks, 11);
     CHECK_EQ_U64(s.meta_bytes, 12 * 16);
     CHECK_EQ_U64(s.largest_free, 32768 - 16);
@@ -73,8 +48,8 @@ static void test_buddy_alloc_splits_down_to_order(void)
     CHECK(ops->alloc(h.self, 40) == at(&h, 64));   /* order 6: the order-6 leftover */
     CHECK(ops->alloc(h.self, 200) == at(&h, 256)); /* order 8 */
     CHECK(ops->alloc(h.self, 1) == at(&h, 128));   /* order 7 at 128 split for it */
-    CHECK_EQ_U64(stats(&h).free_blocks, 9);        /* 160 (5), 192 (6), 512..32768 (9..15) */
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 9);     /* 160 (5), 192 (6), 512..32768 (9..15) */
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -100,8 +75,8 @@ static void test_buddy_usable_is_power_of_two_minus_header(void)
     CHECK(ops->alloc(h.self, SIZE_MAX) == NULL);
     CHECK(ops->alloc(h.self, SIZE_MAX - 8) == NULL); /* would wrap with the header added */
     CHECK(ops->alloc(h.self, 0) == at(&h, 0));       /* as alloc(1) */
-    CHECK_EQ_U64(stats(&h).live_bytes, 16);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).live_bytes, 16);
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -114,10 +89,10 @@ static void test_buddy_internal_waste_just_above_power_of_two(void)
     void *p = ops->alloc(h.self, 1025);
     REQUIRE(p != NULL);
     CHECK_EQ_U64(ops->usable_size(h.self, p), 2032);
-    struct lab_stats s = stats(&h);
+    struct lab_stats s = lt_stats(&h);
     CHECK_EQ_U64(s.live_bytes, 2032);
     CHECK_EQ_U64(s.slack_bytes, 0);
-    struct lab_request rq = { (uint64_t)((unsigned char *)p - h.arena), 1025 };
+    struct lab_request rq = { lt_off(&h, p), 1025 };
     struct lab_paint paint;
     lab_paint_begin(&paint, cells, ARENA);
     lab_paint_set_requests(&paint, &rq, 1);
@@ -140,26 +115,26 @@ static void test_buddy_free_merges_buddies_back(void)
     REQUIRE(open_heap(&h) == 0);
     void *a = ops->alloc(h.self, 1), *b = ops->alloc(h.self, 1);
     REQUIRE(a == at(&h, 0) && b == at(&h, 32));
-    CHECK_EQ_U64(stats(&h).free_blocks, 10);
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 10);
     ops->free(h.self, b); /* buddy at 32 ^ 32 = 0 is live: no merge */
-    CHECK_EQ_U64(stats(&h).free_blocks, 11);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 11);
+    CHECK(lt_check_ok(&h));
     ops->free(h.self, a); /* 0 ^ 32 = 32 free, then 0 ^ 64, ... up to the whole arena */
-    struct lab_stats s = stats(&h);
+    struct lab_stats s = lt_stats(&h);
     CHECK_EQ_U64(s.free_blocks, 1);
     CHECK_EQ_U64(s.largest_free, ARENA - 16);
     CHECK_EQ_U64(s.free_bytes + s.meta_bytes, ARENA);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
 
     /* Order 7: x at 0, y at 128 = 0 ^ 2^7; freed lower first this time. */
     void *x = ops->alloc(h.self, 100), *y = ops->alloc(h.self, 100);
     REQUIRE(x == at(&h, 0) && y == at(&h, 128));
     ops->free(h.self, x);
-    CHECK_EQ_U64(stats(&h).free_blocks, 9); /* x (7), 256..32768 (8..15) */
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 9); /* x (7), 256..32768 (8..15) */
     ops->free(h.self, y);
-    CHECK_EQ_U64(stats(&h).free_blocks, 1);
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 1);
     CHECK(ops->alloc(h.self, ARENA - 16) == at(&h, 0));
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -171,24 +146,24 @@ static void test_buddy_adjacent_non_buddies_stay_apart(void)
     for (unsigned i = 0; i < 4; i++)
         p[i] = ops->alloc(h.self, 16);
     REQUIRE(p[0] == at(&h, 0) && p[1] == at(&h, 32) && p[2] == at(&h, 64) && p[3] == at(&h, 96));
-    CHECK_EQ_U64(stats(&h).free_blocks, 9); /* 128..32768 (7..15) */
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 9); /* 128..32768 (7..15) */
     /* 32 and 64: adjacent, both order 5, but 32 ^ 32 = 0 and 64 ^ 32 = 96. */
     ops->free(h.self, p[1]);
     ops->free(h.self, p[2]);
-    CHECK_EQ_U64(stats(&h).free_blocks, 11);
-    CHECK_EQ_U64(stats(&h).largest_free, 32768 - 16);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 11);
+    CHECK_EQ_U64(lt_stats(&h).largest_free, 32768 - 16);
+    CHECK(lt_check_ok(&h));
     void *q = ops->alloc(h.self, 48); /* order 6: not 32..96, which is no block */
     CHECK(q == at(&h, 128));
     ops->free(h.self, p[0]); /* merges with 32 into an order-6 block at 0; 64 is order 5 */
-    CHECK_EQ_U64(stats(&h).free_blocks, 11);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 11);
+    CHECK(lt_check_ok(&h));
     ops->free(h.self, p[3]); /* 96 + 64 -> order 6 at 64, + 0 -> order 7 at 0 */
-    CHECK_EQ_U64(stats(&h).free_blocks, 10);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 10);
+    CHECK(lt_check_ok(&h));
     ops->free(h.self, q);
-    CHECK_EQ_U64(stats(&h).free_blocks, 1);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 1);
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -202,20 +177,20 @@ static void test_buddy_fills_with_minimum_blocks_and_recombines(void)
         n++;
     CHECK_EQ_U64(n, ARENA / 32);
     CHECK(ops->alloc(h.self, 1) == NULL);
-    struct lab_stats s = stats(&h);
+    struct lab_stats s = lt_stats(&h);
     CHECK_EQ_U64(s.free_blocks, 0);
     CHECK_EQ_U64(s.largest_free, 0);
     CHECK_EQ_U64(s.meta_bytes, ARENA / 2); /* half the arena is headers */
     CHECK_EQ_U64(s.footprint, ARENA);
     for (unsigned i = 0; i < n; i += 2) /* every other block: nothing can merge */
         ops->free(h.self, ptrs[i]);
-    CHECK_EQ_U64(stats(&h).free_blocks, n / 2);
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, n / 2);
     CHECK(ops->alloc(h.self, 17) == NULL); /* half free, all in 32-byte pieces */
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
     for (unsigned i = 1; i < n; i += 2)
         ops->free(h.self, ptrs[i]);
-    CHECK_EQ_U64(stats(&h).free_blocks, 1);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 1);
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -226,22 +201,22 @@ static void test_buddy_check_reports_corruption(void)
     void *a = ops->alloc(h.self, 1), *b = ops->alloc(h.self, 1);
     REQUIRE(a == at(&h, 0) && b == at(&h, 32));
     ops->free(h.self, a);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
 
     unsigned char *hb = h.arena + 32; /* b's header: u32 magic, u8 order, u8 state */
     unsigned char saved[16];
     memcpy(saved, hb, 16);
     hb[5] = 'F'; /* b claims to be free: a and b are free buddies of order 5 */
-    CHECK(check_fails_with(&h, "D2"));
+    CHECK(lt_check_fails_with(&h, "D2"));
     memcpy(hb, saved, 16);
     hb[4] = 6; /* order 6 at offset 32: misaligned */
-    CHECK(check_fails_with(&h, "D1"));
+    CHECK(lt_check_fails_with(&h, "D1"));
     memcpy(hb, saved, 16);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
 
     ops->free(h.self, a); /* double free: ignored, counted, reported */
-    CHECK_EQ_U64(stats(&h).free_blocks, 11);
-    CHECK(check_fails_with(&h, "D5"));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 11);
+    CHECK(lt_check_fails_with(&h, "D5"));
     lab_heap_close(&h);
 }
 

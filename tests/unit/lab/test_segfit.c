@@ -11,9 +11,11 @@
 
 #include "check.h"
 #include "heaplab/lab.h"
+#include "lab_test.h"
 
 #define ARENA LAB_ARENA_MIN
 
+/* The allocator under test: its vtable is called directly (ops->alloc(h.self, n)). */
 static const struct lab_ops *ops;
 
 static int open_heap(struct lab_heap *h)
@@ -28,33 +30,6 @@ static void *at(const struct lab_heap *h, uint64_t block_off)
     return h->arena + block_off + 16;
 }
 
-static struct lab_stats stats(const struct lab_heap *h)
-{
-    struct lab_stats s;
-    ops->stats(h->self, &s);
-    return s;
-}
-
-static int check_ok(const struct lab_heap *h)
-{
-    char err[256] = "";
-    int rc = ops->check(h->self, err, sizeof err);
-    if (rc != 0) fprintf(stderr, "  check: %s\n", err);
-    return rc == 0;
-}
-
-/* check() fails and its message starts with `id` ("S3"). */
-static int check_fails_with(const struct lab_heap *h, const char *id)
-{
-    char err[256] = "";
-    if (ops->check(h->self, err, sizeof err) == 0) return 0;
-    if (strncmp(err, id, strlen(id)) != 0) {
-        fprintf(stderr, "  check: expected %s, got: %s\n", id, err);
-        return 0;
-    }
-    return 1;
-}
-
 static void test_segfit_fresh_arena_is_one_block(void)
 {
     struct lab_heap h;
@@ -62,7 +37,7 @@ static void test_segfit_fresh_arena_is_one_block(void)
     uint64_t tail;
     memcpy(&tail, h.arena + ARENA - 8, 8);
     CHECK_EQ_U64(tail, 0); /* the last block has no footer: the arena's end is untouched */
-    struct lab_stats s = stats(&h);
+    struct lab_stats s = lt_stats(&h);
     CHECK_EQ_U64(s.free_blocks, 1);
     CHECK_EQ_U64(s.meta_bytes, 16);
     CHECK_EQ_U64(s.free_bytes, ARENA - 16);
@@ -75,12 +50,12 @@ static void test_segfit_fresh_arena_is_one_block(void)
     CHECK(p == at(&h, 0));
     CHECK_EQ_U64(ops->usable_size(h.self, p), ARENA - 16);
     CHECK(ops->alloc(h.self, 1) == NULL);
-    CHECK_EQ_U64(stats(&h).free_blocks, 0);
-    CHECK_EQ_U64(stats(&h).largest_free, 0);
-    CHECK_EQ_U64(stats(&h).footprint, ARENA);
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 0);
+    CHECK_EQ_U64(lt_stats(&h).largest_free, 0);
+    CHECK_EQ_U64(lt_stats(&h).footprint, ARENA);
     ops->free(h.self, p);
-    CHECK_EQ_U64(stats(&h).free_blocks, 1);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 1);
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -95,11 +70,11 @@ static void test_segfit_alloc_rounds_to_16_with_16_header(void)
     CHECK_EQ_U64(ops->usable_size(h.self, a), 16);
     CHECK_EQ_U64(ops->usable_size(h.self, b), 32);
     CHECK_EQ_U64(ops->usable_size(h.self, c), 32);
-    struct lab_stats s = stats(&h);
+    struct lab_stats s = lt_stats(&h);
     CHECK_EQ_U64(s.live_bytes, 80);
     CHECK_EQ_U64(s.meta_bytes, 4 * 16); /* three live blocks and the rest */
     CHECK_EQ_U64(s.footprint, 128);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -120,15 +95,15 @@ static void test_segfit_free_coalesces_with_next(void)
     REQUIRE(open_heap(&h) == 0);
     REQUIRE(three_and_guard(&h, &a, &b, &c, &g) == 0);
     ops->free(h.self, b);
-    CHECK_EQ_U64(stats(&h).free_blocks, 2);
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 2);
     ops->free(h.self, a); /* merges forward with b */
-    CHECK_EQ_U64(stats(&h).free_blocks, 2);
-    CHECK_EQ_U64(stats(&h).meta_bytes, 16 * 4);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 2);
+    CHECK_EQ_U64(lt_stats(&h).meta_bytes, 16 * 4);
+    CHECK(lt_check_ok(&h));
     void *ab = ops->alloc(h.self, 112); /* a block of 128: only a + b together */
     CHECK(ab == a);
     CHECK_EQ_U64(ops->usable_size(h.self, ab), 112);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -140,8 +115,8 @@ static void test_segfit_free_coalesces_with_prev(void)
     REQUIRE(three_and_guard(&h, &a, &b, &c, &g) == 0);
     ops->free(h.self, a);
     ops->free(h.self, b); /* merges backward with a, through a's footer */
-    CHECK_EQ_U64(stats(&h).free_blocks, 2);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 2);
+    CHECK(lt_check_ok(&h));
     CHECK(ops->alloc(h.self, 112) == a);
     lab_heap_close(&h);
 }
@@ -154,18 +129,18 @@ static void test_segfit_free_coalesces_both_sides(void)
     REQUIRE(three_and_guard(&h, &a, &b, &c, &g) == 0);
     ops->free(h.self, a);
     ops->free(h.self, c);
-    CHECK_EQ_U64(stats(&h).free_blocks, 3);
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 3);
     ops->free(h.self, b); /* a, b and c become one block of 192 */
-    struct lab_stats s = stats(&h);
+    struct lab_stats s = lt_stats(&h);
     CHECK_EQ_U64(s.free_blocks, 2);
     CHECK_EQ_U64(s.meta_bytes, 16 * 3);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
     ops->free(h.self, g); /* and with the rest of the arena */
-    s = stats(&h);
+    s = lt_stats(&h);
     CHECK_EQ_U64(s.free_blocks, 1);
     CHECK_EQ_U64(s.free_bytes + s.meta_bytes, ARENA);
     CHECK_EQ_U64(s.largest_free, ARENA - 16);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -184,11 +159,11 @@ static void test_segfit_request_served_from_its_class(void)
     void *p = ops->alloc(h.self, 200);
     CHECK(p == small);
     CHECK_EQ_U64(ops->usable_size(h.self, p), 208);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
     /* Its 32-byte tail was split off and filed in the class of 32. */
     void *q = ops->alloc(h.self, 16);
     CHECK(q == at(&h, 2080 + 224));
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -210,7 +185,7 @@ static void test_segfit_split_remainder_filed_by_its_class(void)
     CHECK(q == at(&h, 768));
     CHECK_EQ_U64(ops->usable_size(h.self, q), 1264);
     CHECK(ops->alloc(h.self, 1520) == b);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -226,7 +201,7 @@ static void test_segfit_first_fit_skips_small_blocks_in_class(void)
     ops->free(h.self, h128);
     CHECK(ops->alloc(h.self, 128) == h144); /* the head (128) is too small: walk on */
     CHECK(ops->alloc(h.self, 112) == h128);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -237,14 +212,14 @@ static void test_segfit_short_tail_stays_with_block(void)
     void *hole = ops->alloc(h.self, 48), *g = ops->alloc(h.self, 16);
     REQUIRE(hole == at(&h, 0) && g == at(&h, 64));
     ops->free(h.self, hole);
-    uint64_t before = stats(&h).free_blocks;
+    uint64_t before = lt_stats(&h).free_blocks;
     /* 32 -> a block of 48 from the 64 hole: a 16-byte tail is too short for a block. */
     void *p = ops->alloc(h.self, 32);
     CHECK(p == hole);
     CHECK_EQ_U64(ops->usable_size(h.self, p), 48);
-    CHECK_EQ_U64(stats(&h).free_blocks, before - 1);
-    CHECK_EQ_U64(stats(&h).slack_bytes, 0);
-    CHECK(check_ok(&h));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, before - 1);
+    CHECK_EQ_U64(lt_stats(&h).slack_bytes, 0);
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -255,25 +230,25 @@ static void test_segfit_check_reports_corruption(void)
     REQUIRE(open_heap(&h) == 0);
     REQUIRE(three_and_guard(&h, &a, &b, &c, &g) == 0);
     ops->free(h.self, b);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
 
     uint64_t *footer = (uint64_t *)(h.arena + 128 - 8); /* b's footer */
     uint64_t saved = *footer;
     *footer = 48;
-    CHECK(check_fails_with(&h, "S3"));
+    CHECK(lt_check_fails_with(&h, "S3"));
     *footer = saved;
 
     unsigned char *hdr = h.arena + 128; /* c's header */
     unsigned char copy[16];
     memcpy(copy, hdr, 16);
     hdr[0] ^= 0x40; /* size 64 -> 0 without fixing the check word */
-    CHECK(check_fails_with(&h, "S1"));
+    CHECK(lt_check_fails_with(&h, "S1"));
     memcpy(hdr, copy, 16);
-    CHECK(check_ok(&h));
+    CHECK(lt_check_ok(&h));
 
     ops->free(h.self, b); /* double free: ignored, counted, reported */
-    CHECK_EQ_U64(stats(&h).free_blocks, 2);
-    CHECK(check_fails_with(&h, "S6"));
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 2);
+    CHECK(lt_check_fails_with(&h, "S6"));
     lab_heap_close(&h);
 }
 

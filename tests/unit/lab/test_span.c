@@ -9,55 +9,15 @@
 
 #include "check.h"
 #include "heaplab/lab.h"
+#include "lab_test.h"
 #include "util/prng.h"
 
 #define SPAN 4096u
 
-static int open_span(struct lab_heap *h, size_t arena)
-{
-    const struct lab_ops *ops = lab_find("span");
-    return ops == NULL ? -1 : lab_heap_open(h, ops, arena);
-}
-
-static void *xalloc(struct lab_heap *h, size_t n)
-{
-    return h->ops->alloc(h->self, n);
-}
-
-static void xfree(struct lab_heap *h, void *p)
-{
-    h->ops->free(h->self, p);
-}
-
-static size_t usable(struct lab_heap *h, const void *p)
-{
-    return h->ops->usable_size(h->self, p);
-}
-
-static uint64_t off_of(const struct lab_heap *h, const void *p)
-{
-    return (uint64_t)((const unsigned char *)p - h->arena);
-}
-
-static struct lab_stats stats(struct lab_heap *h)
-{
-    struct lab_stats s;
-    h->ops->stats(h->self, &s);
-    return s;
-}
-
-static int checked(struct lab_heap *h)
-{
-    char err[256] = "";
-    int rc = h->ops->check(h->self, err, sizeof err);
-    if (rc != 0) fprintf(stderr, "  check: %s\n", err);
-    return rc == 0;
-}
-
 static void test_span_request_rounds_up_to_its_bucket(void)
 {
     struct lab_heap h;
-    REQUIRE(open_span(&h, LAB_ARENA_DEFAULT) == 0);
+    REQUIRE(lt_open(&h, "span", LAB_ARENA_DEFAULT) == 0);
     static const struct {
         size_t req, usable;
     } cases[] = {
@@ -66,29 +26,29 @@ static void test_span_request_rounds_up_to_its_bucket(void)
         { 1025, 1360 }, { 1361, 2048 }, { 2048, 2048 }, { 2049, 4096 }, { 4097, 8192 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        void *p = xalloc(&h, cases[i].req);
+        void *p = lt_alloc(&h, cases[i].req);
         REQUIRE(p != NULL);
-        CHECK_EQ_U64(usable(&h, p), cases[i].usable);
+        CHECK_EQ_U64(lt_usable(&h, p), cases[i].usable);
         CHECK_EQ_U64((uintptr_t)p % LAB_ALIGN, 0);
     }
-    CHECK(checked(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
 static void test_span_spans_hold_no_header(void)
 {
     struct lab_heap h;
-    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
+    REQUIRE(lt_open(&h, "span", LAB_ARENA_MIN) == 0);
     /* 256 objects of 16 B fill span 0 from its first byte; the 257th opens span 1. */
     for (uint64_t i = 0; i < 256; i++) {
-        unsigned char *p = xalloc(&h, 10);
+        unsigned char *p = lt_alloc(&h, 10);
         REQUIRE(p != NULL);
-        CHECK_EQ_U64(off_of(&h, p), 16 * i);
+        CHECK_EQ_U64(lt_off(&h, p), 16 * i);
     }
-    unsigned char *q = xalloc(&h, 150); /* bucket 160: 25 per span, 96 B tail */
+    unsigned char *q = lt_alloc(&h, 150); /* bucket 160: 25 per span, 96 B tail */
     REQUIRE(q != NULL);
-    CHECK_EQ_U64(off_of(&h, q), SPAN);
-    struct lab_stats s = stats(&h);
+    CHECK_EQ_U64(lt_off(&h, q), SPAN);
+    struct lab_stats s = lt_stats(&h);
     CHECK_EQ_U64(s.meta_bytes, 0);
     CHECK_EQ_U64(s.slack_bytes, 96);
     CHECK_EQ_U64(s.units_held, 2);
@@ -97,33 +57,33 @@ static void test_span_spans_hold_no_header(void)
     CHECK_EQ_U64(s.state_bytes, h.self_size);
     /* The side table has an entry for every span of the arena, used or not. */
     CHECK(h.ops->state_size(LAB_ARENA_MAX) >= (LAB_ARENA_MAX / SPAN) * 16);
-    CHECK(checked(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
 static void test_span_freed_span_serves_another_bucket(void)
 {
     struct lab_heap h;
-    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
-    void *a = xalloc(&h, 16), *b = xalloc(&h, 16);
+    REQUIRE(lt_open(&h, "span", LAB_ARENA_MIN) == 0);
+    void *a = lt_alloc(&h, 16), *b = lt_alloc(&h, 16);
     REQUIRE(a != NULL && b != NULL);
-    xfree(&h, a);
-    CHECK_EQ_U64(stats(&h).units_held, 1);
-    xfree(&h, b);
-    struct lab_stats s = stats(&h);
+    lt_free(&h, a);
+    CHECK_EQ_U64(lt_stats(&h).units_held, 1);
+    lt_free(&h, b);
+    struct lab_stats s = lt_stats(&h);
     CHECK_EQ_U64(s.units_held, 0); /* the empty span is back on the span free list */
     CHECK_EQ_U64(s.units_total, 1);
     CHECK_EQ_U64(s.footprint, SPAN); /* and still counted: never released */
     CHECK_EQ_U64(s.free_bytes, LAB_ARENA_MIN);
-    CHECK(checked(&h));
-    void *c = xalloc(&h, 2000); /* bucket 2048 takes the same span */
+    CHECK(lt_check_ok(&h));
+    void *c = lt_alloc(&h, 2000); /* bucket 2048 takes the same span */
     REQUIRE(c != NULL);
     CHECK(c == a);
-    CHECK_EQ_U64(usable(&h, c), 2048);
-    s = stats(&h);
+    CHECK_EQ_U64(lt_usable(&h, c), 2048);
+    s = lt_stats(&h);
     CHECK_EQ_U64(s.footprint, SPAN);
     CHECK_EQ_U64(s.units_total, 1);
-    CHECK(checked(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -134,7 +94,7 @@ static void test_span_footprint_is_the_high_watermark(void)
     enum { N = 3000 };
     static void *live[N];
     struct lab_heap h;
-    REQUIRE(open_span(&h, LAB_ARENA_DEFAULT) == 0);
+    REQUIRE(lt_open(&h, "span", LAB_ARENA_DEFAULT) == 0);
     struct prng r;
     prng_seed(&r, 7, 0);
     size_t n = 0;
@@ -143,31 +103,31 @@ static void test_span_footprint_is_the_high_watermark(void)
     for (unsigned op = 0; op < 40000; op++) {
         unsigned grow = (op / 5000) % 2 == 0 ? 65 : 35;
         if (n < N && (n == 0 || prng_next(&r) % 100 < grow)) {
-            void *p = xalloc(&h, 1 + prng_next(&r) % 512);
+            void *p = lt_alloc(&h, 1 + prng_next(&r) % 512);
             REQUIRE(p != NULL);
             live[n++] = p;
         } else {
             size_t i = prng_next(&r) % n;
-            xfree(&h, live[i]);
+            lt_free(&h, live[i]);
             live[i] = live[--n];
         }
-        struct lab_stats s = stats(&h);
+        struct lab_stats s = lt_stats(&h);
         if (s.footprint < last) monotone = 0;
         last = s.footprint;
         if (s.units_held > peak_held) peak_held = s.units_held;
     }
     CHECK(monotone);
-    CHECK(checked(&h));
+    CHECK(lt_check_ok(&h));
     while (n > 0)
-        xfree(&h, live[--n]);
-    struct lab_stats s = stats(&h);
+        lt_free(&h, live[--n]);
+    struct lab_stats s = lt_stats(&h);
     CHECK_EQ_U64(s.footprint, last); /* freeing everything gives nothing back */
     CHECK_EQ_U64(s.footprint, peak_held * SPAN);
     CHECK_EQ_U64(s.units_held, 0);
     CHECK_EQ_U64(s.units_total, peak_held);
     CHECK_EQ_U64(s.free_bytes, LAB_ARENA_DEFAULT);
     CHECK_EQ_U64(s.free_blocks, 2); /* one coalesced run of every span, the untouched tail */
-    CHECK(checked(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -177,15 +137,15 @@ static void test_span_footprint_is_the_high_watermark(void)
 static uint64_t footprint_for(const size_t *sizes, const size_t *order, size_t n, uint64_t *expect)
 {
     struct lab_heap h;
-    if (open_span(&h, 4 * LAB_ARENA_DEFAULT) != 0) return 0;
+    if (lt_open(&h, "span", 4 * LAB_ARENA_DEFAULT) != 0) return 0;
     uint64_t count[2049] = { 0 }, spans = 0;
     for (size_t i = 0; i < n; i++) {
-        void *p = xalloc(&h, sizes[order[i]]);
+        void *p = lt_alloc(&h, sizes[order[i]]);
         if (p == NULL) {
             lab_heap_close(&h);
             return 0;
         }
-        size_t u = usable(&h, p);
+        size_t u = lt_usable(&h, p);
         if (u <= 2048)
             count[u]++;
         else
@@ -194,8 +154,8 @@ static uint64_t footprint_for(const size_t *sizes, const size_t *order, size_t n
     for (size_t u = 16; u <= 2048; u += 16)
         spans += (count[u] + SPAN / u - 1) / (SPAN / u);
     *expect = spans * SPAN;
-    uint64_t fp = stats(&h).footprint;
-    if (!checked(&h)) fp = 0;
+    uint64_t fp = lt_stats(&h).footprint;
+    if (!lt_check_ok(&h)) fp = 0;
     lab_heap_close(&h);
     return fp;
 }
@@ -233,54 +193,54 @@ static void test_span_same_live_set_same_footprint_in_any_order(void)
 static void test_span_large_runs_take_contiguous_spans(void)
 {
     struct lab_heap h;
-    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
-    unsigned char *a = xalloc(&h, 5000), *b = xalloc(&h, 8192), *c = xalloc(&h, 100);
+    REQUIRE(lt_open(&h, "span", LAB_ARENA_MIN) == 0);
+    unsigned char *a = lt_alloc(&h, 5000), *b = lt_alloc(&h, 8192), *c = lt_alloc(&h, 100);
     REQUIRE(a && b && c);
-    CHECK_EQ_U64(off_of(&h, a), 0);
-    CHECK_EQ_U64(off_of(&h, b), 2 * SPAN);
-    CHECK_EQ_U64(off_of(&h, c), 4 * SPAN);
-    CHECK_EQ_U64(usable(&h, a), 2 * SPAN);
-    CHECK_EQ_U64(stats(&h).units_held, 5); /* spans of large runs count as held */
-    memset(a, 0xa5, usable(&h, a));
-    memset(b, 0x5a, usable(&h, b));
-    CHECK(checked(&h));
+    CHECK_EQ_U64(lt_off(&h, a), 0);
+    CHECK_EQ_U64(lt_off(&h, b), 2 * SPAN);
+    CHECK_EQ_U64(lt_off(&h, c), 4 * SPAN);
+    CHECK_EQ_U64(lt_usable(&h, a), 2 * SPAN);
+    CHECK_EQ_U64(lt_stats(&h).units_held, 5); /* spans of large runs count as held */
+    memset(a, 0xa5, lt_usable(&h, a));
+    memset(b, 0x5a, lt_usable(&h, b));
+    CHECK(lt_check_ok(&h));
     /* Neighbouring runs coalesce on free: 4 spans, taken whole by a 16 KiB request. */
-    xfree(&h, a);
-    xfree(&h, b);
-    CHECK_EQ_U64(stats(&h).free_blocks, 35 + 1 + 1); /* bucket-112 objects, the run, the tail */
-    CHECK(checked(&h));
-    unsigned char *d = xalloc(&h, 16384);
+    lt_free(&h, a);
+    lt_free(&h, b);
+    CHECK_EQ_U64(lt_stats(&h).free_blocks, 35 + 1 + 1); /* bucket-112 objects, the run, the tail */
+    CHECK(lt_check_ok(&h));
+    unsigned char *d = lt_alloc(&h, 16384);
     CHECK(d == a);
-    CHECK_EQ_U64(stats(&h).footprint, 5 * SPAN);
+    CHECK_EQ_U64(lt_stats(&h).footprint, 5 * SPAN);
     /* A freed large run also feeds the buckets: one span off the front, then the rest. */
-    xfree(&h, d);
-    unsigned char *e = xalloc(&h, 16), *f = xalloc(&h, 12000);
+    lt_free(&h, d);
+    unsigned char *e = lt_alloc(&h, 16), *f = lt_alloc(&h, 12000);
     REQUIRE(e && f);
     CHECK(e == a);
-    CHECK_EQ_U64(off_of(&h, f), SPAN);
-    CHECK_EQ_U64(stats(&h).footprint, 5 * SPAN);
-    CHECK(checked(&h));
+    CHECK_EQ_U64(lt_off(&h, f), SPAN);
+    CHECK_EQ_U64(lt_stats(&h).footprint, 5 * SPAN);
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
 static void test_span_free_list_prefers_single_spans_then_the_shortest_run(void)
 {
     struct lab_heap h;
-    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
-    unsigned char *a = xalloc(&h, SPAN), *b = xalloc(&h, SPAN), *c = xalloc(&h, 2 * SPAN);
-    unsigned char *d = xalloc(&h, SPAN), *e = xalloc(&h, 3 * SPAN), *f = xalloc(&h, SPAN);
+    REQUIRE(lt_open(&h, "span", LAB_ARENA_MIN) == 0);
+    unsigned char *a = lt_alloc(&h, SPAN), *b = lt_alloc(&h, SPAN), *c = lt_alloc(&h, 2 * SPAN);
+    unsigned char *d = lt_alloc(&h, SPAN), *e = lt_alloc(&h, 3 * SPAN), *f = lt_alloc(&h, SPAN);
     REQUIRE(a && b && c && d && e && f);
-    CHECK_EQ_U64(off_of(&h, e), 5 * SPAN);
-    xfree(&h, a); /* a single free span at 0 */
-    xfree(&h, c); /* a 2-span run at 2 */
-    xfree(&h, e); /* a 3-span run at 5, the newest */
-    CHECK(checked(&h));
-    CHECK(xalloc(&h, 16) == a);       /* a bucket takes the single span, not a run */
-    CHECK(xalloc(&h, 2 * SPAN) == c); /* the 2-span run fits exactly */
-    CHECK(xalloc(&h, 20) == e);       /* bucket 32 has no span: the front of the 3-span run */
-    CHECK(xalloc(&h, 2 * SPAN) == e + SPAN);
-    CHECK_EQ_U64(stats(&h).footprint, 9 * SPAN);
-    CHECK(checked(&h));
+    CHECK_EQ_U64(lt_off(&h, e), 5 * SPAN);
+    lt_free(&h, a); /* a single free span at 0 */
+    lt_free(&h, c); /* a 2-span run at 2 */
+    lt_free(&h, e); /* a 3-span run at 5, the newest */
+    CHECK(lt_check_ok(&h));
+    CHECK(lt_alloc(&h, 16) == a);       /* a bucket takes the single span, not a run */
+    CHECK(lt_alloc(&h, 2 * SPAN) == c); /* the 2-span run fits exactly */
+    CHECK(lt_alloc(&h, 20) == e);       /* bucket 32 has no span: the front of the 3-span run */
+    CHECK(lt_alloc(&h, 2 * SPAN) == e + SPAN);
+    CHECK_EQ_U64(lt_stats(&h).footprint, 9 * SPAN);
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
@@ -288,41 +248,41 @@ static void test_span_whole_arena_request(void)
 {
     /* No headers in the arena: one request can take all of it, and nothing more. */
     struct lab_heap h;
-    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
-    CHECK(xalloc(&h, SIZE_MAX) == NULL);
-    CHECK(xalloc(&h, LAB_ARENA_MIN + 1) == NULL);
-    void *all = xalloc(&h, LAB_ARENA_MIN);
+    REQUIRE(lt_open(&h, "span", LAB_ARENA_MIN) == 0);
+    CHECK(lt_alloc(&h, SIZE_MAX) == NULL);
+    CHECK(lt_alloc(&h, LAB_ARENA_MIN + 1) == NULL);
+    void *all = lt_alloc(&h, LAB_ARENA_MIN);
     REQUIRE(all != NULL);
-    CHECK_EQ_U64(stats(&h).largest_free, 0);
-    CHECK(xalloc(&h, 1) == NULL);
-    xfree(&h, all);
-    CHECK_EQ_U64(stats(&h).largest_free, LAB_ARENA_MIN);
-    void *half = xalloc(&h, LAB_ARENA_MIN / 2);
-    void *rest = xalloc(&h, LAB_ARENA_MIN / 2);
+    CHECK_EQ_U64(lt_stats(&h).largest_free, 0);
+    CHECK(lt_alloc(&h, 1) == NULL);
+    lt_free(&h, all);
+    CHECK_EQ_U64(lt_stats(&h).largest_free, LAB_ARENA_MIN);
+    void *half = lt_alloc(&h, LAB_ARENA_MIN / 2);
+    void *rest = lt_alloc(&h, LAB_ARENA_MIN / 2);
     REQUIRE(half != NULL && rest != NULL);
-    CHECK(xalloc(&h, 1) == NULL);
-    xfree(&h, half);
-    CHECK(xalloc(&h, 1) != NULL);
-    CHECK(checked(&h));
+    CHECK(lt_alloc(&h, 1) == NULL);
+    lt_free(&h, half);
+    CHECK(lt_alloc(&h, 1) != NULL);
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
 static void test_span_check_catches_a_corrupt_free_list(void)
 {
     struct lab_heap h;
-    REQUIRE(open_span(&h, LAB_ARENA_MIN) == 0);
-    unsigned char *a = xalloc(&h, 48), *b = xalloc(&h, 48), *c = xalloc(&h, 48);
+    REQUIRE(lt_open(&h, "span", LAB_ARENA_MIN) == 0);
+    unsigned char *a = lt_alloc(&h, 48), *b = lt_alloc(&h, 48), *c = lt_alloc(&h, 48);
     REQUIRE(a && b && c);
-    xfree(&h, a);
-    xfree(&h, c);
-    CHECK(checked(&h));
+    lt_free(&h, a);
+    lt_free(&h, c);
+    CHECK(lt_check_ok(&h));
     uint16_t saved, bad = 40; /* inside object 0, not on a 48 B boundary */
     memcpy(&saved, c, sizeof saved);
     memcpy(c, &bad, sizeof bad);
     char err[256] = "";
     CHECK(h.ops->check(h.self, err, sizeof err) == -1);
     CHECK(strstr(err, "P4") != NULL && strstr(err, "offset 40") != NULL);
-    bad = (uint16_t)off_of(&h, c); /* c linked to itself: a cycle */
+    bad = (uint16_t)lt_off(&h, c); /* c linked to itself: a cycle */
     memcpy(c, &bad, sizeof bad);
     CHECK(h.ops->check(h.self, err, sizeof err) == -1);
     CHECK(strstr(err, "repeated") != NULL);
@@ -331,7 +291,7 @@ static void test_span_check_catches_a_corrupt_free_list(void)
     CHECK(h.ops->check(h.self, err, sizeof err) == -1);
     CHECK(strstr(err, "offset 144") != NULL);
     memcpy(c, &saved, sizeof saved);
-    CHECK(checked(&h));
+    CHECK(lt_check_ok(&h));
     lab_heap_close(&h);
 }
 
