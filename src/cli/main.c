@@ -19,6 +19,8 @@ static const char usage_text[] =
         "  race    race the lab's teaching allocators in lockstep on one workload\n"
         "  list    list workloads and allocators ('list workloads', 'list allocators',\n"
         "          'list lab')\n"
+        "  record  run a program and record its malloc calls into a trace\n"
+        "  trace   inspect a recorded trace ('trace info FILE', 'trace dump FILE')\n"
         "\n"
         "Run 'heaplab COMMAND --help' for a command's options.\n";
 
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "race") == 0) return cmd_race(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "record") == 0) return cmd_record(argc - 1, argv + 1);
+    if (strcmp(cmd, "trace") == 0) return cmd_trace(argc - 1, argv + 1);
     if (strcmp(cmd, "__worker") == 0) return cmd_worker(argc - 1, argv + 1);
     cli_error("unknown command \"%s\"", cmd);
     fputs(usage_text, stderr);

@@ -1,0 +1,513 @@
+/*
+ * cli/cmd_trace.c: `heaplab trace info|dump FILE`: what a recorded trace holds (docs/traces.md).
+ * A file that cannot be read at all is a one-line error and exit 1; a damaged one (truncated,
+ * or with corrupt chunks) is reported as far as it can be read, then the same error line.
+ */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "trace/trace.h"
+#include "util/diag.h"
+
+static const char trace_usage[] = "usage: heaplab trace info [--json] FILE\n"
+                                  "       heaplab trace dump [--order file|seq] [--limit N] FILE\n";
+
+static const char trace_help[] =
+        "\n"
+        "Inspect a trace written by 'heaplab record' (format heaplab.trace/1, docs/traces.md).\n"
+        "\n"
+        "  info   events by kind, threads, peak live bytes and when, size and lifetime\n"
+        "         histograms, cross-thread frees, frees of unknown pointers, failures\n"
+        "         --json   the same as one JSON document (schema heaplab.trace-info/1)\n"
+        "  dump   one line per event\n"
+        "         --order file|seq   as stored (default), or merged by sequence number\n"
+        "         --limit N          at most N events\n"
+        "\n"
+        "Exit status: 0; 1 when the file cannot be read, or is truncated or has corrupt\n"
+        "chunks (what could be read is still reported); 2 on a usage error.\n";
+
+static void fmt_bytes(char *buf, size_t n, uint64_t b)
+{
+    if (b >= (1ull << 30))
+        snprintf(buf, n, "%.2f GiB", (double)b / (1ull << 30));
+    else if (b >= (1u << 20))
+        snprintf(buf, n, "%.2f MiB", (double)b / (1u << 20));
+    else if (b >= (1u << 10))
+        snprintf(buf, n, "%.1f KiB", (double)b / (1u << 10));
+    else
+        snprintf(buf, n, "%" PRIu64 " B", b);
+}
+
+static void fmt_ns(char *buf, size_t n, uint64_t ns)
+{
+    if (ns >= 1000000000u)
+        snprintf(buf, n, "%.3f s", (double)ns / 1e9);
+    else if (ns >= 1000000u)
+        snprintf(buf, n, "%.3f ms", (double)ns / 1e6);
+    else if (ns >= 1000u)
+        snprintf(buf, n, "%.3f us", (double)ns / 1e3);
+    else
+        snprintf(buf, n, "%" PRIu64 " ns", ns);
+}
+
+/* A power of two with a binary suffix: 512, 1K, 2M ... */
+static void fmt_pow2(char *buf, size_t n, unsigned k)
+{
+    static const char suf[] = " KMGTPE";
+    snprintf(buf, n, "%llu%c", 1ull << (k % 10), k / 10 ? suf[k / 10] : ' ');
+    size_t l = strlen(buf);
+    if (l && buf[l - 1] == ' ') buf[l - 1] = 0;
+}
+
+/* Lower bound of histogram bucket b of ns lifetimes. */
+static void fmt_ns_bucket(char *buf, size_t n, unsigned b)
+{
+    if (b == 0) {
+        snprintf(buf, n, "0");
+        return;
+    }
+    fmt_ns(buf, n, 1ull << (b - 1));
+}
+
+/* The damage, as one line, or "" when the file is whole. */
+static void damage(const struct trace_status *st, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (st->truncated && st->corrupt_chunks)
+        snprintf(buf, n,
+                 "truncated (read up to its last whole chunk) and %" PRIu64
+                 " corrupt chunk(s) skipped (%" PRIu64 " bytes)",
+                 st->corrupt_chunks, st->skipped_bytes);
+    else if (st->truncated)
+        snprintf(buf, n, "truncated: read up to its last whole chunk (%" PRIu64 " events)",
+                 st->events);
+    else if (st->corrupt_chunks)
+        snprintf(buf, n, "%" PRIu64 " corrupt chunk(s) skipped (%" PRIu64 " bytes)",
+                 st->corrupt_chunks, st->skipped_bytes);
+}
+
+static const unsigned info_kinds[] = {
+    TRACE_MALLOC,         TRACE_CALLOC,        TRACE_REALLOC,    TRACE_REALLOCARRAY,
+    TRACE_POSIX_MEMALIGN, TRACE_ALIGNED_ALLOC, TRACE_MEMALIGN,   TRACE_VALLOC,
+    TRACE_PVALLOC,        TRACE_FREE,          TRACE_FREE_SIZED, TRACE_FREE_ALIGNED_SIZED,
+    TRACE_THREAD,         TRACE_MARK,
+};
+#define N_INFO_KINDS (sizeof(info_kinds) / sizeof(info_kinds[0]))
+
+static void print_hist(const char *title, const uint64_t *h, int ns_labels)
+{
+    int lo = -1, hi = -1;
+    uint64_t total = 0;
+    for (int b = 0; b < TRACE_HIST_BUCKETS; b++) {
+        if (!h[b]) continue;
+        if (lo < 0) lo = b;
+        hi = b;
+        total += h[b];
+    }
+    printf("\n%s\n", title);
+    if (lo < 0) {
+        printf("  (none)\n");
+        return;
+    }
+    for (int b = lo; b <= hi; b++) {
+        char from[32];
+        if (ns_labels)
+            fmt_ns_bucket(from, sizeof(from), (unsigned)b);
+        else if (b == 0)
+            snprintf(from, sizeof(from), "0");
+        else
+            fmt_pow2(from, sizeof(from), (unsigned)b - 1);
+        double pct = 100.0 * (double)h[b] / (double)total;
+        int bar = (int)(pct / 2.5 + 0.5);
+        printf("  >= %-10s %12" PRIu64 " %5.1f%% %.*s\n", from, h[b], pct, bar,
+               "########################################");
+    }
+}
+
+static void print_info(const char *path, const struct trace_reader *r, const struct trace_stats *s)
+{
+    const struct trace_header *h = trace_header(r);
+    const struct trace_status *st = trace_status(r);
+    char b1[64], b2[64], b3[64];
+    fmt_bytes(b1, sizeof(b1), st->file_bytes);
+    printf("%s: %s (version %u.%u), %s\n", path, TRACE_FORMAT, h->version_major, h->version_minor,
+           b1);
+    printf("end       %s", trace_end_name(st->end.reason));
+    if (st->end.reason == TRACE_END_SIGNAL) printf(" (signal %d)", st->end.signal);
+    if (st->end.reason == TRACE_END_NONE)
+        printf(" (no end record: the process was killed, or is still running)");
+    printf("\n");
+    printf("program   %s\n", h->program);
+    printf("argv     ");
+    for (unsigned i = 0; i < h->argc; i++)
+        printf(" %s", h->argv[i]);
+    printf("%s\n", h->argv_truncated ? " ..." : "");
+    time_t t = (time_t)(h->start_realtime_ns / 1000000000u);
+    struct tm tm;
+    char when[64] = "?";
+    if (gmtime_r(&t, &tm)) strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    printf("process   pid %" PRIu64 ", parent %" PRIu64 "%s, started %s\n", h->pid, h->ppid,
+           h->forked ? " (fork child)" : "", when);
+    printf("machine   %s %s %s (%s)\n", h->sysname, h->release, h->machine, h->nodename);
+    fmt_bytes(b1, sizeof(b1), h->buffer_bytes);
+    printf("recorder  %s over %s (clock %s, %s buffers)\n", h->recorder,
+           *h->next_malloc ? h->next_malloc : "?", h->clock, b1);
+    fmt_ns(b1, sizeof(b1), s->last_ns - s->first_ns);
+    printf("events    %" PRIu64 " in %" PRIu64 " chunk%s, %u thread%s, over %s\n", s->events,
+           st->chunks, st->chunks == 1 ? "" : "s", st->threads, st->threads == 1 ? "" : "s", b1);
+    char dmg[256];
+    damage(st, dmg, sizeof(dmg));
+    if (*dmg) printf("damage    %s\n", dmg);
+    if (st->duplicate_chunks)
+        printf("          %" PRIu64 " chunk(s) written twice were dropped\n", st->duplicate_chunks);
+    if (st->end.dropped)
+        printf("          %" PRIu64 " events were not recorded (no thread buffer left)\n",
+               st->end.dropped);
+
+    printf("\ncalls\n");
+    for (size_t i = 0; i < N_INFO_KINDS; i++) {
+        unsigned k = info_kinds[i];
+        if (!s->by_kind[k] && k != TRACE_MALLOC && k != TRACE_FREE) continue;
+        printf("  %-20s %12" PRIu64, trace_kind_name(k), s->by_kind[k]);
+        if (k == TRACE_FREE && s->free_null) printf("   (of NULL: %" PRIu64 ")", s->free_null);
+        printf("\n");
+    }
+    fmt_bytes(b1, sizeof(b1), s->bytes_requested);
+    printf("\nallocations  %" PRIu64 " blocks, %s requested, %" PRIu64 " failed\n", s->allocations,
+           b1, s->failures);
+    printf("releases     %" PRIu64 ", %" PRIu64 " cross-thread, %" PRIu64 " of unknown pointers\n",
+           s->releases, s->cross_thread_frees, s->unknown_frees);
+    if (s->realloc_in_place || s->zero_frees)
+        printf("realloc      %" PRIu64 " in place, %" PRIu64 " realloc(p, 0) frees\n",
+               s->realloc_in_place, s->zero_frees);
+    fmt_bytes(b1, sizeof(b1), s->peak_live_bytes);
+    fmt_ns(b2, sizeof(b2), s->peak_ns);
+    printf("peak live    %s in %" PRIu64 " blocks, at event %" PRIu64 " (%s)\n", b1,
+           s->peak_live_objects, s->peak_event, b2);
+    fmt_bytes(b3, sizeof(b3), s->live_bytes);
+    printf("live at end  %s in %" PRIu64 " blocks\n", b3, s->live_objects);
+    if (s->reused_live)
+        printf("             %" PRIu64
+               " allocations returned a live address (a free was not seen)\n",
+               s->reused_live);
+    if (s->forks || s->exec_failures)
+        printf("processes    %" PRIu64 " forks, %" PRIu64 " failed execs\n", s->forks,
+               s->exec_failures);
+
+    print_hist("sizes requested (bytes, from)", s->size_hist, 0);
+    print_hist("lifetimes (events between allocation and release, from)", s->life_events_hist, 0);
+    print_hist("lifetimes (time, from)", s->life_ns_hist, 1);
+
+    size_t nt;
+    const struct trace_thread *th = trace_threads(r, &nt);
+    printf("\nthreads\n  %6s %10s %12s\n", "index", "tid", "events");
+    for (size_t i = 0; i < nt && i < 64; i++)
+        printf("  %6u %10u %12" PRIu64 "\n", th[i].index, th[i].tid, th[i].events);
+    if (nt > 64) printf("  ... %zu more\n", nt - 64);
+}
+
+static void add_u64(cJSON *o, const char *key, uint64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    cJSON_AddRawToObject(o, key, buf);
+}
+
+static cJSON *hist_json(const uint64_t *h)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int b = 0; b < TRACE_HIST_BUCKETS; b++) {
+        if (!h[b]) continue;
+        cJSON *e = cJSON_CreateObject();
+        add_u64(e, "from", b ? 1ull << (b - 1) : 0);
+        add_u64(e, "to", b == 0 ? 0 : b == 64 ? UINT64_MAX : (1ull << b) - 1);
+        add_u64(e, "count", h[b]);
+        cJSON_AddItemToArray(a, e);
+    }
+    return a;
+}
+
+static char *info_json(const char *path, const struct trace_reader *r, const struct trace_stats *s)
+{
+    const struct trace_header *h = trace_header(r);
+    const struct trace_status *st = trace_status(r);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "schema", "heaplab.trace-info/1");
+    cJSON_AddStringToObject(o, "file", path);
+    char ver[32];
+    snprintf(ver, sizeof(ver), "%u.%u", h->version_major, h->version_minor);
+    cJSON_AddStringToObject(o, "format_version", ver);
+    add_u64(o, "file_bytes", st->file_bytes);
+    cJSON_AddStringToObject(o, "program", h->program);
+    cJSON *argv = cJSON_AddArrayToObject(o, "argv");
+    for (unsigned i = 0; i < h->argc; i++)
+        cJSON_AddItemToArray(argv, cJSON_CreateString(h->argv[i]));
+    cJSON_AddBoolToObject(o, "argv_truncated", h->argv_truncated);
+    add_u64(o, "pid", h->pid);
+    add_u64(o, "ppid", h->ppid);
+    cJSON_AddBoolToObject(o, "forked", h->forked);
+    add_u64(o, "start_realtime_ns", h->start_realtime_ns);
+    add_u64(o, "session", h->session);
+    cJSON *m = cJSON_AddObjectToObject(o, "machine");
+    cJSON_AddStringToObject(m, "sysname", h->sysname);
+    cJSON_AddStringToObject(m, "nodename", h->nodename);
+    cJSON_AddStringToObject(m, "release", h->release);
+    cJSON_AddStringToObject(m, "machine", h->machine);
+    cJSON *rec = cJSON_AddObjectToObject(o, "recorder");
+    cJSON_AddStringToObject(rec, "name", h->recorder);
+    cJSON_AddStringToObject(rec, "next_malloc", h->next_malloc);
+    cJSON_AddStringToObject(rec, "clock", h->clock);
+    cJSON_AddStringToObject(rec, "writer", h->writer);
+    add_u64(rec, "buffer_bytes", h->buffer_bytes);
+
+    cJSON_AddStringToObject(o, "end", trace_end_name(st->end.reason));
+    add_u64(o, "end_signal", (uint64_t)st->end.signal);
+    cJSON_AddBoolToObject(o, "truncated", st->truncated);
+    add_u64(o, "corrupt_chunks", st->corrupt_chunks);
+    add_u64(o, "skipped_bytes", st->skipped_bytes);
+    add_u64(o, "duplicate_chunks", st->duplicate_chunks);
+    add_u64(o, "dropped_events", st->end.dropped);
+    add_u64(o, "chunks", st->chunks);
+    add_u64(o, "events", s->events);
+    add_u64(o, "duration_ns", s->last_ns - s->first_ns);
+    cJSON *k = cJSON_AddObjectToObject(o, "calls");
+    for (size_t i = 0; i < N_INFO_KINDS; i++)
+        add_u64(k, trace_kind_name(info_kinds[i]), s->by_kind[info_kinds[i]]);
+    add_u64(o, "free_null", s->free_null);
+    add_u64(o, "allocations", s->allocations);
+    add_u64(o, "releases", s->releases);
+    add_u64(o, "failures", s->failures);
+    add_u64(o, "zero_frees", s->zero_frees);
+    add_u64(o, "realloc_in_place", s->realloc_in_place);
+    add_u64(o, "bytes_requested", s->bytes_requested);
+    add_u64(o, "cross_thread_frees", s->cross_thread_frees);
+    add_u64(o, "unknown_frees", s->unknown_frees);
+    add_u64(o, "reused_live", s->reused_live);
+    add_u64(o, "forks", s->forks);
+    add_u64(o, "exec_failures", s->exec_failures);
+    add_u64(o, "thread_exits", s->thread_exits);
+    cJSON *pk = cJSON_AddObjectToObject(o, "peak_live");
+    add_u64(pk, "bytes", s->peak_live_bytes);
+    add_u64(pk, "blocks", s->peak_live_objects);
+    add_u64(pk, "event", s->peak_event);
+    add_u64(pk, "ns", s->peak_ns);
+    cJSON *le = cJSON_AddObjectToObject(o, "live_at_end");
+    add_u64(le, "bytes", s->live_bytes);
+    add_u64(le, "blocks", s->live_objects);
+    cJSON_AddItemToObject(o, "size_histogram", hist_json(s->size_hist));
+    cJSON_AddItemToObject(o, "lifetime_events_histogram", hist_json(s->life_events_hist));
+    cJSON_AddItemToObject(o, "lifetime_ns_histogram", hist_json(s->life_ns_hist));
+    size_t nt;
+    const struct trace_thread *th = trace_threads(r, &nt);
+    cJSON *ta = cJSON_AddArrayToObject(o, "threads");
+    for (size_t i = 0; i < nt; i++) {
+        cJSON *e = cJSON_CreateObject();
+        add_u64(e, "index", th[i].index);
+        add_u64(e, "tid", th[i].tid);
+        add_u64(e, "events", th[i].events);
+        cJSON_AddItemToArray(ta, e);
+    }
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static int open_trace(const char *path, struct trace_reader **r)
+{
+    struct diag d = { { 0 } };
+    if (trace_open(r, path, &d) != 0) {
+        cli_error("%s: %s", path, d.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* After the report: the damage line, and the exit status. */
+static int finish(const char *path, const struct trace_reader *r)
+{
+    char dmg[256];
+    damage(trace_status(r), dmg, sizeof(dmg));
+    if (!*dmg) return EXIT_OK;
+    cli_error("%s: %s", path, dmg);
+    return EXIT_FAIL;
+}
+
+static int trace_info(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "json", no_argument, NULL, 'J' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int json = 0, ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'J':
+            json = 1;
+            break;
+        case 'h':
+            fputs(trace_usage, stdout);
+            fputs(trace_help, stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error(trace_usage, "unknown or incomplete option \"%s\"",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error(trace_usage, "%s",
+                               optind >= argc ? "no trace file given" : "one trace file at a time");
+    const char *path = argv[optind];
+    struct trace_reader *r;
+    if (open_trace(path, &r) != 0) return EXIT_FAIL;
+    struct trace_stats s;
+    struct diag d = { { 0 } };
+    if (trace_stats(r, &s, &d) != 0) {
+        cli_error("%s: %s", path, d.msg);
+        trace_close(r);
+        return EXIT_FAIL;
+    }
+    if (json) {
+        char *text = info_json(path, r, &s);
+        if (!text) {
+            cli_error("out of memory");
+            trace_close(r);
+            return EXIT_FAIL;
+        }
+        puts(text);
+        free(text);
+    } else {
+        print_info(path, r, &s);
+    }
+    fflush(stdout);
+    int rc = finish(path, r);
+    trace_close(r);
+    return rc;
+}
+
+static void dump_event(const struct trace_event *e, uint64_t start)
+{
+    double t = e->ns > start ? (double)(e->ns - start) / 1e9 : 0.0;
+    printf("%10" PRIu64 " %4u %12.9f  %s", e->seq, e->thread, t, trace_kind_name(e->kind));
+    switch (e->kind) {
+    case TRACE_MALLOC:
+    case TRACE_VALLOC:
+    case TRACE_PVALLOC:
+        printf("(%" PRIu64 ") = %#" PRIx64, e->size, e->result);
+        break;
+    case TRACE_CALLOC:
+        printf("(%" PRIu64 ", %" PRIu64 ") = %#" PRIx64, e->count, e->size, e->result);
+        break;
+    case TRACE_REALLOC:
+        printf("(%#" PRIx64 ", %" PRIu64 ") = %#" PRIx64 "  [seq %" PRIu64 "]%s", e->ptr, e->size,
+               e->result, e->seq2, e->flags & TRACE_F_ZERO_FREED ? " freed" : "");
+        break;
+    case TRACE_REALLOCARRAY:
+        printf("(%#" PRIx64 ", %" PRIu64 ", %" PRIu64 ") = %#" PRIx64 "  [seq %" PRIu64 "]%s",
+               e->ptr, e->count, e->size, e->result, e->seq2,
+               e->flags & TRACE_F_ZERO_FREED ? " freed" : "");
+        break;
+    case TRACE_POSIX_MEMALIGN:
+        printf("(%" PRIu64 ", %" PRIu64 ") = %" PRIu64 ", %#" PRIx64, e->align, e->size, e->value,
+               e->result);
+        break;
+    case TRACE_ALIGNED_ALLOC:
+    case TRACE_MEMALIGN:
+        printf("(%" PRIu64 ", %" PRIu64 ") = %#" PRIx64, e->align, e->size, e->result);
+        break;
+    case TRACE_FREE:
+        printf("(%#" PRIx64 ")", e->ptr);
+        break;
+    case TRACE_FREE_SIZED:
+        printf("(%#" PRIx64 ", %" PRIu64 ")", e->ptr, e->size);
+        break;
+    case TRACE_FREE_ALIGNED_SIZED:
+        printf("(%#" PRIx64 ", %" PRIu64 ", %" PRIu64 ")", e->ptr, e->align, e->size);
+        break;
+    case TRACE_THREAD:
+        printf(" tid %" PRIu64, e->value);
+        break;
+    case TRACE_MARK:
+        printf(" %s %" PRIu64, trace_mark_name(e->mark), e->value);
+        break;
+    default:
+        break;
+    }
+    putchar('\n');
+}
+
+static int trace_dump(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "order", required_argument, NULL, 'o' },
+        { "limit", required_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    enum trace_order order = TRACE_ORDER_FILE;
+    uint64_t limit = UINT64_MAX;
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+n:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'o':
+            if (strcmp(optarg, "file") == 0)
+                order = TRACE_ORDER_FILE;
+            else if (strcmp(optarg, "seq") == 0)
+                order = TRACE_ORDER_SEQ;
+            else
+                return cli_usage_error(trace_usage, "bad --order \"%s\" (file or seq)", optarg);
+            break;
+        case 'n':
+            if (cli_parse_u64(optarg, &limit) != 0)
+                return cli_usage_error(trace_usage, "bad --limit \"%s\"", optarg);
+            break;
+        case 'h':
+            fputs(trace_usage, stdout);
+            fputs(trace_help, stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error(trace_usage, "unknown or incomplete option \"%s\"",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error(trace_usage, "%s",
+                               optind >= argc ? "no trace file given" : "one trace file at a time");
+    const char *path = argv[optind];
+    struct trace_reader *r;
+    if (open_trace(path, &r) != 0) return EXIT_FAIL;
+    uint64_t start = trace_header(r)->start_mono_ns;
+    trace_rewind(r, order);
+    struct trace_event e;
+    printf("%10s %4s %12s  %s\n", "seq", "thr", "time, s", "call");
+    for (uint64_t i = 0; i < limit && trace_next(r, &e); i++)
+        dump_event(&e, start);
+    fflush(stdout);
+    int rc = finish(path, r);
+    trace_close(r);
+    return rc;
+}
+
+int cmd_trace(int argc, char **argv)
+{
+    if (argc < 2) return cli_usage_error(trace_usage, "%s", "no subcommand given (info or dump)");
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+        fputs(trace_usage, stdout);
+        fputs(trace_help, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(sub, "info") == 0) return trace_info(argc - 1, argv + 1);
+    if (strcmp(sub, "dump") == 0) return trace_dump(argc - 1, argv + 1);
+    return cli_usage_error(trace_usage, "unknown trace subcommand \"%s\"", sub);
+}
