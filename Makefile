@@ -7,8 +7,9 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 RESULTS    ?= results
 BENCH_ARGS ?= --threads 1,2 --repeat 5
+FUZZ_TIME  ?= 600
 
-.PHONY: all build deps secure perf test test-asan test-tsan bench format format-check lint clean
+.PHONY: all build deps secure perf test test-asan test-tsan bench fuzz format format-check lint clean
 
 all: build
 
@@ -48,6 +49,11 @@ test: deps build
 bench: deps build
 	@mkdir -p $(RESULTS)
 	@$(BUILD)/heaplab bench $(BENCH_ARGS) --json $(RESULTS)/bench-$$(date -u +%Y%m%dT%H%M%SZ).json
+
+# The trace reader's libFuzzer target for FUZZ_TIME seconds (make test runs it for 20); the
+# corpus grows in $(BUILD)/tests/fuzz/corpus. Needs clang (scripts/deps.sh installs it).
+fuzz: deps build
+	@bash tests/fuzz/run_fuzz.sh $(BUILD)/tests/fuzz/fuzz_trace $(BUILD)/heaplab $(FUZZ_TIME)
 
 # Every figure of docs/performance.md (about 15 minutes).
 perf: deps build

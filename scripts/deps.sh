@@ -5,9 +5,10 @@
 set -u
 
 # Build tools and libraries, then the peer allocators' runtime libraries.
+# clang and libclang-rt-14-dev: the trace reader's fuzzer (libFuzzer, tests/fuzz).
 PKGS=(build-essential cmake pkg-config libcjson-dev python3 python3-jsonschema
       libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libmimalloc2.0
-      redis-server git)
+      redis-server git clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
