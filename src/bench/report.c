@@ -142,7 +142,7 @@ static void print_table(const struct bench_config *cfg, const struct bench_resul
             any |= have[a];
         if (!any && strncmp(row[0].note, "needs at least", 14) == 0)
             continue; /* a workload that does not run at this thread count */
-        fprintf(fp, "%-18s %3u", row[0].workload, row[0].threads);
+        fprintf(fp, "%-18s %3u", bench_workload_label(row[0].workload), row[0].threads);
         for (size_t a = 0; a < na; a++) {
             char cell[64];
             if (!have[a]) {
@@ -216,8 +216,8 @@ void report_table(const struct bench_config *cfg, const struct bench_results *re
             fprintf(fp, "\nnotes:\n");
             header = 1;
         }
-        fprintf(fp, "  %s (%s, %u thread%s): %s\n", cfg->allocs[c->alloc_idx].name, c->workload,
-                c->threads, c->threads == 1 ? "" : "s", c->note);
+        fprintf(fp, "  %s (%s, %u thread%s): %s\n", cfg->allocs[c->alloc_idx].name,
+                bench_workload_label(c->workload), c->threads, c->threads == 1 ? "" : "s", c->note);
     }
 }
 

@@ -257,31 +257,35 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
     size_t total = 0;
     for (size_t w = 0; w < cfg->n_workloads; w++) {
         const struct workload *wl = workload_find(cfg->workloads[w]);
-        for (size_t t = 0; t < cfg->n_threads; t++)
-            if (wl && cfg->threads[t] >= wl->min_threads) total += cfg->repeat * cfg->n_allocs;
+        unsigned fixed = cfg->fixed_threads ? cfg->fixed_threads[w] : 0;
+        for (size_t t = 0; t < (fixed ? 1 : cfg->n_threads); t++)
+            if (fixed || (wl && cfg->threads[t] >= wl->min_threads))
+                total += cfg->repeat * cfg->n_allocs;
     }
     uint64_t start = clock_ns();
     size_t done = 0;
     for (size_t w = 0; w < cfg->n_workloads; w++) {
         const struct workload *wl = workload_find(cfg->workloads[w]);
-        if (!wl) return diag_set(d, "unknown workload \"%s\"", cfg->workloads[w]);
-        for (size_t t = 0; t < cfg->n_threads; t++) {
-            unsigned threads = cfg->threads[t];
+        unsigned fixed = cfg->fixed_threads ? cfg->fixed_threads[w] : 0;
+        if (!wl && !fixed) return diag_set(d, "unknown workload \"%s\"", cfg->workloads[w]);
+        const char *wname = wl ? wl->name : cfg->workloads[w];
+        unsigned min_threads = wl ? wl->min_threads : 1;
+        for (size_t t = 0; t < (fixed ? 1 : cfg->n_threads); t++) {
+            unsigned threads = fixed ? fixed : cfg->threads[t];
             struct bench_cell *row = &res->cells[res->n_cells];
             for (size_t a = 0; a < cfg->n_allocs; a++) {
                 struct bench_cell *c = &row[a];
-                c->workload = wl->name;
+                c->workload = wname;
                 c->threads = threads;
                 c->alloc_idx = a;
                 c->runs = cJSON_CreateArray();
                 if (!cfg->allocs[a].found)
                     snprintf(c->note, sizeof(c->note), "%s", cfg->allocs[a].note);
-                else if (threads < wl->min_threads)
-                    snprintf(c->note, sizeof(c->note), "needs at least %u threads",
-                             wl->min_threads);
+                else if (threads < min_threads)
+                    snprintf(c->note, sizeof(c->note), "needs at least %u threads", min_threads);
             }
             res->n_cells += cfg->n_allocs;
-            if (threads < wl->min_threads) continue;
+            if (threads < min_threads) continue;
             for (unsigned rep = 0; rep < cfg->repeat; rep++) {
                 for (size_t a = 0; a < cfg->n_allocs; a++) {
                     struct bench_cell *c = &row[a];
@@ -290,8 +294,9 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
                         done++;
                         continue;
                     }
-                    progress(cfg, done, total, wl->name, threads, al->name, rep, start);
-                    cJSON *r = bench_spawn_worker(cfg, al, wl->name, threads, rep);
+                    progress(cfg, done, total, bench_workload_label(wname), threads, al->name, rep,
+                             start);
+                    cJSON *r = bench_spawn_worker(cfg, al, wname, threads, rep);
                     done++;
                     const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
                     int ok = cJSON_IsString(st) && strcmp(st->valuestring, "ok") == 0;

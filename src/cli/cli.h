@@ -40,6 +40,7 @@ int cmd_list(int argc, char **argv);
 int cmd_race(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 
 #endif

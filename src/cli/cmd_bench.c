@@ -3,6 +3,7 @@
  */
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 static const char bench_usage[] =
         "usage: heaplab bench [--workload LIST] [--allocator LIST] [--threads LIST] [--ops N]\n"
         "                     [--seed S] [--repeat R] [--pin CPUS] [--json FILE] [--csv FILE]\n"
-        "                     [--timeout SEC] [--no-latency] [--quiet]\n";
+        "                     [--timeout SEC] [--no-latency] [--quiet] [--trace FILE]\n";
 
 static const char bench_help[] =
         "\n"
@@ -25,8 +26,11 @@ static const char bench_help[] =
         "medians with their relative spread.\n"
         "\n"
         "options:\n"
-        "  -w, --workload LIST   comma-separated workloads (default: all; see 'heaplab list\n"
-        "                        workloads'); repeatable; --profile is an alias\n"
+        "  -w, --workload LIST   comma-separated workloads (default: all, or none when --trace\n"
+        "                        is given; see 'heaplab list workloads'); repeatable;\n"
+        "                        --profile is an alias\n"
+        "      --trace FILE      a malloc trace ('heaplab record') as one more workload,\n"
+        "                        replayed on the threads it recorded; repeatable\n"
         "  -a, --allocator LIST  glibc, jemalloc, tcmalloc, mimalloc, hlmalloc,\n"
         "                        NAME=/path/lib.so, or lab:NAME for a lab allocator run\n"
         "                        in-process (1 thread; lab:vt-glibc is glibc behind the same\n"
@@ -75,11 +79,15 @@ int cmd_bench(int argc, char **argv)
         { "timeout", required_argument, NULL, 'T' },
         { "no-latency", no_argument, NULL, 'L' },
         { "quiet", no_argument, NULL, 'q' },
+        { "trace", required_argument, NULL, 'X' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     static struct bench_config cfg;
     static const char *workloads[256];
+    static unsigned fixed_threads[256];
+    const char *traces[64];
+    size_t n_traces = 0;
     const char *alloc_items[ALLOC_MAX];
     size_t n_alloc_items = 0;
     const char *json_path = NULL, *csv_path = NULL;
@@ -157,6 +165,10 @@ int cmd_bench(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 'X':
+            if (n_traces >= 64) return cli_usage_error(bench_usage, "too many --trace files");
+            traces[n_traces++] = optarg;
+            break;
         case 'h':
             fputs(bench_usage, stdout);
             fputs(bench_help, stdout);
@@ -173,10 +185,30 @@ int cmd_bench(int argc, char **argv)
         return cli_usage_error(bench_usage, "unexpected argument \"%s\"", argv[optind]);
 
     /* Workloads: validate every name before running anything. */
-    if (cfg.n_workloads == 0)
+    if (cfg.n_workloads == 0 && n_traces == 0)
         for (size_t i = 0; i < workload_count; i++)
             workloads[cfg.n_workloads++] = workload_list[i]->name;
-    for (size_t i = 0; i < cfg.n_workloads; i++) {
+    size_t n_named = cfg.n_workloads;
+    struct diag td = { { 0 } };
+    for (size_t i = 0; i < n_traces; i++) {
+        /* A trace is a workload named "trace:<absolute path>", run on its own threads. */
+        static char names[64][4096 + 8];
+        char abs[4096];
+        unsigned th;
+        if (trace_replay_threads(traces[i], &th, &td) != 0) {
+            cli_error("%s", td.msg);
+            return EXIT_FAIL;
+        }
+        if (!realpath(traces[i], abs) || cfg.n_workloads >= 256) {
+            cli_error("%s: cannot resolve the path", traces[i]);
+            return EXIT_FAIL;
+        }
+        snprintf(names[i], sizeof(names[i]), "%s%s", BENCH_TRACE_PREFIX, abs);
+        fixed_threads[cfg.n_workloads] = th;
+        workloads[cfg.n_workloads++] = names[i];
+    }
+    cfg.fixed_threads = fixed_threads;
+    for (size_t i = 0; i < n_named; i++) {
         if (!workload_find(workloads[i])) {
             cli_error("unknown workload \"%s\" (try 'heaplab list workloads')", workloads[i]);
             fputs(bench_usage, stderr);

@@ -106,8 +106,9 @@ int cmd_worker(int argc, char **argv)
         return EXIT_OK;
     }
 
-    const struct workload *w = workload_find(workload);
-    if (!w) {
+    int is_trace = strncmp(workload, BENCH_TRACE_PREFIX, strlen(BENCH_TRACE_PREFIX)) == 0;
+    const struct workload *w = is_trace ? NULL : workload_find(workload);
+    if (!w && !is_trace) {
         cli_error("unknown workload \"%s\"", workload);
         return EXIT_USAGE;
     }
@@ -147,8 +148,15 @@ int cmd_worker(int argc, char **argv)
     struct wl_params p = { .seed = seed, .ops = ops, .threads = (unsigned)threads };
     struct opstream s;
     struct diag d = { { 0 } };
-    if (workload_build(w, &p, &s, &d) != 0) {
+    struct trace_replay_stats rs;
+    if (is_trace ? trace_replay_stream(workload + strlen(BENCH_TRACE_PREFIX), &s, &rs, &d)
+                 : workload_build(w, &p, &s, &d)) {
         cli_error("%s", d.msg);
+        return EXIT_FAIL;
+    }
+    if (o.lab && s.threads > 1) {
+        cli_error("lab allocators are single-threaded; this trace has %u threads", s.threads);
+        opstream_destroy(&s);
         return EXIT_FAIL;
     }
     cJSON *res = exec_stream(&s, &o, &d);
@@ -157,9 +165,27 @@ int cmd_worker(int argc, char **argv)
         opstream_destroy(&s);
         return EXIT_FAIL;
     }
-    cJSON_AddStringToObject(res, "workload", w->name);
+    cJSON_AddStringToObject(res, "workload", is_trace ? workload : w->name);
     cJSON_AddNumberToObject(res, "seed", (double)seed);
-    cJSON_AddNumberToObject(res, "ops_per_thread", (double)(ops ? ops : w->default_ops));
+    if (is_trace) {
+        cJSON_AddNumberToObject(res, "ops_per_thread", (double)(opstream_ops(&s) / s.threads));
+        cJSON *rj = cJSON_AddObjectToObject(res, "replay");
+        cJSON_AddNumberToObject(rj, "events", (double)rs.events);
+        cJSON_AddNumberToObject(rj, "allocs", (double)rs.allocs);
+        cJSON_AddNumberToObject(rj, "frees", (double)rs.frees);
+        cJSON_AddNumberToObject(rj, "reallocs", (double)rs.reallocs);
+        cJSON_AddNumberToObject(rj, "unknown_frees", (double)rs.unknown_frees);
+        cJSON_AddNumberToObject(rj, "failed", (double)rs.failed);
+        cJSON_AddNumberToObject(rj, "zero_sizes", (double)rs.zero_sizes);
+        cJSON_AddNumberToObject(rj, "clamped_aligns", (double)rs.clamped_aligns);
+        cJSON_AddNumberToObject(rj, "stale_addresses", (double)rs.stale_addresses);
+        cJSON_AddNumberToObject(rj, "threads", (double)rs.threads);
+        cJSON_AddNumberToObject(rj, "folded_threads", (double)rs.folded_threads);
+        cJSON_AddNumberToObject(rj, "corrupt_chunks", (double)rs.corrupt_chunks);
+        cJSON_AddBoolToObject(rj, "truncated", rs.truncated);
+    } else {
+        cJSON_AddNumberToObject(res, "ops_per_thread", (double)(ops ? ops : w->default_ops));
+    }
     if (lab) {
         char prov[64];
         snprintf(prov, sizeof(prov), "lab:%s (in-process vtable)", lab);

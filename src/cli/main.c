@@ -17,6 +17,7 @@ static const char usage_text[] =
         "          peak RSS and fragmentation\n"
         "  run     run a program under each allocator: wall, CPU, peak RSS, page faults\n"
         "  race    race the lab's teaching allocators in lockstep on one workload\n"
+        "  replay  replay a recorded malloc trace under each allocator\n"
         "  list    list workloads and allocators ('list workloads', 'list allocators',\n"
         "          'list lab')\n"
         "  record  run a program and record its malloc calls into a trace\n"
@@ -42,6 +43,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "race") == 0) return cmd_race(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "record") == 0) return cmd_record(argc - 1, argv + 1);
     if (strcmp(cmd, "trace") == 0) return cmd_trace(argc - 1, argv + 1);
