@@ -18,10 +18,10 @@ static const char usage_text[] =
         "  run     run a program under each allocator: wall, CPU, peak RSS, page faults\n"
         "  race    race the lab's teaching allocators in lockstep on one workload\n"
         "  replay  replay a recorded malloc trace under each allocator\n"
-        "  list    list workloads and allocators ('list workloads', 'list allocators',\n"
-        "          'list lab')\n"
         "  record  run a program and record its malloc calls into a trace\n"
         "  trace   inspect a recorded trace ('trace info FILE', 'trace dump FILE')\n"
+        "  list    list workloads and allocators ('list workloads', 'list allocators',\n"
+        "          'list lab')\n"
         "\n"
         "Run 'heaplab COMMAND --help' for a command's options.\n";
 
