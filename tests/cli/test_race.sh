@@ -45,6 +45,8 @@ check "race --ticks exits 0" [ $? -eq 0 ]
 check "race --quiet prints nothing" [ ! -s "$TMP/out" ]
 check "ticks file valid (nginx-requests)" python3 "$TESTS_DIR/cli/check_ticks.py" "$TMP/t1"
 check "ticks: header, 9 ticks, end" [ "$(wc -l <"$TMP/t1")" -eq 11 ]
+check "ticks: every line validates (ticks-1.schema.json)" /usr/bin/python3 \
+    "$TESTS_DIR/cli/validate_json.py" --lines "$ROOT/docs/schema/ticks-1.schema.json" "$TMP/t1"
 "$HEAPLAB" race --workload small --ops 5000 --arena 2M --ticks "$TMP/t2" --quiet 2>"$TMP/err"
 check "ticks file valid (small, 2 MiB)" python3 "$TESTS_DIR/cli/check_ticks.py" "$TMP/t2"
 check "ticks: 65536 cells of 32 B" python3 -c "

@@ -73,6 +73,7 @@ check "info mix: counts exactly as the program made them" expect_counts "$TMP/mi
 check "info mix: complete, nothing unknown" jcheck "d['end']=='exit' and not d['truncated'] and d['unknown_frees']==0 and d['corrupt_chunks']==0"
 check "info mix: everything freed" jcheck "d['live_at_end']['blocks']==0 and d['peak_live']['bytes']>=(1<<19)"
 check "info mix: header" jcheck "d['program'].endswith('tr_single') and d['argv'][-1]=='mix' and d['recorder']['next_malloc'].find('libc')>=0"
+check "trace info JSON validates" validate trace-info-1.schema.json "$TMP/info.json"
 "$HEAPLAB" trace info mix.trace >"$TMP/mix.txt" 2>&1
 check "info mix (text): peak live line" grep -q "^peak live" "$TMP/mix.txt"
 check "info mix (text): size histogram" grep -q "^sizes requested" "$TMP/mix.txt"
