@@ -318,14 +318,20 @@ static char *info_json(const char *path, const struct trace_reader *r, const str
     return text;
 }
 
-static int open_trace(const char *path, struct trace_reader **r)
+/* The one trace file left on the command line, opened: EXIT_OK, or the exit status after
+ * reporting a usage error (none or several files) or a file that cannot be read. */
+static int open_trace_arg(int argc, char **argv, const char **path, struct trace_reader **r)
 {
+    if (optind != argc - 1)
+        return cli_usage_error(trace_usage, "%s",
+                               optind >= argc ? "no trace file given" : "one trace file at a time");
+    *path = argv[optind];
     struct diag d = { { 0 } };
-    if (trace_open(r, path, &d) != 0) {
-        cli_error("%s: %s", path, d.msg);
-        return -1;
+    if (trace_open(r, *path, &d) != 0) {
+        cli_error("%s: %s", *path, d.msg);
+        return EXIT_FAIL;
     }
-    return 0;
+    return EXIT_OK;
 }
 
 /* After the report: the damage line, and the exit status. */
@@ -362,12 +368,10 @@ static int trace_info(int argc, char **argv)
                                    argv[optind - 1]);
         }
     }
-    if (optind != argc - 1)
-        return cli_usage_error(trace_usage, "%s",
-                               optind >= argc ? "no trace file given" : "one trace file at a time");
-    const char *path = argv[optind];
-    struct trace_reader *r;
-    if (open_trace(path, &r) != 0) return EXIT_FAIL;
+    const char *path = NULL;
+    struct trace_reader *r = NULL;
+    int rc = open_trace_arg(argc, argv, &path, &r);
+    if (rc != EXIT_OK) return rc;
     struct trace_stats s;
     struct diag d = { { 0 } };
     if (trace_stats(r, &s, &d) != 0) {
@@ -388,7 +392,7 @@ static int trace_info(int argc, char **argv)
         print_info(path, r, &s);
     }
     fflush(stdout);
-    int rc = finish(path, r);
+    rc = finish(path, r);
     trace_close(r);
     return rc;
 }
@@ -480,12 +484,10 @@ static int trace_dump(int argc, char **argv)
                                    argv[optind - 1]);
         }
     }
-    if (optind != argc - 1)
-        return cli_usage_error(trace_usage, "%s",
-                               optind >= argc ? "no trace file given" : "one trace file at a time");
-    const char *path = argv[optind];
-    struct trace_reader *r;
-    if (open_trace(path, &r) != 0) return EXIT_FAIL;
+    const char *path = NULL;
+    struct trace_reader *r = NULL;
+    int rc = open_trace_arg(argc, argv, &path, &r);
+    if (rc != EXIT_OK) return rc;
     uint64_t start = trace_header(r)->start_mono_ns;
     trace_rewind(r, order);
     struct trace_event e;
@@ -493,7 +495,7 @@ static int trace_dump(int argc, char **argv)
     for (uint64_t i = 0; i < limit && trace_next(r, &e); i++)
         dump_event(&e, start);
     fflush(stdout);
-    int rc = finish(path, r);
+    rc = finish(path, r);
     trace_close(r);
     return rc;
 }
