@@ -9,7 +9,7 @@
  * which sends the free to the generic path) and the offset a multiple of the block size (a
  * multiply and a rotate, no division); then the cheap
  * double-free check (a freed block carries block ^ hl_cookie in its second word, and malloc
- * clears it) and a push onto local_free.
+ * clears it) and a push onto the page's free list, which malloc pops: LIFO reuse.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -49,8 +49,8 @@ void hl_free_local(struct hl_page *pg, struct hl_block *b)
     if (HL_SECURE && pg->kind != HL_PAGE_LARGE)
         memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
     if (HL_DF_CHECK || HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
-    hl_next_encode(pg, b, pg->local_free);
-    pg->local_free = b;
+    hl_next_encode(pg, b, pg->free);
+    pg->free = b;
     if (HL_UNLIKELY(pg->flags & HL_PAGE_IN_FULL)) hl_page_unfull(pg->heap, pg);
     if (--pg->used == 0) hl_page_retire(pg);
 }
@@ -145,8 +145,8 @@ void hli_free(void *p)
         if (HL_LIKELY(off < pg->fast_limit && hl_is_block_offset(pg, off)
                       && (!HL_DF_CHECK || b->cookie != ((uintptr_t)b ^ hl_cookie)) && !HL_SECURE)) {
             if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
-            b->next = pg->local_free;
-            pg->local_free = b;
+            b->next = pg->free;
+            pg->free = b;
             if (HL_UNLIKELY(--pg->used == 0)) hl_page_retire(pg);
             return;
         }

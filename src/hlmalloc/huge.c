@@ -101,6 +101,8 @@ void *hl_huge_alloc(size_t n, size_t align, bool zero)
     atomic_fetch_add_explicit(&hl_count.huge_blocks, 1, memory_order_relaxed);
     if (zero && reused) memset(pg->start, 0, n);
     ((struct hl_block *)pg->start)->cookie = 0;
+    hl_purger_note(); /* so that it is purged after a free even if no malloc follows */
+    hl_purger_poke();
     return pg->start;
 }
 

@@ -176,6 +176,7 @@ HL_HIDDEN void hl_registry_remove(struct hl_segment *s);
 HL_HIDDEN void hl_purge_all(bool force);
 HL_HIDDEN int hl_purger_wanted(void); /* some memory is waiting to be purged */
 HL_HIDDEN void hl_purger_note(void);  /* say so */
+#define HL_PURGER_AFTER (4u << 20)    /* bytes of slices taken before the purger is wanted */
 extern HL_HIDDEN pthread_mutex_t hl_registry_lock;
 extern HL_HIDDEN struct hl_segment *hl_registry;
 
@@ -199,6 +200,16 @@ HL_HIDDEN struct hl_heap *hl_heap_get(void); /* the thread's heap, initialized; 
 HL_HIDDEN void hl_process_init(void);
 HL_HIDDEN struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h);
 HL_HIDDEN void hl_purger_maybe_start(void);
+
+/* Start the purger if it is wanted: memory is waiting to be purged, or the process has
+ * taken more than HL_PURGER_AFTER of slices or a huge block, so that memory it frees
+ * before going idle is purged without another malloc. Called at the end of malloc's slow
+ * paths, where no lock is held. Not from free: pthread_create allocates, and would be
+ * handed the block just freed (a double free right after would then go unseen). */
+static inline void hl_purger_poke(void)
+{
+    if (HL_UNLIKELY(hl_purger_wanted())) hl_purger_maybe_start();
+}
 extern HL_HIDDEN pthread_mutex_t hl_heaps_lock;
 extern HL_HIDDEN struct hl_heap *hl_heaps;
 

@@ -3,11 +3,11 @@
  *
  * The slow path runs when the direct page of a size has no free block. It (1) takes the
  * blocks other threads freed into full pages (the heap's delayed list), (2) walks at most
- * HL_SEARCH pages of the size's queue, moving each page's local_free and xthread_free into
- * its free list and carving at most 4 KiB of fresh blocks at a time, moving pages with
- * nothing left to the full queue, and (3) only then takes new slices for a fresh page.
- * Keeping local_free apart from free makes this path run at a steady rate, and extending by
- * 4 KiB at a time keeps RSS near what is used.
+ * HL_SEARCH pages of the size's queue, moving each page's xthread_free into its free list
+ * and carving at most 4 KiB of fresh blocks at a time, moving pages with nothing left to
+ * the full queue, and (3) only then takes new slices for a fresh page. The owner's frees
+ * go straight onto `free` (LIFO), so a size that is freed as often as it is allocated
+ * never comes here; extending by 4 KiB at a time keeps RSS near what is used.
  */
 #include <errno.h>
 
@@ -116,21 +116,9 @@ static void page_extend(struct hl_page *pg)
     pg->fast_limit = pg->flags ? 0 : pg->limit;
 }
 
-/* Move local frees and remote frees into the free list (owner only). */
+/* Move remote frees into the free list (owner only). */
 void hl_page_collect(struct hl_page *pg)
 {
-    if (pg->local_free) {
-        if (!pg->free) {
-            pg->free = pg->local_free;
-        } else {
-            struct hl_block *b = pg->local_free, *next;
-            while ((next = hl_next_decode(pg, b)) != NULL)
-                b = next;
-            hl_next_encode(pg, b, pg->free);
-            pg->free = pg->local_free;
-        }
-        pg->local_free = NULL;
-    }
     uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     if ((x & ~(uintptr_t)3) == 0) return;
     /* Take the whole list, keeping the delayed-state bits (acquire: pairs with the
@@ -430,7 +418,7 @@ void *hl_malloc_bin(struct hl_heap *h, unsigned bin)
         return NULL;
     }
     void *p = page_pop(pg);
-    if (HL_UNLIKELY(hl_purger_wanted())) hl_purger_maybe_start();
+    hl_purger_poke();
     return p;
 }
 
@@ -449,7 +437,7 @@ void *hl_malloc_generic(struct hl_heap *h, size_t n)
         p = hl_alloc_large(h, n, 0);
     else
         p = hl_huge_alloc(n, 0, false);
-    if (HL_UNLIKELY(hl_purger_wanted())) hl_purger_maybe_start();
+    hl_purger_poke();
     return p;
 }
 
@@ -493,5 +481,6 @@ void *hl_alloc_large(struct hl_heap *h, size_t n, size_t align)
     hl_page_set_divisor(pg, pg->block_size);
     if (HL_SECURE) hl_os_protect(end, 4096, 1);
     ((struct hl_block *)start)->cookie = 0;
+    hl_purger_poke();
     return start;
 }

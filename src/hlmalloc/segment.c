@@ -3,10 +3,13 @@
  *
  * A normal segment is 32 MiB aligned to 32 MiB. Slice 0 holds this header and the 512
  * page descriptors; pages are runs of slices 1..511, found first-fit in `free_map`.
- * A freed run is marked dirty and purged (MADV_DONTNEED) once it has stayed free for
- * purge_delay_ms, by the owner's slow path, the background purger or hl_collect(), so
- * RSS falls after a spike without purge work on the fast paths, and memory reused within
- * the delay is not faulted in anew.
+ * A freed slice is marked dirty with the time it was freed (in its own, unused descriptor)
+ * and purged (MADV_DONTNEED) once it has stayed free for purge_delay_ms, by the owner's
+ * slow path, the background purger or hl_collect(), so RSS falls after a spike without
+ * purge work on the fast paths, and memory reused within the delay is not faulted in
+ * anew. The delay is per slice: a slice freed just before an older one falls due waits
+ * its own full delay (a program that frees and rebuilds a structure every few hundred
+ * milliseconds keeps it resident instead of faulting it in each time).
  *
  * Lock order: hl_heaps_lock, then hl_registry_lock, then a segment's lock. madvise runs
  * under the segment lock; the owner waits for it only on its slow path.
@@ -20,6 +23,7 @@ struct hl_segment *hl_segmap[HL_MAP_UNITS];
 pthread_mutex_t hl_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 struct hl_segment *hl_registry;
 static _Atomic int purger_wanted;
+static _Atomic uint32_t slices_taken; /* until HL_PURGER_AFTER: then the purger is wanted */
 
 _Static_assert(sizeof(struct hl_page) == 128, "descriptors are 128 bytes: lookup by shift");
 _Static_assert(sizeof(struct hl_segment) <= HL_SLICE_SIZE, "descriptors fit in slice 0");
@@ -39,6 +43,16 @@ static inline void bit_clear(uint64_t *m, uint32_t i)
 static inline bool bit_test(const uint64_t *m, uint32_t i)
 {
     return (m[i >> 6] >> (i & 63)) & 1;
+}
+
+/* Slice i of s is free and touched from now on. Caller holds s->lock. */
+static void mark_dirty(struct hl_segment *s, uint32_t i, uint64_t now)
+{
+    bit_set(s->free_map, i);
+    bit_set(s->dirty_map, i);
+    s->pages[i].dirty_ms = (uint32_t)now;
+    if (s->purge_at_ms == 0)
+        __atomic_store_n(&s->purge_at_ms, now + hl_opt.purge_delay_ms, __ATOMIC_RELAXED);
 }
 
 void hl_registry_add(struct hl_segment *s)
@@ -177,6 +191,11 @@ static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero,
     pthread_mutex_unlock(&s->lock);
     if (first < 0) return NULL;
     if (is_zero) *is_zero = zero;
+    if (atomic_load_explicit(&slices_taken, memory_order_relaxed) < HL_PURGER_AFTER
+                >> HL_SLICE_SHIFT
+        && atomic_fetch_add_explicit(&slices_taken, n, memory_order_relaxed) + n >= HL_PURGER_AFTER
+                   >> HL_SLICE_SHIFT)
+        hl_purger_note();
     return init_span(s, (uint32_t)first, n);
 }
 
@@ -227,12 +246,9 @@ bool hl_segment_resize_large(struct hl_segment *s, struct hl_page *pg, uint32_t 
     } else {
         for (uint32_t i = first + want; i < first + have; i++) {
             memset(&s->pages[i], 0, sizeof(struct hl_page));
-            bit_set(s->free_map, i);
-            bit_set(s->dirty_map, i);
+            mark_dirty(s, i, now);
         }
         __atomic_store_n(&s->used_slices, s->used_slices - (have - want), __ATOMIC_RELAXED);
-        if (s->purge_at_ms == 0)
-            __atomic_store_n(&s->purge_at_ms, now + hl_opt.purge_delay_ms, __ATOMIC_RELAXED);
     }
     pg->slice_count = want;
     pthread_mutex_unlock(&s->lock);
@@ -251,13 +267,9 @@ void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg)
         memset(&s->pages[first + i], 0, sizeof(struct hl_page));
     uint64_t now = hl_os_now_ms();
     pthread_mutex_lock(&s->lock);
-    for (uint32_t i = first; i < first + n; i++) {
-        bit_set(s->free_map, i);
-        bit_set(s->dirty_map, i);
-    }
+    for (uint32_t i = first; i < first + n; i++)
+        mark_dirty(s, i, now);
     __atomic_store_n(&s->used_slices, s->used_slices - n, __ATOMIC_RELAXED);
-    if (s->purge_at_ms == 0)
-        __atomic_store_n(&s->purge_at_ms, now + hl_opt.purge_delay_ms, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&s->lock);
     hl_purger_note();
 }
@@ -272,23 +284,33 @@ void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force)
 {
     pthread_mutex_lock(&s->lock);
     if (s->purge_at_ms != 0 && (force || now_ms >= s->purge_at_ms)) {
+        /* Purge the slices whose own delay has passed, one madvise per contiguous run
+         * (fewer calls and TLB shootdowns); the rest set the next due time. */
+        uint32_t delay = hl_opt.purge_delay_ms, next_wait = UINT32_MAX;
         uint32_t i = HL_FIRST_SLICE;
         while (i < HL_SLICES) {
             if (!bit_test(s->dirty_map, i)) {
                 i++;
                 continue;
             }
+            uint32_t age = (uint32_t)now_ms - s->pages[i].dirty_ms;
+            if (!force && age < delay) {
+                if (delay - age < next_wait) next_wait = delay - age;
+                i++;
+                continue;
+            }
             uint32_t j = i;
-            while (j < HL_SLICES && bit_test(s->dirty_map, j)) {
+            while (j < HL_SLICES && bit_test(s->dirty_map, j)
+                   && (force || (uint32_t)now_ms - s->pages[j].dirty_ms >= delay)) {
                 bit_clear(s->dirty_map, j);
                 j++;
             }
-            /* One madvise per contiguous run: fewer calls and TLB shootdowns. */
             hl_os_purge((uint8_t *)s + ((size_t)i << HL_SLICE_SHIFT), (size_t)(j - i)
                                                                               << HL_SLICE_SHIFT);
             i = j;
         }
-        __atomic_store_n(&s->purge_at_ms, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->purge_at_ms, next_wait == UINT32_MAX ? 0 : now_ms + next_wait,
+                         __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&s->lock);
 }

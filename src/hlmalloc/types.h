@@ -15,10 +15,12 @@
  *   segmap   a flat table, one entry per 32 MiB of the address space, naming the segment
  *            there: how free() tells our pointers from foreign ones in O(1).
  *
- * Free lists are sharded per page (mimalloc's design): `free` is what malloc pops,
- * `local_free` takes frees by the owner thread, `xthread_free` (atomic) takes frees by
- * other threads. The malloc and local-free fast paths take no lock and no atomic
- * read-modify-write.
+ * Free lists are per page, two of them: `free` is what malloc pops and what the owner
+ * thread's frees push onto (LIFO: the block freed last is handed out next, still in
+ * cache), `xthread_free` (atomic) takes frees by other threads. The malloc and local-free
+ * fast paths take no lock and no atomic read-modify-write. (mimalloc keeps a third list
+ * for the owner's frees, so that its slow path runs at a steady rate; here that cost
+ * python3 6-10% and webserver 8%, see docs/hlmalloc.md.)
  *
  * Invariants
  *   I1  segmap[a >> 25] == s for every 32 MiB unit a of a live segment s, and NULL for
@@ -26,8 +28,8 @@
  *   I2  a page's blocks are start + i * block_size, i < reserved; every pointer handed
  *       out is a block start, 16-byte aligned.
  *   I3  page->used == blocks handed out - blocks freed locally - remote frees collected;
- *       a block is on at most one of free, local_free, xthread_free, the heap's delayed list.
- *   I4  only the owner thread touches a page's free, local_free, used, capacity, queue
+ *       a block is on at most one of free, xthread_free, the heap's delayed list.
+ *   I4  only the owner thread touches a page's free, used, capacity, queue
  *       links and flags; other threads only push onto xthread_free (CAS) or the owner
  *       heap's delayed_free list.
  *   I5  a page with HL_PAGE_IN_FULL is in its heap's full queue, else in its bin queue
@@ -125,10 +127,9 @@ struct hl_page {
     uint8_t kind;          /* enum hl_page_kind */
     uint8_t is_zero;       /* large pages: the block is known to be zeroed memory */
     /* The free fast path reads these. */
-    struct hl_block *local_free; /* blocks freed by the owner */
-    uint8_t *start;              /* first block */
-    uint32_t block_size;         /* bytes per block (large: the usable bytes) */
-    uint32_t div_mul; /* off % block_size == 0 iff rotr32(off * div_mul, div_shift) <= div_max */
+    uint8_t *start;      /* first block */
+    uint32_t block_size; /* bytes per block (large: the usable bytes) */
+    uint32_t div_mul;    /* off % block_size == 0 iff rotr32(off * div_mul, div_shift) <= div_max */
     uint32_t div_max;
     uint32_t limit; /* capacity * block_size: offsets past it were never handed out */
     uint8_t div_shift;
@@ -144,7 +145,8 @@ struct hl_page {
     uint32_t slice_back;             /* in a later descriptor of a page: bytes back to the first */
     uintptr_t key;                   /* secure build: free-list pointer key */
     uint64_t kept_since;             /* heartbeat when it was kept: the oldest goes first */
-    uint8_t spare_[4];               /* to 128 bytes: page lookup is a shift, not a multiply */
+    uint32_t dirty_ms; /* a free, dirty slice: when it was freed (ms, wraps); see segment.c */
+    uint8_t spare_[8]; /* to 128 bytes: page lookup is a shift, not a multiply */
 };
 
 struct hl_page_queue {
@@ -167,9 +169,9 @@ struct hl_segment {
             pthread_mutex_t lock; /* guards free_map, dirty_map, purge_at_ms, used_slices (I6) */
             uint64_t free_map[HL_SLICES / 64];  /* bit i: slice i is free */
             uint64_t dirty_map[HL_SLICES / 64]; /* bit i: free, touched, not yet purged */
-            uint64_t purge_at_ms;               /* dirty slices may be purged from then; 0 = none */
-            uint32_t used_slices;               /* slices in pages */
-            uint8_t kind;                       /* HL_PAGE_SMALL (normal) or HL_PAGE_HUGE */
+            uint64_t purge_at_ms; /* the oldest dirty slice is due then; 0 = none dirty */
+            uint32_t used_slices; /* slices in pages */
+            uint8_t kind;         /* HL_PAGE_SMALL (normal) or HL_PAGE_HUGE */
         };
         struct hl_page pages[HL_SLICES]; /* pages[0], pages[1]: the header above */
     };

@@ -1,0 +1,121 @@
+/*
+ * tests/unit/hlmalloc/test_purge.c: freed memory goes back to the OS after the purge delay,
+ * counted from each slice's own free (docs/hlmalloc.md). Two large blocks are freed half
+ * a delay apart; mincore(2) watches their pages. The first must stay resident for the
+ * whole delay and then go; the second must still be resident when the first goes (a
+ * per-segment deadline would purge it early), and go one delay after its own free.
+ *
+ * The delay is HLMALLOC_PURGE_DELAY (ms; CTest sets 1000 so the windows are wide on a
+ * noisy machine) or the library's default of 400. hlmalloc's background purger does the
+ * work: the test makes no allocator call while it waits.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "unit/hlmalloc/hl_compat.h"
+
+#define MiB ((size_t)1 << 20)
+#define BLOCK (4 * MiB) /* a large block: segment slices, not a huge mapping */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(double ms)
+{
+    struct timespec ts = { .tv_sec = (time_t)(ms / 1e3),
+                           .tv_nsec = (long)((ms - (double)(time_t)(ms / 1e3) * 1e3) * 1e6) };
+    nanosleep(&ts, NULL);
+}
+
+/* Pages of [p, p + n) resident now (the range stays mapped after free: segment memory). */
+static size_t resident_pages(const void *p, size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(page - 1);
+    size_t pages = ((uintptr_t)p + n - lo + page - 1) / page;
+    unsigned char *v = calloc(pages, 1);
+    if (!v || mincore((void *)lo, pages * page, v) != 0) {
+        free(v);
+        return SIZE_MAX;
+    }
+    size_t r = 0;
+    for (size_t i = 0; i < pages; i++)
+        r += v[i] & 1;
+    free(v);
+    return r;
+}
+
+/* Wait (polling every 10 ms, up to `limit` ms) until at most 1/16 of the block is resident;
+ * returns the time it happened, or -1. */
+static double wait_purged(const void *p, double limit)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), all = BLOCK / page;
+    double start = now_ms();
+    while (now_ms() - start < limit) {
+        size_t r = resident_pages(p, BLOCK);
+        if (r != SIZE_MAX && r <= all / 16) return now_ms();
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+static void test_purge_each_slice_waits_its_own_delay(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "the purge delay is hlmalloc's");
+    const char *env = getenv("HLMALLOC_PURGE_DELAY");
+    double delay = env ? atof(env) : 400;
+    SKIP_IF(delay < 200, "needs a purge delay of at least 200 ms");
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), all = BLOCK / page;
+
+    hl_collect(); /* nothing else pending */
+    unsigned char *a = hl_malloc(BLOCK), *b = hl_malloc(BLOCK);
+    REQUIRE(a != NULL && b != NULL);
+    memset(a, 0xa5, BLOCK);
+    memset(b, 0x5a, BLOCK);
+    REQUIRE(resident_pages(a, BLOCK) == all && resident_pages(b, BLOCK) == all);
+
+    double t_a = now_ms();
+    hl_free(a);
+    sleep_ms(delay / 2);
+    double t_b = now_ms();
+    hl_free(b);
+
+    double gone_a = wait_purged(a, 3 * delay + 1000);
+    CHECK(gone_a > 0);
+    if (gone_a <= 0) {
+        hl_collect();
+        return;
+    }
+    size_t b_left = resident_pages(b, BLOCK);
+    if (gone_a - t_a < delay - 5 || b_left != all) {
+        fprintf(stderr,
+                "  delay %.0f ms: first block purged %.0f ms after its free; the second, freed "
+                "%.0f ms later, had %zu of %zu pages resident then\n",
+                delay, gone_a - t_a, t_b - t_a, b_left, all);
+        CHECK(gone_a - t_a >= delay - 5); /* not before its delay */
+        CHECK(b_left == all);             /* the second block waits its own delay */
+    }
+
+    double gone_b = wait_purged(b, 3 * delay + 1000);
+    CHECK(gone_b > 0);
+    if (gone_b > 0 && (gone_b - t_b < delay - 5 || gone_b - t_b > 2 * delay + 1000)) {
+        fprintf(stderr, "  second block purged %.0f ms after its free (delay %.0f ms)\n",
+                gone_b - t_b, delay);
+        CHECK(0);
+    }
+}
+
+int main(void)
+{
+    RUN_TEST(test_purge_each_slice_waits_its_own_delay);
+    return check_report();
+}
