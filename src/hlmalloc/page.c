@@ -14,6 +14,7 @@
 #include "hlmalloc/internal.h"
 
 #define HL_SEARCH        8    /* pages of a queue examined per slow path */
+#define HL_SORT_MIN      256  /* free blocks a page needs for its list to be sorted */
 #define HL_EXTEND        4096 /* bytes of fresh blocks carved at a time */
 #define HL_COLLECT_EVERY 1024 /* slow-path calls between heap housekeeping */
 #define HL_MIN_EXTEND \
@@ -258,6 +259,50 @@ void hl_page_retire(struct hl_page *pg)
     hl_segment_free_page(s, pg);
 }
 
+/*
+ * Relink a small page's free list in address order when the slow path takes the page up
+ * with at least HL_SORT_MIN blocks and half its carved blocks free: a structure the program
+ * freed in bulk. Then the objects the program allocates next, one after another, ascend
+ * through memory, as jemalloc's lowest-free-slot rule has them, instead of coming back in
+ * the scattered order of the frees (LIFO), and the program's own walks over them run
+ * forward through memory. python3 alloc_heavy.py: 3.49 s instead of 4.00 s (jemalloc 3.75;
+ * medians of 5 interleaved runs). One walk marks the free blocks in a bitmap (one bit a
+ * block: index = offset / block_size by the page's multiply-and-rotate), a second links
+ * them in order: about 14 instructions a block. The thresholds keep it off pages that
+ * merely alternate with a full one (thread-local, churn, kvstore: no sorts at all), where
+ * it would add more than 10% to the allocator's instructions; json-tree pays 7%
+ * (callgrind, `heaplab __worker`).
+ */
+static void page_sort_free(struct hl_page *pg)
+{
+    uint32_t nfree = pg->capacity - pg->used;
+    if (nfree < HL_SORT_MIN || nfree * 2 < pg->capacity) return;
+    uint64_t map[(HL_SLICE_SIZE / HL_ALIGN) / 64]; /* a small page's most blocks */
+    uint32_t words = (pg->capacity + 63) >> 6;
+    memset(map, 0, (size_t)words * sizeof(uint64_t));
+    for (struct hl_block *b = pg->free; b; b = hl_next_decode(pg, b)) {
+        /* off is a multiple of block_size = odd * 2^k: off * inv(odd), rotated right by
+         * k, is off / block_size exactly (see hl_page_set_divisor). */
+        uint32_t q = (uint32_t)((uintptr_t)b - (uintptr_t)pg->start) * pg->div_mul;
+        q = (q >> pg->div_shift) | (q << ((32 - pg->div_shift) & 31));
+        map[q >> 6] |= (uint64_t)1 << (q & 63);
+    }
+    struct hl_block *head = NULL, *prev = NULL;
+    for (uint32_t w = 0; w < words; w++) {
+        for (uint64_t bits = map[w]; bits; bits &= bits - 1) {
+            uint32_t q = (w << 6) | (uint32_t)__builtin_ctzll(bits);
+            struct hl_block *b = (struct hl_block *)(pg->start + (size_t)q * pg->block_size);
+            if (prev)
+                hl_next_encode(pg, prev, b);
+            else
+                head = b;
+            prev = b;
+        }
+    }
+    if (prev) hl_next_encode(pg, prev, NULL);
+    pg->free = head;
+}
+
 static struct hl_page *find_page(struct hl_heap *h, unsigned bin)
 {
     struct hl_page_queue *q = &h->bins[bin];
@@ -265,6 +310,7 @@ static struct hl_page *find_page(struct hl_heap *h, unsigned bin)
     for (int i = 0; pg && i < HL_SEARCH; i++) {
         struct hl_page *next = pg->next;
         if (!pg->free) hl_page_collect(pg);
+        if (pg->free && pg->kind == HL_PAGE_SMALL) page_sort_free(pg);
         if (!pg->free && pg->capacity < pg->reserved) page_extend(pg);
         if (pg->free) {
             if (q->first != pg) {

@@ -841,6 +841,61 @@ static void test_api_realloc_large_resizes_in_place(void)
     hl_free(blocker);
 }
 
+/* A page the program freed most of, in a scattered order, is handed out again in address
+ * order (docs/hlmalloc.md: sorted when the slow path takes it up), so objects allocated one
+ * after another ascend through memory. */
+static void test_api_bulk_freed_page_comes_back_in_address_order(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "the reuse order is hlmalloc's");
+    enum { N = 4 * 1365 }; /* four 64 KiB pages of 48-byte blocks */
+    static unsigned char *p[N];
+    static uint32_t order[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = hl_malloc(48);
+        REQUIRE(p[i] != NULL);
+        order[i] = (uint32_t)i;
+    }
+    /* Free all but every 16th block, in a shuffled order (xorshift, fixed seed). */
+    uint32_t x = 2463534242u;
+    for (int i = N - 1; i > 0; i--) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        uint32_t j = x % (uint32_t)(i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    int freed = 0;
+    for (int i = 0; i < N; i++) {
+        if (order[i] % 16 != 0) {
+            hl_free(p[order[i]]);
+            p[order[i]] = NULL;
+            freed++;
+        }
+    }
+    /* Allocate them back. The first page's worth come from the page malloc was using,
+     * whose free list is popped as it stands (LIFO); after it, count the steps that go up
+     * by less than a page (within one page, in order) against all steps. */
+    static unsigned char *q[N];
+    int up = 0, steps = 0;
+    for (int i = 0; i < freed; i++) {
+        q[i] = hl_malloc(48);
+        REQUIRE(q[i] != NULL);
+        if (i > 1365) {
+            steps++;
+            if (q[i] > q[i - 1] && q[i] - q[i - 1] < 65536) up++;
+        }
+    }
+    if (up * 100 < steps * 97) {
+        fprintf(stderr, "  %d of %d consecutive allocations ascend\n", up, steps);
+        CHECK(0);
+    }
+    for (int i = 0; i < freed; i++)
+        hl_free(q[i]);
+    for (int i = 0; i < N; i++)
+        hl_free(p[i]);
+}
+
 int main(void)
 {
     RUN_TEST(test_api_malloc_zero_returns_unique_pointers);
@@ -867,5 +922,6 @@ int main(void)
     RUN_TEST(test_api_realloc_large_resizes_in_place);
     RUN_TEST(test_api_foreign_free_is_counted_and_ignored);
     RUN_TEST(test_api_double_free_does_not_corrupt_heap);
+    RUN_TEST(test_api_bulk_freed_page_comes_back_in_address_order);
     return check_report();
 }

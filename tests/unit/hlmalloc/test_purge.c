@@ -19,7 +19,7 @@
 #include "check.h"
 #include "unit/hlmalloc/hl_compat.h"
 
-#define MiB ((size_t)1 << 20)
+#define MiB   ((size_t)1 << 20)
 #define BLOCK (4 * MiB) /* a large block: segment slices, not a huge mapping */
 
 static double now_ms(void)
