@@ -207,6 +207,26 @@ static bool hl_realloc_large_in_place(void *p, size_t n)
     return true;
 }
 
+/*
+ * A buffer grown by realloc, one move after another (a string built by appending: 1.25x a
+ * step in python), leaves the runs it moved out of behind; none fits the next, bigger,
+ * size, so they would sit resident until the purge delay: json.dumps of a 2 MB string
+ * raised python3's RSS by 11 MiB. Above HL_REALLOC_PURGE the old run of a large block this
+ * thread owns is purged at once instead (one madvise, on a move that copied as much).
+ */
+#define HL_REALLOC_PURGE (256u * 1024)
+
+static bool realloc_free_purged(void *p)
+{
+    struct hl_segment *s = hl_segment_of(p);
+    if (atomic_load_explicit(&s->thread_id, memory_order_relaxed) != hl_thread_id()) return false;
+    struct hl_page *pg = hl_page_of(s, p);
+    if (pg->kind != HL_PAGE_LARGE || HL_SECURE) return false;
+    pg->used = 0;
+    hl_segment_free_page_purged(s, pg);
+    return true;
+}
+
 void *hli_realloc(void *p, size_t n)
 {
     if (!p) return hli_malloc(n);
@@ -228,6 +248,7 @@ void *hli_realloc(void *p, size_t n)
     void *q = hli_malloc(n);
     if (!q) return NULL; /* p stays valid */
     memcpy(q, p, n < usable ? n : usable);
+    if (usable >= HL_REALLOC_PURGE && n > usable && realloc_free_purged(p)) return q;
     hli_free(p);
     return q;
 }

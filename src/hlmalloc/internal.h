@@ -166,6 +166,8 @@ HL_HIDDEN uint32_t hl_segment_used(struct hl_segment *s);
 HL_HIDDEN struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_zero);
 /* Return a page's slices to its segment (any thread), marking them dirty. */
 HL_HIDDEN void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg);
+/* The same, purging the slices at once (the old block of a realloc that moved). */
+HL_HIDDEN void hl_segment_free_page_purged(struct hl_segment *s, struct hl_page *pg);
 /* Grow a large page in place into the free slices after it, or give back its tail, to
  * `want` slices in all. false (nothing changed) if the slices after it are taken. */
 HL_HIDDEN bool hl_segment_resize_large(struct hl_segment *s, struct hl_page *pg, uint32_t want);

@@ -256,7 +256,9 @@ bool hl_segment_resize_large(struct hl_segment *s, struct hl_page *pg, uint32_t 
     return true;
 }
 
-void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg)
+/* Give a page's slices back to its segment: dirty (purged after the delay), or purged now
+ * (before they are marked free, so no other thread can take them meanwhile). */
+static void segment_free_span(struct hl_segment *s, struct hl_page *pg, bool purge_now)
 {
     uint32_t first = (uint32_t)(pg - s->pages), n = pg->slice_count;
     if (HL_SECURE && n > 0) {
@@ -265,13 +267,29 @@ void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg)
     }
     for (uint32_t i = 0; i < n; i++)
         memset(&s->pages[first + i], 0, sizeof(struct hl_page));
+    if (purge_now)
+        hl_os_purge((uint8_t *)s + ((size_t)first << HL_SLICE_SHIFT), (size_t)n << HL_SLICE_SHIFT);
     uint64_t now = hl_os_now_ms();
     pthread_mutex_lock(&s->lock);
-    for (uint32_t i = first; i < first + n; i++)
-        mark_dirty(s, i, now);
+    for (uint32_t i = first; i < first + n; i++) {
+        if (purge_now)
+            bit_set(s->free_map, i);
+        else
+            mark_dirty(s, i, now);
+    }
     __atomic_store_n(&s->used_slices, s->used_slices - n, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&s->lock);
-    hl_purger_note();
+    if (!purge_now) hl_purger_note();
+}
+
+void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg)
+{
+    segment_free_span(s, pg, false);
+}
+
+void hl_segment_free_page_purged(struct hl_segment *s, struct hl_page *pg)
+{
+    segment_free_span(s, pg, true);
 }
 
 void hl_purger_note(void)

@@ -841,6 +841,59 @@ static void test_api_realloc_large_resizes_in_place(void)
     hl_free(blocker);
 }
 
+/* Resident pages of [p, p + n), by mincore(2) (the range stays mapped: segment memory). */
+static size_t resident_pages(const void *p, size_t n)
+{
+    size_t page = page_bytes();
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(page - 1);
+    size_t pages = ((uintptr_t)p + n - lo + page - 1) / page;
+    unsigned char *v = calloc(pages, 1);
+    size_t r = SIZE_MAX;
+    if (v && mincore((void *)lo, pages * page, v) == 0) {
+        r = 0;
+        for (size_t i = 0; i < pages; i++)
+            r += v[i] & 1;
+    }
+    free(v);
+    return r;
+}
+
+/* A large block that realloc moves to grow leaves no resident run behind (alloc.c:
+ * HL_REALLOC_PURGE): a buffer grown step by step does not pile up its old copies. */
+static void test_api_realloc_move_returns_the_old_run(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "purging the old run is hlmalloc's");
+    size_t n = 512 * KiB;
+    unsigned char *p = hl_malloc(n);
+    REQUIRE(p != NULL);
+    memset(p, 0x3c, n);
+    void *blockers[16];
+    int moves = 0, nb = 0;
+    for (int step = 0; step < 16 && n < 12 * MiB; step++) {
+        blockers[nb++] = hl_malloc(64 * KiB); /* likely right after p: growth must move */
+        size_t m = n + n / 4;
+        unsigned char *q = hl_realloc(p, m);
+        REQUIRE(q != NULL);
+        CHECK(q[0] == 0x3c && q[n - 1] == 0x3c);
+        memset(q + n, 0x3c, m - n);
+        if (q != p) {
+            moves++;
+            size_t left = resident_pages(p, n);
+            if (left != 0) {
+                fprintf(stderr, "  step %d: the old %zu KiB run still has %zu pages resident\n",
+                        step, n / KiB, left);
+                CHECK(left == 0);
+            }
+        }
+        p = q;
+        n = m;
+    }
+    CHECK(moves > 0);
+    hl_free(p);
+    for (int i = 0; i < nb; i++)
+        hl_free(blockers[i]);
+}
+
 /* A page the program freed most of, in a scattered order, is handed out again in address
  * order (docs/hlmalloc.md: sorted when the slow path takes it up), so objects allocated one
  * after another ascend through memory. */
@@ -923,5 +976,6 @@ int main(void)
     RUN_TEST(test_api_foreign_free_is_counted_and_ignored);
     RUN_TEST(test_api_double_free_does_not_corrupt_heap);
     RUN_TEST(test_api_bulk_freed_page_comes_back_in_address_order);
+    RUN_TEST(test_api_realloc_move_returns_the_old_run);
     return check_report();
 }
