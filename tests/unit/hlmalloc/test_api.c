@@ -14,6 +14,7 @@
 #include "check.h"
 #include "unit/hlmalloc/hl_compat.h"
 #include "unit/hlmalloc/pattern.h"
+#include "unit/hlmalloc/resident.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -839,23 +840,6 @@ static void test_api_realloc_large_resizes_in_place(void)
         }
     hl_free(t);
     hl_free(blocker);
-}
-
-/* Resident pages of [p, p + n), by mincore(2) (the range stays mapped: segment memory). */
-static size_t resident_pages(const void *p, size_t n)
-{
-    size_t page = page_bytes();
-    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(page - 1);
-    size_t pages = ((uintptr_t)p + n - lo + page - 1) / page;
-    unsigned char *v = calloc(pages, 1);
-    size_t r = SIZE_MAX;
-    if (v && mincore((void *)lo, pages * page, v) == 0) {
-        r = 0;
-        for (size_t i = 0; i < pages; i++)
-            r += v[i] & 1;
-    }
-    free(v);
-    return r;
 }
 
 /* A large block that realloc moves to grow leaves no resident run behind (alloc.c:

@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "unit/hlmalloc/hl_compat.h"
+#include "unit/hlmalloc/resident.h"
 
 #define MiB   ((size_t)1 << 20)
 #define BLOCK (4 * MiB) /* a large block: segment slices, not a huge mapping */
@@ -34,24 +35,6 @@ static void sleep_ms(double ms)
     struct timespec ts = { .tv_sec = (time_t)(ms / 1e3),
                            .tv_nsec = (long)((ms - (double)(time_t)(ms / 1e3) * 1e3) * 1e6) };
     nanosleep(&ts, NULL);
-}
-
-/* Pages of [p, p + n) resident now (the range stays mapped after free: segment memory). */
-static size_t resident_pages(const void *p, size_t n)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(page - 1);
-    size_t pages = ((uintptr_t)p + n - lo + page - 1) / page;
-    unsigned char *v = calloc(pages, 1);
-    if (!v || mincore((void *)lo, pages * page, v) != 0) {
-        free(v);
-        return SIZE_MAX;
-    }
-    size_t r = 0;
-    for (size_t i = 0; i < pages; i++)
-        r += v[i] & 1;
-    free(v);
-    return r;
 }
 
 /* Wait (polling every 10 ms, up to `limit` ms) until at most 1/16 of the block is resident;

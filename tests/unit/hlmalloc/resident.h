@@ -1,0 +1,31 @@
+/*
+ * tests/unit/hlmalloc/resident.h: how many pages of a range are resident, by mincore(2).
+ * hlmalloc's freed memory stays mapped (segment slices), so the tests can watch it being
+ * purged without the allocator's own counters.
+ */
+#ifndef HEAPLAB_TESTS_UNIT_HLMALLOC_RESIDENT_H
+#define HEAPLAB_TESTS_UNIT_HLMALLOC_RESIDENT_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Resident pages of [p, p + n), or SIZE_MAX if mincore fails (the range is not mapped). */
+static inline size_t resident_pages(const void *p, size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(page - 1);
+    size_t pages = ((uintptr_t)p + n - lo + page - 1) / page;
+    unsigned char *v = calloc(pages, 1);
+    size_t r = SIZE_MAX;
+    if (v && mincore((void *)lo, pages * page, v) == 0) {
+        r = 0;
+        for (size_t i = 0; i < pages; i++)
+            r += v[i] & 1;
+    }
+    free(v);
+    return r;
+}
+
+#endif
