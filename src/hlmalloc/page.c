@@ -17,8 +17,6 @@
 #define HL_SORT_MIN      256  /* free blocks a page needs for its list to be sorted */
 #define HL_EXTEND        4096 /* bytes of fresh blocks carved at a time */
 #define HL_COLLECT_EVERY 1024 /* slow-path calls between heap housekeeping */
-#define HL_MIN_EXTEND \
-    4 /* blocks carved at least, so big blocks do not hit the slow path each time */
 #define HL_KEEP_BUDGET (1u << 20) /* carved bytes of empty pages a heap keeps for reuse */
 #define HL_KEEP_IDLE   256        /* slow-path calls a kept empty page may sit unused */
 
