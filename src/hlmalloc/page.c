@@ -13,12 +13,12 @@
 
 #include "hlmalloc/internal.h"
 
-#define HL_SEARCH        8    /* pages of a queue examined per slow path */
-#define HL_SORT_MIN      256  /* free blocks a page needs for its list to be sorted */
-#define HL_EXTEND        4096 /* bytes of fresh blocks carved at a time */
-#define HL_COLLECT_EVERY 1024 /* slow-path calls between heap housekeeping */
-#define HL_KEEP_BUDGET (1u << 20) /* carved bytes of empty pages a heap keeps for reuse */
-#define HL_KEEP_IDLE   256        /* slow-path calls a kept empty page may sit unused */
+#define HL_SEARCH        8          /* pages of a queue examined per slow path */
+#define HL_SORT_MIN      256        /* free blocks a page needs for its list to be sorted */
+#define HL_EXTEND        4096       /* bytes of fresh blocks carved at a time */
+#define HL_COLLECT_EVERY 1024       /* slow-path calls between heap housekeeping */
+#define HL_KEEP_BUDGET   (1u << 20) /* carved bytes of empty pages a heap keeps for reuse */
+#define HL_KEEP_IDLE     256        /* slow-path calls a kept empty page may sit unused */
 
 void hl_page_set_divisor(struct hl_page *pg, uint32_t d)
 {
