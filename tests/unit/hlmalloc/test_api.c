@@ -847,13 +847,13 @@ static void test_api_realloc_large_resizes_in_place(void)
 static void test_api_realloc_move_returns_the_old_run(void)
 {
     SKIP_IF(HL_TEST_LIBC, "purging the old run is hlmalloc's");
-    size_t n = 512 * KiB;
+    size_t n = 1 * MiB;
     unsigned char *p = hl_malloc(n);
     REQUIRE(p != NULL);
     memset(p, 0x3c, n);
     void *blockers[16];
     int moves = 0, nb = 0;
-    for (int step = 0; step < 16 && n < 12 * MiB; step++) {
+    for (int step = 0; step < 16 && n < 10 * MiB; step++) {
         blockers[nb++] = hl_malloc(64 * KiB); /* likely right after p: growth must move */
         size_t m = n + n / 4;
         unsigned char *q = hl_realloc(p, m);
