@@ -17,7 +17,7 @@
 #define HL_SORT_MIN      256        /* free blocks a page needs for its list to be sorted */
 #define HL_EXTEND        4096       /* bytes of fresh blocks carved at a time */
 #define HL_COLLECT_EVERY 1024       /* slow-path calls between heap housekeeping */
-#define HL_KEEP_BUDGET   (1u << 20) /* carved bytes of empty pages a heap keeps for reuse */
+#define HL_KEEP_BUDGET   (4u << 20) /* carved bytes of empty pages a heap keeps for reuse */
 #define HL_KEEP_IDLE     256        /* slow-path calls a kept empty page may sit unused */
 
 void hl_page_set_divisor(struct hl_page *pg, uint32_t d)
@@ -171,8 +171,23 @@ static bool page_to_full(struct hl_heap *h, struct hl_page *pg)
     return true;
 }
 
+/* A bin is about to get another page: a kept page is only ever its bin's only page, so the
+ * one there, if kept, is kept no longer (and hl_heap_trim_kept need only look at bins with
+ * one page). */
+static void bin_gains_page(struct hl_heap *h, unsigned bin)
+{
+    struct hl_page *first = h->bins[bin].first;
+    if (first && first->kept) {
+        uint64_t bytes = (uint64_t)first->capacity * first->block_size;
+        first->kept = 0;
+        h->kept_bytes = h->kept_bytes > bytes ? h->kept_bytes - bytes : 0;
+    }
+}
+
 void hl_page_adopt(struct hl_heap *h, struct hl_page *pg)
 {
+    bin_gains_page(h, pg->bin);
+    pg->kept = 0; /* a page from an exited thread's heap: its keeping was that heap's */
     queue_push_back(&h->bins[pg->bin], pg);
     if (h->bins[pg->bin].first == pg) set_direct(h, pg->bin);
 }
@@ -221,6 +236,7 @@ static struct hl_page *page_new(struct hl_heap *h, unsigned bin)
     pg->reserved = (uint32_t)(bytes / bs);
     pg->heap = h;
     hl_page_set_divisor(pg, (uint32_t)bs);
+    bin_gains_page(h, bin);
     queue_push_front(&h->bins[bin], pg);
     set_direct(h, bin);
     return pg;
@@ -413,27 +429,26 @@ void hl_heap_trim_kept(struct hl_heap *h, bool idle)
         unsigned lo = HL_BINS, hi = 0;
         uint64_t bytes = 0;
         for (unsigned b = h->retired_min; b <= h->retired_max && b < HL_BINS; b++) {
+            /* Only a bin's only page can be kept (bin_gains_page). */
             struct hl_page *pg = h->bins[b].first;
-            for (; pg; pg = pg->next) {
-                if (!pg->kept) continue;
-                if (pg->used != 0 || h->bins[b].count > 1) {
-                    pg->kept = 0; /* in use again, or no longer the last page */
-                    continue;
-                }
-                if (idle && h->heartbeat - pg->kept_since > HL_KEEP_IDLE) {
-                    /* A size gone quiet: give its page back now. */
-                    struct hl_segment *sg = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
-                    pg->kept = 0;
-                    queue_remove(&h->bins[b], pg);
-                    set_direct(h, b);
-                    hl_segment_free_page(sg, pg);
-                    break; /* it was the bin's only page */
-                }
-                bytes += (uint64_t)pg->capacity * pg->block_size;
-                if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
-                if (b < lo) lo = b;
-                if (b > hi) hi = b;
+            if (!pg || !pg->kept || h->bins[b].count != 1) continue;
+            if (pg->used != 0) {
+                pg->kept = 0; /* in use again */
+                continue;
             }
+            if (idle && h->heartbeat - pg->kept_since > HL_KEEP_IDLE) {
+                /* A size gone quiet: give its page back now. */
+                struct hl_segment *sg = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
+                pg->kept = 0;
+                queue_remove(&h->bins[b], pg);
+                set_direct(h, b);
+                hl_segment_free_page(sg, pg);
+                continue;
+            }
+            bytes += (uint64_t)pg->capacity * pg->block_size;
+            if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
+            if (b < lo) lo = b;
+            if (b > hi) hi = b;
         }
         h->kept_bytes = bytes;
         h->retired_min = (uint8_t)lo;
