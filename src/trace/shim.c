@@ -1366,12 +1366,16 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
  * vfork child, where malloc is off limits), then the array form. */
 #define LIST_MAX 1024
 
+/* -1 with errno E2BIG when there are more than LIST_MAX arguments. */
 static int collect_args(char **argv, const char *arg0, va_list ap)
 {
     size_t n = 0;
     argv[n++] = (char *)arg0;
     while (argv[n - 1]) {
-        if (n == LIST_MAX) return -1;
+        if (n == LIST_MAX) {
+            errno = E2BIG;
+            return -1;
+        }
         argv[n++] = va_arg(ap, char *);
     }
     return 0;
@@ -1384,11 +1388,7 @@ EXPORT int execl(const char *path, const char *arg, ...)
     va_start(ap, arg);
     int bad = collect_args(argv, arg, ap);
     va_end(ap);
-    if (bad) {
-        errno = E2BIG;
-        return -1;
-    }
-    return execv(path, argv);
+    return bad ? -1 : execv(path, argv);
 }
 
 EXPORT int execlp(const char *file, const char *arg, ...)
@@ -1398,11 +1398,7 @@ EXPORT int execlp(const char *file, const char *arg, ...)
     va_start(ap, arg);
     int bad = collect_args(argv, arg, ap);
     va_end(ap);
-    if (bad) {
-        errno = E2BIG;
-        return -1;
-    }
-    return execvp(file, argv);
+    return bad ? -1 : execvp(file, argv);
 }
 
 EXPORT int execle(const char *path, const char *arg, ...)
@@ -1413,11 +1409,7 @@ EXPORT int execle(const char *path, const char *arg, ...)
     int bad = collect_args(argv, arg, ap);
     char *const *envp = bad ? NULL : va_arg(ap, char *const *);
     va_end(ap);
-    if (bad) {
-        errno = E2BIG;
-        return -1;
-    }
-    return execve(path, argv, envp);
+    return bad ? -1 : execve(path, argv, envp);
 }
 
 static __attribute__((noreturn)) void exit_now(void (*fn)(int), int status)
