@@ -18,7 +18,7 @@
 #define HL_EXTEND        4096       /* bytes of fresh blocks carved at a time */
 #define HL_COLLECT_EVERY 1024       /* slow-path calls between heap housekeeping */
 #define HL_KEEP_BUDGET   (4u << 20) /* carved bytes of empty pages a heap keeps for reuse */
-#define HL_KEEP_IDLE     256        /* slow-path calls a kept empty page may sit unused */
+#define HL_KEEP_IDLE     64         /* slow-path calls a kept empty page may sit unused */
 
 void hl_page_set_divisor(struct hl_page *pg, uint32_t d)
 {
