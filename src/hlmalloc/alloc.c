@@ -246,7 +246,6 @@ void *hli_realloc(void *p, size_t n)
     if (n <= usable && n >= usable / 2) return p;
     if (!HL_SECURE && n <= HL_LARGE_MAX && n > HL_MEDIUM_MAX && hl_realloc_large_in_place(p, n))
         return p;
-    if (n <= usable && usable <= HL_DIRECT_MAX) return p;
     void *q = hli_malloc(n);
     if (!q) return NULL; /* p stays valid */
     memcpy(q, p, n < usable ? n : usable);
