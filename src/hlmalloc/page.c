@@ -19,6 +19,7 @@
 #define HL_COLLECT_EVERY 1024       /* slow-path calls between heap housekeeping */
 #define HL_KEEP_BUDGET   (4u << 20) /* carved bytes of empty pages a heap keeps for reuse */
 #define HL_KEEP_IDLE     64         /* slow-path calls a kept empty page may sit unused */
+#define HL_KEEP_COLD     48         /* idle slow calls after which it gives way to a new page */
 
 void hl_page_set_divisor(struct hl_page *pg, uint32_t d)
 {
@@ -417,6 +418,31 @@ static inline void *page_pop(struct hl_page *pg)
     pg->used++;
     b->cookie = 0;
     return b;
+}
+
+/* Give back a kept page (its slices become resident free ones) that a run of n slices can
+ * be cut from without breaking up a bigger page: the longest-kept 1-slice page when n is 1,
+ * else the longest-kept page of at least n slices. false if none. */
+bool hl_heap_release_kept(struct hl_heap *h, uint32_t n)
+{
+    struct hl_page *oldest = NULL;
+    for (unsigned b = h->retired_min; b <= h->retired_max && b < HL_BINS; b++) {
+        struct hl_page *pg = h->bins[b].first;
+        if (!pg || !pg->kept || pg->used != 0 || h->bins[b].count != 1) continue;
+        if (pg->slice_count != n) continue;
+        if (h->heartbeat - pg->kept_since < HL_KEEP_COLD) continue;
+        if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
+    }
+    if (!oldest) return false;
+    struct hl_segment *s = (struct hl_segment *)((uintptr_t)oldest & ~HL_SEG_MASK);
+    uint64_t bytes = (uint64_t)oldest->capacity * oldest->block_size;
+    unsigned bin = oldest->bin;
+    oldest->kept = 0;
+    h->kept_bytes = h->kept_bytes > bytes ? h->kept_bytes - bytes : 0;
+    queue_remove(&h->bins[bin], oldest);
+    set_direct(h, bin);
+    hl_segment_free_page(s, oldest);
+    return true;
 }
 
 /* Forget kept pages that are in use again, give back those idle for HL_KEEP_IDLE slow

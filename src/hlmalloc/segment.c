@@ -199,24 +199,40 @@ static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero,
     return init_span(s, (uint32_t)first, n);
 }
 
+/* n free slices from the heap's segments: only resident ones (freed, not yet purged) or any. */
+static struct hl_page *take_owned(struct hl_heap *h, uint32_t n, int *is_zero, bool dirty_only)
+{
+    for (struct hl_segment *s = h->segments; s; s = s->next) {
+        /* Hints read without the lock (relaxed); take_from decides under it. */
+        uint32_t used = __atomic_load_n(&s->used_slices, __ATOMIC_RELAXED);
+        if (HL_SLICES - HL_FIRST_SLICE - used < n) continue;
+        if (dirty_only && __atomic_load_n(&s->purge_at_ms, __ATOMIC_RELAXED) == 0) continue;
+        struct hl_page *pg = take_from(s, n, is_zero, dirty_only);
+        if (pg) return pg;
+    }
+    return NULL;
+}
+
+/*
+ * Resident free slices first; then, before memory that would fault in anew, a cold kept
+ * page of the same slice count goes back (page.c keeps the last empty page of a size for
+ * reuse) and its slices are tried: a page kept for a size that went quiet should not make
+ * the heap grow. adversarial (each round's sizes go quiet as the next round's start):
+ * 1652 page faults and 6.46 MiB peak RSS, 1899 and 7.43 without (mimalloc 1521 and 5.95).
+ */
 struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_zero)
 {
     if (n == 0 || n >= HL_SLICES) return NULL;
-    /* Resident free slices anywhere first, then any free slices. */
-    for (int pass = 0; pass < 2; pass++) {
-        for (struct hl_segment *s = h->segments; s; s = s->next) {
-            /* Hints read without the lock (relaxed); take_from decides under it. */
-            uint32_t used = __atomic_load_n(&s->used_slices, __ATOMIC_RELAXED);
-            if (HL_SLICES - HL_FIRST_SLICE - used < n) continue;
-            if (pass == 0 && __atomic_load_n(&s->purge_at_ms, __ATOMIC_RELAXED) == 0) continue;
-            struct hl_page *pg = take_from(s, n, is_zero, pass == 0);
-            if (pg) return pg;
-        }
+    struct hl_page *pg = take_owned(h, n, is_zero, true);
+    if (pg) return pg;
+    if (h->kept_bytes != 0 && hl_heap_release_kept(h, n)) {
+        if ((pg = take_owned(h, n, is_zero, true))) return pg;
     }
+    if ((pg = take_owned(h, n, is_zero, false))) return pg;
     /* An exited thread's segment before a fresh one: reuses its memory and its pages. */
     struct hl_segment *s = hl_reclaim_abandoned(h);
     if (s) {
-        struct hl_page *pg = take_from(s, n, is_zero, false);
+        pg = take_from(s, n, is_zero, false);
         if (pg) return pg;
     }
     s = hl_segment_new(h);

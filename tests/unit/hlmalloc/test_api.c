@@ -832,13 +832,17 @@ static void test_api_double_free_does_not_corrupt_heap(void)
 static void test_api_realloc_large_resizes_in_place(void)
 {
     SKIP_IF(HL_TEST_LIBC, "in-place large realloc is hlmalloc's");
+    /* Make room: the only resident free slices are then a run of 16, and p takes the
+     * first 4 of them (resident free slices go first). */
+    hl_collect();
+    hl_free(hl_malloc(opaque(1000000)));
     unsigned char *p = hl_malloc(200000);
     REQUIRE(p != NULL);
     for (int i = 0; i < 200000; i++)
         p[i] = (unsigned char)i;
     unsigned char *q = hl_realloc(p, 1000000);
     REQUIRE(q != NULL);
-    CHECK(q == p); /* a fresh segment has free slices after it */
+    CHECK(q == p); /* the free slices after it */
     CHECK(hl_usable_size(q) >= 1000000);
     for (int i = 0; i < 200000; i++)
         if (q[i] != (unsigned char)i) {
@@ -952,8 +956,36 @@ static void test_api_bulk_freed_page_comes_back_in_address_order(void)
         hl_free(p[i]);
 }
 
+/* The last page of a size, emptied, is kept for its size's reuse; once it has sat unused
+ * for HL_KEEP_COLD (48) slow-path calls it gives way to a new page of another size, which
+ * takes its slice instead of memory that is not resident. Without that, it stays until the
+ * periodic trim (every 64 slow calls) finds it idle for more than 64. Each 8 KiB block here
+ * is one slow call (a page carves its blocks 4 KiB at a time) and every 8th a new page. */
+static void test_api_cold_kept_page_gives_way_to_a_new_page(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "kept pages are hlmalloc's");
+    enum { N = 200 };
+    static void *p[N];
+    hl_collect();                      /* no resident free slices, no kept pages */
+    void *a = hl_malloc(opaque(6000)); /* a page of its own */
+    REQUIRE(a != NULL);
+    hl_free(a); /* now kept */
+    int landed = -1;
+    for (int i = 0; i < N; i++) {
+        p[i] = hl_malloc(opaque(8192));
+        REQUIRE(p[i] != NULL);
+        if (landed < 0 && (uintptr_t)p[i] >> 16 == (uintptr_t)a >> 16) landed = i;
+    }
+    for (int i = 0; i < N; i++)
+        hl_free(p[i]);
+    if (landed < 0 || landed >= 64)
+        fprintf(stderr, "  the kept page's slice was reused by block %d\n", landed);
+    CHECK(landed >= 48 && landed < 64);
+}
+
 int main(void)
 {
+    RUN_TEST(test_api_cold_kept_page_gives_way_to_a_new_page);
     RUN_TEST(test_api_malloc_zero_returns_unique_pointers);
     RUN_TEST(test_api_huge_sizes_fail_with_enomem);
     RUN_TEST(test_api_calloc_overflow_fails_with_enomem);
