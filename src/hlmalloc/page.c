@@ -420,28 +420,35 @@ static inline void *page_pop(struct hl_page *pg)
     return b;
 }
 
-/* Give back a kept page (its slices become resident free ones) that a run of n slices can
- * be cut from without breaking up a bigger page: the longest-kept 1-slice page when n is 1,
- * else the longest-kept page of at least n slices. false if none. */
+/* A kept page goes back to its segment (its slices become resident free ones). The caller
+ * settles h->kept_bytes. */
+static void kept_give_back(struct hl_heap *h, struct hl_page *pg)
+{
+    struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
+    unsigned bin = pg->bin;
+    pg->kept = 0;
+    queue_remove(&h->bins[bin], pg);
+    set_direct(h, bin);
+    hl_segment_free_page(s, pg);
+}
+
+/* Give back the longest-kept page of exactly n slices that has sat unused for HL_KEEP_COLD
+ * slow calls, so that a new page of n slices can take its place (segment.c). An exact
+ * match: a medium page cut up for small ones broke the runs webserver's medium sizes need.
+ * false if there is none. */
 bool hl_heap_release_kept(struct hl_heap *h, uint32_t n)
 {
     struct hl_page *oldest = NULL;
     for (unsigned b = h->retired_min; b <= h->retired_max && b < HL_BINS; b++) {
         struct hl_page *pg = h->bins[b].first;
         if (!pg || !pg->kept || pg->used != 0 || h->bins[b].count != 1) continue;
-        if (pg->slice_count != n) continue;
-        if (h->heartbeat - pg->kept_since < HL_KEEP_COLD) continue;
+        if (pg->slice_count != n || h->heartbeat - pg->kept_since < HL_KEEP_COLD) continue;
         if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
     }
     if (!oldest) return false;
-    struct hl_segment *s = (struct hl_segment *)((uintptr_t)oldest & ~HL_SEG_MASK);
     uint64_t bytes = (uint64_t)oldest->capacity * oldest->block_size;
-    unsigned bin = oldest->bin;
-    oldest->kept = 0;
     h->kept_bytes = h->kept_bytes > bytes ? h->kept_bytes - bytes : 0;
-    queue_remove(&h->bins[bin], oldest);
-    set_direct(h, bin);
-    hl_segment_free_page(s, oldest);
+    kept_give_back(h, oldest);
     return true;
 }
 
@@ -463,12 +470,7 @@ void hl_heap_trim_kept(struct hl_heap *h, bool idle)
                 continue;
             }
             if (idle && h->heartbeat - pg->kept_since > HL_KEEP_IDLE) {
-                /* A size gone quiet: give its page back now. */
-                struct hl_segment *sg = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
-                pg->kept = 0;
-                queue_remove(&h->bins[b], pg);
-                set_direct(h, b);
-                hl_segment_free_page(sg, pg);
+                kept_give_back(h, pg); /* a size gone quiet */
                 continue;
             }
             bytes += (uint64_t)pg->capacity * pg->block_size;
@@ -481,12 +483,7 @@ void hl_heap_trim_kept(struct hl_heap *h, bool idle)
         h->retired_max = (uint8_t)hi;
         idle = false;
         if (bytes <= HL_KEEP_BUDGET || !oldest) return;
-        struct hl_segment *s = (struct hl_segment *)((uintptr_t)oldest & ~HL_SEG_MASK);
-        unsigned bin = oldest->bin;
-        oldest->kept = 0;
-        queue_remove(&h->bins[bin], oldest);
-        set_direct(h, bin);
-        hl_segment_free_page(s, oldest);
+        kept_give_back(h, oldest);
     }
 }
 
