@@ -190,6 +190,6 @@ struct hl_heap {
     struct hl_heap *all_next, *all_prev; /* every live heap */
     struct hl_heap *pool_next;           /* free heap structs */
     int dead;                            /* abandoned; waiting to be reused */
-} __attribute__((aligned(64))); /* heaps sit side by side in the pool: no line shared */
+} __attribute__((aligned(64)));          /* heaps sit side by side in the pool: no line shared */
 
 #endif
