@@ -600,6 +600,42 @@ static void capture_output(const char *msg, void *arg)
     c->text[c->len] = '\0';
 }
 
+/* Medium pages are 256 KiB (page.c page_slices), 192 KiB for 96 KiB blocks, whose 256 KiB
+ * page would leave a quarter unused; they were 512 KiB, which pinned more memory under
+ * each size with a page in use. */
+static void test_api_medium_pages_are_256_kib(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "page sizes are hlmalloc's");
+    static const size_t sizes[] = { 10000, 20000, 60000, 128000 };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        void *p = hl_malloc(opaque(sizes[i]));
+        REQUIRE(p != NULL);
+        size_t bs = hl_usable_size(p);
+        struct hl_stats st;
+        hl_stats(&st);
+        const struct hl_class_stats *c = NULL;
+        for (unsigned k = 0; k < HL_STATS_CLASSES; k++)
+            if (st.classes[k].block_bytes == bs) c = &st.classes[k];
+        REQUIRE(c != NULL && c->pages > 0);
+        uint64_t per_page = c->blocks / c->pages;
+        if (per_page != (256 * KiB) / bs)
+            fprintf(stderr, "  %zu-byte blocks: %llu a page\n", bs, (unsigned long long)per_page);
+        CHECK(per_page == (256 * KiB) / bs);
+        hl_free(p);
+    }
+    /* 96 KiB blocks: two in 192 KiB. With no other such block live, one block makes one
+     * page active. */
+    hl_collect();
+    struct hl_stats before, after;
+    hl_stats(&before);
+    void *p = hl_malloc(opaque(90000));
+    REQUIRE(p != NULL);
+    CHECK(hl_usable_size(p) == 96 * KiB);
+    hl_stats(&after);
+    CHECK_EQ_U64(after.active_bytes - before.active_bytes, 192 * KiB);
+    hl_free(p);
+}
+
 static void test_api_stats_print_goes_to_output_fn(void)
 {
     SKIP_IF(HL_TEST_LIBC, "hl_stats_print is hlmalloc's");
@@ -1006,6 +1042,7 @@ int main(void)
     RUN_TEST(test_api_sized_frees_release_blocks);
     RUN_TEST(test_api_version_names_hlmalloc);
     RUN_TEST(test_api_stats_follow_live_bytes);
+    RUN_TEST(test_api_medium_pages_are_256_kib);
     RUN_TEST(test_api_stats_print_goes_to_output_fn);
     RUN_TEST(test_api_collect_returns_freed_memory);
     RUN_TEST(test_api_realloc_large_resizes_in_place);
