@@ -153,6 +153,27 @@ static int find_run(const uint64_t *map, uint32_t n)
     return -1;
 }
 
+/* The last n slices of the shortest run of at least n set in `map` (the first of equal
+ * runs), or -1. Caller holds s->lock. */
+static int find_run_best_end(const uint64_t *map, uint32_t n)
+{
+    int best = -1;
+    uint32_t best_len = UINT32_MAX, run = 0;
+    for (uint32_t i = HL_FIRST_SLICE; i <= HL_SLICES; i++) {
+        if (i < HL_SLICES && bit_test(map, i)) {
+            run++;
+            continue;
+        }
+        if (run >= n && run < best_len) {
+            best = (int)(i - n);
+            best_len = run;
+            if (run == n) break;
+        }
+        run = 0;
+    }
+    return best;
+}
+
 /* Claim slices [first, first+n) of s under its lock; returns whether all were clean. */
 static bool claim(struct hl_segment *s, uint32_t first, uint32_t n)
 {
@@ -185,7 +206,9 @@ static struct hl_page *init_span(struct hl_segment *s, uint32_t first, uint32_t 
 static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero, bool dirty_only)
 {
     pthread_mutex_lock(&s->lock);
-    int first = find_run(dirty_only ? s->dirty_map : s->free_map, n);
+    int first = dirty_only && n > HL_MEDIUM_SLICES
+                        ? find_run_best_end(s->dirty_map, n)
+                        : find_run(dirty_only ? s->dirty_map : s->free_map, n);
     bool zero = false;
     if (first >= 0) zero = claim(s, (uint32_t)first, n);
     pthread_mutex_unlock(&s->lock);

@@ -901,6 +901,28 @@ static void test_api_realloc_large_resizes_in_place(void)
     hl_free(blocker);
 }
 
+/* A large block goes into the shortest run of resident free slices it fits, at that run's
+ * end (segment.c find_run_best_end), not at the start of the first. */
+static void test_api_large_block_takes_the_shortest_resident_run(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "slice placement is hlmalloc's");
+    const size_t slice = 64 * KiB;
+    hl_collect(); /* no resident free slices */
+    void *c = hl_malloc(opaque(40 * slice - 4096)), *sep1 = hl_malloc(opaque(6 * slice - 4096));
+    void *a = hl_malloc(opaque(20 * slice - 4096)), *sep2 = hl_malloc(opaque(6 * slice - 4096));
+    REQUIRE(c && sep1 && a && sep2);
+    hl_free(c);
+    hl_free(a); /* resident free runs of 40 and 20 slices, in that order */
+    void *e = hl_malloc(opaque(15 * slice - 4096));
+    REQUIRE(e != NULL);
+    if ((uintptr_t)e != (uintptr_t)a + 5 * slice)
+        fprintf(stderr, "  15 slices at %p; runs of 40 at %p and 20 at %p\n", e, c, a);
+    CHECK((uintptr_t)e == (uintptr_t)a + 5 * slice);
+    hl_free(e);
+    hl_free(sep1);
+    hl_free(sep2);
+}
+
 /* A large block that realloc moves to grow leaves no resident run behind (alloc.c:
  * HL_REALLOC_PURGE): a buffer grown step by step does not pile up its old copies. */
 static void test_api_realloc_move_returns_the_old_run(void)
@@ -910,9 +932,11 @@ static void test_api_realloc_move_returns_the_old_run(void)
     unsigned char *p = hl_malloc(n);
     REQUIRE(p != NULL);
     memset(p, 0x3c, n);
-    void *blockers[16];
+    void *blockers[24];
     int moves = 0, nb = 0;
-    for (int step = 0; step < 16 && n < 10 * MiB; step++) {
+    /* Until it passes 16 MiB and becomes a huge block: that step moves it at least,
+     * wherever the blockers landed. (A huge block's old mapping goes to the huge cache.) */
+    for (int step = 0; step < 24 && n <= 16 * MiB; step++) {
         blockers[nb++] = hl_malloc(64 * KiB); /* likely right after p: growth must move */
         size_t m = n + n / 4;
         unsigned char *q = hl_realloc(p, m);
@@ -1049,6 +1073,7 @@ int main(void)
     RUN_TEST(test_api_foreign_free_is_counted_and_ignored);
     RUN_TEST(test_api_double_free_does_not_corrupt_heap);
     RUN_TEST(test_api_bulk_freed_page_comes_back_in_address_order);
+    RUN_TEST(test_api_large_block_takes_the_shortest_resident_run);
     RUN_TEST(test_api_realloc_move_returns_the_old_run);
     return check_report();
 }
