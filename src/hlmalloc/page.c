@@ -172,17 +172,33 @@ static bool page_to_full(struct hl_heap *h, struct hl_page *pg)
     return true;
 }
 
-/* A bin is about to get another page: a kept page is only ever its bin's only page, so the
- * one there, if kept, is kept no longer (and hl_heap_trim_kept need only look at bins with
- * one page). */
+/* The bytes a kept page counts for in h->kept_bytes: those carved into blocks. */
+static uint64_t kept_size(const struct hl_page *pg)
+{
+    return (uint64_t)pg->capacity * pg->block_size;
+}
+
+/* A kept page is no longer kept; the heap's count of kept bytes drops by its size. */
+static void unkeep(struct hl_heap *h, struct hl_page *pg)
+{
+    uint64_t bytes = kept_size(pg);
+    pg->kept = 0;
+    h->kept_bytes = h->kept_bytes > bytes ? h->kept_bytes - bytes : 0;
+}
+
+/* The kept page of a bin, or NULL: a kept page is only ever its bin's only page
+ * (bin_gains_page), so hl_heap_trim_kept and hl_heap_release_kept look at one page a bin. */
+static struct hl_page *bin_kept(const struct hl_heap *h, unsigned bin)
+{
+    struct hl_page *pg = h->bins[bin].first;
+    return pg && pg->kept && h->bins[bin].count == 1 ? pg : NULL;
+}
+
+/* A bin is about to get another page: the page there, if kept, is kept no longer. */
 static void bin_gains_page(struct hl_heap *h, unsigned bin)
 {
     struct hl_page *first = h->bins[bin].first;
-    if (first && first->kept) {
-        uint64_t bytes = (uint64_t)first->capacity * first->block_size;
-        first->kept = 0;
-        h->kept_bytes = h->kept_bytes > bytes ? h->kept_bytes - bytes : 0;
-    }
+    if (first && first->kept) unkeep(h, first);
 }
 
 void hl_page_adopt(struct hl_heap *h, struct hl_page *pg)
@@ -276,7 +292,7 @@ void hl_page_retire(struct hl_page *pg)
          * longest-kept going back first, so sizes that went quiet do not pin memory. */
         if (!pg->kept) {
             pg->kept = 1;
-            h->kept_bytes += (uint64_t)pg->capacity * pg->block_size;
+            h->kept_bytes += kept_size(pg);
         }
         pg->kept_since = h->heartbeat;
         if (h->retired_min > pg->bin) h->retired_min = pg->bin;
@@ -435,13 +451,12 @@ static inline void *page_pop(struct hl_page *pg)
     return b;
 }
 
-/* A kept page goes back to its segment (its slices become resident free ones). The caller
- * settles h->kept_bytes. */
+/* A kept page goes back to its segment (its slices become resident free ones). */
 static void kept_give_back(struct hl_heap *h, struct hl_page *pg)
 {
     struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
     unsigned bin = pg->bin;
-    pg->kept = 0;
+    unkeep(h, pg);
     queue_remove(&h->bins[bin], pg);
     set_direct(h, bin);
     hl_segment_free_page(s, pg);
@@ -455,14 +470,12 @@ bool hl_heap_release_kept(struct hl_heap *h, uint32_t n)
 {
     struct hl_page *oldest = NULL;
     for (unsigned b = h->retired_min; b <= h->retired_max && b < HL_BINS; b++) {
-        struct hl_page *pg = h->bins[b].first;
-        if (!pg || !pg->kept || pg->used != 0 || h->bins[b].count != 1) continue;
-        if (pg->slice_count != n || h->heartbeat - pg->kept_since < HL_KEEP_COLD) continue;
+        struct hl_page *pg = bin_kept(h, b);
+        if (!pg || pg->used != 0 || pg->slice_count != n) continue;
+        if (h->heartbeat - pg->kept_since < HL_KEEP_COLD) continue;
         if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
     }
     if (!oldest) return false;
-    uint64_t bytes = (uint64_t)oldest->capacity * oldest->block_size;
-    h->kept_bytes = h->kept_bytes > bytes ? h->kept_bytes - bytes : 0;
     kept_give_back(h, oldest);
     return true;
 }
@@ -477,9 +490,8 @@ void hl_heap_trim_kept(struct hl_heap *h, bool idle)
         unsigned lo = HL_BINS, hi = 0;
         uint64_t bytes = 0;
         for (unsigned b = h->retired_min; b <= h->retired_max && b < HL_BINS; b++) {
-            /* Only a bin's only page can be kept (bin_gains_page). */
-            struct hl_page *pg = h->bins[b].first;
-            if (!pg || !pg->kept || h->bins[b].count != 1) continue;
+            struct hl_page *pg = bin_kept(h, b);
+            if (!pg) continue;
             if (pg->used != 0) {
                 pg->kept = 0; /* in use again */
                 continue;
@@ -488,7 +500,7 @@ void hl_heap_trim_kept(struct hl_heap *h, bool idle)
                 kept_give_back(h, pg); /* a size gone quiet */
                 continue;
             }
-            bytes += (uint64_t)pg->capacity * pg->block_size;
+            bytes += kept_size(pg);
             if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
             if (b < lo) lo = b;
             if (b > hi) hi = b;

@@ -135,36 +135,27 @@ void hl_segment_release(struct hl_segment *s)
     hl_os_unmap(s, s->size);
 }
 
-/* First run of `n` slices set in `map`, or -1. Caller holds s->lock. */
-static int find_run(const uint64_t *map, uint32_t n)
-{
-    uint32_t run = 0;
-    for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++) {
-        if ((i & 63) == 0 && run == 0 && map[i >> 6] == 0) {
-            i += 63; /* a whole word with none */
-            continue;
-        }
-        if (bit_test(map, i)) {
-            if (++run == n) return (int)(i + 1 - n);
-        } else {
-            run = 0;
-        }
-    }
-    return -1;
-}
-
-/* The last n slices of the shortest run of at least n set in `map` (the first of equal
- * runs), or -1. Caller holds s->lock. */
-static int find_run_best_end(const uint64_t *map, uint32_t n)
+/*
+ * A run of n slices set in `map`, or -1. Caller holds s->lock. First fit: the start of the
+ * first run long enough. With `best_end`: the last n slices of the shortest run long
+ * enough (the first of equals), which keeps long runs whole for long blocks.
+ */
+static int find_run(const uint64_t *map, uint32_t n, bool best_end)
 {
     int best = -1;
     uint32_t best_len = UINT32_MAX, run = 0;
     for (uint32_t i = HL_FIRST_SLICE; i <= HL_SLICES; i++) {
-        if (i < HL_SLICES && bit_test(map, i)) {
-            run++;
-            continue;
+        if (i < HL_SLICES) {
+            if ((i & 63) == 0 && run == 0 && map[i >> 6] == 0) {
+                i += 63; /* a whole word with none */
+                continue;
+            }
+            if (bit_test(map, i)) {
+                if (++run == n && !best_end) return (int)(i + 1 - n);
+                continue;
+            }
         }
-        if (run >= n && run < best_len) {
+        if (best_end && run >= n && run < best_len) {
             best = (int)(i - n);
             best_len = run;
             if (run == n) break;
@@ -206,9 +197,9 @@ static struct hl_page *init_span(struct hl_segment *s, uint32_t first, uint32_t 
 static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero, bool dirty_only)
 {
     pthread_mutex_lock(&s->lock);
-    int first = dirty_only && n > HL_MEDIUM_SLICES
-                        ? find_run_best_end(s->dirty_map, n)
-                        : find_run(dirty_only ? s->dirty_map : s->free_map, n);
+    /* Resident slices: best fit for blocks longer than a medium page (docs/hlmalloc.md). */
+    int first = find_run(dirty_only ? s->dirty_map : s->free_map, n,
+                         dirty_only && n > HL_MEDIUM_SLICES);
     bool zero = false;
     if (first >= 0) zero = claim(s, (uint32_t)first, n);
     pthread_mutex_unlock(&s->lock);
