@@ -9,7 +9,9 @@
  * which sends the free to the generic path) and the offset a multiple of the block size (a
  * multiply and a rotate, no division); then the cheap
  * double-free check (a freed block carries block ^ hl_cookie in its second word, and malloc
- * clears it) and a push onto the page's free list, which malloc pops: LIFO reuse.
+ * clears it) and a push onto the page's free list, which malloc pops: LIFO reuse. A small
+ * block of another thread's page takes the same checks and goes onto this thread's foreign
+ * cache instead (types.h I8), with no atomic operation.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -28,6 +30,9 @@ void *hli_malloc(size_t n)
             if (HL_DF_CHECK) b->cookie = 0;
             return b;
         }
+        /* The class's first page is out of blocks: one freed here from another thread's
+         * page, if any (I8). */
+        if (!HL_SECURE && (b = hl_foreign_pop(h, hl_bin(n))) != NULL) return b;
     } else if (n <= HL_MEDIUM_MAX && !HL_SECURE) {
         /* Above the direct table: the size's queue head, if it has a block (a few more
          * instructions for the class, but no trip through the slow path). */
@@ -55,17 +60,13 @@ void hl_free_local(struct hl_page *pg, struct hl_block *b)
     if (--pg->used == 0) hl_page_retire(pg);
 }
 
-/* Free by another thread. Large blocks go straight back to their segment; other blocks
- * are pushed onto the page's xthread_free, or the owner's delayed list when the page is
- * full and its owner asked to hear of it. */
-static void free_remote(struct hl_segment *s, struct hl_page *pg, struct hl_block *b)
+/* Push the chain head..tail of blocks of page pg, freed by a thread that does not own
+ * it, onto the page's xthread_free, or onto the owner's delayed list when the page is
+ * full and its owner asked to hear of it. The links inside the chain are already set (in
+ * the encoding of the page's free lists, which the delayed list shares: the secure build
+ * pushes single blocks only). */
+static void push_remote(struct hl_page *pg, struct hl_block *head, struct hl_block *tail)
 {
-    if (pg->kind == HL_PAGE_LARGE) {
-        hl_segment_free_page(s, pg);
-        return;
-    }
-    if (HL_SECURE) memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
-    if (HL_DF_CHECK || HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
     uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     for (;;) {
         if ((x & 3) == HL_DELAYED_WANT) {
@@ -77,8 +78,8 @@ static void free_remote(struct hl_segment *s, struct hl_page *pg, struct hl_bloc
             struct hl_heap *h = pg->heap;
             uintptr_t d = atomic_load_explicit(&h->delayed_free, memory_order_relaxed);
             do {
-                b->next = (struct hl_block *)d;
-            } while (!atomic_compare_exchange_weak_explicit(&h->delayed_free, &d, (uintptr_t)b,
+                tail->next = (struct hl_block *)d;
+            } while (!atomic_compare_exchange_weak_explicit(&h->delayed_free, &d, (uintptr_t)head,
                                                             memory_order_release,
                                                             memory_order_relaxed));
             /* Done: back to NONE (keeping any blocks pushed meanwhile). */
@@ -89,11 +90,89 @@ static void free_remote(struct hl_segment *s, struct hl_page *pg, struct hl_bloc
                 ;
             return;
         }
-        hl_next_encode(pg, b, (struct hl_block *)(x & ~(uintptr_t)3));
-        if (atomic_compare_exchange_weak_explicit(&pg->xthread_free, &x, (uintptr_t)b | (x & 3),
+        hl_next_encode(pg, tail, (struct hl_block *)(x & ~(uintptr_t)3));
+        if (atomic_compare_exchange_weak_explicit(&pg->xthread_free, &x, (uintptr_t)head | (x & 3),
                                                   memory_order_release, memory_order_relaxed))
             return;
     }
+}
+
+/* Free by another thread. Large blocks go straight back to their segment. */
+static void free_remote(struct hl_segment *s, struct hl_page *pg, struct hl_block *b)
+{
+    if (pg->kind == HL_PAGE_LARGE) {
+        hl_segment_free_page(s, pg);
+        return;
+    }
+    if (HL_SECURE) memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
+    if (HL_DF_CHECK || HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
+    push_remote(pg, b, b);
+}
+
+/* ---- foreign caches (I8) ------------------------------------------------------------ */
+
+/*
+ * A small block freed by a thread that does not own its page stays with that thread, in
+ * its heap's foreign cache for the class, and its next malloc of the class takes it once
+ * its own first page has no free block (hli_malloc, hl_malloc_bin). Blocks that pass
+ * between threads (shared pools, work queues) then cost no atomic operation and no write
+ * to the owner's page. What overflows goes home in runs of one page, a CAS per run.
+ * jemalloc and tcmalloc get the same effect from thread caches that take any block;
+ * mimalloc pays a CAS per free. A thread without a heap (it has never allocated) frees
+ * remotely block by block: free does not create heaps.
+ */
+
+/* Send the blocks of list `b` (plain links, cookies set) back to their pages. */
+static void foreign_send(struct hl_block *b)
+{
+    uintptr_t me = hl_thread_id();
+    while (b) {
+        struct hl_segment *s = hl_segment_of(b);
+        struct hl_page *pg = hl_page_of(s, b);
+        uintptr_t end = (uintptr_t)pg->start + (size_t)pg->reserved * pg->block_size;
+        if (atomic_load_explicit(&s->thread_id, memory_order_acquire) == me) {
+            /* Ours by now (its segment was abandoned, and this heap reclaimed it). */
+            struct hl_block *next = b->next;
+            hl_free_local(pg, b);
+            b = next;
+            continue;
+        }
+        struct hl_block *tail = b;
+        while (tail->next && (uintptr_t)tail->next >= (uintptr_t)pg->start
+               && (uintptr_t)tail->next < end)
+            tail = tail->next;
+        struct hl_block *rest = tail->next;
+        push_remote(pg, b, tail);
+        b = rest;
+    }
+}
+
+void hl_foreign_flush(struct hl_heap *h, unsigned bin)
+{
+    struct hl_block *b = h->foreign[bin];
+    h->foreign[bin] = NULL;
+    h->foreign_room[bin] = hl_foreign_cap(bin);
+    foreign_send(b);
+}
+
+void hl_foreign_flush_all(struct hl_heap *h)
+{
+    for (unsigned bin = 0; bin < HL_FOREIGN_BINS; bin++)
+        if (h->foreign[bin]) hl_foreign_flush(h, bin);
+}
+
+/* Keep b, a block of page pg that another heap owns; false: free it remotely. */
+static bool foreign_keep(struct hl_page *pg, struct hl_block *b)
+{
+    struct hl_heap *h = hl_tls_heap;
+    unsigned bin = pg->bin;
+    if (HL_SECURE || bin >= HL_FOREIGN_BINS || h == &hl_heap_empty) return false;
+    if (h->foreign_room[bin] == 0) hl_foreign_flush(h, bin);
+    if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
+    b->next = h->foreign[bin];
+    h->foreign[bin] = b;
+    h->foreign_room[bin]--;
+    return true;
 }
 
 /* Is p the start of a live-looking block of page pg (kind, limit, multiple)? */
@@ -127,7 +206,7 @@ void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p)
     }
     if (owner == hl_thread_id())
         hl_free_local(pg, b);
-    else
+    else if (!foreign_keep(pg, b))
         free_remote(s, pg, b);
 }
 
@@ -138,16 +217,39 @@ void hli_free(void *p)
         if (p) hl_invalid_free(p, "not allocated by hlmalloc");
         return;
     }
-    if (HL_LIKELY(atomic_load_explicit(&s->thread_id, memory_order_relaxed) == hl_thread_id())) {
+    uintptr_t owner = atomic_load_explicit(&s->thread_id, memory_order_relaxed);
+    struct hl_block *b = p;
+    if (HL_LIKELY(owner == hl_thread_id())) {
         struct hl_page *pg = hl_page_of(s, p);
         uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
-        struct hl_block *b = p;
         if (HL_LIKELY(off < pg->fast_limit && hl_is_block_offset(pg, off)
                       && (!HL_DF_CHECK || b->cookie != ((uintptr_t)b ^ hl_cookie)) && !HL_SECURE)) {
             if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
             b->next = pg->free;
             pg->free = b;
             if (HL_UNLIKELY(--pg->used == 0)) hl_page_retire(pg);
+            return;
+        }
+        hl_free_generic(s, pg, p);
+        return;
+    }
+    if (owner != HL_TID_HUGE && !HL_SECURE) {
+        /* Another heap's block: into this thread's foreign cache (I8) when the class has
+         * room and the same checks as above pass (the limit, not fast_limit: a full page
+         * is no concern of ours). */
+        struct hl_page *pg = hl_page_of(s, p);
+        struct hl_heap *h = hl_tls_heap;
+        unsigned bin = pg->bin;
+        uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
+        if (HL_LIKELY(bin < HL_FOREIGN_BINS && h->foreign_room[bin] != 0
+                      && (uintptr_t)p >= (uintptr_t)pg->start
+                      && off < __atomic_load_n(&pg->limit, __ATOMIC_RELAXED)
+                      && hl_is_block_offset(pg, off)
+                      && (!HL_DF_CHECK || b->cookie != ((uintptr_t)b ^ hl_cookie)))) {
+            if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
+            b->next = h->foreign[bin];
+            h->foreign[bin] = b;
+            h->foreign_room[bin]--;
             return;
         }
         hl_free_generic(s, pg, p);

@@ -170,6 +170,8 @@ struct hl_heap *hl_heap_get(void)
         h->direct[i] = &hl_page_empty;
     for (unsigned b = 0; b < HL_BINS; b++)
         h->bins[b].block_size = (uint32_t)hl_bin_size(b);
+    for (unsigned b = 0; b < HL_FOREIGN_BINS; b++)
+        h->foreign_room[b] = hl_foreign_cap(b);
     h->thread_id = hl_thread_id();
     h->retired_min = HL_BINS; /* none kept */
     heap_link(h);
@@ -208,6 +210,7 @@ static void abandon_queue(struct hl_page_queue *q)
 
 static void abandon_heap(struct hl_heap *h)
 {
+    hl_foreign_flush_all(h); /* first: some may be blocks of our own pages by now */
     for (unsigned b = 0; b < HL_BINS; b++)
         abandon_queue(&h->bins[b]);
     abandon_queue(&h->full);

@@ -227,6 +227,27 @@ HL_HIDDEN size_t hl_huge_cached_bytes(void);
 
 HL_HIDDEN void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p);
 HL_HIDDEN void hl_free_local(struct hl_page *pg, struct hl_block *b);
+HL_HIDDEN void hl_foreign_flush(struct hl_heap *h, unsigned bin); /* I8: send them home */
+HL_HIDDEN void hl_foreign_flush_all(struct hl_heap *h);
+
+/* Blocks the foreign cache of class `bin` holds at most (I8). */
+HL_INLINE uint16_t hl_foreign_cap(unsigned bin)
+{
+    size_t n = HL_FOREIGN_BIN_BYTES / hl_bin_size(bin);
+    return n < 2 ? 2 : n > HL_FOREIGN_BIN_MAX ? HL_FOREIGN_BIN_MAX : (uint16_t)n;
+}
+
+/* A block of the foreign cache of class `bin` (< HL_FOREIGN_BINS), or NULL. */
+HL_INLINE struct hl_block *hl_foreign_pop(struct hl_heap *h, unsigned bin)
+{
+    struct hl_block *b = h->foreign[bin];
+    if (b) {
+        h->foreign[bin] = b->next;
+        h->foreign_room[bin]++;
+        b->cookie = 0;
+    }
+    return b;
+}
 
 /* ---- the public operations under internal names (alloc.c) --------------------------- */
 

@@ -389,6 +389,9 @@ static struct hl_page *find_page(struct hl_heap *h, unsigned bin)
 void hl_heap_collect(struct hl_heap *h, bool force)
 {
     uint64_t now = hl_os_now_ms();
+    /* Other heaps' blocks go home (I8): a thread that stopped allocating some size must
+     * not pin its owner's pages for long. */
+    hl_foreign_flush_all(h);
     if (force) {
         /* Give back even the last empty page of each size. */
         for (unsigned bin = 0; bin < HL_BINS; bin++) {
@@ -516,6 +519,12 @@ void hl_heap_trim_kept(struct hl_heap *h, bool idle)
 
 void *hl_malloc_bin(struct hl_heap *h, unsigned bin)
 {
+    if (bin < HL_FOREIGN_BINS && h->foreign[bin]) {
+        /* A block another thread owns, freed here (I8), before our pages' other sources
+         * (a class's first page without a free block is why we are here). */
+        struct hl_page *first = h->bins[bin].first;
+        if (!first || !first->free) return hl_foreign_pop(h, bin);
+    }
     if (HL_UNLIKELY(atomic_load_explicit(&h->delayed_free, memory_order_relaxed) != 0))
         hl_heap_delayed_free(h);
     if (HL_UNLIKELY(++h->heartbeat % HL_COLLECT_EVERY == 0)) hl_heap_collect(h, false);

@@ -29,7 +29,8 @@
  *   I2  a page's blocks are start + i * block_size, i < reserved; every pointer handed
  *       out is a block start, 16-byte aligned.
  *   I3  page->used == blocks handed out - blocks freed locally - remote frees collected;
- *       a block is on at most one of free, xthread_free, the heap's delayed list.
+ *       a block is on at most one of free, xthread_free, the heap's delayed list, or
+ *       some heap's foreign cache (I8; there it still counts in used).
  *   I4  only the owner thread touches a page's free, used, capacity, queue
  *       links and flags; other threads only push onto xthread_free (CAS) or the owner
  *       heap's delayed_free list.
@@ -39,6 +40,14 @@
  *       dirty_map is a subset of free_map.
  *   I7  heap->direct[i] is the head page of the bin queue for size i*16, or the static
  *       empty page (whose free list is NULL), so the malloc fast path needs no init test.
+ *   I8  heap->foreign[b] lists blocks of small pages of class b that this heap's thread
+ *       freed while another heap owned them (they still count in their page's used).
+ *       foreign_room[b] is how many more it may take: HL_FOREIGN_BIN_BYTES' worth, but 2
+ *       blocks at least and HL_FOREIGN_BIN_MAX at most (about 270 KiB over all classes);
+ *       0 in the static empty heap. Only the heap's own thread touches them. They go
+ *       back to their pages (one CAS per run of a page) when the class overflows, every
+ *       HL_COLLECT_EVERY slow calls, on a forced collect and at thread exit; malloc hands
+ *       them out when the class's first page has no free block.
  *
  * Delayed-free states (low 2 bits of xthread_free):
  *   NONE   remote frees push onto xthread_free
@@ -86,6 +95,11 @@
 #define HL_BINS          48 /* size classes: 16..128 by 16, then 4 per power of two to 128 KiB */
 #define HL_BIN_LARGE     255
 
+/* Foreign caches (I8): the classes of small pages, and how much each may hold. */
+#define HL_FOREIGN_BINS      32 /* hl_bin(HL_SMALL_MAX) + 1 */
+#define HL_FOREIGN_BIN_BYTES (8u * 1024)
+#define HL_FOREIGN_BIN_MAX   128 /* blocks per class */
+
 #define HL_ALIGN 16
 
 enum hl_page_kind {
@@ -120,34 +134,37 @@ struct hl_heap;
 struct hl_segment;
 
 struct hl_page {
-    /* The malloc fast path reads these two. */
-    struct hl_block *free; /* blocks ready to hand out */
-    uint32_t used;         /* live blocks (I3) */
-    uint8_t flags;         /* enum hl_page_flags; non-zero sends free() to the generic path */
-    uint8_t bin;           /* size class, or HL_BIN_LARGE */
-    uint8_t kind;          /* enum hl_page_kind */
-    uint8_t is_zero;       /* large pages: the block is known to be zeroed memory */
-    /* The free fast path reads these. */
+    /* First line: read by every free (threads that do not own the page too), written
+     * rarely (when a page is set up, carved, filled or emptied). */
     uint8_t *start;      /* first block */
     uint32_t block_size; /* bytes per block (large: the usable bytes) */
     uint32_t div_mul;    /* off % block_size == 0 iff rotr32(off * div_mul, div_shift) <= div_max */
     uint32_t div_max;
-    uint32_t limit; /* capacity * block_size: offsets past it were never handed out */
+    uint32_t limit;       /* capacity * block_size: offsets past it were never handed out */
+    uint32_t fast_limit;  /* limit while flags == 0, else 0: the free fast path tests only this */
+    uint32_t slice_back;  /* in a later descriptor of a page: bytes back to the first */
+    uint32_t slice_count; /* slices spanned (in the first descriptor) */
+    uint32_t reserved;    /* blocks that fit */
+    uint8_t flags;        /* enum hl_page_flags; non-zero sends free() to the generic path */
+    uint8_t bin;          /* size class, or HL_BIN_LARGE */
+    uint8_t kind;         /* enum hl_page_kind */
+    uint8_t is_zero;      /* large pages: the block is known to be zeroed memory */
     uint8_t div_shift;
     uint8_t kept; /* the empty last page of its size, kept (heap kept_bytes counts it) */
     uint8_t pad_[2];
-    uint32_t fast_limit; /* limit while flags == 0, else 0: the free fast path tests only this */
-    uint32_t capacity;   /* blocks carved into the free lists so far */
-    uint32_t reserved;   /* blocks that fit */
+    struct hl_heap *heap; /* owner heap; NULL once abandoned */
+    uintptr_t key;        /* secure build: free-list pointer key */
+    /* Second line: written by the owner on every malloc and free of the page, and by
+     * other threads' CAS on xthread_free. Apart from the first line, so that a free by
+     * another thread reads the page without taking the line the owner writes. */
+    struct hl_block *free;           /* blocks ready to hand out (the malloc fast path) */
+    uint32_t used;                   /* live blocks (I3) */
+    uint32_t capacity;               /* blocks carved into the free lists so far */
     _Atomic(uintptr_t) xthread_free; /* remote frees | enum hl_delayed (I4) */
-    struct hl_heap *heap;            /* owner heap; NULL once abandoned */
     struct hl_page *next, *prev;     /* queue links (I5) */
-    uint32_t slice_count;            /* slices spanned (in the first descriptor) */
-    uint32_t slice_back;             /* in a later descriptor of a page: bytes back to the first */
-    uintptr_t key;                   /* secure build: free-list pointer key */
     uint64_t kept_since;             /* heartbeat when it was kept: the oldest goes first */
-    uint32_t dirty_ms; /* a free, dirty slice: when it was freed (ms, wraps); see segment.c */
-    uint8_t spare_[8]; /* to 128 bytes: page lookup is a shift, not a multiply */
+    uint32_t dirty_ms;  /* a free, dirty slice: when it was freed (ms, wraps); see segment.c */
+    uint8_t spare_[12]; /* to 128 bytes: page lookup is a shift, not a multiply */
 };
 
 struct hl_page_queue {
@@ -182,15 +199,17 @@ struct hl_heap {
     struct hl_page *direct[HL_DIRECT_SLOTS]; /* I7 */
     struct hl_page_queue bins[HL_BINS];
     struct hl_page_queue full;
-    uintptr_t thread_id;                 /* owner's thread pointer */
-    _Atomic(uintptr_t) delayed_free;     /* blocks freed remotely into full pages */
-    struct hl_segment *segments;         /* owned normal segments */
-    uint64_t heartbeat;                  /* slow-path calls */
-    uint8_t retired_min, retired_max;    /* bins that may hold a kept empty page */
-    uint64_t kept_bytes;                 /* carved bytes of kept empty pages */
-    struct hl_heap *all_next, *all_prev; /* every live heap */
-    struct hl_heap *pool_next;           /* free heap structs */
-    int dead;                            /* abandoned; waiting to be reused */
-} __attribute__((aligned(64)));          /* heaps sit side by side in the pool: no line shared */
+    uintptr_t thread_id;                    /* owner's thread pointer */
+    _Atomic(uintptr_t) delayed_free;        /* blocks freed remotely into full pages */
+    struct hl_segment *segments;            /* owned normal segments */
+    uint64_t heartbeat;                     /* slow-path calls */
+    uint8_t retired_min, retired_max;       /* bins that may hold a kept empty page */
+    uint64_t kept_bytes;                    /* carved bytes of kept empty pages */
+    struct hl_heap *all_next, *all_prev;    /* every live heap */
+    struct hl_heap *pool_next;              /* free heap structs */
+    int dead;                               /* abandoned; waiting to be reused */
+    uint16_t foreign_room[HL_FOREIGN_BINS]; /* I8 */
+    struct hl_block *foreign[HL_FOREIGN_BINS];
+} __attribute__((aligned(64))); /* heaps sit side by side in the pool: no line shared */
 
 #endif

@@ -377,6 +377,60 @@ static void test_stress_workers_hand_blocks_across_threads(void)
     CHECK(atomic_load(&failures) == 0);
 }
 
+/*
+ * A small block freed on a thread that does not own it stays with that thread (its foreign
+ * cache) and is what that thread's next malloc of the size returns; what overflows the
+ * cache, and what is left in it when the thread exits, goes back to the owner's pages.
+ */
+enum { FOREIGN_BLOCKS = 600, FOREIGN_SIZE = 48 };
+static void *foreign_blocks[FOREIGN_BLOCKS];
+
+struct foreign_result {
+    int reused;            /* the thread's malloc returned one of the blocks it freed */
+    uint64_t double_frees; /* the counter went up by this on a second free of one */
+};
+
+static void *foreign_freer_main(void *arg)
+{
+    struct foreign_result *r = arg;
+    hl_free(hl_malloc(1000)); /* a heap: a thread that has never allocated keeps nothing */
+    for (int i = 0; i < FOREIGN_BLOCKS; i++) {
+        CHECK(pattern_check(foreign_blocks[i], FOREIGN_SIZE, 7));
+        hl_free(foreign_blocks[i]); /* several cache overflows on the way */
+    }
+    void *q = hl_malloc(FOREIGN_SIZE); /* this thread has no page of the size yet */
+    for (int i = 0; i < FOREIGN_BLOCKS; i++)
+        if (q == foreign_blocks[i]) r->reused = 1;
+    hl_free(q);
+    if (!HL_TEST_LIBC) {
+        struct hl_stats a, b;
+        hl_stats(&a);
+        hl_free(q); /* still in this thread's cache: the cookie gives it away */
+        hl_stats(&b);
+        r->double_frees = b.double_frees - a.double_frees;
+    }
+    return NULL; /* at exit the cache goes home */
+}
+
+static void test_stress_block_freed_on_another_thread_serves_that_thread(void)
+{
+    uint64_t before = allocated_now();
+    for (int i = 0; i < FOREIGN_BLOCKS; i++) {
+        foreign_blocks[i] = hl_malloc(FOREIGN_SIZE);
+        REQUIRE(foreign_blocks[i] != NULL);
+        pattern_fill(foreign_blocks[i], FOREIGN_SIZE, 7);
+    }
+    struct foreign_result r = { 0, 0 };
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, foreign_freer_main, &r) == 0);
+    pthread_join(t, NULL);
+    CHECK(r.reused);
+    SKIP_IF(HL_TEST_LIBC, "hlmalloc's counters");
+    CHECK_EQ_U64(r.double_frees, 1);
+    /* Every block is back on its page and collected: nothing parked in the dead heap. */
+    CHECK_EQ_U64(allocated_now(), before);
+}
+
 /* Blocks left by exited threads, for later threads (and the main thread) to free. */
 static struct {
     pthread_mutex_t lock;
@@ -595,6 +649,7 @@ int main(int argc, char **argv)
            HL_TEST_SANITIZED ? " (sanitizer build: scaled down)" : "");
     fflush(stdout); /* before any fork */
     alarm(ALARM_SECONDS);
+    RUN_TEST(test_stress_block_freed_on_another_thread_serves_that_thread);
     RUN_TEST(test_stress_workers_hand_blocks_across_threads);
     RUN_TEST(test_stress_thread_churn_frees_blocks_of_exited_threads);
     fflush(stdout);
