@@ -21,7 +21,9 @@
  * cache), `xthread_free` (atomic) takes frees by other threads. The malloc and local-free
  * fast paths take no lock and no atomic read-modify-write. (mimalloc keeps a third list
  * for the owner's frees, so that its slow path runs at a steady rate; here that cost
- * python3 6-10% and webserver 8%, see docs/hlmalloc.md.)
+ * python3 6-10% and webserver 8%, see docs/hlmalloc.md.) A small block freed by a thread
+ * that does not own its page mostly skips xthread_free: it goes onto that thread's
+ * foreign cache (I8), and home later in runs.
  *
  * Invariants
  *   I1  segmap[a >> 25] == s for every 32 MiB unit a of a live segment s, and NULL for
