@@ -161,6 +161,15 @@ void hl_foreign_flush_all(struct hl_heap *h)
         if (h->foreign[bin]) hl_foreign_flush(h, bin);
 }
 
+/* Push b onto the foreign cache of class `bin`, which has room. */
+static inline void foreign_push(struct hl_heap *h, unsigned bin, struct hl_block *b)
+{
+    if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
+    b->next = h->foreign[bin];
+    h->foreign[bin] = b;
+    h->foreign_room[bin]--;
+}
+
 /* Keep b, a block of page pg that another heap owns; false: free it remotely. */
 static bool foreign_keep(struct hl_page *pg, struct hl_block *b)
 {
@@ -168,10 +177,7 @@ static bool foreign_keep(struct hl_page *pg, struct hl_block *b)
     unsigned bin = pg->bin;
     if (HL_SECURE || bin >= HL_FOREIGN_BINS || h == &hl_heap_empty) return false;
     if (h->foreign_room[bin] == 0) hl_foreign_flush(h, bin);
-    if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
-    b->next = h->foreign[bin];
-    h->foreign[bin] = b;
-    h->foreign_room[bin]--;
+    foreign_push(h, bin, b);
     return true;
 }
 
@@ -246,10 +252,7 @@ void hli_free(void *p)
                       && off < __atomic_load_n(&pg->limit, __ATOMIC_RELAXED)
                       && hl_is_block_offset(pg, off)
                       && (!HL_DF_CHECK || b->cookie != ((uintptr_t)b ^ hl_cookie)))) {
-            if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
-            b->next = h->foreign[bin];
-            h->foreign[bin] = b;
-            h->foreign_room[bin]--;
+            foreign_push(h, bin, b);
             return;
         }
         hl_free_generic(s, pg, p);
