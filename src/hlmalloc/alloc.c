@@ -233,14 +233,7 @@ void hli_free(void *p)
             if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
             b->next = pg->free;
             pg->free = b;
-            if (HL_UNLIKELY(--pg->used == 0)) {
-                /* The kept last page of its size (page.c) emptied again: all hl_page_retire
-                 * would do is restamp it, so do that here. */
-                if (pg->kept)
-                    pg->kept_since = pg->heap->heartbeat;
-                else
-                    hl_page_retire(pg);
-            }
+            if (HL_UNLIKELY(--pg->used == 0)) hl_page_retire(pg);
             return;
         }
         hl_free_generic(s, pg, p);

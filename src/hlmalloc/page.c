@@ -285,15 +285,19 @@ void hl_page_retire(struct hl_page *pg)
         return;
     }
     if (pg->flags & HL_PAGE_IN_FULL) hl_page_unfull(h, pg);
+    if (pg->kept) {
+        /* Kept already (it emptied before and was reused since): only its time moves on.
+         * webserver empties a kept page on a fifth of its frees. */
+        pg->kept_since = h->heartbeat;
+        return;
+    }
     struct hl_page_queue *q = &h->bins[pg->bin];
     if (q->count <= 1) {
         /* The last page of its size stays, so a size allocated and freed in a loop does
          * not churn pages; a heap keeps at most HL_KEEP_BUDGET bytes of such pages, the
          * longest-kept going back first, so sizes that went quiet do not pin memory. */
-        if (!pg->kept) {
-            pg->kept = 1;
-            h->kept_bytes += kept_size(pg);
-        }
+        pg->kept = 1;
+        h->kept_bytes += kept_size(pg);
         pg->kept_since = h->heartbeat;
         if (h->retired_min > pg->bin) h->retired_min = pg->bin;
         if (h->retired_max < pg->bin || h->retired_max >= HL_BINS) h->retired_max = pg->bin;
