@@ -7,7 +7,8 @@
  *
  * The delay is HLMALLOC_PURGE_DELAY (ms; CTest sets 1000 so the windows are wide on a
  * noisy machine) or the library's default of 400. hlmalloc's background purger does the
- * work: the test makes no allocator call while it waits.
+ * work: the test makes no allocator call while it waits. The second test: a large block
+ * that takes fresh slices makes the heap purge as many resident free ones at once.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -97,8 +98,61 @@ static void test_purge_each_slice_waits_its_own_delay(void)
     }
 }
 
+/*
+ * A large block that must fault fresh slices in while freed ones sit resident, too
+ * scattered to hold it, makes the heap give back as many of those at once: the heap grows
+ * in RSS only once its slack is gone (docs/hlmalloc.md, "Growth gives back slack").
+ * Eight 512 KiB blocks, each followed by a live 192 KiB one, are freed: 4 MiB resident in
+ * runs of 512 KiB. A 2 MiB block fits in none of them; half of the 4 MiB must go.
+ */
+static void test_growth_gives_back_scattered_free_slices(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "the purge policy is hlmalloc's");
+    const char *env = getenv("HLMALLOC_PURGE_DELAY");
+    SKIP_IF((env ? atof(env) : 400) < 200, "needs a purge delay of at least 200 ms");
+    enum { ROUNDS = 8 };
+    const size_t small = 512 * 1024, keep = 192 * 1024, big = 2 * MiB;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char *freed[ROUNDS], *live[ROUNDS];
+
+    hl_collect(); /* no resident free slices from before */
+    for (int i = 0; i < ROUNDS; i++) {
+        freed[i] = hl_malloc(small);
+        live[i] = hl_malloc(keep);
+        REQUIRE(freed[i] != NULL && live[i] != NULL);
+        memset(freed[i], 0x11, small);
+        memset(live[i], 0x22, keep);
+    }
+    for (int i = 0; i < ROUNDS; i++)
+        hl_free(freed[i]);
+    size_t before = 0, after = 0;
+    for (int i = 0; i < ROUNDS; i++)
+        before += resident_pages(freed[i], small);
+    unsigned char *b = hl_malloc(big);
+    REQUIRE(b != NULL);
+    memset(b, 0x33, big);
+    for (int i = 0; i < ROUNDS; i++)
+        after += resident_pages(freed[i], small);
+    size_t want = (ROUNDS * small - big) / page;
+    if (before != ROUNDS * small / page || after > want) {
+        fprintf(stderr,
+                "  freed blocks: %zu pages resident before the 2 MiB block, %zu after "
+                "(at most %zu expected)\n",
+                before, after, want);
+        CHECK(before == ROUNDS * small / page);
+        CHECK(after <= want);
+    }
+    for (int i = 0; i < ROUNDS; i++)
+        CHECK(live[i][0] == 0x22 && live[i][keep - 1] == 0x22);
+    hl_free(b);
+    for (int i = 0; i < ROUNDS; i++)
+        hl_free(live[i]);
+    hl_collect();
+}
+
 int main(void)
 {
     RUN_TEST(test_purge_each_slice_waits_its_own_delay);
+    RUN_TEST(test_growth_gives_back_scattered_free_slices);
     return check_report();
 }
