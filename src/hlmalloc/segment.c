@@ -235,15 +235,21 @@ static struct hl_page *init_span(struct hl_segment *s, uint32_t first, uint32_t 
 }
 
 /* Take n slices from s; with `dirty_only`, only slices still resident (freed, not yet
- * purged): reusing them costs no page faults. Otherwise the window with the most resident
- * slices; *clean is how many of the taken slices will fault in anew. */
+ * purged): reusing them costs no page faults. Otherwise first fit, or for a large block in
+ * a segment with dirty slices the window with the most of them (a scan of every free run,
+ * which a page's 16 faults would not repay). *clean: how many will fault in anew. */
 static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero, uint32_t *clean,
                                  bool dirty_only)
 {
     pthread_mutex_lock(&s->lock);
     /* Resident slices: best fit for blocks longer than a medium page (docs/hlmalloc.md). */
-    int first =
-            dirty_only ? find_run(s->dirty_map, n, n > HL_MEDIUM_SLICES) : find_run_dirtiest(s, n);
+    int first;
+    if (dirty_only)
+        first = find_run(s->dirty_map, n, n > HL_MEDIUM_SLICES);
+    else if (n > 1 && __atomic_load_n(&s->purge_at_ms, __ATOMIC_RELAXED) != 0)
+        first = find_run_dirtiest(s, n);
+    else
+        first = find_run(s->free_map, n, false);
     uint32_t fresh = 0;
     if (first >= 0) fresh = claim(s, (uint32_t)first, n);
     pthread_mutex_unlock(&s->lock);
@@ -320,25 +326,26 @@ static uint32_t purge_aged(struct hl_heap *h, uint32_t budget, uint32_t min_age,
  * A large block is about to fault `fresh` slices in anew: the heap gives back as many of
  * the resident free slices it is not using, so that it grows in RSS only once that slack
  * is gone. In order, while slices remain to give:
- *   1. dirty slices freed at least half a purge delay ago, oldest first (the purger
- *      would take them soon anyway);
+ *   1. dirty slices freed at least an eighth of the purge delay ago (50 ms by default),
+ *      oldest first, in passes from 3/4 of the delay down: the purger would take them
+ *      soon anyway;
  *   2. younger ones in dirty runs of at most HL_GROWTH_SHORT_RUN slices: scraps between
  *      live pages that no large block fits in;
  *   3. cold kept pages (page.c), purged at once.
- * Young long runs stay: a program that frees and allocates big blocks in turn reuses them
- * (the `large` workload ran at 0.70x, faulting, when they went too).
- * python3's alloc_heavy.py peaked 5.6 MB lower (71.2 to 65.6 MiB, faults +17%): its 3 MB
- * dict tables and strings took fresh slices while as much lay dirty between small pages
- * (docs/hlmalloc.md, "Growth gives back slack").
+ * Young long runs stay: a program that frees and allocates big blocks in turn reuses
+ * them (the `large` workload ran at 0.70x, faulting, when they went too).
+ * python3's alloc_heavy.py peaked 4.4 MB lower (71.3 to 66.9 MiB, faults +18%): its 3 MB
+ * dict tables and strings took fresh slices while as much lay dirty between small pages.
+ * gcc: 326.3 to 323.2 MiB (docs/hlmalloc.md, "Growth gives back slack").
  */
 #define HL_GROWTH_SHORT_RUN 8
 static void give_back_for_growth(struct hl_heap *h, uint32_t fresh)
 {
+    static const uint8_t eighths[] = { 6, 4, 2, 1 };
     uint64_t now = hl_os_now_ms();
     uint32_t delay = hl_opt.purge_delay_ms;
-    fresh = purge_aged(h, fresh, delay * 3 / 4, HL_SLICES, now);
-    if (fresh) fresh = purge_aged(h, fresh, delay / 2, HL_SLICES, now);
-    if (fresh) fresh = purge_aged(h, fresh, delay / 4, HL_GROWTH_SHORT_RUN, now);
+    for (unsigned i = 0; i < sizeof(eighths) && fresh; i++)
+        fresh = purge_aged(h, fresh, delay * eighths[i] / 8, HL_SLICES, now);
     if (fresh) fresh = purge_aged(h, fresh, 0, HL_GROWTH_SHORT_RUN, now);
     if (fresh && h->kept_bytes != 0 && hl_heap_release_cold(h, fresh) != 0)
         purge_aged(h, fresh, 0, HL_GROWTH_SHORT_RUN, now);
