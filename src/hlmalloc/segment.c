@@ -235,9 +235,10 @@ static struct hl_page *init_span(struct hl_segment *s, uint32_t first, uint32_t 
 }
 
 /* Take n slices from s; with `dirty_only`, only slices still resident (freed, not yet
- * purged): reusing them costs no page faults. Otherwise first fit, or for a large block in
- * a segment with dirty slices the window with the most of them (a scan of every free run,
- * which a page's 16 faults would not repay). *clean: how many will fault in anew. */
+ * purged): reusing them costs no page faults. Otherwise first fit, or for a span of more
+ * than one slice in a segment with dirty slices the window with the most of them (a scan
+ * of every free run; a one-slice page gets here only when no slice of the heap's segments
+ * is dirty). *clean: how many of the slices will fault in anew. */
 static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero, uint32_t *clean,
                                  bool dirty_only)
 {
