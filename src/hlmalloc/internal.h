@@ -189,7 +189,6 @@ HL_HIDDEN void hl_page_collect(struct hl_page *pg);
 HL_HIDDEN void hl_page_retire(struct hl_page *pg);
 HL_HIDDEN void hl_heap_trim_kept(struct hl_heap *h, bool idle);
 HL_HIDDEN bool hl_heap_release_kept(struct hl_heap *h, uint32_t n);
-HL_HIDDEN uint32_t hl_heap_release_cold(struct hl_heap *h, uint32_t slices);
 HL_HIDDEN void hl_page_unfull(struct hl_heap *h, struct hl_page *pg);
 /* Put a page with free blocks at the back of its size's queue (reclaimed or un-full). */
 HL_HIDDEN void hl_page_adopt(struct hl_heap *h, struct hl_page *pg);

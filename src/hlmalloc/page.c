@@ -487,26 +487,6 @@ bool hl_heap_release_kept(struct hl_heap *h, uint32_t n)
     return true;
 }
 
-/* Give back cold kept pages (HL_KEEP_COLD), the longest-kept first, until at least
- * `slices` slices went back; returns how many did (segment.c, growth gives back slack). */
-uint32_t hl_heap_release_cold(struct hl_heap *h, uint32_t slices)
-{
-    uint32_t given = 0;
-    while (given < slices && h->kept_bytes != 0) {
-        struct hl_page *oldest = NULL;
-        for (unsigned b = h->retired_min; b <= h->retired_max && b < HL_BINS; b++) {
-            struct hl_page *pg = bin_kept(h, b);
-            if (!pg || pg->used != 0) continue;
-            if (h->heartbeat - pg->kept_since < HL_KEEP_COLD) continue;
-            if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
-        }
-        if (!oldest) break;
-        given += oldest->slice_count;
-        kept_give_back(h, oldest);
-    }
-    return given;
-}
-
 /* Forget kept pages that are in use again, give back those idle for HL_KEEP_IDLE slow
  * calls (`idle`), then the longest-kept until the heap is within HL_KEEP_BUDGET. Runs when
  * over budget, and every 64 slow calls while pages are kept. */

@@ -103,7 +103,9 @@ static void test_purge_each_slice_waits_its_own_delay(void)
  * scattered to hold it, makes the heap give back as many of those at once: the heap grows
  * in RSS only once its slack is gone (docs/hlmalloc.md, "Growth gives back slack").
  * Eight 512 KiB blocks, each followed by a live 192 KiB one, are freed: 4 MiB resident in
- * runs of 512 KiB. A 2 MiB block fits in none of them; half of the 4 MiB must go.
+ * runs of 512 KiB. A 2 MiB block fits in none of them; half of the 4 MiB must go. They
+ * are young (freed just now), so they go as short runs: the test relies on runs of 8
+ * slices (512 KiB) counting as short (segment.c, HL_GROWTH_SHORT_RUN).
  */
 static void test_growth_gives_back_scattered_free_slices(void)
 {
@@ -142,8 +144,12 @@ static void test_growth_gives_back_scattered_free_slices(void)
         CHECK(before == ROUNDS * small / page);
         CHECK(after <= want);
     }
-    for (int i = 0; i < ROUNDS; i++)
-        CHECK(live[i][0] == 0x22 && live[i][keep - 1] == 0x22);
+    for (int i = 0; i < ROUNDS; i++) { /* nothing live was purged: every byte kept */
+        size_t bad = 0;
+        for (size_t k = 0; k < keep; k++)
+            bad += live[i][k] != 0x22;
+        CHECK(bad == 0);
+    }
     hl_free(b);
     for (int i = 0; i < ROUNDS; i++)
         hl_free(live[i]);
