@@ -156,9 +156,56 @@ static void test_growth_gives_back_scattered_free_slices(void)
     hl_collect();
 }
 
+/*
+ * The same rule keeps what a program is about to reuse: a long dirty run freed just now
+ * stays, while one freed a quarter of the purge delay ago goes (the passes by age). Two
+ * 1 MiB blocks between live ones are freed, the first a quarter delay before the second;
+ * then a 2 MiB block, which fits in neither, takes fresh slices.
+ */
+static void test_growth_keeps_young_long_runs(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "the purge policy is hlmalloc's");
+    const char *env = getenv("HLMALLOC_PURGE_DELAY");
+    double delay = env ? atof(env) : 400;
+    SKIP_IF(delay < 200, "needs a purge delay of at least 200 ms");
+    const size_t run = 1 * MiB, keep = 192 * 1024, big = 2 * MiB;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), all = run / page;
+
+    hl_collect();
+    unsigned char *old = hl_malloc(run), *g1 = hl_malloc(keep);
+    unsigned char *young = hl_malloc(run), *g2 = hl_malloc(keep);
+    REQUIRE(old && g1 && young && g2);
+    memset(old, 1, run);
+    memset(g1, 2, keep);
+    memset(young, 3, run);
+    memset(g2, 4, keep);
+    double t_old = now_ms();
+    hl_free(old);
+    sleep_ms(delay / 4);
+    hl_free(young);
+    unsigned char *b = hl_malloc(big);
+    REQUIRE(b != NULL);
+    memset(b, 5, big);
+    double waited = now_ms() - t_old;
+    size_t old_left = resident_pages(old, run), young_left = resident_pages(young, run);
+    if (waited < delay - 50 && (old_left > all / 16 || young_left != all)) {
+        fprintf(stderr,
+                "  after %.0f ms (delay %.0f): the old run has %zu of %zu pages "
+                "resident (0 expected), the young one %zu (all expected)\n",
+                waited, delay, old_left, all, young_left);
+        CHECK(old_left <= all / 16);
+        CHECK(young_left == all);
+    }
+    hl_free(b);
+    hl_free(g1);
+    hl_free(g2);
+    hl_collect();
+}
+
 int main(void)
 {
     RUN_TEST(test_purge_each_slice_waits_its_own_delay);
     RUN_TEST(test_growth_gives_back_scattered_free_slices);
+    RUN_TEST(test_growth_keeps_young_long_runs);
     return check_report();
 }
