@@ -74,6 +74,7 @@ struct hl_stats {
                                     they go home (docs/hlmalloc.md, foreign caches) */
     uint64_t active_bytes;       /* bytes in pages that hold at least one live block */
     uint64_t resident_bytes;     /* touched and not returned to the OS (an upper bound) */
+    uint64_t dirty_bytes;        /* of those, in freed slices waiting for the purge delay */
     uint64_t mapped_bytes;       /* address space reserved from the OS */
     uint64_t segments;           /* segments mapped (including huge ones) */
     uint64_t huge_blocks;        /* live huge blocks (mapped one each) */

@@ -91,6 +91,7 @@ HL_API void hl_stats(struct hl_stats *out)
         uint32_t used_slices = s->used_slices;
         pthread_mutex_unlock(&s->lock);
         out->resident_bytes += (uint64_t)(used_slices + dirty) << HL_SLICE_SHIFT;
+        out->dirty_bytes += (uint64_t)dirty << HL_SLICE_SHIFT;
         for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++) {
             const struct hl_page *pg = &s->pages[i];
             uint32_t used = __atomic_load_n(&pg->used, __ATOMIC_RELAXED);
@@ -130,6 +131,8 @@ HL_API void hl_stats_print(void)
             (unsigned long long)st.active_bytes);
     hl_outf("  resident   %12llu bytes at most (touched and not yet purged)\n",
             (unsigned long long)st.resident_bytes);
+    hl_outf("  dirty      %12llu bytes of it freed, waiting for the purge delay\n",
+            (unsigned long long)st.dirty_bytes);
     hl_outf("  mapped     %12llu bytes of address space\n", (unsigned long long)st.mapped_bytes);
     hl_outf("  segments   %12llu (abandoned %llu); huge blocks %llu, huge cache %llu bytes\n",
             (unsigned long long)st.segments, (unsigned long long)st.abandoned_segments,

@@ -202,10 +202,39 @@ static void test_growth_keeps_young_long_runs(void)
     hl_collect();
 }
 
+/* hl_stats' dirty_bytes: freed slices waiting for the delay, none once hl_collect ran. */
+static void test_stats_count_dirty_bytes(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "hl_stats is hlmalloc's");
+    struct hl_stats before, freed, after;
+    hl_collect();
+    hl_stats(&before);
+    unsigned char *p = hl_malloc(BLOCK);
+    REQUIRE(p != NULL);
+    memset(p, 7, BLOCK);
+    hl_free(p);
+    hl_stats(&freed);
+    hl_collect();
+    hl_stats(&after);
+    if (before.dirty_bytes != 0 || freed.dirty_bytes < BLOCK
+        || freed.dirty_bytes > freed.resident_bytes || after.dirty_bytes != 0) {
+        fprintf(stderr,
+                "  dirty bytes %llu, %llu after a 4 MiB free (resident %llu), %llu "
+                "after hl_collect\n",
+                (unsigned long long)before.dirty_bytes, (unsigned long long)freed.dirty_bytes,
+                (unsigned long long)freed.resident_bytes, (unsigned long long)after.dirty_bytes);
+        CHECK(before.dirty_bytes == 0);
+        CHECK(freed.dirty_bytes >= BLOCK);
+        CHECK(freed.dirty_bytes <= freed.resident_bytes);
+        CHECK(after.dirty_bytes == 0);
+    }
+}
+
 int main(void)
 {
     RUN_TEST(test_purge_each_slice_waits_its_own_delay);
     RUN_TEST(test_growth_gives_back_scattered_free_slices);
     RUN_TEST(test_growth_keeps_young_long_runs);
+    RUN_TEST(test_stats_count_dirty_bytes);
     return check_report();
 }
