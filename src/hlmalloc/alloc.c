@@ -246,11 +246,7 @@ void hli_free(void *p)
         struct hl_page *pg = hl_page_of(s, p);
         struct hl_heap *h = hl_tls_heap;
         unsigned bin = pg->bin;
-        uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
-        if (HL_LIKELY(bin < HL_FOREIGN_BINS && h->foreign_room[bin] != 0
-                      && (uintptr_t)p >= (uintptr_t)pg->start
-                      && off < __atomic_load_n(&pg->limit, __ATOMIC_RELAXED)
-                      && hl_is_block_offset(pg, off)
+        if (HL_LIKELY(bin < HL_FOREIGN_BINS && h->foreign_room[bin] != 0 && valid_block(pg, p)
                       && (!HL_DF_CHECK || b->cookie != ((uintptr_t)b ^ hl_cookie)))) {
             foreign_push(h, bin, b);
             return;

@@ -175,6 +175,27 @@ static int find_run(const uint64_t *map, uint32_t n, bool best_end)
     return best;
 }
 
+/* The next run of set bits of `map` at or after *i: [*i, *end). false if there is none. */
+static bool next_run(const uint64_t *map, uint32_t *i, uint32_t *end)
+{
+    uint32_t k = *i;
+    while (k < HL_SLICES) {
+        if ((k & 63) == 0 && map[k >> 6] == 0) {
+            k += 64; /* a whole word with none */
+            continue;
+        }
+        if (bit_test(map, k)) break;
+        k++;
+    }
+    if (k >= HL_SLICES) return false;
+    uint32_t e = k;
+    while (e < HL_SLICES && bit_test(map, e))
+        e++;
+    *i = k;
+    *end = e;
+    return true;
+}
+
 /*
  * The start of the n free slices of s that hold the most resident (dirty) ones, or -1:
  * of all the windows of n in the free runs, the one that faults the fewest pages in anew.
@@ -186,19 +207,7 @@ static int find_run_dirtiest(const struct hl_segment *s, uint32_t n)
     int best = -1, best_dirty = -1, all = 0;
     for (unsigned w = 0; w < HL_SLICES / 64; w++)
         all += __builtin_popcountll(s->dirty_map[w]);
-    uint32_t i = HL_FIRST_SLICE;
-    while (i < HL_SLICES) {
-        if ((i & 63) == 0 && s->free_map[i >> 6] == 0) {
-            i += 64; /* a whole word with none free */
-            continue;
-        }
-        if (!bit_test(s->free_map, i)) {
-            i++;
-            continue;
-        }
-        uint32_t start = i;
-        while (i < HL_SLICES && bit_test(s->free_map, i))
-            i++;
+    for (uint32_t start = HL_FIRST_SLICE, i; next_run(s->free_map, &start, &i); start = i) {
         if (i - start < n) continue;
         int dirty = 0; /* dirty slices in [j, j+n), slid along the run */
         for (uint32_t j = start; j < start + n; j++)
@@ -298,23 +307,9 @@ static uint32_t purge_aged(struct hl_heap *h, uint32_t budget, uint32_t min_age,
     for (struct hl_segment *s = h->segments; s && budget; s = s->next) {
         if (__atomic_load_n(&s->purge_at_ms, __ATOMIC_RELAXED) == 0) continue;
         pthread_mutex_lock(&s->lock);
-        uint32_t i = HL_FIRST_SLICE;
-        while (i < HL_SLICES && budget) {
-            if ((i & 63) == 0 && s->dirty_map[i >> 6] == 0) {
-                i += 64; /* a whole word with none dirty */
-                continue;
-            }
-            if (!bit_test(s->dirty_map, i)) {
-                i++;
-                continue;
-            }
-            uint32_t end = i;
-            while (end < HL_SLICES && bit_test(s->dirty_map, end))
-                end++;
-            if (end - i > max_run) {
-                i = end;
-                continue;
-            }
+        for (uint32_t i = HL_FIRST_SLICE, end; budget && next_run(s->dirty_map, &i, &end);
+             i = end) {
+            if (end - i > max_run) continue;
             while (i < end && budget) {
                 if (slice_age(s, i, now) < min_age) {
                     i++;
@@ -330,7 +325,6 @@ static uint32_t purge_aged(struct hl_heap *h, uint32_t budget, uint32_t min_age,
                             (size_t)(j - i) << HL_SLICE_SHIFT);
                 i = j;
             }
-            i = end;
         }
         pthread_mutex_unlock(&s->lock);
     }
