@@ -8,7 +8,7 @@
  *            pages. A huge segment holds one block larger than HL_LARGE_MAX.
  *   slice    64 KiB, the unit segments are carved in and memory is purged in.
  *   page     a run of slices holding blocks of one size class (small: 1 slice, classes
- *            up to 8 KiB; medium: 4 slices, 3 for 96 KiB blocks, classes up to 128 KiB)
+ *            up to 8 KiB; medium: 1-4 slices, classes up to 128 KiB, page.c page_slices)
  *            or one large block (any number of slices, up to 16 MiB). Described by the
  *            descriptor of its first slice.
  *   heap     one per thread (reached through one initial-exec TLS pointer): per-class
@@ -89,7 +89,7 @@
 #define HL_MAP_UNITS   ((size_t)1 << (HL_MAP_BITS - HL_SEG_SHIFT))
 
 #define HL_SMALL_MAX     (8 * 1024)   /* classes in 1-slice pages */
-#define HL_MEDIUM_MAX    (128 * 1024) /* classes in 3- or 4-slice pages (page.c) */
+#define HL_MEDIUM_MAX    (128 * 1024) /* classes in 1- to 4-slice pages (page.c) */
 #define HL_MEDIUM_SLICES 4
 #define HL_LARGE_MAX     (16u * 1024 * 1024) /* single blocks in segment slices */
 #define HL_DIRECT_MAX    1024

@@ -600,15 +600,25 @@ static void capture_output(const char *msg, void *arg)
     c->text[c->len] = '\0';
 }
 
-/* Medium pages are 256 KiB (page.c page_slices), 192 KiB for 96 KiB blocks, whose 256 KiB
- * page would leave a quarter unused; they were 512 KiB, which pinned more memory under
- * each size with a page in use. */
-static void test_api_medium_pages_are_256_kib(void)
+/* Medium pages are the fewest 64 KiB slices that hold 4 blocks with at most an eighth
+ * unused (page.c page_slices): each size with a page in use pins up to a page, so a page
+ * holds few blocks. They were 512 KiB, then 256 KiB for every medium size. */
+static void test_api_medium_pages_hold_few_blocks(void)
 {
     SKIP_IF(HL_TEST_LIBC, "page sizes are hlmalloc's");
-    static const size_t sizes[] = { 10000, 20000, 60000, 128000 };
-    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        void *p = hl_malloc(opaque(sizes[i]));
+    static const struct {
+        size_t request, page;
+    } cases[] = {
+        { 10000, 64 * KiB },   /* 10 KiB blocks: 6 */
+        { 14000, 64 * KiB },   /* 14 KiB: 4, 8 KiB unused */
+        { 20000, 128 * KiB },  /* 20 KiB: 6 */
+        { 40000, 256 * KiB },  /* 40 KiB: 3 in 128 or 4 in 192 would leave too much */
+        { 48000, 192 * KiB },  /* 48 KiB: 4 */
+        { 60000, 256 * KiB },  /* 64 KiB: 4 */
+        { 128000, 256 * KiB }, /* 128 KiB: 2; no page holds 4 */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        void *p = hl_malloc(opaque(cases[i].request));
         REQUIRE(p != NULL);
         size_t bs = hl_usable_size(p);
         struct hl_stats st;
@@ -618,9 +628,10 @@ static void test_api_medium_pages_are_256_kib(void)
             if (st.classes[k].block_bytes == bs) c = &st.classes[k];
         REQUIRE(c != NULL && c->pages > 0);
         uint64_t per_page = c->blocks / c->pages;
-        if (per_page != (256 * KiB) / bs)
-            fprintf(stderr, "  %zu-byte blocks: %llu a page\n", bs, (unsigned long long)per_page);
-        CHECK(per_page == (256 * KiB) / bs);
+        if (per_page != cases[i].page / bs)
+            fprintf(stderr, "  %zu-byte blocks: %llu a page, want %zu\n", bs,
+                    (unsigned long long)per_page, cases[i].page / bs);
+        CHECK(per_page == cases[i].page / bs);
         hl_free(p);
     }
     /* 96 KiB blocks: two in 192 KiB. With no other such block live, one block makes one
@@ -1066,7 +1077,7 @@ int main(void)
     RUN_TEST(test_api_sized_frees_release_blocks);
     RUN_TEST(test_api_version_names_hlmalloc);
     RUN_TEST(test_api_stats_follow_live_bytes);
-    RUN_TEST(test_api_medium_pages_are_256_kib);
+    RUN_TEST(test_api_medium_pages_hold_few_blocks);
     RUN_TEST(test_api_stats_print_goes_to_output_fn);
     RUN_TEST(test_api_collect_returns_freed_memory);
     RUN_TEST(test_api_realloc_large_resizes_in_place);
