@@ -612,7 +612,7 @@ static void test_api_medium_pages_hold_few_blocks(void)
         { 10000, 64 * KiB },   /* 10 KiB blocks: 6 */
         { 14000, 64 * KiB },   /* 14 KiB: 4, 8 KiB unused */
         { 20000, 128 * KiB },  /* 20 KiB: 6 */
-        { 40000, 256 * KiB },  /* 40 KiB: 3 in 128 or 4 in 192 would leave too much */
+        { 40000, 256 * KiB },  /* 40 KiB: 6 (128 KiB holds 3; 192 leaves a sixth) */
         { 48000, 192 * KiB },  /* 48 KiB: 4 */
         { 60000, 256 * KiB },  /* 64 KiB: 4 */
         { 128000, 256 * KiB }, /* 128 KiB: 2; no page holds 4 */
