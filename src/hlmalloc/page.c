@@ -233,25 +233,25 @@ void hl_heap_delayed_free(struct hl_heap *h)
 /* ---- page life ---------------------------------------------------------------------- */
 
 /*
- * Slices of a page of block size bs: 1 up to 8 KiB. Above, the fewest slices that hold
- * at least 4 blocks and leave at most an eighth of the page unused: 10-16 KiB blocks in
- * 64 KiB pages, 20-32 KiB in 128 KiB, 48 KiB in 192 KiB, 40 and 56-64 KiB in 256 KiB.
- * Sizes that no page of HL_MEDIUM_SLICES holds 4 of (80-128 KiB) take HL_MEDIUM_SLICES,
- * or one fewer where that would leave more than an eighth unused (96 KiB: two in 192).
- * Each size with a page partly in use pins up to a page, so a page holds few blocks:
- * medium pages were 512 KiB until 2026-11-22, then 256 KiB for every medium size (`medium`
- * 29.55 to 26.05 MiB peak RSS, nginx-requests 7.81 to 5.73), then these (python-repl
- * 12.3 to 11.8 MiB, adversarial 5.78 to 5.48, kvstore 22.8 to 22.0; see docs/hlmalloc.md).
+ * Slices of a page of block size bs: 1 up to 8 KiB. Above, the fewest slices that hold 4
+ * blocks (or as many as HL_MEDIUM_SLICES hold, for 80-128 KiB) and leave at most an eighth
+ * of the page unused: 10-16 KiB blocks in 64 KiB pages, 20-32 KiB in 128 KiB, 48 and
+ * 96 KiB in 192 KiB, the rest in 256 KiB. Each size with a page partly in use pins up to
+ * a page, so a page holds few blocks: medium pages were 512 KiB until 2026-11-22, then
+ * 256 KiB for every medium size (`medium` 29.55 to 26.05 MiB peak RSS, nginx-requests 7.81
+ * to 5.73), then these (python-repl 12.3 to 11.8 MiB, adversarial 5.78 to 5.48, kvstore
+ * 22.8 to 22.0; see docs/hlmalloc.md).
  */
 static uint32_t page_slices(size_t bs)
 {
     if (bs <= HL_SMALL_MAX) return 1;
-    for (uint32_t k = 1; k <= HL_MEDIUM_SLICES; k++) {
+    size_t want = ((size_t)HL_MEDIUM_SLICES << HL_SLICE_SHIFT) / bs;
+    if (want > 4) want = 4;
+    for (uint32_t k = 1; k < HL_MEDIUM_SLICES; k++) {
         size_t bytes = (size_t)k << HL_SLICE_SHIFT;
-        if (bytes / bs >= 4 && bytes % bs <= bytes / 8) return k;
+        if (bytes / bs >= want && bytes % bs <= bytes / 8) return k;
     }
-    size_t bytes = (size_t)HL_MEDIUM_SLICES << HL_SLICE_SHIFT;
-    return bytes % bs > bytes / 8 ? HL_MEDIUM_SLICES - 1 : HL_MEDIUM_SLICES;
+    return HL_MEDIUM_SLICES;
 }
 
 static struct hl_page *page_new(struct hl_heap *h, unsigned bin)
