@@ -10,6 +10,7 @@
  * work: the test makes no allocator call while it waits. The second test: a large block
  * that takes fresh slices makes the heap purge as many resident free ones at once.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,16 +159,15 @@ static void test_growth_gives_back_scattered_free_slices(void)
 
 /*
  * The same rule keeps what a program is about to reuse: a long dirty run freed just now
- * stays, while one freed a quarter of the purge delay ago goes (the passes by age). Two
- * 1 MiB blocks between live ones are freed, the first a quarter delay before the second;
- * then a 2 MiB block, which fits in neither, takes fresh slices.
+ * stays, while one freed `gap_ms` earlier goes (the passes by age). Two 1 MiB blocks
+ * between live ones are freed, the first gap_ms before the second; then a 2 MiB block,
+ * which fits in neither, takes fresh slices. *timed: false when the timing was off and
+ * nothing was checked.
  */
-static void test_growth_keeps_young_long_runs(void)
+static void growth_old_goes_young_stays(double gap_ms, bool *timed)
 {
-    SKIP_IF(HL_TEST_LIBC, "the purge policy is hlmalloc's");
     const char *env = getenv("HLMALLOC_PURGE_DELAY");
     double delay = env ? atof(env) : 400;
-    SKIP_IF(delay < 200, "needs a purge delay of at least 200 ms");
     const size_t run = 1 * MiB, keep = 192 * 1024, big = 2 * MiB;
     size_t page = (size_t)sysconf(_SC_PAGESIZE), all = run / page;
 
@@ -181,18 +181,21 @@ static void test_growth_keeps_young_long_runs(void)
     memset(g2, 4, keep);
     double t_old = now_ms();
     hl_free(old);
-    sleep_ms(delay / 4);
+    sleep_ms(gap_ms);
+    double t_young = now_ms();
     hl_free(young);
     unsigned char *b = hl_malloc(big);
     REQUIRE(b != NULL);
+    double t_big = now_ms();
     memset(b, 5, big);
-    double waited = now_ms() - t_old;
     size_t old_left = resident_pages(old, run), young_left = resident_pages(young, run);
-    if (waited < delay - 50 && (old_left > all / 16 || young_left != all)) {
+    /* The purger must not have reached the old run, nor the young one turned 10 ms old. */
+    *timed = t_big - t_old < delay - 50 && t_big - t_young < 5;
+    if (*timed && (old_left > all / 16 || young_left != all)) {
         fprintf(stderr,
-                "  after %.0f ms (delay %.0f): the old run has %zu of %zu pages "
-                "resident (0 expected), the young one %zu (all expected)\n",
-                waited, delay, old_left, all, young_left);
+                "  old run freed %.0f ms before the young one (delay %.0f): %zu of %zu "
+                "pages resident (0 expected), the young one %zu (all expected)\n",
+                t_young - t_old, delay, old_left, all, young_left);
         CHECK(old_left <= all / 16);
         CHECK(young_left == all);
     }
@@ -200,6 +203,30 @@ static void test_growth_keeps_young_long_runs(void)
     hl_free(g1);
     hl_free(g2);
     hl_collect();
+}
+
+/* A run freed a quarter of the purge delay before the growth goes, a young one stays. */
+static void test_growth_keeps_young_long_runs(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "the purge policy is hlmalloc's");
+    const char *env = getenv("HLMALLOC_PURGE_DELAY");
+    double delay = env ? atof(env) : 400;
+    SKIP_IF(delay < 200, "needs a purge delay of at least 200 ms");
+    bool timed = false;
+    growth_old_goes_young_stays(delay / 4, &timed);
+    SKIP_IF(!timed && check_cur_failed == 0, "the timing was off");
+}
+
+/* So does a run freed 30 ms before: past HL_GROWTH_MIN_AGE (10 ms), though well under an
+ * eighth of the delay, where the passes by age stopped before (segment.c). */
+static void test_growth_gives_back_runs_past_min_age(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "the purge policy is hlmalloc's");
+    const char *env = getenv("HLMALLOC_PURGE_DELAY");
+    SKIP_IF((env ? atof(env) : 400) < 200, "needs a purge delay of at least 200 ms");
+    bool timed = false;
+    growth_old_goes_young_stays(30, &timed);
+    SKIP_IF(!timed && check_cur_failed == 0, "the timing was off");
 }
 
 /* hl_stats' dirty_bytes: freed slices waiting for the delay, none once hl_collect ran. */
@@ -235,6 +262,7 @@ int main(void)
     RUN_TEST(test_purge_each_slice_waits_its_own_delay);
     RUN_TEST(test_growth_gives_back_scattered_free_slices);
     RUN_TEST(test_growth_keeps_young_long_runs);
+    RUN_TEST(test_growth_gives_back_runs_past_min_age);
     RUN_TEST(test_stats_count_dirty_bytes);
     return check_report();
 }
