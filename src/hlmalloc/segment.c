@@ -357,7 +357,6 @@ static uint32_t purge_aged(struct hl_heap *h, uint32_t budget, uint32_t min_age,
 #define HL_GROWTH_MIN_AGE   10 /* ms */
 static void give_back_for_growth(struct hl_heap *h, uint32_t fresh)
 {
-    static const uint8_t eighths[] = { 6, 4, 2, 1 };
     uint64_t now = hl_os_now_ms();
     uint32_t delay = hl_opt.purge_delay_ms, oldest = 0;
     /* One look at the ages first: most growth finds nothing old, and skips those passes. */
@@ -372,11 +371,13 @@ static void give_back_for_growth(struct hl_heap *h, uint32_t fresh)
         }
         pthread_mutex_unlock(&s->lock);
     }
-    for (unsigned i = 0; i < sizeof(eighths) && fresh; i++)
-        if (oldest >= delay / 8 * eighths[i])
-            fresh = purge_aged(h, fresh, delay / 8 * eighths[i], HL_SLICES, now);
-    if (fresh && HL_GROWTH_MIN_AGE < delay / 8 && oldest >= HL_GROWTH_MIN_AGE)
-        fresh = purge_aged(h, fresh, HL_GROWTH_MIN_AGE, HL_SLICES, now);
+    /* The passes by age, oldest first: 3/4, 1/2, 1/4 and 1/8 of the delay, then
+     * HL_GROWTH_MIN_AGE; a pass no younger than the one before it is skipped. */
+    const uint32_t ages[] = { delay / 8 * 6, delay / 8 * 4, delay / 8 * 2, delay / 8,
+                              HL_GROWTH_MIN_AGE };
+    for (unsigned i = 0; i < sizeof(ages) / sizeof(ages[0]) && fresh; i++)
+        if ((i == 0 || ages[i] < ages[i - 1]) && oldest >= ages[i])
+            fresh = purge_aged(h, fresh, ages[i], HL_SLICES, now);
     if (fresh) purge_aged(h, fresh, 0, HL_GROWTH_SHORT_RUN, now);
 }
 
