@@ -441,6 +441,19 @@ void hl_heap_collect(struct hl_heap *h, bool force)
     }
 }
 
+/* Does the n bytes at p (8-aligned, n a multiple of 8) still hold free()'s 0xdf fill? A
+ * word at a time, and no early exit: the loop vectorizes (tclsh under the secure build
+ * spent two thirds of its time here when it went a byte at a time). */
+typedef uint64_t hl_word_alias __attribute__((may_alias));
+static bool fill_intact(const uint8_t *p, size_t n)
+{
+    const hl_word_alias *w = (const hl_word_alias *)(const void *)p;
+    uint64_t diff = 0;
+    for (size_t i = 0; i < n / 8; i++)
+        diff |= w[i] ^ 0xdfdfdfdfdfdfdfdfULL;
+    return diff == 0;
+}
+
 /* Pop a block from a page known to have one. */
 static inline void *page_pop(struct hl_page *pg)
 {
@@ -455,9 +468,9 @@ static inline void *page_pop(struct hl_page *pg)
                 && ((uintptr_t)next < (uintptr_t)pg->start || off >= pg->limit
                     || !hl_is_block_offset(pg, off))))
             hl_fatal("write to freed memory", b);
-        const uint8_t *c = (const uint8_t *)b + sizeof(struct hl_block);
-        for (uint32_t i = 0; i < pg->block_size - sizeof(struct hl_block); i++)
-            if (c[i] != 0xdf) hl_fatal("write to freed memory", b);
+        if (!fill_intact((const uint8_t *)b + sizeof(struct hl_block),
+                         pg->block_size - sizeof(struct hl_block)))
+            hl_fatal("write to freed memory", b);
     }
     pg->free = hl_next_decode(pg, b);
     pg->used++;

@@ -88,6 +88,13 @@ int main(int argc, char **argv)
         memset((char *)hide(p) + at, 'X', 8);
         for (int i = 0; i < 100000; i++)
             hide(malloc(64));
+    } else if (!strcmp(what, "write-after-free-tail")) {
+        /* One byte, the last of a 10 KiB block (a medium page), changed after its free. */
+        char *p = target(hide(malloc(10000)));
+        free(p);
+        ((char *)hide(p))[10239] ^= 1;
+        for (int i = 0; i < 1000; i++)
+            hide(malloc(10000));
     } else {
         fprintf(stderr, "unknown case %s\n", what);
         return 2;
@@ -141,7 +148,8 @@ env "LD_PRELOAD=$LIB" cat /proc/self/maps >"$TMP/maps"
 check "preloaded: $LIBNAME mapped" grep -qF "$LIB" "$TMP/maps"
 
 for c in double-free double-free-later double-free-large double-free-huge invalid-free-stack \
-    invalid-free-interior invalid-free-mmap write-after-free write-after-free-link; do
+    invalid-free-interior invalid-free-mmap write-after-free write-after-free-link \
+    write-after-free-tail; do
     expect_abort "$c"
 done
 
