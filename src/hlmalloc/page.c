@@ -441,7 +441,7 @@ void hl_heap_collect(struct hl_heap *h, bool force)
     }
 }
 
-/* Does the n bytes at p (8-aligned, n a multiple of 8) still hold free()'s 0xdf fill? A
+/* Do the n bytes at p (8-aligned, n a multiple of 8) still hold free()'s 0xdf fill? A
  * word at a time, and no early exit: the loop vectorizes (tclsh under the secure build
  * spent two thirds of its time here when it went a byte at a time). */
 typedef uint64_t hl_word_alias __attribute__((may_alias));

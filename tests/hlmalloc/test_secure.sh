@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 cat >"$TMP/misuse.c" <<'EOF'
 #define _DEFAULT_SOURCE
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,10 +90,11 @@ int main(int argc, char **argv)
         for (int i = 0; i < 100000; i++)
             hide(malloc(64));
     } else if (!strcmp(what, "write-after-free-tail")) {
-        /* One byte, the last of a 10 KiB block (a medium page), changed after its free. */
+        /* One bit of the last byte of a block of a medium page, changed after its free. */
         char *p = target(hide(malloc(10000)));
+        size_t n = malloc_usable_size(p);
         free(p);
-        ((char *)hide(p))[10239] ^= 1;
+        ((char *)hide(p))[n - 1] ^= 1;
         for (int i = 0; i < 1000; i++)
             hide(malloc(10000));
     } else {
