@@ -299,33 +299,44 @@ static struct hl_page *take_owned(struct hl_heap *h, uint32_t n, int *is_zero, u
     return NULL;
 }
 
-/* Purge up to `budget` dirty slices of h's segments freed at least min_age ms ago, in
- * dirty runs of at most max_run slices, one madvise per run; returns the budget left. */
+/* Purge up to `budget` dirty slices of s freed at least min_age ms ago, in dirty runs of
+ * at most max_run slices, one madvise per run (fewer calls and TLB shootdowns); returns
+ * the budget left. With next_wait: the least time until a slice it kept reaches min_age
+ * goes there (when it was lower). Caller holds s->lock. */
+static uint32_t purge_segment_aged(struct hl_segment *s, uint32_t budget, uint32_t min_age,
+                                   uint32_t max_run, uint64_t now, uint32_t *next_wait)
+{
+    for (uint32_t i = HL_FIRST_SLICE, end; budget && next_run(s->dirty_map, &i, &end); i = end) {
+        if (end - i > max_run) continue;
+        while (i < end && budget) {
+            uint32_t age = slice_age(s, i, now);
+            if (age < min_age) {
+                if (next_wait && min_age - age < *next_wait) *next_wait = min_age - age;
+                i++;
+                continue;
+            }
+            uint32_t j = i;
+            while (j < end && budget && slice_age(s, j, now) >= min_age) {
+                bit_clear(s->dirty_map, j);
+                j++;
+                budget--;
+            }
+            hl_os_purge((uint8_t *)s + ((size_t)i << HL_SLICE_SHIFT), (size_t)(j - i)
+                                                                              << HL_SLICE_SHIFT);
+            i = j;
+        }
+    }
+    return budget;
+}
+
+/* purge_segment_aged over h's segments. */
 static uint32_t purge_aged(struct hl_heap *h, uint32_t budget, uint32_t min_age, uint32_t max_run,
                            uint64_t now)
 {
     for (struct hl_segment *s = h->segments; s && budget; s = s->next) {
         if (__atomic_load_n(&s->purge_at_ms, __ATOMIC_RELAXED) == 0) continue;
         pthread_mutex_lock(&s->lock);
-        for (uint32_t i = HL_FIRST_SLICE, end; budget && next_run(s->dirty_map, &i, &end);
-             i = end) {
-            if (end - i > max_run) continue;
-            while (i < end && budget) {
-                if (slice_age(s, i, now) < min_age) {
-                    i++;
-                    continue;
-                }
-                uint32_t j = i;
-                while (j < end && budget && slice_age(s, j, now) >= min_age) {
-                    bit_clear(s->dirty_map, j);
-                    j++;
-                    budget--;
-                }
-                hl_os_purge((uint8_t *)s + ((size_t)i << HL_SLICE_SHIFT),
-                            (size_t)(j - i) << HL_SLICE_SHIFT);
-                i = j;
-            }
-        }
+        budget = purge_segment_aged(s, budget, min_age, max_run, now, NULL);
         pthread_mutex_unlock(&s->lock);
     }
     return budget;
@@ -495,31 +506,10 @@ void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force)
 {
     pthread_mutex_lock(&s->lock);
     if (s->purge_at_ms != 0 && (force || now_ms >= s->purge_at_ms)) {
-        /* Purge the slices whose own delay has passed, one madvise per contiguous run
-         * (fewer calls and TLB shootdowns); the rest set the next due time. */
-        uint32_t delay = hl_opt.purge_delay_ms, next_wait = UINT32_MAX;
-        uint32_t i = HL_FIRST_SLICE;
-        while (i < HL_SLICES) {
-            if (!bit_test(s->dirty_map, i)) {
-                i++;
-                continue;
-            }
-            uint32_t age = slice_age(s, i, now_ms);
-            if (!force && age < delay) {
-                if (delay - age < next_wait) next_wait = delay - age;
-                i++;
-                continue;
-            }
-            uint32_t j = i;
-            while (j < HL_SLICES && bit_test(s->dirty_map, j)
-                   && (force || slice_age(s, j, now_ms) >= delay)) {
-                bit_clear(s->dirty_map, j);
-                j++;
-            }
-            hl_os_purge((uint8_t *)s + ((size_t)i << HL_SLICE_SHIFT), (size_t)(j - i)
-                                                                              << HL_SLICE_SHIFT);
-            i = j;
-        }
+        /* The slices whose own delay has passed; the rest set the next due time. */
+        uint32_t next_wait = UINT32_MAX;
+        purge_segment_aged(s, UINT32_MAX, force ? 0 : hl_opt.purge_delay_ms, HL_SLICES, now_ms,
+                           &next_wait);
         __atomic_store_n(&s->purge_at_ms, next_wait == UINT32_MAX ? 0 : now_ms + next_wait,
                          __ATOMIC_RELAXED);
     }
