@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "util/cleanup.h"
 #include "util/clock.h"
 
 #define OUT_CAP (16u << 20) /* stdout kept at most */
@@ -63,9 +64,14 @@ int spawn_run(char *const argv[], char **env, unsigned timeout_s, int flags, str
         return -1;
     }
     uint64_t t0 = clock_ns();
+    /* The child leads its own process group and is registered before an interrupt can be
+     * handled (util/cleanup.h, C1 and C2), so an interrupted run kills it and all it started. */
+    sigset_t saved;
+    cleanup_block(&saved);
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
+        cleanup_restore(&saved);
         for (int i = 0; i < 2; i++) {
             if (po[i] >= 0) close(po[i]);
             if (pe[i] >= 0) close(pe[i]);
@@ -74,6 +80,8 @@ int spawn_run(char *const argv[], char **env, unsigned timeout_s, int flags, str
         return -1;
     }
     if (pid == 0) {
+        setpgid(0, 0);
+        cleanup_restore(&saved);
         int devnull = open("/dev/null", O_RDWR);
         if (devnull >= 0) dup2(devnull, 0);
         if (capture_out)
@@ -85,6 +93,9 @@ int spawn_run(char *const argv[], char **env, unsigned timeout_s, int flags, str
         dprintf(2, "cannot execute %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    setpgid(pid, pid);
+    cleanup_add_child(pid);
+    cleanup_restore(&saved);
     if (po[1] >= 0) close(po[1]);
     if (pe[1] >= 0) close(pe[1]);
     uint64_t deadline = t0 + (uint64_t)timeout_s * 1000000000u;
@@ -95,7 +106,7 @@ int spawn_run(char *const argv[], char **env, unsigned timeout_s, int flags, str
         uint64_t now = clock_ns();
         if (timeout_s && now >= deadline) {
             r->timed_out = 1;
-            kill(pid, SIGKILL);
+            kill(-pid, SIGKILL);
             break;
         }
         int wait_ms = timeout_s ? (int)((deadline - now) / 1000000u) + 1 : -1;
@@ -129,7 +140,7 @@ int spawn_run(char *const argv[], char **env, unsigned timeout_s, int flags, str
         if (w == 0) {
             if (clock_ns() >= deadline) {
                 r->timed_out = 1;
-                kill(pid, SIGKILL);
+                kill(-pid, SIGKILL);
                 while (wait4(pid, &r->status, 0, &ru) < 0 && errno == EINTR)
                     ;
                 break;
@@ -138,6 +149,9 @@ int spawn_run(char *const argv[], char **env, unsigned timeout_s, int flags, str
             nanosleep(&ts, NULL);
         }
     }
+    /* The group may outlive its leader (a program's own background children): end it. */
+    kill(-pid, SIGKILL);
+    cleanup_remove_child(pid);
     r->wall_ns = clock_ns() - t0;
     r->usage.user_ns = tv_ns(ru.ru_utime);
     r->usage.sys_ns = tv_ns(ru.ru_stime);

@@ -264,7 +264,7 @@ int cmd_bench(int argc, char **argv)
 
     int rc = EXIT_OK;
     if (json_path) {
-        cJSON *doc = report_json(&cfg, &res, cli_command_line(argc + 1, argv - 1));
+        cJSON *doc = report_json(&cfg, &res, cli_legacy_command_line);
         if (!doc || report_write_json(doc, json_path, &d) != 0) {
             cli_error("cannot write results: %s", doc ? d.msg : "out of memory");
             rc = EXIT_FAIL;

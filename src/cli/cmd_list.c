@@ -13,7 +13,20 @@
 #include "heaplab/lab.h"
 #include "workload/workload.h"
 
-static const char list_usage[] = "usage: heaplab list [workloads|allocators|lab]\n";
+static int run_list(int argc, char **argv, const struct cli_ctx *ctx);
+
+static const struct cli_opt list_opts[] = { { 0 } };
+
+const struct cli_command cli_cmd_list = {
+    .name = "list",
+    .summary = "list workloads and allocators ('list workloads', 'list allocators', 'list lab')",
+    .args_after = "[workloads|allocators|lab]",
+    .about = "List the workloads, the built-in allocators (each found one is probed: its\n"
+             "preload proven and its version asked) and the lab allocators; with no argument,\n"
+             "all three.",
+    .opts = list_opts,
+    .run = run_list,
+};
 
 static void list_workloads(void)
 {
@@ -42,13 +55,8 @@ static void list_lab(void)
 
 static int list_allocators(void)
 {
-    char self[4096];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (len <= 0) {
-        cli_error("cannot find my own executable (/proc/self/exe)");
-        return EXIT_FAIL;
-    }
-    self[len] = 0;
+    const char *self = cli_self_exe();
+    if (!self) return EXIT_FAIL;
     struct allocator all[ALLOC_MAX];
     size_t n = allocator_builtins(all, ALLOC_MAX);
     printf("%-10s %-9s %-14s %s\n", "allocator", "status", "version", "library");
@@ -74,36 +82,23 @@ static int list_allocators(void)
     return EXIT_OK;
 }
 
-int cmd_list(int argc, char **argv)
+static int run_list(int argc, char **argv, const struct cli_ctx *ctx)
 {
-    if (argc > 2) {
-        cli_error("too many arguments");
-        fputs(list_usage, stderr);
-        return EXIT_USAGE;
-    }
-    const char *what = argc == 2 ? argv[1] : NULL;
-    if (what && (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0)) {
-        fputs(list_usage, stdout);
-        return EXIT_OK;
-    }
+    (void)ctx;
+    struct cli_parser p;
+    cli_parser_init(&p, &cli_cmd_list, argc, argv);
+    int ch = cli_next(&p);
+    if (ch != CLI_DONE) return ch > 0 ? EXIT_USAGE : cli_parse_status(ch);
+    if (argc - p.optind > 1) return cli_usage(&cli_cmd_list, "too many arguments");
+    const char *what = p.optind < argc ? argv[p.optind] : NULL;
+    if (what && strcmp(what, "workloads") != 0 && strcmp(what, "allocators") != 0
+        && strcmp(what, "lab") != 0)
+        return cli_usage(&cli_cmd_list, "unknown list \"%s\" (workloads, allocators or lab)", what);
+    int rc = EXIT_OK;
     if (!what || strcmp(what, "workloads") == 0) list_workloads();
     if (!what) printf("\n");
-    if (what && strcmp(what, "lab") == 0) {
-        list_lab();
-        return EXIT_OK;
-    }
-    if (!what || strcmp(what, "allocators") == 0) {
-        int rc = list_allocators();
-        if (!what) {
-            printf("\n");
-            list_lab();
-        }
-        return rc;
-    }
-    if (strcmp(what, "workloads") != 0) {
-        cli_error("unknown list \"%s\" (workloads, allocators or lab)", what);
-        fputs(list_usage, stderr);
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    if (!what || strcmp(what, "allocators") == 0) rc = list_allocators();
+    if (!what) printf("\n");
+    if (!what || strcmp(what, "lab") == 0) list_lab();
+    return rc;
 }

@@ -279,7 +279,7 @@ int cmd_run(int argc, char **argv)
     const char *nc = getenv("NO_COLOR");
     int out_tty = cli_isatty(1), color = out_tty && !(nc && nc[0]);
     printf("heaplab run: %s\n%u repeat%s, median and relative spread (max-min)/median\n\n",
-           cli_command_line(argc - optind, cmd), repeat, repeat == 1 ? "" : "s");
+           cli_join(argc - optind, cmd), repeat, repeat == 1 ? "" : "s");
     printf("%-16s", "metric");
     for (size_t a = 0; a < na; a++)
         printf(" %15.15s", allocs[a].name);
@@ -324,7 +324,7 @@ int cmd_run(int argc, char **argv)
     if (json_path) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "schema", "heaplab.run/1");
-        cJSON_AddStringToObject(doc, "command", cli_command_line(argc - optind, cmd));
+        cJSON_AddStringToObject(doc, "command", cli_join(argc - optind, cmd));
         cJSON_AddNumberToObject(doc, "repeat", repeat);
         cJSON_AddItemToObject(doc, "machine", machine_json());
         cJSON *arr = cJSON_AddArrayToObject(doc, "allocators");

@@ -1,54 +1,141 @@
 /*
- * cli/main.c: `heaplab COMMAND ...`. Usage errors exit 2, failures 1; --help and --version
- * print to stdout and exit 0.
+ * cli/main.c: `heaplab COMMAND ...`: the command registry and dispatch. Usage errors exit 2,
+ * failures 1; --help, `help CMD` and --version print to stdout and exit 0.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
-static const char usage_text[] =
-        "usage: heaplab COMMAND [OPTIONS]\n"
-        "\n"
-        "Compare memory allocators on deterministic workloads and real programs.\n"
-        "\n"
-        "commands:\n"
-        "  bench   run workloads under each allocator and report throughput, latency,\n"
-        "          peak RSS and fragmentation\n"
-        "  run     run a program under each allocator: wall, CPU, peak RSS, page faults\n"
-        "  race    race the lab's teaching allocators in lockstep on one workload\n"
-        "  replay  replay a recorded malloc trace under each allocator\n"
-        "  record  run a program and record its malloc calls into a trace\n"
-        "  trace   inspect a recorded trace ('trace info FILE', 'trace dump FILE')\n"
-        "  list    list workloads and allocators ('list workloads', 'list allocators',\n"
-        "          'list lab')\n"
-        "\n"
-        "Run 'heaplab COMMAND --help' for a command's options.\n";
+extern const struct cli_command cli_cmd_list;
+
+/* Commands still parsing their own options: main() hands them argv as it is. */
+static int legacy_bench(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    (void)ctx;
+    return cmd_bench(argc, argv);
+}
+static int legacy_run(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    (void)ctx;
+    return cmd_run(argc, argv);
+}
+static int legacy_race(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    (void)ctx;
+    return cmd_race(argc, argv);
+}
+static int legacy_replay(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    (void)ctx;
+    return cmd_replay(argc, argv);
+}
+static int legacy_record(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    (void)ctx;
+    return cmd_record(argc, argv);
+}
+static int legacy_trace(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    (void)ctx;
+    return cmd_trace(argc, argv);
+}
+static int legacy_worker(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    (void)ctx;
+    return cmd_worker(argc, argv);
+}
+
+static const struct cli_command legacy_cmds[] = {
+    { "bench", "run workloads under each allocator: throughput, latency, peak RSS, fragmentation",
+      NULL, NULL, NULL, NULL, NULL, legacy_bench },
+    { "run", "run a program under each allocator: wall, CPU, peak RSS, page faults", NULL, NULL,
+      NULL, NULL, NULL, legacy_run },
+    { "race", "race the lab's teaching allocators in lockstep on one workload", NULL, NULL, NULL,
+      NULL, NULL, legacy_race },
+    { "replay", "replay a recorded malloc trace under each allocator", NULL, NULL, NULL, NULL, NULL,
+      legacy_replay },
+    { "record", "run a program and record its malloc calls into a trace", NULL, NULL, NULL, NULL,
+      NULL, legacy_record },
+    { "trace", "inspect a recorded trace ('trace info FILE', 'trace dump FILE')", NULL, NULL, NULL,
+      NULL, NULL, legacy_trace },
+    { "__worker", NULL, NULL, NULL, NULL, NULL, NULL, legacy_worker },
+};
+
+const struct cli_command *const cli_commands[] = {
+    &legacy_cmds[0], &legacy_cmds[1], &legacy_cmds[2],
+    &legacy_cmds[3], &legacy_cmds[4], &legacy_cmds[5],
+    &cli_cmd_list,   &legacy_cmds[6], NULL,
+};
+
+const char *cli_legacy_command_line;
+
+const struct cli_command *cli_find_command(const char *name)
+{
+    for (size_t i = 0; cli_commands[i]; i++)
+        if (strcmp(cli_commands[i]->name, name) == 0) return cli_commands[i];
+    return NULL;
+}
+
+static void print_main_usage(FILE *fp)
+{
+    fputs("usage: heaplab COMMAND [OPTIONS]\n"
+          "\n"
+          "Compare memory allocators on deterministic workloads and real programs.\n"
+          "\n"
+          "commands:\n",
+          fp);
+    for (size_t i = 0; cli_commands[i]; i++)
+        if (cli_commands[i]->summary)
+            fprintf(fp, "  %-8s %s\n", cli_commands[i]->name, cli_commands[i]->summary);
+    fputs("\nRun 'heaplab help COMMAND' or 'heaplab COMMAND --help' for a command's options.\n",
+          fp);
+}
+
+/* `heaplab help [COMMAND]`: the same text as `heaplab COMMAND --help`. */
+static int help(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    if (argc < 2) {
+        print_main_usage(stdout);
+        return EXIT_OK;
+    }
+    const struct cli_command *c = cli_find_command(argv[1]);
+    if (!c || !c->summary) {
+        cli_error("unknown command \"%s\"", argv[1]);
+        print_main_usage(stderr);
+        return EXIT_USAGE;
+    }
+    char *args[] = { argv[1], (char *)"--help", NULL };
+    return c->run(2, args, ctx);
+}
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(usage_text, stderr);
+        print_main_usage(stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage_text, stdout);
+    static char line[8192];
+    snprintf(line, sizeof line, "%s", cli_join(argc, argv));
+    struct cli_ctx ctx = { line };
+    cli_legacy_command_line = ctx.command_line;
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        print_main_usage(stdout);
         return EXIT_OK;
     }
+    if (strcmp(cmd, "help") == 0) return help(argc - 1, argv + 1, &ctx);
     if (strcmp(cmd, "--version") == 0) {
         printf("heaplab %s\n", HEAPLAB_VERSION);
         return EXIT_OK;
     }
-    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
-    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
-    if (strcmp(cmd, "race") == 0) return cmd_race(argc - 1, argv + 1);
-    if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
-    if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
-    if (strcmp(cmd, "record") == 0) return cmd_record(argc - 1, argv + 1);
-    if (strcmp(cmd, "trace") == 0) return cmd_trace(argc - 1, argv + 1);
-    if (strcmp(cmd, "__worker") == 0) return cmd_worker(argc - 1, argv + 1);
-    cli_error("unknown command \"%s\"", cmd);
-    fputs(usage_text, stderr);
-    return EXIT_USAGE;
+    const struct cli_command *c = cli_find_command(cmd);
+    if (!c) {
+        cli_error("unknown command \"%s\"", cmd);
+        print_main_usage(stderr);
+        return EXIT_USAGE;
+    }
+    /* The worker is a child in its own process group, killed by its parent. */
+    if (c->summary) cli_install_signal_handlers();
+    return c->run(argc - 1, argv + 1, &ctx);
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/cleanup.h"
 #include "util/diag.h"
 
 /* Write all of data to fd; 0 or an errno value. */
@@ -33,7 +34,10 @@ int atomic_file_open(struct atomic_file *f, const char *path, struct diag *d)
     /* A device or pipe (/dev/stdout, /dev/null, a FIFO) is written in place: renaming a
      * temporary file over it would replace the device node itself. */
     struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    int exists = stat(path, &st) == 0;
+    if (exists && S_ISREG(st.st_mode) && !(st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)))
+        return diag_set(d, "%s: file is read-only, not replacing it", path);
+    if (exists && !S_ISREG(st.st_mode)) {
         if (S_ISDIR(st.st_mode)) return diag_set(d, "%s: is a directory", path);
         f->fd = open(path, O_WRONLY | O_CLOEXEC);
         if (f->fd < 0) return diag_set(d, "%s: %s", path, strerror(errno));
@@ -41,8 +45,36 @@ int atomic_file_open(struct atomic_file *f, const char *path, struct diag *d)
         return 0;
     }
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (cleanup_add_file(f->tmp) != 0) return diag_set(d, "%s: too many open results files", path);
     f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (f->fd < 0) return diag_set(d, "%s: %s", path, strerror(errno));
+    if (f->fd < 0) {
+        int e = errno;
+        cleanup_remove_file(f->tmp);
+        return diag_set(d, "%s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int atomic_file_check(const char *path, struct diag *d)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return diag_set(d, "%s: is a directory", path);
+        if (!S_ISREG(st.st_mode)) return 0; /* written in place */
+        if (!(st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)))
+            return diag_set(d, "%s: file is read-only, not replacing it", path);
+    }
+    char tmp[4096 + 32];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return diag_set(d, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT) return diag_set(d, "%s: directory does not exist", path);
+        return diag_set(d, "%s: cannot write here (%s)", path, strerror(e));
+    }
+    close(fd);
+    unlink(tmp);
     return 0;
 }
 
@@ -54,7 +86,10 @@ void atomic_file_append(struct atomic_file *f, const void *data, size_t len)
 void atomic_file_abort(struct atomic_file *f)
 {
     if (f->fd >= 0) close(f->fd);
-    if (!f->in_place && f->tmp[0]) unlink(f->tmp);
+    if (!f->in_place && f->tmp[0]) {
+        unlink(f->tmp);
+        cleanup_remove_file(f->tmp);
+    }
     f->fd = -1;
 }
 
@@ -80,8 +115,10 @@ int atomic_file_commit(struct atomic_file *f, struct diag *d)
     if (rc != 0 || rename(f->tmp, f->path) != 0) {
         diag_set(d, "%s: %s", f->path, strerror(errno));
         unlink(f->tmp);
+        cleanup_remove_file(f->tmp);
         return -1;
     }
+    cleanup_remove_file(f->tmp);
     return 0;
 }
 

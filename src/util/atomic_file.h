@@ -2,7 +2,10 @@
  * util/atomic_file.h: write a results file whole or not at all.
  * The data goes to "<path>.tmp.<pid>", is flushed and fsync'd, then renamed over `path`.
  * On any failure the temporary file is removed and `path` is untouched. A `path` that
- * exists and is not a regular file (/dev/stdout, a FIFO) is written in place instead.
+ * exists and is not a regular file (/dev/stdout, a FIFO) is written in place instead. An
+ * existing regular file with no write permission bits is refused, even for root. While the
+ * temporary file exists it is registered with util/cleanup.h, so an interrupted run
+ * removes it.
  */
 #ifndef HEAPLAB_UTIL_ATOMIC_FILE_H
 #define HEAPLAB_UTIL_ATOMIC_FILE_H
@@ -10,6 +13,13 @@
 #include <stddef.h>
 
 struct diag;
+
+/*
+ * Can `path` be written by atomic_file_open()? Checked before a long run: the directory
+ * exists and takes a new file (a temporary file is created and removed), and an existing
+ * `path` is a writable regular file, a device or a FIFO. 0, or -1 with `d` ("PATH: why").
+ */
+int atomic_file_check(const char *path, struct diag *d);
 
 /* Write `len` bytes of `data` to `path` atomically. 0 on success, -1 with `d` filled. */
 int atomic_file_write(const char *path, const void *data, size_t len, struct diag *d);
