@@ -84,6 +84,17 @@ static void print_opt(const struct cli_opt *o, FILE *fp)
     }
 }
 
+/* An alias is listed as an option of its own, "same as --name". */
+static void print_aliases(const struct cli_opt *o, FILE *fp)
+{
+    char help[96];
+    snprintf(help, sizeof help, "same as --%s", o->name);
+    for (const char *const *a = o->aliases; a && *a; a++) {
+        struct cli_opt alias = { .key = o->key, .name = *a, .arg = o->arg, .help = help };
+        print_opt(&alias, fp);
+    }
+}
+
 void cli_print_help(const struct cli_command *c, FILE *fp)
 {
     cli_print_usage(c, fp);
@@ -91,7 +102,10 @@ void cli_print_help(const struct cli_command *c, FILE *fp)
     fputs("\noptions:\n", fp);
     const struct cli_opt *o;
     for (size_t i = 0; (o = opt_at(c, i)); i++)
-        if (!o->hidden) print_opt(o, fp);
+        if (!o->hidden) {
+            print_opt(o, fp);
+            print_aliases(o, fp);
+        }
     if (c->notes) fprintf(fp, "\n%s\n", c->notes);
 }
 
