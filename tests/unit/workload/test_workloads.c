@@ -402,45 +402,69 @@ static void test_workloads_per_thread_thread0_same_at_any_thread_count(void)
     }
 }
 
-/* fragmentation: marks filled, holes, refilled in that order; every refill > every hole. */
-static void test_workloads_fragmentation_refill_exceeds_every_hole(void)
+/*
+ * fragmentation: five marks in order; the holes are every other fill object; the refill's
+ * bands are smaller than half the smallest hole, equal to the holes one by one, and larger
+ * than the largest, a third of the holes each (the last band takes the rest); the first two
+ * bands need under half of the hole bytes.
+ */
+static void test_workloads_fragmentation_refill_bands_fit_their_holes(void)
 {
     const struct workload *w = workload_find("fragmentation");
     REQUIRE(w != NULL);
     struct opstream s;
     REQUIRE(build(w, 1, TEST_SEED, TEST_OPS, &s) == 0);
-    const char *want[] = { "filled", "holes", "refilled" };
+    const char *want[] = { "filled", "holes", "refill-smaller", "refill-equal", "refill-larger" };
     uint64_t *size = calloc(s.obj_count, sizeof(*size));
-    REQUIRE(size != NULL);
+    uint64_t *hole = calloc(s.obj_count, sizeof(*hole)); /* hole k's size, in free order */
+    REQUIRE(size != NULL && hole != NULL);
     unsigned phase = 0; /* marks seen */
-    uint64_t hole_max = 0, refill_min = UINT64_MAX, holes = 0, refills = 0, other = 0;
+    uint64_t fills = 0, holes = 0, hole_min = UINT64_MAX, hole_max = 0, hole_bytes = 0;
+    uint64_t band[3] = { 0 }, band_bytes[3] = { 0 }, other = 0;
+    uint64_t smaller_max = 0, equal_misses = 0, larger_min = UINT64_MAX;
     const struct op_seq *q = &s.th[0];
     for (size_t i = 0; i < q->n; i++) {
         const struct op *o = &q->ops[i];
         if (o->kind == OP_MARK) {
-            REQUIRE(phase < 3);
+            REQUIRE(phase < 5);
             CHECK(strcmp(s.mark_names[o->size], want[phase]) == 0);
             phase++;
             continue;
         }
-        if (o->kind == OP_ALLOC) size[o->obj] = o->size;
-        if (phase == 1 && o->kind == OP_FREE) {
-            holes++;
-            if (size[o->obj] > hole_max) hole_max = size[o->obj];
-        } else if (phase == 2 && o->kind == OP_ALLOC) {
-            refills++;
-            if (o->size < refill_min) refill_min = o->size;
-        } else if (phase != 0 && !(phase == 1 && o->kind == OP_FREE)) {
+        if (phase == 0 && o->kind == OP_ALLOC) {
+            /* Every other fill object (odd positions) becomes a hole. */
+            if (fills++ % 2 == 1) size[o->obj] = o->size;
+        } else if (phase == 1 && o->kind == OP_FREE && size[o->obj] != 0) {
+            uint64_t h = size[o->obj];
+            hole[holes++] = h;
+            hole_bytes += h;
+            hole_min = h < hole_min ? h : hole_min;
+            hole_max = h > hole_max ? h : hole_max;
+        } else if (phase >= 2 && o->kind == OP_ALLOC) {
+            unsigned b = phase - 2;
+            if (b == 0) smaller_max = o->size > smaller_max ? o->size : smaller_max;
+            if (b == 1) equal_misses += o->size != hole[band[1]];
+            if (b == 2) larger_min = o->size < larger_min ? o->size : larger_min;
+            band[b]++;
+            band_bytes[b] += o->size;
+        } else {
             other++;
         }
     }
-    CHECK_EQ_U64(phase, 3);
+    CHECK_EQ_U64(phase, 5);
     CHECK_EQ_U64(other, 0);
-    CHECK(holes > 1000 && refills == holes);
-    CHECK(refill_min > hole_max);
-    /* The last op is the "refilled" mark. */
+    CHECK(holes > 1000 && holes == fills / 2);
+    CHECK_EQ_U64(band[0], holes / 3);
+    CHECK_EQ_U64(band[1], holes / 3);
+    CHECK_EQ_U64(band[0] + band[1] + band[2], holes);
+    CHECK(smaller_max * 2 <= hole_min);
+    CHECK_EQ_U64(equal_misses, 0);
+    CHECK(larger_min > hole_max);
+    CHECK((band_bytes[0] + band_bytes[1]) * 2 < hole_bytes);
+    /* The last op is the "refill-larger" mark. */
     CHECK(q->n > 0 && q->ops[q->n - 1].kind == OP_MARK);
     free(size);
+    free(hole);
     opstream_destroy(&s);
 }
 
@@ -653,7 +677,7 @@ int main(void)
     RUN_TEST(test_workloads_every_stream_valid_and_totals_match);
     RUN_TEST(test_workloads_same_seed_same_stream_other_seed_differs);
     RUN_TEST(test_workloads_per_thread_thread0_same_at_any_thread_count);
-    RUN_TEST(test_workloads_fragmentation_refill_exceeds_every_hole);
+    RUN_TEST(test_workloads_fragmentation_refill_bands_fit_their_holes);
     RUN_TEST(test_workloads_peak_live_per_thread_peaks_apart);
     RUN_TEST(test_workloads_peak_live_cross_thread_emission_order);
     RUN_TEST(test_workloads_producer_consumer_frees_on_other_thread);
