@@ -55,6 +55,7 @@ struct mark_rec {
     uint64_t t_ns;       /* since pass start */
     uint64_t rss_bytes;  /* resident, baseline not yet subtracted */
     uint64_t live_bytes; /* requested bytes live on that thread */
+    uint64_t footprint;  /* lab: lab_stats.footprint; else RSS - baseline (set after the pass) */
 };
 
 struct exec_shared {
@@ -224,6 +225,12 @@ static void log_mark(struct exec_thread *x, const struct op *o)
     m->t_ns = clock_ns() - sh->pass_start_ns;
     m->rss_bytes = proc_rss_bytes(sh->statm_fd);
     m->live_bytes = x->live;
+    m->footprint = 0;
+    if (lab_heap.ops && lab_heap.ops->stats) {
+        struct lab_stats st;
+        lab_heap.ops->stats(lab_heap.self, &st);
+        m->footprint = st.footprint;
+    }
 }
 
 static inline uint64_t next_stride(struct exec_thread *x)
@@ -512,6 +519,53 @@ static uint64_t sub0(uint64_t a, uint64_t b)
     return a > b ? a - b : 0;
 }
 
+static const char *mark_label(const struct opstream *s, const struct mark_rec *m)
+{
+    return m->idx < s->mark_count ? s->mark_names[m->idx] : "?";
+}
+
+/* Thread 0's last mark called `label`, or NULL. */
+static const struct mark_rec *find_mark(const struct opstream *s, const struct mark_rec *marks,
+                                        unsigned nm, const char *label)
+{
+    const struct mark_rec *found = NULL;
+    for (unsigned i = 0; i < nm; i++)
+        if (marks[i].thread == 0 && strcmp(mark_label(s, &marks[i]), label) == 0) found = &marks[i];
+    return found;
+}
+
+/* Add `key`: of the bytes allocated between marks a and b, the fraction that did not grow
+ * the footprint, clamped to [0, 1]. Nothing when a mark is missing or nothing was added. */
+static void add_reuse(cJSON *out, const char *key, const struct mark_rec *a,
+                      const struct mark_rec *b)
+{
+    if (!a || !b || b->live_bytes <= a->live_bytes) return;
+    double grown = (double)b->footprint - (double)a->footprint;
+    double reuse = 1.0 - grown / (double)(b->live_bytes - a->live_bytes);
+    cJSON_AddNumberToObject(out, key, reuse < 0 ? 0 : (reuse > 1 ? 1 : reuse));
+}
+
+/*
+ * Hole reuse, from the marks of the fragmentation workload (workload/fragmentation.c): after
+ * "holes", the refill's three bands each end with a mark. Per band, and for the whole refill
+ * ("hole_reuse"), the fraction of its bytes that came out of memory the allocator already
+ * held, i.e. the holes: 1 = all of it, 0 = all from new memory. Only at one thread: with more,
+ * RSS grows with every thread's allocations between one thread's marks.
+ */
+static void add_hole_reuse(cJSON *out, const struct opstream *s, const struct mark_rec *marks,
+                           unsigned nm)
+{
+    if (s->threads != 1) return;
+    const struct mark_rec *holes = find_mark(s, marks, nm, "holes");
+    const struct mark_rec *smaller = find_mark(s, marks, nm, "refill-smaller");
+    const struct mark_rec *equal = find_mark(s, marks, nm, "refill-equal");
+    const struct mark_rec *larger = find_mark(s, marks, nm, "refill-larger");
+    add_reuse(out, "hole_reuse_smaller", holes, smaller);
+    add_reuse(out, "hole_reuse_equal", smaller, equal);
+    add_reuse(out, "hole_reuse_larger", equal, larger);
+    add_reuse(out, "hole_reuse", holes, larger);
+}
+
 cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct diag *d)
 {
     cJSON *out = NULL;
@@ -644,41 +698,36 @@ cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct d
     cJSON_AddNumberToObject(out, "sys_ns", (double)(u1.sys_ns - u0.sys_ns));
     cJSON_AddItemToObject(out, "rss_series", series_json(&sp, baseline, sp.period_ms));
 
-    /* Marks, in time order as logged. */
+    /*
+     * Marks, in time order as logged. At each, the footprint: what the allocator holds. For a
+     * process's malloc that is RSS above the baseline; a lab allocator's pages are its arena's
+     * and RSS counts them only to the page, so there it is the allocator's own high-water mark
+     * of arena bytes touched (lab_stats.footprint), exact to the byte. At one thread the
+     * mark's live bytes are all there are, and footprint / live is the fragmentation at that
+     * point; with more, RSS is the process's and live the thread's, so there is no ratio.
+     */
+    int use_lab_fp = o->lab && o->lab->stats;
+    cJSON_AddStringToObject(out, "footprint_source", use_lab_fp ? "lab" : "rss");
     cJSON *mj = cJSON_AddArrayToObject(out, "marks");
     unsigned nm = atomic_load(&sh.n_marks);
     if (nm > MAX_MARKS_LOGGED) nm = MAX_MARKS_LOGGED;
-    int64_t holes_rss = -1, holes_live = -1, refill_rss = -1, refill_live = -1;
     for (unsigned i = 0; i < nm; i++) {
-        const struct mark_rec *m = &sh.marks[i];
+        struct mark_rec *m = &sh.marks[i];
+        if (!use_lab_fp) m->footprint = sub0(m->rss_bytes, baseline);
         cJSON *e = cJSON_CreateObject();
-        const char *label = m->idx < s->mark_count ? s->mark_names[m->idx] : "?";
-        cJSON_AddStringToObject(e, "label", label);
+        cJSON_AddStringToObject(e, "label", mark_label(s, m));
         cJSON_AddNumberToObject(e, "thread", m->thread);
         cJSON_AddNumberToObject(e, "t_ms", (double)m->t_ns / 1e6);
         cJSON_AddNumberToObject(e, "rss_bytes", (double)sub0(m->rss_bytes, baseline));
         cJSON_AddNumberToObject(e, "live_bytes", (double)m->live_bytes);
+        cJSON_AddNumberToObject(e, "footprint_bytes", (double)m->footprint);
+        if (s->threads == 1 && m->live_bytes)
+            cJSON_AddNumberToObject(e, "frag", (double)m->footprint / (double)m->live_bytes);
+        else
+            cJSON_AddNullToObject(e, "frag");
         cJSON_AddItemToArray(mj, e);
-        if (m->thread == 0 && strcmp(label, "holes") == 0) {
-            holes_rss = (int64_t)m->rss_bytes;
-            holes_live = (int64_t)m->live_bytes;
-        }
-        if (m->thread == 0 && strcmp(label, "refilled") == 0) {
-            refill_rss = (int64_t)m->rss_bytes;
-            refill_live = (int64_t)m->live_bytes;
-        }
     }
-    /*
-     * Hole reuse (fragmentation workload): of the bytes allocated after the holes were
-     * punched, the fraction that did not grow RSS. 1 = all served from the holes.
-     */
-    if (holes_rss >= 0 && refill_rss >= 0 && refill_live > holes_live) {
-        double grown = (double)(refill_rss - holes_rss);
-        double added = (double)(refill_live - holes_live);
-        double reuse = 1.0 - grown / added;
-        reuse = reuse < 0 ? 0 : (reuse > 1 ? 1 : reuse);
-        cJSON_AddNumberToObject(out, "hole_reuse", reuse);
-    }
+    add_hole_reuse(out, s, sh.marks, nm);
 
     cleanup_slots(sh.slots, s->obj_count);
 

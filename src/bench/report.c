@@ -44,6 +44,9 @@ static const struct metric metrics[] = {
     { "user_ns", "user_ns", NULL, 1, 0, LOWER },
     { "sys_ns", "sys_ns", NULL, 1, 0, LOWER },
     { "hole_reuse", "hole_reuse", NULL, 1, 3, HIGHER },
+    { "hole_reuse_smaller", "hole_reuse_smaller", NULL, 1, 3, HIGHER },
+    { "hole_reuse_equal", "hole_reuse_equal", NULL, 1, 3, HIGHER },
+    { "hole_reuse_larger", "hole_reuse_larger", NULL, 1, 3, HIGHER },
     { "malloc_p90_ns", "latency.malloc.p90_ns", NULL, 1, 0, LOWER },
     { "malloc_p95_ns", "latency.malloc.p95_ns", NULL, 1, 0, LOWER },
     { "malloc_p999_ns", "latency.malloc.p999_ns", NULL, 1, 0, LOWER },
@@ -187,6 +190,192 @@ static void print_table(const struct bench_config *cfg, const struct bench_resul
     free(n_ratios);
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* The fragmentation deep-dive: the marks of the fragmentation workload (docs/workloads.md)  */
+
+#define FRAG_MARKS_MAX 16 /* as WL_MAX_MARKS */
+#define FRAG_LABEL_W   14
+
+/* Bytes in a short form: 512B, 98.3K, 32.0M, 1.50G. */
+static void fmt_size(char *buf, size_t cap, double v)
+{
+    static const char units[] = "BKMG";
+    int u = 0;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, cap, "%.0fB", v);
+    else if (v < 10)
+        snprintf(buf, cap, "%.2f%c", v, units[u]);
+    else if (v < 100)
+        snprintf(buf, cap, "%.1f%c", v, units[u]);
+    else
+        snprintf(buf, cap, "%.0f%c", v, units[u]);
+}
+
+static int run_ok(const cJSON *run)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(run, "status");
+    return cJSON_IsString(st) && strcmp(st->valuestring, "ok") == 0;
+}
+
+/* Thread 0's mark called `label` in `run`, or NULL. */
+static const cJSON *find_mark(const cJSON *run, const char *label)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(run, "marks"))
+    {
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(m, "label");
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "thread");
+        if (cJSON_IsString(l) && strcmp(l->valuestring, label) == 0 && cJSON_IsNumber(t)
+            && t->valueint == 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* The median of `key` of thread 0's mark `label` over a cell's successful runs; 1 if any. */
+static int mark_median(const struct bench_cell *c, const char *label, const char *key,
+                       double *median)
+{
+    double v[256];
+    size_t n = 0;
+    const cJSON *run;
+    cJSON_ArrayForEach(run, c->runs)
+    {
+        const cJSON *m = run_ok(run) ? find_mark(run, label) : NULL;
+        if (m && n < sizeof(v) / sizeof(v[0]) && bench_json_number(m, key, &v[n])) n++;
+    }
+    struct summary s;
+    summarize(v, n, &s);
+    *median = s.median;
+    return n > 0;
+}
+
+/* Thread 0's mark labels, in order, of the first successful run of a row; how many. */
+static size_t row_marks(const struct bench_cell *row, size_t na, const char **labels)
+{
+    for (size_t a = 0; a < na; a++) {
+        const cJSON *run;
+        cJSON_ArrayForEach(run, row[a].runs)
+        {
+            if (!run_ok(run)) continue;
+            size_t n = 0;
+            const cJSON *m;
+            cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(run, "marks"))
+            {
+                const cJSON *l = cJSON_GetObjectItemCaseSensitive(m, "label");
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "thread");
+                if (n < FRAG_MARKS_MAX && cJSON_IsString(l) && cJSON_IsNumber(t)
+                    && t->valueint == 0)
+                    labels[n++] = l->valuestring;
+            }
+            return n;
+        }
+    }
+    return 0;
+}
+
+static void frag_header(const struct bench_config *cfg, FILE *fp, const char *title,
+                        const char *what)
+{
+    fprintf(fp, "\n%s\n", title);
+    fprintf(fp, "%-18s %3s %-*s", "workload", "thr", FRAG_LABEL_W, what);
+    for (size_t a = 0; a < cfg->n_allocs; a++)
+        fprintf(fp, " %*.*s", COL_W, COL_W, cfg->allocs[a].name);
+    fprintf(fp, "\n");
+}
+
+/* The first line of a row names the workload and threads; the others leave them blank. */
+static void frag_row_start(FILE *fp, const struct bench_cell *row, int first, const char *what)
+{
+    if (first)
+        fprintf(fp, "%-18s %3u", bench_workload_label(row->workload), row->threads);
+    else
+        fprintf(fp, "%-18s %3s", "", "");
+    fprintf(fp, " %-*s", FRAG_LABEL_W, what);
+}
+
+/*
+ * Two tables for the 1-thread rows whose runs have marks: the footprint at each mark with
+ * footprint / live in brackets (fragmentation over time), and the hole reuse of each refill
+ * band. At more than one thread RSS is the process's while a mark is one thread's, so those
+ * rows are left out (their marks are in the JSON). Medians over the repetitions.
+ */
+static void print_frag_tables(const struct bench_config *cfg, const struct bench_results *res,
+                              FILE *fp)
+{
+    size_t na = cfg->n_allocs;
+    size_t rows = na ? res->n_cells / na : 0;
+    int header = 0;
+    for (size_t r = 0; r < rows; r++) {
+        const struct bench_cell *row = &res->cells[r * na];
+        const char *labels[FRAG_MARKS_MAX];
+        size_t nl = row->threads == 1 ? row_marks(row, na, labels) : 0;
+        if (nl == 0) continue;
+        if (!header)
+            frag_header(cfg, fp,
+                        "Footprint at each mark (/ live bytes), 1 thread; RSS, or lab:NAME's own "
+                        "(lower is better)",
+                        "mark");
+        header = 1;
+        for (size_t i = 0; i < nl; i++) {
+            frag_row_start(fp, row, i == 0, labels[i]);
+            for (size_t a = 0; a < na; a++) {
+                char cell[64], size[32];
+                double bytes, frag;
+                if (!mark_median(&row[a], labels[i], "footprint_bytes", &bytes)) {
+                    snprintf(cell, sizeof(cell), "%s", short_status(&row[a]));
+                } else {
+                    fmt_size(size, sizeof(size), bytes);
+                    if (mark_median(&row[a], labels[i], "frag", &frag))
+                        snprintf(cell, sizeof(cell), "%s (%.2f)", size, frag);
+                    else
+                        snprintf(cell, sizeof(cell), "%s", size);
+                }
+                fprintf(fp, " %*s", COL_W, cell);
+            }
+            fprintf(fp, "\n");
+        }
+    }
+
+    static const struct {
+        const char *name, *key;
+    } bands[] = { { "smaller", "hole_reuse_smaller" },
+                  { "equal", "hole_reuse_equal" },
+                  { "larger", "hole_reuse_larger" },
+                  { "whole refill", "hole_reuse" } };
+    header = 0;
+    for (size_t r = 0; r < rows; r++) {
+        const struct bench_cell *row = &res->cells[r * na];
+        struct summary s;
+        int any = 0;
+        for (size_t a = 0; a < na && !any; a++)
+            any = bench_cell_metric(&row[a], bands[0].key, &s);
+        if (!any) continue;
+        if (!header)
+            frag_header(cfg, fp,
+                        "Hole reuse by refill band, 1 = all from the holes (higher is better)",
+                        "band");
+        header = 1;
+        for (size_t b = 0; b < sizeof(bands) / sizeof(bands[0]); b++) {
+            frag_row_start(fp, row, b == 0, bands[b].name);
+            for (size_t a = 0; a < na; a++) {
+                char cell[64];
+                if (bench_cell_metric(&row[a], bands[b].key, &s))
+                    snprintf(cell, sizeof(cell), "%.2f ±%d%%", s.median,
+                             (int)lround(s.spread * 100));
+                else
+                    snprintf(cell, sizeof(cell), "%s", short_status(&row[a]));
+                fprintf(fp, " %*s", COL_W, cell);
+            }
+            fprintf(fp, "\n");
+        }
+    }
+}
+
 void report_table(const struct bench_config *cfg, const struct bench_results *res, FILE *fp,
                   int tty)
 {
@@ -202,6 +391,7 @@ void report_table(const struct bench_config *cfg, const struct bench_results *re
         if (!cfg->latency && strstr(m->path, "latency.")) continue;
         print_table(cfg, res, m, fp, tty, color);
     }
+    print_frag_tables(cfg, res, fp);
     /* Notes: every failure or missing allocator, once each. */
     int header = 0;
     for (size_t i = 0; i < res->n_cells; i++) {

@@ -1,4 +1,5 @@
 /* workload/opstream.c: building and validating operation streams (see workload.h). */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 
 /* obj_thread[] flag: the id came from ops_reserve() and is never recycled. */
 #define OBJ_FIXED 0x8000u
+
+static_assert(WL_MAX_THREADS <= 256, "order[] holds a thread number in a byte");
 
 int opstream_init(struct opstream *s, unsigned threads, int cross_thread, struct diag *d)
 {
@@ -29,6 +32,7 @@ void opstream_destroy(struct opstream *s)
     osmem_free(s->obj_size, (size_t)s->cap_size * sizeof(uint64_t));
     osmem_free(s->obj_seq, (size_t)s->cap_seq * sizeof(uint32_t));
     osmem_free(s->obj_thread, (size_t)s->cap_thread * sizeof(uint16_t));
+    osmem_free(s->order, s->order_cap);
     memset(s, 0, sizeof(*s));
 }
 
@@ -90,6 +94,21 @@ int opstream_reserve(struct opstream *s, unsigned t, size_t n)
     return 0;
 }
 
+/* Append thread t to the emission order (cross-thread streams of more than one thread). */
+static int log_order(struct opstream *s, unsigned t)
+{
+    if (!s->cross_thread || s->threads == 1) return 0;
+    if (s->order_n == s->order_cap) {
+        size_t ncap = s->order_cap ? s->order_cap * 2 : 65536;
+        void *p = osmem_realloc(s->order, s->order_cap, ncap);
+        if (!p) return -1;
+        s->order = p;
+        s->order_cap = ncap;
+    }
+    s->order[s->order_n++] = (uint8_t)t;
+    return 0;
+}
+
 static struct op *emit(struct opstream *s, unsigned t)
 {
     if (s->error) return NULL;
@@ -98,7 +117,7 @@ static struct op *emit(struct opstream *s, unsigned t)
         return NULL;
     }
     struct op_seq *q = &s->th[t];
-    if (q->n == q->cap && grow_ops(q, q->n + 1) != 0) {
+    if ((q->n == q->cap && grow_ops(q, q->n + 1) != 0) || log_order(s, t) != 0) {
         s->error = ENOMEM;
         return NULL;
     }
@@ -282,13 +301,41 @@ size_t opstream_bytes(const struct opstream *s)
     size_t n = (size_t)s->obj_cap * (sizeof(uint64_t) + sizeof(uint32_t) + sizeof(uint16_t));
     for (unsigned t = 0; t < WL_MAX_THREADS; t++)
         n += s->th[t].cap * sizeof(struct op) + (size_t)s->free_cap[t] * sizeof(uint32_t);
-    return n;
+    return n + s->order_cap;
+}
+
+/* The lockstep peak of a stream without cross_thread (workload.h); -1 without scratch. */
+static int lockstep_peak(const struct opstream *s, uint64_t *out)
+{
+    size_t bytes = (size_t)(s->obj_count ? s->obj_count : 1) * sizeof(uint64_t);
+    uint64_t *size = osmem_alloc(bytes); /* per object: its live size, 0 = not live */
+    if (!size) return -1;
+    size_t rounds = 0;
+    for (unsigned t = 0; t < s->threads; t++)
+        if (s->th[t].n > rounds) rounds = s->th[t].n;
+    uint64_t live = 0, peak = 0;
+    for (size_t k = 0; k < rounds; k++) {
+        for (unsigned t = 0; t < s->threads; t++) {
+            if (k >= s->th[t].n) continue;
+            const struct op *o = &s->th[t].ops[k];
+            if (o->kind == OP_MARK || o->obj >= s->obj_count) continue;
+            live -= size[o->obj];
+            size[o->obj] = o->kind == OP_FREE ? 0 : o->size;
+            live += size[o->obj];
+            if (live > peak) peak = live;
+        }
+    }
+    osmem_free(size, bytes);
+    *out = peak;
+    return 0;
 }
 
 uint64_t opstream_peak_live(const struct opstream *s)
 {
     if (s->cross_thread || s->threads == 1) return s->peak_live_bytes;
-    uint64_t sum = 0;
+    uint64_t peak;
+    if (lockstep_peak(s, &peak) == 0) return peak;
+    uint64_t sum = 0; /* no scratch: the upper bound */
     for (unsigned t = 0; t < s->threads; t++)
         sum += s->thread_peak[t];
     return sum;

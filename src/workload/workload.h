@@ -81,9 +81,15 @@ struct opstream {
     uint64_t n_realloc;                   /* REALLOC */
     uint64_t bytes_requested;             /* sum of ALLOC/CALLOC/REALLOC sizes */
     uint64_t live_bytes;                  /* requested bytes live after the last op emitted */
-    uint64_t peak_live_bytes;             /* see opstream_peak_live() */
+    uint64_t peak_live_bytes;             /* max of live_bytes over the emission order */
     uint64_t thread_live[WL_MAX_THREADS]; /* per thread, for per-thread instances */
     uint64_t thread_peak[WL_MAX_THREADS];
+
+    /* The emission order of a cross-thread stream of more than one thread: the thread of each
+     * op, in the order the ops were emitted (osmem; NULL for other streams). With seq it is
+     * the one global schedule the stream was built in (see opstream_peak_live()). */
+    uint8_t *order;
+    size_t order_n, order_cap;
 
     /* Builder state (osmem): per object, its live size (0 = not live), next seq, owner. */
     uint64_t *obj_size;
@@ -148,9 +154,17 @@ uint64_t opstream_ops(const struct opstream *s);
 size_t opstream_bytes(const struct opstream *s);
 
 /*
- * Peak live requested bytes: for a cross-thread stream, the peak over the global emission
- * order; otherwise the sum of the per-thread peaks (threads run independently, so this is an
- * upper bound of the true simultaneous peak, reached when all peak together).
+ * Peak live requested bytes: the largest sum, over all threads at once, of the requested
+ * sizes of the live objects, at any point of one global schedule of the stream:
+ *   - one thread, or `cross_thread`: the emission order (`order`), the schedule the seq
+ *     numbers encode; for a compiled trace it is the recorded order;
+ *   - several threads without `cross_thread` (per-thread instances): lockstep, in which op k
+ *     of every thread (thread 0 first) runs before op k+1 of any. The executor releases the
+ *     threads together and each runs an instance of the same workload, so their phases line
+ *     up as in lockstep. The emission order (thread 0's whole instance, then thread 1's, ...)
+ *     is a valid schedule too, but no run looks like it.
+ * The result is at least the largest per-thread peak and at most the sum of the per-thread
+ * peaks (which is what it returns if the scratch for the lockstep walk cannot be mapped).
  */
 uint64_t opstream_peak_live(const struct opstream *s);
 

@@ -55,8 +55,11 @@ for cell in d["results"]:
             bad.append("percentiles out of order")
         if cell["workload"] == "fragmentation":
             labels = [m["label"] for m in r["marks"] if m["thread"] == 0]
-            if labels != ["filled", "holes", "refilled"] or "hole_reuse" not in r:
+            if labels != ["filled", "holes", "refill-smaller", "refill-equal", "refill-larger"]:
                 bad.append("fragmentation marks %s" % labels)
+            bands = ("hole_reuse", "hole_reuse_smaller", "hole_reuse_equal", "hole_reuse_larger")
+            if r["threads"] == 1 and not all(k in r for k in bands):
+                bad.append("fragmentation hole reuse missing: %s" % [k for k in bands if k not in r])
         if cell["workload"] == "producer-consumer" and r["sync_waits"] < 0:
             bad.append("sync")
         if cell["allocator"] == "glibc" and "/libc.so" not in r["provider"]:

@@ -18,7 +18,9 @@ static double num(const cJSON *j, const char *path)
     return v;
 }
 
-static cJSON *run(const char *workload, unsigned threads, uint64_t ops, int latency)
+/* Run `workload` in this process, through malloc or (lab != NULL) a lab allocator. */
+static cJSON *run_on(const char *lab, const char *workload, unsigned threads, uint64_t ops,
+                     int latency)
 {
     struct opstream s;
     struct diag d = { { 0 } };
@@ -32,6 +34,7 @@ static cJSON *run(const char *workload, unsigned threads, uint64_t ops, int late
     o.latency = latency;
     o.sample_stride = 4;
     o.sample_ms = 5;
+    o.lab = lab ? bench_lab_find(lab) : NULL;
     cJSON *r = exec_stream(&s, &o, &d);
     if (!r)
         fprintf(stderr, "exec: %s\n", d.msg);
@@ -39,6 +42,11 @@ static cJSON *run(const char *workload, unsigned threads, uint64_t ops, int late
         cJSON_AddNumberToObject(r, "expect_live", (double)opstream_peak_live(&s));
     opstream_destroy(&s);
     return r;
+}
+
+static cJSON *run(const char *workload, unsigned threads, uint64_t ops, int latency)
+{
+    return run_on(NULL, workload, threads, ops, latency);
 }
 
 static void test_exec_counts_every_op_once(void)
@@ -87,13 +95,53 @@ static void test_exec_fragmentation_reports_marks_and_reuse(void)
     cJSON *r = run("fragmentation", 1, 50000, 0);
     REQUIRE(r);
     const cJSON *marks = cJSON_GetObjectItem(r, "marks");
-    CHECK(cJSON_GetArraySize(marks) == 3);
-    double reuse = num(r, "hole_reuse");
-    CHECK(reuse >= 0 && reuse <= 1);
+    CHECK(cJSON_GetArraySize(marks) == 5);
+    static const char *const keys[] = { "hole_reuse", "hole_reuse_smaller", "hole_reuse_equal",
+                                        "hole_reuse_larger" };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        double reuse = num(r, keys[i]);
+        CHECK(reuse >= 0 && reuse <= 1);
+    }
+    const cJSON *src = cJSON_GetObjectItem(r, "footprint_source");
+    CHECK(cJSON_IsString(src) && strcmp(src->valuestring, "rss") == 0);
     /* Live bytes at "holes" are below those at "filled": half was freed. */
     CHECK(num(cJSON_GetArrayItem(marks, 1), "live_bytes")
           < num(cJSON_GetArrayItem(marks, 0), "live_bytes"));
+    /* Under malloc the footprint is RSS, and the ratio is footprint / live. */
+    const cJSON *m;
+    cJSON_ArrayForEach(m, marks)
+    {
+        CHECK(num(m, "footprint_bytes") == num(m, "rss_bytes"));
+        CHECK(num(m, "frag") == num(m, "footprint_bytes") / num(m, "live_bytes"));
+    }
     cJSON_Delete(r);
+}
+
+/*
+ * Under lab allocators the footprint is the allocator's own, exact to the byte, so the
+ * bands' reuse is exact too: bump never reuses a hole; segfit splits holes for the smaller
+ * band and fits the equal band into them; neither can put the larger band in a hole.
+ */
+static void test_exec_fragmentation_lab_reuse_by_band(void)
+{
+    cJSON *bump = run_on("bump", "fragmentation", 1, 6000, 0);
+    cJSON *segfit = run_on("segfit", "fragmentation", 1, 6000, 0);
+    REQUIRE(bump && segfit);
+    const cJSON *src = cJSON_GetObjectItem(bump, "footprint_source");
+    CHECK(cJSON_IsString(src) && strcmp(src->valuestring, "lab") == 0);
+    CHECK(num(bump, "hole_reuse_smaller") == 0);
+    CHECK(num(bump, "hole_reuse_equal") == 0);
+    CHECK(num(bump, "hole_reuse_larger") == 0);
+    CHECK(num(segfit, "hole_reuse_smaller") == 1);
+    CHECK(num(segfit, "hole_reuse_equal") == 1);
+    CHECK(num(segfit, "hole_reuse_larger") == 0);
+    /* bump's footprint only grows: at the last mark it holds more than segfit. */
+    const cJSON *mb = cJSON_GetObjectItem(bump, "marks"),
+                *ms = cJSON_GetObjectItem(segfit, "marks");
+    CHECK(num(cJSON_GetArrayItem(mb, 4), "footprint_bytes")
+          > num(cJSON_GetArrayItem(ms, 4), "footprint_bytes"));
+    cJSON_Delete(bump);
+    cJSON_Delete(segfit);
 }
 
 int main(void)
@@ -102,5 +150,6 @@ int main(void)
     RUN_TEST(test_exec_latency_pass_samples_calls);
     RUN_TEST(test_exec_cross_thread_stream_completes);
     RUN_TEST(test_exec_fragmentation_reports_marks_and_reuse);
+    RUN_TEST(test_exec_fragmentation_lab_reuse_by_band);
     return check_report();
 }

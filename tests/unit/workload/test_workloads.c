@@ -3,7 +3,8 @@
  *
  * Each stream is checked twice: by opstream_validate() and by a shadow model written here,
  * independently of opstream.c, which replays the threads round-robin honouring seq and
- * recomputes the builder's totals. Seeds are fixed: TEST_SEED, and TEST_SEED + 1 where a
+ * recomputes the builder's totals. A second shadow recomputes the peak live bytes on the
+ * schedule workload.h defines it by. Seeds are fixed: TEST_SEED, and TEST_SEED + 1 where a
  * second seed is needed.
  */
 #include <stdarg.h>
@@ -172,6 +173,92 @@ out:
     return rc;
 }
 
+/* Peak live bytes as recomputed by shadow_peak(). */
+struct peaks {
+    uint64_t peak;       /* over all threads at once, on the schedule below */
+    uint64_t thread_max; /* the largest per-thread peak (per-thread instances only) */
+    uint64_t thread_sum; /* the sum of the per-thread peaks (per-thread instances only) */
+    char why[160];
+};
+
+struct peak_shadow {
+    const struct opstream *s;
+    uint64_t *size; /* per object: live size, 0 = not live */
+    uint32_t *next; /* per object: ops done */
+    size_t pos[WL_MAX_THREADS];
+    uint64_t live, thread_live[WL_MAX_THREADS], thread_peak[WL_MAX_THREADS];
+};
+
+/* Run thread t's next op on the shadow; it must be ready (its seq). 0, or -1. */
+static int peak_step(struct peak_shadow *sh, unsigned t, struct peaks *p)
+{
+    const struct op_seq *q = &sh->s->th[t];
+    if (sh->pos[t] >= q->n) {
+        snprintf(p->why, sizeof p->why, "thread %u has no op %zu", t, sh->pos[t]);
+        return -1;
+    }
+    const struct op *o = &q->ops[sh->pos[t]++];
+    if (o->kind == OP_MARK) return 0;
+    if (o->obj >= sh->s->obj_count || o->seq != sh->next[o->obj]) {
+        snprintf(p->why, sizeof p->why, "thread %u op %zu: obj %u not ready (seq %u)", t,
+                 sh->pos[t] - 1, o->obj, o->seq);
+        return -1;
+    }
+    sh->next[o->obj]++;
+    uint64_t old = sh->size[o->obj], now = o->kind == OP_FREE ? 0 : o->size;
+    sh->size[o->obj] = now;
+    sh->live = sh->live - old + now;
+    sh->thread_live[t] = sh->thread_live[t] - old + now;
+    if (sh->live > p->peak) p->peak = sh->live;
+    if (sh->thread_live[t] > sh->thread_peak[t]) sh->thread_peak[t] = sh->thread_live[t];
+    return 0;
+}
+
+/*
+ * Recompute the peak live bytes of `s` as workload.h defines them: over the emission order
+ * (s->order) for a cross-thread stream of several threads, over lockstep (op k of every
+ * thread, thread 0 first, before op k+1 of any) for per-thread instances. Every op must be
+ * ready when its turn comes, and every op must run. 0, or -1 with p->why.
+ */
+static int shadow_peak(const struct opstream *s, struct peaks *p)
+{
+    memset(p, 0, sizeof *p);
+    size_t n = s->obj_count ? s->obj_count : 1;
+    struct peak_shadow sh = { .s = s };
+    sh.size = calloc(n, sizeof *sh.size);
+    sh.next = calloc(n, sizeof *sh.next);
+    int rc = 0;
+    if (!sh.size || !sh.next) {
+        snprintf(p->why, sizeof p->why, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    if (s->cross_thread && s->threads > 1) {
+        for (size_t i = 0; i < s->order_n && rc == 0; i++)
+            rc = s->order[i] < s->threads ? peak_step(&sh, s->order[i], p) : -1;
+    } else {
+        size_t rounds = 0;
+        for (unsigned t = 0; t < s->threads; t++)
+            if (s->th[t].n > rounds) rounds = s->th[t].n;
+        for (size_t k = 0; k < rounds && rc == 0; k++)
+            for (unsigned t = 0; t < s->threads && rc == 0; t++)
+                if (k < s->th[t].n) rc = peak_step(&sh, t, p);
+    }
+    for (unsigned t = 0; t < s->threads && rc == 0; t++) {
+        if (sh.pos[t] != s->th[t].n) {
+            snprintf(p->why, sizeof p->why, "thread %u: %zu of %zu ops scheduled", t, sh.pos[t],
+                     s->th[t].n);
+            rc = -1;
+        }
+        if (sh.thread_peak[t] > p->thread_max) p->thread_max = sh.thread_peak[t];
+        p->thread_sum += sh.thread_peak[t];
+    }
+out:
+    free(sh.size);
+    free(sh.next);
+    return rc;
+}
+
 static int build(const struct workload *w, unsigned threads, uint64_t seed, uint64_t ops,
                  struct opstream *s)
 {
@@ -245,6 +332,19 @@ static void test_workloads_every_stream_valid_and_totals_match(void)
             CHECK_WL(r.bytes_requested == s.bytes_requested, w, threads);
             CHECK_WL(r.live_bytes == s.live_bytes, w, threads);
             CHECK_WL(r.n_alloc + r.n_free + r.n_realloc + r.n_mark == opstream_ops(&s), w, threads);
+            /* Peak live: the shadow's, on the schedule workload.h names (emission order for
+             * cross-thread streams, lockstep for per-thread instances). */
+            struct peaks pk;
+            int prc = shadow_peak(&s, &pk);
+            if (prc != 0) fprintf(stderr, "peak shadow: %s\n", pk.why);
+            CHECK_WL(prc == 0, w, threads);
+            if (pk.peak != opstream_peak_live(&s))
+                fprintf(stderr, "%s at %u threads: peak live %llu, shadow %llu\n", w->name, threads,
+                        (unsigned long long)opstream_peak_live(&s), (unsigned long long)pk.peak);
+            CHECK_WL(pk.peak == opstream_peak_live(&s), w, threads);
+            if (!s.cross_thread)
+                CHECK_WL(pk.thread_max <= pk.peak && pk.peak <= pk.thread_sum, w, threads);
+            if (s.cross_thread && threads > 1) CHECK_WL(s.order_n == opstream_ops(&s), w, threads);
             uint64_t want = (uint64_t)threads * TEST_OPS, got = opstream_ops(&s);
             if (got * 10 < want * 9 || got * 10 > want * 11)
                 fprintf(stderr, "%s: %llu ops, want about %llu\n", w->name, (unsigned long long)got,
@@ -302,45 +402,122 @@ static void test_workloads_per_thread_thread0_same_at_any_thread_count(void)
     }
 }
 
-/* fragmentation: marks filled, holes, refilled in that order; every refill > every hole. */
-static void test_workloads_fragmentation_refill_exceeds_every_hole(void)
+/*
+ * fragmentation: five marks in order; the holes are every other fill object; the refill's
+ * bands are smaller than half the smallest hole, equal to the holes one by one, and larger
+ * than the largest, a third of the holes each (the last band takes the rest); the first two
+ * bands need under half of the hole bytes.
+ */
+static void test_workloads_fragmentation_refill_bands_fit_their_holes(void)
 {
     const struct workload *w = workload_find("fragmentation");
     REQUIRE(w != NULL);
     struct opstream s;
     REQUIRE(build(w, 1, TEST_SEED, TEST_OPS, &s) == 0);
-    const char *want[] = { "filled", "holes", "refilled" };
+    const char *want[] = { "filled", "holes", "refill-smaller", "refill-equal", "refill-larger" };
     uint64_t *size = calloc(s.obj_count, sizeof(*size));
-    REQUIRE(size != NULL);
+    uint64_t *hole = calloc(s.obj_count, sizeof(*hole)); /* hole k's size, in free order */
+    REQUIRE(size != NULL && hole != NULL);
     unsigned phase = 0; /* marks seen */
-    uint64_t hole_max = 0, refill_min = UINT64_MAX, holes = 0, refills = 0, other = 0;
+    uint64_t fills = 0, holes = 0, hole_min = UINT64_MAX, hole_max = 0, hole_bytes = 0;
+    uint64_t band[3] = { 0 }, band_bytes[3] = { 0 }, other = 0;
+    uint64_t smaller_max = 0, equal_misses = 0, larger_min = UINT64_MAX;
     const struct op_seq *q = &s.th[0];
     for (size_t i = 0; i < q->n; i++) {
         const struct op *o = &q->ops[i];
         if (o->kind == OP_MARK) {
-            REQUIRE(phase < 3);
+            REQUIRE(phase < 5);
             CHECK(strcmp(s.mark_names[o->size], want[phase]) == 0);
             phase++;
             continue;
         }
-        if (o->kind == OP_ALLOC) size[o->obj] = o->size;
-        if (phase == 1 && o->kind == OP_FREE) {
-            holes++;
-            if (size[o->obj] > hole_max) hole_max = size[o->obj];
-        } else if (phase == 2 && o->kind == OP_ALLOC) {
-            refills++;
-            if (o->size < refill_min) refill_min = o->size;
-        } else if (phase != 0 && !(phase == 1 && o->kind == OP_FREE)) {
+        if (phase == 0 && o->kind == OP_ALLOC) {
+            /* Every other fill object (odd positions) becomes a hole. */
+            if (fills++ % 2 == 1) size[o->obj] = o->size;
+        } else if (phase == 1 && o->kind == OP_FREE && size[o->obj] != 0) {
+            uint64_t h = size[o->obj];
+            hole[holes++] = h;
+            hole_bytes += h;
+            hole_min = h < hole_min ? h : hole_min;
+            hole_max = h > hole_max ? h : hole_max;
+        } else if (phase >= 2 && o->kind == OP_ALLOC) {
+            unsigned b = phase - 2;
+            if (b == 0) smaller_max = o->size > smaller_max ? o->size : smaller_max;
+            if (b == 1) equal_misses += o->size != hole[band[1]];
+            if (b == 2) larger_min = o->size < larger_min ? o->size : larger_min;
+            band[b]++;
+            band_bytes[b] += o->size;
+        } else {
             other++;
         }
     }
-    CHECK_EQ_U64(phase, 3);
+    CHECK_EQ_U64(phase, 5);
     CHECK_EQ_U64(other, 0);
-    CHECK(holes > 1000 && refills == holes);
-    CHECK(refill_min > hole_max);
-    /* The last op is the "refilled" mark. */
+    CHECK(holes > 1000 && holes == fills / 2);
+    CHECK_EQ_U64(band[0], holes / 3);
+    CHECK_EQ_U64(band[1], holes / 3);
+    CHECK_EQ_U64(band[0] + band[1] + band[2], holes);
+    CHECK(smaller_max * 2 <= hole_min);
+    CHECK_EQ_U64(equal_misses, 0);
+    CHECK(larger_min > hole_max);
+    CHECK((band_bytes[0] + band_bytes[1]) * 2 < hole_bytes);
+    /* The last op is the "refill-larger" mark. */
     CHECK(q->n > 0 && q->ops[q->n - 1].kind == OP_MARK);
     free(size);
+    free(hole);
+    opstream_destroy(&s);
+}
+
+/*
+ * Two per-thread instances whose peaks come at different times: thread 0 peaks at 100 B in
+ * round 0, thread 1 at 100 B in round 2. In lockstep the most live at once is 110 B (round 0:
+ * 100 + 10; round 2: 10 + 100), not the 200 B of adding the peaks, nor the 100 B of the
+ * emission order (thread 0's ops, then thread 1's).
+ */
+static void test_workloads_peak_live_per_thread_peaks_apart(void)
+{
+    struct opstream s;
+    REQUIRE(opstream_init(&s, 2, 0, NULL) == 0);
+    static const uint64_t sizes[2][2] = { { 100, 10 }, { 10, 100 } };
+    for (unsigned t = 0; t < 2; t++) {
+        for (unsigned i = 0; i < 2; i++) {
+            uint32_t id = ops_alloc(&s, t, sizes[t][i], 0);
+            ops_free(&s, t, id);
+        }
+    }
+    REQUIRE(s.error == 0);
+    CHECK_EQ_U64(opstream_peak_live(&s), 110);
+    struct peaks pk;
+    REQUIRE(shadow_peak(&s, &pk) == 0);
+    CHECK_EQ_U64(pk.peak, 110);
+    CHECK_EQ_U64(pk.thread_sum, 200);
+    CHECK_EQ_U64(s.peak_live_bytes, 100);
+    opstream_destroy(&s);
+}
+
+/*
+ * A cross-thread stream: the peak is over the emission order, which the stream records.
+ * live after each op: 100, 0, 50, 120, 50, 0.
+ */
+static void test_workloads_peak_live_cross_thread_emission_order(void)
+{
+    struct opstream s;
+    REQUIRE(opstream_init(&s, 2, 1, NULL) == 0);
+    uint32_t x = ops_reserve(&s, 3), y = x + 1, z = x + 2;
+    ops_alloc_at(&s, 0, x, 100, 0);
+    ops_free(&s, 1, x);
+    ops_alloc_at(&s, 0, y, 50, 0);
+    ops_alloc_at(&s, 1, z, 70, 0);
+    ops_free(&s, 0, z);
+    ops_free(&s, 1, y);
+    REQUIRE(s.error == 0);
+    static const uint8_t want[] = { 0, 1, 0, 1, 0, 1 };
+    REQUIRE(s.order_n == sizeof want);
+    CHECK(memcmp(s.order, want, sizeof want) == 0);
+    CHECK_EQ_U64(opstream_peak_live(&s), 120);
+    struct peaks pk;
+    REQUIRE(shadow_peak(&s, &pk) == 0);
+    CHECK_EQ_U64(pk.peak, 120);
     opstream_destroy(&s);
 }
 
@@ -500,7 +677,9 @@ int main(void)
     RUN_TEST(test_workloads_every_stream_valid_and_totals_match);
     RUN_TEST(test_workloads_same_seed_same_stream_other_seed_differs);
     RUN_TEST(test_workloads_per_thread_thread0_same_at_any_thread_count);
-    RUN_TEST(test_workloads_fragmentation_refill_exceeds_every_hole);
+    RUN_TEST(test_workloads_fragmentation_refill_bands_fit_their_holes);
+    RUN_TEST(test_workloads_peak_live_per_thread_peaks_apart);
+    RUN_TEST(test_workloads_peak_live_cross_thread_emission_order);
     RUN_TEST(test_workloads_producer_consumer_frees_on_other_thread);
     RUN_TEST(test_workloads_shared_pool_shares_objects_evenly);
     RUN_TEST(test_workloads_python_repl_mostly_16_to_96_bytes);
