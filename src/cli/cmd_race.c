@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "heaplab/lab.h"
-#include "lab/race.h"
+#include "race/race.h"
 #include "util/atomic_file.h"
 #include "util/diag.h"
 #include "util/osmem.h"
