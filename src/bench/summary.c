@@ -39,10 +39,16 @@ double geomean(const double *v, size_t n)
 
 #define SMALL_COUNT 100.0 /* below this a count's spread is shown as its range */
 
-/* v with `decimals` digits; a count (decimals 0) that is not whole with one. */
+/* v with `decimals` digits, more if needed for three significant ones (0.000412, not
+ * 0.000); a count (decimals 0) that is not whole with one. */
 static void put_number(char *buf, size_t cap, double v, int decimals)
 {
-    if (decimals == 0 && v != floor(v)) decimals = 1;
+    if (decimals == 0) {
+        decimals = v != floor(v);
+    } else if (v != 0) {
+        int want = 2 - (int)floor(log10(fabs(v)));
+        if (want > decimals) decimals = want < 9 ? want : 9;
+    }
     snprintf(buf, cap, "%.*f", decimals, v);
 }
 

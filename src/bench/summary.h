@@ -19,8 +19,9 @@ struct summary {
 void summarize(double *v, size_t n, struct summary *out);
 
 /*
- * A summary for a table cell, the median divided by `scale` with `decimals` digits: "1.25"
- * for one value, else "1.25 ±4%" (the relative spread). A relative spread says little of a
+ * A summary for a table cell, the median divided by `scale` with `decimals` digits (more when
+ * needed for three significant ones): "1.25" for one value, else "1.25 ±4%" (the relative
+ * spread). A relative spread says little of a
  * count (decimals 0) below 100 (0 and 1 are "±200%") or of a zero median, so these show the
  * range instead when the values differ: "0.5 (0..1)". A count's median that is not whole
  * gets one decimal. `buf` is always terminated.

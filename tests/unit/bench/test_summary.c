@@ -78,7 +78,15 @@ static void test_summary_format_small_count_shows_range_not_percent(void)
 static void test_summary_format_zero_median_shows_range(void)
 {
     double v[] = { 0, 0, 2e6 }; /* sys time 0, 0 and 2 ms */
-    CHECK(strcmp(cell(v, 3, 1e9, 3), "0.000 (0.000..0.002)") == 0);
+    CHECK(strcmp(cell(v, 3, 1e9, 3), "0.000 (0.000..0.00200)") == 0);
+}
+
+static void test_summary_format_keeps_three_significant_digits(void)
+{
+    double v[] = { 412e3, 200e3, 800e3 }; /* user time of a tiny program, in ns */
+    CHECK(strcmp(cell(v, 3, 1e9, 3), "0.000412 ±146%") == 0);
+    double w[] = { 12.3456e9 };
+    CHECK(strcmp(cell(w, 1, 1e9, 3), "12.346") == 0);
 }
 
 static void test_summary_format_large_values_show_relative_spread(void)
@@ -99,6 +107,7 @@ int main(void)
     RUN_TEST(test_summary_format_one_value_has_no_spread);
     RUN_TEST(test_summary_format_small_count_shows_range_not_percent);
     RUN_TEST(test_summary_format_zero_median_shows_range);
+    RUN_TEST(test_summary_format_keeps_three_significant_digits);
     RUN_TEST(test_summary_format_large_values_show_relative_spread);
     return check_report();
 }
