@@ -239,6 +239,13 @@ void free_env(char **env, const char *preload);
 void report_table(const struct bench_config *cfg, const struct bench_results *res, FILE *fp,
                   int tty);
 
+/*
+ * The envelope of every results document (bench/envelope.c): {schema, tool {name, version},
+ * created_utc, command, machine}. `machine` is copied, or collected now when NULL. Caller
+ * frees.
+ */
+cJSON *report_envelope(const char *schema, const char *command_line, const cJSON *machine);
+
 /* The whole results document (schema heaplab.results/1); caller frees. */
 cJSON *report_json(const struct bench_config *cfg, const struct bench_results *res,
                    const char *command_line);

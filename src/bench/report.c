@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench/bench.h"
 #include "util/atomic_file.h"
@@ -425,19 +424,7 @@ static cJSON *summary_json(const struct summary *s)
 cJSON *report_json(const struct bench_config *cfg, const struct bench_results *res,
                    const char *command_line)
 {
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "schema", "heaplab.results/1");
-    cJSON *tool = cJSON_AddObjectToObject(doc, "tool");
-    cJSON_AddStringToObject(tool, "name", "heaplab");
-    cJSON_AddStringToObject(tool, "version", HEAPLAB_VERSION);
-    char when[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    cJSON_AddStringToObject(doc, "created_utc", when);
-    cJSON_AddStringToObject(doc, "command", command_line ? command_line : "");
-    cJSON_AddItemToObject(doc, "machine", cJSON_Duplicate(res->machine, 1));
+    cJSON *doc = report_envelope("heaplab.results/1", command_line, res->machine);
     cJSON *c = cJSON_AddObjectToObject(doc, "config");
     cJSON_AddNumberToObject(c, "seed", (double)cfg->seed);
     cJSON_AddNumberToObject(c, "ops_per_thread", (double)cfg->ops);

@@ -2,6 +2,7 @@
 #include "bench/summary.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,4 +35,36 @@ double geomean(const double *v, size_t n)
         }
     }
     return k ? exp(acc / (double)k) : 0;
+}
+
+#define SMALL_COUNT 100.0 /* below this a count's spread is shown as its range */
+
+/* v with `decimals` digits, more if needed for three significant ones (0.000412, not
+ * 0.000); a count (decimals 0) that is not whole with one. */
+static void put_number(char *buf, size_t cap, double v, int decimals)
+{
+    if (decimals == 0) {
+        decimals = v != floor(v);
+    } else if (v != 0) {
+        int want = 2 - (int)floor(log10(fabs(v)));
+        if (want > decimals) decimals = want < 9 ? want : 9;
+    }
+    snprintf(buf, cap, "%.*f", decimals, v);
+}
+
+void summary_format(char *buf, size_t cap, const struct summary *s, double scale, int decimals)
+{
+    char med[48], lo[48], hi[48];
+    put_number(med, sizeof med, s->median / scale, decimals);
+    if (s->n < 2) {
+        snprintf(buf, cap, "%s", med);
+        return;
+    }
+    put_number(lo, sizeof lo, s->min / scale, decimals);
+    put_number(hi, sizeof hi, s->max / scale, decimals);
+    int small = (decimals == 0 && s->median < SMALL_COUNT) || s->median == 0;
+    if (small && strcmp(lo, hi) != 0)
+        snprintf(buf, cap, "%s (%s..%s)", med, lo, hi);
+    else
+        snprintf(buf, cap, "%s ±%ld%%", med, lround(s->spread * 100));
 }

@@ -1,83 +1,198 @@
 /*
- * cli/cmd_race.c: `heaplab race`: the lab allocators in lockstep on one operation stream,
- * a leaderboard, and (--ticks) the JSON-lines tick file of docs/ticks.md.
+ * cli/cmd_race.c: `heaplab race`: the lab allocators in lockstep on one operation stream
+ * (race/race.h), a leaderboard, the leaderboard as JSON (heaplab.race/1, docs/results.md)
+ * and the JSON-lines tick file (heaplab.ticks/2, docs/ticks.md). Both files begin with the
+ * envelope every results file has (report_envelope) and are checked before the race.
  */
 #include <cjson/cJSON.h>
-#include <getopt.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "cli/cli.h"
 #include "heaplab/lab.h"
-#include "lab/race.h"
+#include "race/race.h"
 #include "util/atomic_file.h"
 #include "util/diag.h"
 #include "util/osmem.h"
 #include "workload/workload.h"
 
+#define PROCEED (-1) /* a step went well: go on to the next */
+
+#define RACE_SCHEMA          "heaplab.race/1"
+#define TICKS_SCHEMA         "heaplab.ticks/2"
 #define RACE_DEFAULT_OPS_CAP 200000u
 #define RACE_DEFAULT_TICKS   100u
+#define RACE_MAX_OPS         100000000u
 
-static const char race_usage[] =
-        "usage: heaplab race --workload W [--ops N] [--seed S] [--arena SIZE]\n"
-        "                    [--allocators LIST] [--ticks FILE] [--tick-every K] [--json FILE]\n"
-        "                    [--check] [--quiet]\n";
+static int race_main(int argc, char **argv, const struct cli_ctx *ctx);
 
-static const char race_help[] =
-        "\n"
-        "Replay one operation stream through the lab allocators in lockstep (each op to every\n"
-        "allocator before the next) and print a leaderboard.\n"
-        "\n"
-        "options:\n"
-        "  -w, --workload W        a workload of 'heaplab list workloads' (required)\n"
-        "  -n, --ops N             operations (default: the workload's own, at most 200k)\n"
-        "  -s, --seed S            seed of the stream (default: 1)\n"
-        "      --arena SIZE        arena per allocator, a power of two from 64K to 1G\n"
-        "                          (K, M, G are powers of 1024; default 2M, or the\n"
-        "                          smallest holding twice the stream's peak live bytes)\n"
-        "  -a, --allocators LIST   lab allocators (default: " LAB_DEFAULT_SET ";\n"
-        "                          also firstfit-next, firstfit-best)\n"
-        "      --ticks FILE        write a tick every K ops as JSON lines (docs/ticks.md)\n"
-        "      --tick-every K      ops between ticks and fragmentation samples\n"
-        "                          (default: ops/100)\n"
-        "      --json FILE         write the leaderboard as JSON\n"
-        "      --check             verify every allocator's invariants after every op (slow)\n"
-        "  -q, --quiet             no leaderboard on stdout\n"
-        "  -h, --help              this help\n";
+enum { OPT_ARENA = 256, OPT_TICKS, OPT_TICK_EVERY, OPT_JSON, OPT_CHECK };
 
-/* A size with an optional K/M/G (x1024) suffix, optionally followed by "iB" or "B". */
-static int parse_size(const char *s, uint64_t *out)
+static const char *const allocators_aliases[] = { "allocator", NULL };
+
+static const struct cli_opt race_opts[] = {
+    { 'w', 'w', "workload", "W", "a workload of 'heaplab list workloads' (required)", NULL, 0 },
+    { 'n', 'n', "ops", "N",
+      "operations in the stream, 1..100M\n(default: the workload's own, at most 200k)", NULL, 0 },
+    { 's', 's', "seed", "S", "seed of the stream (default: 1)", NULL, 0 },
+    { OPT_ARENA, 0, "arena", "SIZE",
+      "each allocator's arena, a power of two, 64K..1G\n"
+      "(default: 2M, or the smallest power of two holding\n"
+      "twice the stream's peak live bytes)",
+      NULL, 0 },
+    { 'a', 'a', "allocators", "LIST",
+      "lab allocators of 'heaplab list lab'\n(default: " LAB_DEFAULT_SET ")", allocators_aliases,
+      0 },
+    { OPT_TICKS, 0, "ticks", "FILE",
+      "write a tick every K ops as JSON lines\n(schema " TICKS_SCHEMA ", docs/ticks.md)", NULL, 0 },
+    { OPT_TICK_EVERY, 0, "tick-every", "K",
+      "ops between ticks and fragmentation snapshots\n(default: ops / 100)", NULL, 0 },
+    { OPT_JSON, 0, "json", "FILE", "write the leaderboard as JSON (schema " RACE_SCHEMA ")", NULL,
+      0 },
+    { OPT_CHECK, 0, "check", NULL,
+      "run every allocator's check() after every op (slow);\n"
+      "a broken invariant is reported and exits 1",
+      NULL, 0 },
+    { 'q', 'q', "quiet", NULL, "no leaderboard on stdout", NULL, 0 },
+    { 0 },
+};
+
+const struct cli_command cli_cmd_race = {
+    .name = "race",
+    .summary = "race the lab's teaching allocators in lockstep on one workload",
+    .about = "Replay one operation stream through the lab allocators in lockstep (each op to\n"
+             "every allocator before the next) and print a leaderboard: per-call latency,\n"
+             "external fragmentation, internal waste, failures and peak footprint.",
+    .opts = race_opts,
+    .run = race_main,
+};
+
+struct race_args {
+    const char *workload;
+    const char *names[RACE_MAX_LANES]; /* --allocators; none: LAB_DEFAULT_SET */
+    size_t n_names;
+    uint64_t ops; /* 0: the workload's own, capped */
+    uint64_t seed;
+    uint64_t arena;      /* 0: sized from the stream */
+    uint64_t tick_every; /* 0: ops / RACE_DEFAULT_TICKS */
+    const char *ticks;   /* --ticks FILE, or NULL */
+    const char *json;    /* --json FILE, or NULL */
+    int check;
+    int quiet;
+};
+
+struct race_plan {
+    const struct workload *w;
+    const struct lab_ops *lanes[RACE_MAX_LANES];
+    size_t nlanes;
+    size_t arena;
+    int auto_arena; /* the arena was sized from the stream */
+    uint64_t tick_every;
+    cJSON *machine; /* for both files' envelopes, collected once */
+};
+
+/* The tick file being written. */
+struct ticks {
+    struct atomic_file f;
+    char *b64; /* one lane's encoded cell map */
+    size_t b64_len;
+};
+
+/* ------------------------------------------------------------------------------------- */
+/* Parse and validate                                                                    */
+
+static int parse_option(struct cli_parser *p, int ch, struct race_args *a)
 {
-    char *end;
-    if (*s < '0' || *s > '9') return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    unsigned shift = 0;
-    if (*end == 'K' || *end == 'k')
-        shift = 10;
-    else if (*end == 'M' || *end == 'm')
-        shift = 20;
-    else if (*end == 'G' || *end == 'g')
-        shift = 30;
-    if (shift) {
-        end++;
-        if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0) end += strlen(end);
+    uint64_t v;
+    switch (ch) {
+    case 'w':
+        a->workload = p->value;
+        return 0;
+    case 'n':
+        return cli_value_count(p, 1, RACE_MAX_OPS, &a->ops);
+    case 's':
+        return cli_value_count(p, 0, UINT64_MAX, &a->seed);
+    case OPT_ARENA:
+        if (cli_value_bytes(p, LAB_ARENA_MIN, LAB_ARENA_MAX, &v) != 0) return -1;
+        if ((v & (v - 1)) != 0) {
+            cli_bad_value(p, "a power of two from 64K to 1G");
+            return -1;
+        }
+        a->arena = v;
+        return 0;
+    case 'a':
+        return cli_value_list(p, "allocator", a->names, &a->n_names, RACE_MAX_LANES);
+    case OPT_TICKS:
+        a->ticks = p->value;
+        return 0;
+    case OPT_TICK_EVERY:
+        return cli_value_count(p, 1, UINT64_MAX, &a->tick_every);
+    case OPT_JSON:
+        a->json = p->value;
+        return 0;
+    case OPT_CHECK:
+        a->check = 1;
+        return 0;
+    case 'q':
+        a->quiet = 1;
+        return 0;
     }
-    if (*end != 0 || v > (1ull << 40) >> shift) return -1;
-    *out = (uint64_t)v << shift;
-    return 0;
+    return -1;
 }
 
-static const char *human(uint64_t b, char *buf, size_t n)
+static int parse_args(int argc, char **argv, struct race_args *a)
 {
-    if (b >= (1u << 20))
-        snprintf(buf, n, "%.2f MiB", (double)b / (1u << 20));
-    else if (b >= (1u << 10))
-        snprintf(buf, n, "%.1f KiB", (double)b / (1u << 10));
-    else
-        snprintf(buf, n, "%llu B", (unsigned long long)b);
-    return buf;
+    struct cli_parser p;
+    int ch;
+    *a = (struct race_args){ .seed = 1 };
+    cli_parser_init(&p, &cli_cmd_race, argc, argv);
+    while ((ch = cli_next(&p)) > 0)
+        if (parse_option(&p, ch, a) != 0) return EXIT_USAGE;
+    if (ch != CLI_DONE) return cli_parse_status(ch);
+    if (p.optind < argc)
+        return cli_usage(&cli_cmd_race, "unexpected argument \"%s\"", argv[p.optind]);
+    if (a->workload == NULL) return cli_usage(&cli_cmd_race, "--workload is required");
+    return PROCEED;
 }
+
+static int resolve_lanes(struct race_args *a, struct race_plan *pl)
+{
+    if (a->n_names == 0 && cli_split(LAB_DEFAULT_SET, a->names, &a->n_names, RACE_MAX_LANES) != 0)
+        return EXIT_FAIL;
+    for (size_t i = 0; i < a->n_names; i++) {
+        const struct lab_ops *ops = lab_find(a->names[i]);
+        if (ops == NULL)
+            return cli_usage(&cli_cmd_race, "unknown lab allocator \"%s\" (try 'heaplab list lab')",
+                             a->names[i]);
+        for (size_t k = 0; k < i; k++)
+            if (pl->lanes[k] == ops)
+                return cli_usage(&cli_cmd_race, "allocator \"%s\" named twice", a->names[i]);
+        pl->lanes[pl->nlanes++] = ops;
+    }
+    return PROCEED;
+}
+
+/* Everything that can be wrong with the command line, before anything runs. */
+static int validate(struct race_args *a, struct race_plan *pl)
+{
+    pl->w = workload_find(a->workload);
+    if (pl->w == NULL)
+        return cli_usage(&cli_cmd_race, "unknown workload \"%s\" (try 'heaplab list workloads')",
+                         a->workload);
+    int rc = resolve_lanes(a, pl);
+    if (rc != PROCEED) return rc;
+    if (a->ticks && a->json && strcmp(a->ticks, a->json) == 0)
+        return cli_usage(&cli_cmd_race, "--ticks and --json name the same file \"%s\"", a->ticks);
+    if (a->ticks && cli_check_output("--ticks", a->ticks) != 0) return EXIT_FAIL;
+    if (a->json && cli_check_output("--json", a->json) != 0) return EXIT_FAIL;
+    return PROCEED;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* JSON                                                                                  */
 
 static double waste_pct(const struct race_lane *l)
 {
@@ -85,7 +200,7 @@ static double waste_pct(const struct race_lane *l)
     return 100.0 * (double)(l->usable_at_peak - l->peak_req) / (double)l->usable_at_peak;
 }
 
-static cJSON *lane_metrics(const struct race *r, const struct race_lane *l, int final)
+static cJSON *lane_metrics(const struct race_lane *l, int final)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", l->ops->name);
@@ -129,8 +244,43 @@ static cJSON *lane_metrics(const struct race *r, const struct race_lane *l, int 
         }
         if (l->broken) cJSON_AddStringToObject(o, "invariant_failure", l->broken_why);
     }
-    (void)r;
     return o;
+}
+
+/* The race itself, shared by the tick file's header and the JSON leaderboard. */
+static void add_race_fields(cJSON *o, const struct race *r, const struct race_args *a,
+                            const struct race_plan *pl)
+{
+    cJSON_AddStringToObject(o, "workload", pl->w->name);
+    cJSON_AddNumberToObject(o, "seed", (double)a->seed);
+    cJSON_AddNumberToObject(o, "ops", (double)r->nops);
+    cJSON_AddNumberToObject(o, "arena_bytes", (double)r->arena_size);
+    cJSON_AddNumberToObject(o, "cells", (double)lab_cells_for(r->arena_size));
+    cJSON_AddNumberToObject(o, "cell_bytes",
+                            (double)(r->arena_size / lab_cells_for(r->arena_size)));
+    cJSON_AddNumberToObject(o, "tick_every", (double)pl->tick_every);
+    cJSON_AddNumberToObject(o, "stream_peak_live", (double)r->stream_peak);
+    cJSON_AddBoolToObject(o, "check", a->check);
+    cJSON *kinds = cJSON_AddArrayToObject(o, "cell_kinds");
+    static const char *const names[] = { "free", "used", "meta", "waste" };
+    for (int i = 0; i < 4; i++)
+        cJSON_AddItemToArray(kinds, cJSON_CreateString(names[i]));
+    cJSON *arr = cJSON_AddArrayToObject(o, "allocators");
+    for (size_t k = 0; k < r->nlanes; k++) {
+        cJSON *al = cJSON_CreateObject();
+        cJSON_AddStringToObject(al, "name", r->lane[k].ops->name);
+        cJSON_AddStringToObject(al, "summary", r->lane[k].ops->summary);
+        cJSON_AddStringToObject(al, "version", HEAPLAB_VERSION); /* the lab is heaplab's */
+        cJSON_AddItemToArray(arr, al);
+    }
+}
+
+static cJSON *leaderboard_json(const struct race *r)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t k = 0; k < r->nlanes; k++)
+        cJSON_AddItemToArray(arr, lane_metrics(&r->lane[k], 1));
+    return arr;
 }
 
 /* Append one JSON line (the object is consumed). */
@@ -139,7 +289,7 @@ static void emit_line(struct atomic_file *f, cJSON *o)
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (s == NULL) {
-        f->err = f->err ? f->err : 12; /* ENOMEM */
+        f->err = f->err ? f->err : ENOMEM;
         return;
     }
     atomic_file_append(f, s, strlen(s));
@@ -147,7 +297,7 @@ static void emit_line(struct atomic_file *f, cJSON *o)
     free(s);
 }
 
-static void emit_tick(struct atomic_file *f, const struct race *r, uint64_t op, char *b64)
+static void emit_tick(struct ticks *t, const struct race *r, uint64_t op)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", "tick");
@@ -155,59 +305,146 @@ static void emit_tick(struct atomic_file *f, const struct race *r, uint64_t op, 
     cJSON *arr = cJSON_AddArrayToObject(o, "allocators");
     for (size_t k = 0; k < r->nlanes; k++) {
         const struct race_lane *l = &r->lane[k];
-        cJSON *m = lane_metrics(r, l, 0);
-        race_cells_b64(l->cells, l->paint.ncells, b64);
-        cJSON_AddStringToObject(m, "cells", b64);
+        cJSON *m = lane_metrics(l, 0);
+        race_cells_b64(l->cells, l->paint.ncells, t->b64);
+        cJSON_AddStringToObject(m, "cells", t->b64);
         cJSON_AddItemToArray(arr, m);
     }
-    emit_line(f, o);
+    emit_line(&t->f, o);
 }
 
-static cJSON *header_json(const struct race *r, const struct workload *w, uint64_t seed,
-                          uint64_t tick_every)
+/* Open the tick file and write its header and the tick at op 0 (the empty arenas, which
+ * the fragmentation averages do not count). */
+static int ticks_open(struct ticks *t, const char *path, struct race *r, const struct race_args *a,
+                      const struct race_plan *pl, const struct cli_ctx *ctx)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "race");
-    cJSON_AddStringToObject(o, "format", "heaplab.ticks/1");
-    cJSON_AddStringToObject(o, "heaplab_version", HEAPLAB_VERSION);
-    cJSON_AddStringToObject(o, "workload", w->name);
-    cJSON_AddNumberToObject(o, "seed", (double)seed);
-    cJSON_AddNumberToObject(o, "ops", (double)r->nops);
-    cJSON_AddNumberToObject(o, "arena_bytes", (double)r->arena_size);
-    cJSON_AddNumberToObject(o, "cells", (double)lab_cells_for(r->arena_size));
-    cJSON_AddNumberToObject(o, "cell_bytes",
-                            (double)(r->arena_size / lab_cells_for(r->arena_size)));
-    cJSON_AddNumberToObject(o, "tick_every", (double)tick_every);
-    cJSON_AddNumberToObject(o, "stream_peak_live", (double)r->stream_peak);
-    cJSON *kinds = cJSON_AddArrayToObject(o, "cell_kinds");
-    static const char *const names[] = { "free", "used", "meta", "waste" };
-    for (int i = 0; i < 4; i++)
-        cJSON_AddItemToArray(kinds, cJSON_CreateString(names[i]));
-    cJSON *arr = cJSON_AddArrayToObject(o, "allocators");
-    for (size_t k = 0; k < r->nlanes; k++) {
-        cJSON *a = cJSON_CreateObject();
-        cJSON_AddStringToObject(a, "name", r->lane[k].ops->name);
-        cJSON_AddStringToObject(a, "summary", r->lane[k].ops->summary);
-        cJSON_AddItemToArray(arr, a);
+    struct diag d = { { 0 } };
+    t->b64_len = race_cells_b64_len(lab_cells_for(r->arena_size)) + 1;
+    t->b64 = osmem_alloc(t->b64_len);
+    if (t->b64 == NULL || atomic_file_open(&t->f, path, &d) != 0) {
+        cli_error("cannot write ticks: %s", t->b64 ? d.msg : "out of memory");
+        if (t->b64) osmem_free(t->b64, t->b64_len);
+        return EXIT_FAIL;
     }
-    return o;
+    cJSON *header = report_envelope(TICKS_SCHEMA, ctx->command_line, pl->machine);
+    cJSON_AddStringToObject(header, "type", "race");
+    add_race_fields(header, r, a, pl);
+    emit_line(&t->f, header);
+    race_snapshot(r);
+    for (size_t k = 0; k < r->nlanes; k++) {
+        r->lane[k].snapshots = 0;
+        r->lane[k].frag_sum = 0;
+    }
+    emit_tick(t, r, 0);
+    return PROCEED;
 }
 
-static cJSON *leaderboard_json(const struct race *r)
+/* The end line, then the file renamed into place. */
+static int ticks_close(struct ticks *t, const struct race *r)
 {
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t k = 0; k < r->nlanes; k++)
-        cJSON_AddItemToArray(arr, lane_metrics(r, &r->lane[k], 1));
-    return arr;
+    struct diag d = { { 0 } };
+    cJSON *end = cJSON_CreateObject();
+    cJSON_AddStringToObject(end, "type", "end");
+    cJSON_AddItemToObject(end, "leaderboard", leaderboard_json(r));
+    emit_line(&t->f, end);
+    osmem_free(t->b64, t->b64_len);
+    if (atomic_file_commit(&t->f, &d) == 0) return EXIT_OK;
+    cli_error("cannot write ticks: %s", d.msg);
+    return EXIT_FAIL;
 }
 
-static void print_leaderboard(const struct race *r, const struct workload *w, uint64_t seed,
-                              int auto_arena)
+static int write_json(const struct race *r, const struct race_args *a, const struct race_plan *pl,
+                      const struct cli_ctx *ctx)
+{
+    struct diag d = { { 0 } };
+    cJSON *doc = report_envelope(RACE_SCHEMA, ctx->command_line, pl->machine);
+    add_race_fields(doc, r, a, pl);
+    cJSON_AddItemToObject(doc, "leaderboard", leaderboard_json(r));
+    int rc = report_write_json(doc, a->json, &d);
+    cJSON_Delete(doc);
+    if (rc == 0) return EXIT_OK;
+    cli_error("cannot write results: %s", d.msg);
+    return EXIT_FAIL;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Run                                                                                   */
+
+/* Build the stream (one thread unless the workload needs more; race_open merges them by
+ * seq) and open a lane per allocator over an arena sized for it. */
+static int open_race(struct race *r, const struct race_args *a, struct race_plan *pl)
+{
+    struct diag d = { { 0 } };
+    struct opstream s;
+    const struct workload *w = pl->w;
+    struct wl_params p = { .seed = a->seed, .threads = w->min_threads ? w->min_threads : 1 };
+    p.ops = a->ops ? a->ops
+                   : (w->default_ops < RACE_DEFAULT_OPS_CAP ? w->default_ops
+                                                            : RACE_DEFAULT_OPS_CAP);
+    if (p.threads > 1) p.ops = (p.ops + p.threads - 1) / p.threads;
+    if (workload_build(w, &p, &s, &d) != 0) {
+        cli_error("%s", d.msg);
+        return EXIT_FAIL;
+    }
+    /* Without --arena: 2 MiB, or the smallest power of two holding twice the stream's peak
+     * live bytes, so that the race compares strategies rather than who runs out first. */
+    pl->auto_arena = a->arena == 0;
+    pl->arena = (size_t)a->arena;
+    if (pl->auto_arena) {
+        uint64_t need = 2 * opstream_peak_live(&s);
+        pl->arena = LAB_ARENA_DEFAULT;
+        while (pl->arena < need && pl->arena < LAB_ARENA_MAX)
+            pl->arena *= 2;
+    }
+    int rc = race_open(r, &s, pl->lanes, pl->nlanes, pl->arena, &d);
+    opstream_destroy(&s);
+    if (rc != 0) {
+        cli_error("%s", d.msg);
+        return EXIT_FAIL;
+    }
+    r->check_each = a->check;
+    pl->tick_every = a->tick_every
+                             ? a->tick_every
+                             : (r->nops / RACE_DEFAULT_TICKS ? r->nops / RACE_DEFAULT_TICKS : 1);
+    return PROCEED;
+}
+
+/* Every op through every lane; a snapshot (and a tick, with `t`) every tick_every ops and at
+ * the end. */
+static int run_race(struct race *r, const struct race_plan *pl, struct ticks *t)
+{
+    for (size_t i = 0; i < r->nops; i++) {
+        race_step(r, i);
+        if ((i + 1) % pl->tick_every == 0 || i + 1 == r->nops) {
+            race_snapshot(r);
+            if (t) emit_tick(t, r, i + 1);
+        }
+    }
+    if (r->nops == 0) race_snapshot(r);
+    return t ? ticks_close(t, r) : EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Output                                                                                */
+
+static const char *human(uint64_t b, char *buf, size_t n)
+{
+    if (b >= (1u << 20))
+        snprintf(buf, n, "%.2f MiB", (double)b / (1u << 20));
+    else if (b >= (1u << 10))
+        snprintf(buf, n, "%.1f KiB", (double)b / (1u << 10));
+    else
+        snprintf(buf, n, "%llu B", (unsigned long long)b);
+    return buf;
+}
+
+static void print_leaderboard(const struct race *r, const struct race_args *a,
+                              const struct race_plan *pl)
 {
     char b1[32], b2[32];
     printf("heaplab race: workload %s, %zu ops, seed %llu, arena %s%s (%u cells of %llu B)\n",
-           w->name, r->nops, (unsigned long long)seed, human(r->arena_size, b1, sizeof b1),
-           auto_arena && r->arena_size > LAB_ARENA_DEFAULT ? " (auto: 2 x peak live)" : "",
+           pl->w->name, r->nops, (unsigned long long)a->seed, human(r->arena_size, b1, sizeof b1),
+           pl->auto_arena && r->arena_size > LAB_ARENA_DEFAULT ? " (auto: 2 x peak live)" : "",
            lab_cells_for(r->arena_size),
            (unsigned long long)(r->arena_size / lab_cells_for(r->arena_size)));
     printf("stream peak live %s requested; latency is per vtable call, timer cost %.0f ns "
@@ -231,201 +468,41 @@ static void print_leaderboard(const struct race *r, const struct workload *w, ui
            (unsigned long long)(r->nlanes ? r->lane[0].snapshots : 0));
 }
 
-int cmd_race(int argc, char **argv)
+/* One line per lane whose invariants --check found broken; EXIT_FAIL if any. */
+static int report_broken(const struct race *r)
 {
-    static const struct option longopts[] = {
-        { "workload", required_argument, NULL, 'w' },
-        { "ops", required_argument, NULL, 'n' },
-        { "seed", required_argument, NULL, 's' },
-        { "arena", required_argument, NULL, 'A' },
-        { "allocators", required_argument, NULL, 'a' },
-        { "allocator", required_argument, NULL, 'a' },
-        { "ticks", required_argument, NULL, 'T' },
-        { "tick-every", required_argument, NULL, 'K' },
-        { "json", required_argument, NULL, 'J' },
-        { "check", no_argument, NULL, 'c' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *wname = NULL, *ticks_path = NULL, *json_path = NULL;
-    const char *names[RACE_MAX_LANES + 1];
-    size_t n_names = 0;
-    uint64_t ops = 0, seed = 1, arena = 0, tick_every = 0, v;
-    int check_each = 0, quiet = 0;
+    int rc = EXIT_OK;
+    for (size_t k = 0; k < r->nlanes; k++) {
+        if (!r->lane[k].broken) continue;
+        cli_error("%s: invariant broken at op %llu: %s", r->lane[k].ops->name,
+                  (unsigned long long)r->lane[k].broken_op, r->lane[k].broken_why);
+        rc = EXIT_FAIL;
+    }
+    return rc;
+}
 
-    opterr = 0;
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "+w:n:s:a:qh", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'w':
-            wname = optarg;
-            break;
-        case 'n':
-            if (cli_parse_u64(optarg, &v) != 0 || v == 0 || v > 100000000u)
-                return cli_usage_error(race_usage, "bad --ops \"%s\" (1..100M)", optarg);
-            ops = v;
-            break;
-        case 's':
-            if (cli_parse_u64(optarg, &v) != 0)
-                return cli_usage_error(race_usage, "bad --seed \"%s\"", optarg);
-            seed = v;
-            break;
-        case 'A':
-            if (parse_size(optarg, &v) != 0 || v < LAB_ARENA_MIN || v > LAB_ARENA_MAX
-                || (v & (v - 1)) != 0)
-                return cli_usage_error(
-                        race_usage, "bad --arena \"%s\" (a power of two from 64K to 1G)", optarg);
-            arena = v;
-            break;
-        case 'a':
-            if (cli_split(optarg, names, &n_names, RACE_MAX_LANES) != 0)
-                return cli_usage_error(race_usage, "bad allocator list \"%s\"", optarg);
-            break;
-        case 'T':
-            ticks_path = optarg;
-            break;
-        case 'K':
-            if (cli_parse_u64(optarg, &v) != 0 || v == 0)
-                return cli_usage_error(race_usage, "bad --tick-every \"%s\"", optarg);
-            tick_every = v;
-            break;
-        case 'J':
-            json_path = optarg;
-            break;
-        case 'c':
-            check_each = 1;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            fputs(race_usage, stdout);
-            fputs(race_help, stdout);
-            return EXIT_OK;
-        default:
-            if (optopt && strchr("wnsa", optopt))
-                return cli_usage_error(race_usage, "option -%s needs a value",
-                                       (char[]){ (char)optopt, 0 });
-            return cli_usage_error(race_usage, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(race_usage, "unexpected argument \"%s\"", argv[optind]);
-    if (wname == NULL) return cli_usage_error(race_usage, "--workload is required");
-    const struct workload *w = workload_find(wname);
-    if (w == NULL) {
-        cli_error("unknown workload \"%s\" (try 'heaplab list workloads')", wname);
-        fputs(race_usage, stderr);
-        return EXIT_USAGE;
-    }
-    if (n_names == 0 && cli_split(LAB_DEFAULT_SET, names, &n_names, RACE_MAX_LANES) != 0)
-        return EXIT_FAIL;
-    const struct lab_ops *lanes[RACE_MAX_LANES];
-    for (size_t i = 0; i < n_names; i++) {
-        lanes[i] = lab_find(names[i]);
-        if (lanes[i] == NULL) {
-            cli_error("unknown lab allocator \"%s\" (try 'heaplab list lab')", names[i]);
-            fputs(race_usage, stderr);
-            return EXIT_USAGE;
-        }
-        for (size_t k = 0; k < i; k++)
-            if (lanes[k] == lanes[i])
-                return cli_usage_error(race_usage, "allocator \"%s\" named twice", names[i]);
-    }
-
-    /* The stream: one thread unless the workload needs more (then merged by seq). */
-    struct diag d = { { 0 } };
-    struct opstream s;
-    struct wl_params p = { .seed = seed, .threads = w->min_threads ? w->min_threads : 1 };
-    p.ops = ops ? ops
-                : (w->default_ops < RACE_DEFAULT_OPS_CAP ? w->default_ops : RACE_DEFAULT_OPS_CAP);
-    if (p.threads > 1) p.ops = (p.ops + p.threads - 1) / p.threads;
-    if (workload_build(w, &p, &s, &d) != 0) {
-        cli_error("%s", d.msg);
-        return EXIT_FAIL;
-    }
-    /* Without --arena: 2 MiB, or the smallest power of two holding twice the stream's peak
-     * live bytes, so that the race compares strategies rather than who runs out first. */
-    int auto_arena = arena == 0;
-    if (auto_arena) {
-        uint64_t need = 2 * opstream_peak_live(&s);
-        arena = LAB_ARENA_DEFAULT;
-        while (arena < need && arena < LAB_ARENA_MAX)
-            arena *= 2;
-    }
+static int race_main(int argc, char **argv, const struct cli_ctx *ctx)
+{
     static struct race r;
-    int rc = race_open(&r, &s, lanes, n_names, (size_t)arena, &d);
-    opstream_destroy(&s);
-    if (rc != 0) {
-        cli_error("%s", d.msg);
-        return EXIT_FAIL;
+    struct race_args a;
+    struct race_plan pl = { 0 };
+    int rc = parse_args(argc, argv, &a);
+    if (rc != PROCEED) return rc;
+    rc = validate(&a, &pl);
+    if (rc != PROCEED) return rc;
+    if (open_race(&r, &a, &pl) != PROCEED) return EXIT_FAIL;
+    struct ticks t;
+    pl.machine = machine_json();
+    if (a.ticks && ticks_open(&t, a.ticks, &r, &a, &pl, ctx) != PROCEED) {
+        rc = EXIT_FAIL;
+        goto out;
     }
-    r.check_each = check_each;
-    if (tick_every == 0) tick_every = r.nops / RACE_DEFAULT_TICKS ? r.nops / RACE_DEFAULT_TICKS : 1;
-
-    struct atomic_file tf;
-    char *b64 = NULL;
-    size_t b64_len = race_cells_b64_len(lab_cells_for(r.arena_size)) + 1;
-    if (ticks_path) {
-        b64 = osmem_alloc(b64_len);
-        if (b64 == NULL || atomic_file_open(&tf, ticks_path, &d) != 0) {
-            cli_error("cannot write ticks: %s", b64 ? d.msg : "out of memory");
-            race_close(&r);
-            return EXIT_FAIL;
-        }
-        emit_line(&tf, header_json(&r, w, seed, tick_every));
-        race_snapshot(&r); /* op 0: the empty arenas */
-        r.lane[0].snapshots = 0;
-        for (size_t k = 0; k < r.nlanes; k++) {
-            r.lane[k].snapshots = 0;
-            r.lane[k].frag_sum = 0;
-        }
-        emit_tick(&tf, &r, 0, b64);
-    }
-    for (size_t i = 0; i < r.nops; i++) {
-        race_step(&r, i);
-        if ((i + 1) % tick_every == 0 || i + 1 == r.nops) {
-            race_snapshot(&r);
-            if (ticks_path) emit_tick(&tf, &r, i + 1, b64);
-        }
-    }
-    if (r.nops == 0) race_snapshot(&r);
-
-    rc = EXIT_OK;
-    if (ticks_path) {
-        cJSON *end = cJSON_CreateObject();
-        cJSON_AddStringToObject(end, "type", "end");
-        cJSON_AddItemToObject(end, "leaderboard", leaderboard_json(&r));
-        emit_line(&tf, end);
-        if (atomic_file_commit(&tf, &d) != 0) {
-            cli_error("cannot write ticks: %s", d.msg);
-            rc = EXIT_FAIL;
-        }
-        osmem_free(b64, b64_len);
-    }
-    if (!quiet) print_leaderboard(&r, w, seed, auto_arena);
-    if (json_path) {
-        cJSON *doc = header_json(&r, w, seed, tick_every);
-        cJSON_ReplaceItemInObjectCaseSensitive(doc, "type", cJSON_CreateString("leaderboard"));
-        cJSON_AddItemToObject(doc, "leaderboard", leaderboard_json(&r));
-        char *text = cJSON_Print(doc);
-        cJSON_Delete(doc);
-        if (text == NULL || atomic_file_write(json_path, text, strlen(text), &d) != 0) {
-            cli_error("cannot write results: %s", text ? d.msg : "out of memory");
-            rc = EXIT_FAIL;
-        }
-        free(text);
-    }
-    for (size_t k = 0; k < r.nlanes; k++) {
-        if (r.lane[k].broken) {
-            cli_error("%s: invariant broken at op %llu: %s", r.lane[k].ops->name,
-                      (unsigned long long)r.lane[k].broken_op, r.lane[k].broken_why);
-            rc = EXIT_FAIL;
-        }
-    }
+    rc = run_race(&r, &pl, a.ticks ? &t : NULL);
+    if (!a.quiet) print_leaderboard(&r, &a, &pl);
+    if (a.json && write_json(&r, &a, &pl, ctx) != EXIT_OK) rc = EXIT_FAIL;
+    if (report_broken(&r) != EXIT_OK) rc = EXIT_FAIL;
+out:
+    cJSON_Delete(pl.machine);
     race_close(&r);
     return rc;
 }

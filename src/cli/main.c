@@ -7,23 +7,13 @@
 
 #include "cli/cli.h"
 
-extern const struct cli_command cli_cmd_list;
+extern const struct cli_command cli_cmd_list, cli_cmd_run, cli_cmd_race;
 
 /* Commands still parsing their own options: main() hands them argv as it is. */
 static int legacy_bench(int argc, char **argv, const struct cli_ctx *ctx)
 {
     (void)ctx;
     return cmd_bench(argc, argv);
-}
-static int legacy_run(int argc, char **argv, const struct cli_ctx *ctx)
-{
-    (void)ctx;
-    return cmd_run(argc, argv);
-}
-static int legacy_race(int argc, char **argv, const struct cli_ctx *ctx)
-{
-    (void)ctx;
-    return cmd_race(argc, argv);
 }
 static int legacy_replay(int argc, char **argv, const struct cli_ctx *ctx)
 {
@@ -49,10 +39,6 @@ static int legacy_worker(int argc, char **argv, const struct cli_ctx *ctx)
 static const struct cli_command legacy_cmds[] = {
     { "bench", "run workloads under each allocator: throughput, latency, peak RSS, fragmentation",
       NULL, NULL, NULL, NULL, NULL, legacy_bench },
-    { "run", "run a program under each allocator: wall, CPU, peak RSS, page faults", NULL, NULL,
-      NULL, NULL, NULL, legacy_run },
-    { "race", "race the lab's teaching allocators in lockstep on one workload", NULL, NULL, NULL,
-      NULL, NULL, legacy_race },
     { "replay", "replay a recorded malloc trace under each allocator", NULL, NULL, NULL, NULL, NULL,
       legacy_replay },
     { "record", "run a program and record its malloc calls into a trace", NULL, NULL, NULL, NULL,
@@ -63,9 +49,9 @@ static const struct cli_command legacy_cmds[] = {
 };
 
 const struct cli_command *const cli_commands[] = {
-    &legacy_cmds[0], &legacy_cmds[1], &legacy_cmds[2],
-    &legacy_cmds[3], &legacy_cmds[4], &legacy_cmds[5],
-    &cli_cmd_list,   &legacy_cmds[6], NULL,
+    &legacy_cmds[0], &cli_cmd_run,    &cli_cmd_race,
+    &legacy_cmds[1], &legacy_cmds[2], &legacy_cmds[3],
+    &cli_cmd_list,   &legacy_cmds[4], NULL,
 };
 
 const char *cli_legacy_command_line;

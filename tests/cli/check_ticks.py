@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tests/cli/check_ticks.py FILE: validate a heaplab.ticks/1 file (docs/ticks.md).
+"""tests/cli/check_ticks.py FILE: validate a heaplab.ticks file (docs/ticks.md), version 2 or 1.
 
 Checks the line structure, that every tick names every allocator in header order, that each
 cell map decodes to exactly `cells` cells, the accounting identity, and that the cell counts
@@ -24,7 +24,9 @@ def main(path):
     if len(lines) < 3:
         return err("fewer than 3 lines")
     h = lines[0]
-    if h.get("type") != "race" or h.get("format") != "heaplab.ticks/1":
+    # Version 1 named its format in "format"; version 2 in "schema", like every results file.
+    schema = h.get("schema", h.get("format"))
+    if h.get("type") != "race" or schema not in ("heaplab.ticks/1", "heaplab.ticks/2"):
         return err("bad header")
     names = [a["name"] for a in h["allocators"]]
     ncells, cb, arena = h["cells"], h["cell_bytes"], h["arena_bytes"]

@@ -12,6 +12,7 @@ expect_usage "race arena too small" race --workload small --arena 32K
 expect_usage "race arena too large" race --workload small --arena 2G
 expect_usage "race bad ops" race --workload small --ops 0
 expect_usage "race stray argument" race --workload small extra
+expect_usage "race ticks and json the same file" race --workload small --ticks "$TMP/x" --json "$TMP/x"
 check "race --help exits 0" bash -c "'$HEAPLAB' race --help | grep -q -- --ticks"
 check "list lab names the six" bash -c "[ \$('$HEAPLAB' list lab | grep -c ' yes ') -eq 6 ]"
 
@@ -33,6 +34,7 @@ check "race firstfit policies --check" [ $? -eq 0 ]
 "$HEAPLAB" race --workload adversarial --ops 20000 --arena 64K --json "$TMP/lb.json" \
     >"$TMP/lb" 2>"$TMP/err"
 check "race in a 64 KiB arena exits 0" [ $? -eq 0 ]
+check "race JSON validates (race-1.schema.json)" validate race-1.schema.json "$TMP/lb.json"
 check "race in a 64 KiB arena counts failures" python3 -c "
 import json, sys
 d = json.load(open('$TMP/lb.json'))
@@ -45,18 +47,38 @@ check "race --ticks exits 0" [ $? -eq 0 ]
 check "race --quiet prints nothing" [ ! -s "$TMP/out" ]
 check "ticks file valid (nginx-requests)" python3 "$TESTS_DIR/cli/check_ticks.py" "$TMP/t1"
 check "ticks: header, 9 ticks, end" [ "$(wc -l <"$TMP/t1")" -eq 11 ]
-check "ticks: every line validates (ticks-1.schema.json)" /usr/bin/python3 \
-    "$TESTS_DIR/cli/validate_json.py" --lines "$ROOT/docs/schema/ticks-1.schema.json" "$TMP/t1"
+check "ticks: every line validates (ticks-2.schema.json)" /usr/bin/python3 \
+    "$TESTS_DIR/cli/validate_json.py" --lines "$ROOT/docs/schema/ticks-2.schema.json" "$TMP/t1"
+check "ticks: the header names its schema like every results file" python3 -c "
+import json; h = json.loads(open('$TMP/t1').readline())
+assert h['schema'] == 'heaplab.ticks/2' and 'format' not in h and h['tool']['name'] == 'heaplab'"
 "$HEAPLAB" race --workload small --ops 5000 --arena 2M --ticks "$TMP/t2" --quiet 2>"$TMP/err"
 check "ticks file valid (small, 2 MiB)" python3 "$TESTS_DIR/cli/check_ticks.py" "$TMP/t2"
 check "ticks: 65536 cells of 32 B" python3 -c "
 import json; h = json.loads(open('$TMP/t2').readline())
 assert h['cells'] == 65536 and h['cell_bytes'] == 32"
 
-# A ticks file that cannot be written: exit 1, nothing left behind.
-"$HEAPLAB" race --workload small --ops 1000 --ticks "$TMP/nodir/t" --quiet 2>"$TMP/err"
-check "unwritable ticks exits 1" [ $? -eq 1 ]
-check "unwritable ticks says why" grep -q "^heaplab: cannot write ticks" "$TMP/err"
+# --ticks or --json that cannot be written: one line naming the file, exit 1, before
+# anything runs (no leaderboard, and the other file is not written), nothing left behind,
+# and a read-only file is not replaced. As root too: the mode is what counts.
+mkdir -p "$TMP/dest"
+touch "$TMP/dest/regular"
+echo keep >"$TMP/dest/ro"
+chmod 444 "$TMP/dest/ro"
+for opt in --ticks --json; do
+    other=$([ $opt = --ticks ] && echo --json || echo --ticks)
+    for target in nodir/f regular/f ro; do
+        "$HEAPLAB" race --workload small --ops 1000 $opt "$TMP/dest/$target" $other "$TMP/dest/other" \
+            >"$TMP/o" 2>"$TMP/e"; rc=$?
+        check "race $opt $target: exit 1" [ $rc -eq 1 ]
+        check "race $opt $target: one line naming the file" \
+            bash -c "[ \$(wc -l <'$TMP/e') -eq 1 ] && grep -q '^heaplab: $TMP/dest/$target: ' '$TMP/e'"
+        check "race $opt $target: nothing ran" [ ! -s "$TMP/o" ]
+        check "race $opt $target: no $other file" [ ! -e "$TMP/dest/other" ]
+    done
+done
+check "race: the read-only file is kept" [ "$(cat "$TMP/dest/ro")" = keep ]
+check "race: nothing left beside it" [ "$(ls "$TMP/dest" | tr '\n' ' ')" = "regular ro " ]
 
 # heaplab bench runs lab allocators in-process: valid results, in the same tables.
 "$HEAPLAB" bench --workload small,nginx-requests --allocator glibc,lab:vt-glibc,lab:segfit,lab:span \

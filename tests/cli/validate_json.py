@@ -1,11 +1,33 @@
 #!/usr/bin/python3
 """Validate a JSON document against a JSON Schema (Draft 7). Exit 0 if valid, 1 if not.
 
-With --lines, FILE is JSON Lines: every line is validated on its own (an empty file is invalid)."""
+With --lines, FILE is JSON Lines: every line is validated on its own (an empty file is invalid).
+A schema may refer to the others beside it by their $id ("results-1.json#/definitions/machine")."""
+import glob
 import json
+import os
 import sys
 
 import jsonschema
+
+
+def validator_for(path, schema):
+    """A Draft 7 validator for `schema` that resolves the $ids of every *.schema.json beside
+    `path`: through `referencing` where jsonschema has it (4.18 and later), else through
+    RefResolver (Debian 12's 4.10)."""
+    store = {}
+    for p in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(path)), "*.schema.json"))):
+        with open(p) as f:
+            s = json.load(f)
+        if "$id" in s:
+            store[s["$id"]] = s
+    try:
+        from referencing import Registry, Resource
+    except ImportError:
+        resolver = jsonschema.RefResolver.from_schema(schema, store=store)
+        return jsonschema.Draft7Validator(schema, resolver=resolver)
+    registry = Registry().with_resources((k, Resource.from_contents(v)) for k, v in store.items())
+    return jsonschema.Draft7Validator(schema, registry=registry)
 
 
 def main():
@@ -19,7 +41,7 @@ def main():
     with open(args[0]) as f:
         schema = json.load(f)
     jsonschema.Draft7Validator.check_schema(schema)
-    validator = jsonschema.Draft7Validator(schema)
+    validator = validator_for(args[0], schema)
     with open(args[1]) as f:
         docs = [json.loads(l) for l in f] if lines else [json.load(f)]
     if not docs:

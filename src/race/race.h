@@ -1,5 +1,5 @@
 /*
- * lab/race.h: racing lab allocators in lockstep over one operation stream.
+ * race/race.h: racing lab allocators in lockstep over one operation stream.
  *
  * The stream (from the same generators as `heaplab bench`) is flattened into one global
  * order: a single-threaded stream as it is, a multi-threaded one by merging the threads'
@@ -22,8 +22,8 @@
  * Arenas up to RACE_PREFAULT_MAX are faulted in before the race, so latencies measure the
  * strategy rather than first-touch page faults.
  */
-#ifndef HEAPLAB_LAB_RACE_H
-#define HEAPLAB_LAB_RACE_H
+#ifndef HEAPLAB_RACE_RACE_H
+#define HEAPLAB_RACE_RACE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /*
- * lab/race.c: the lockstep race (see race.h).
+ * race/race.c: the lockstep race (see race.h).
  */
-#include "lab/race.h"
+#include "race/race.h"
 
 #include <errno.h>
 #include <stdio.h>
