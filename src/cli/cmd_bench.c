@@ -11,6 +11,7 @@
 
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "replay/replay.h"
 #include "util/diag.h"
 #include "workload/workload.h"
 
@@ -195,7 +196,7 @@ int cmd_bench(int argc, char **argv)
         static char names[64][4096 + 8];
         char abs[4096];
         unsigned th;
-        if (trace_replay_threads(traces[i], &th, &td) != 0) {
+        if (replay_threads(traces[i], &th, &td) != 0) {
             cli_error("%s", td.msg);
             return EXIT_FAIL;
         }

@@ -11,6 +11,7 @@
 
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "replay/replay.h"
 #include "util/diag.h"
 #include "workload/workload.h"
 
@@ -148,8 +149,8 @@ int cmd_worker(int argc, char **argv)
     struct wl_params p = { .seed = seed, .ops = ops, .threads = (unsigned)threads };
     struct opstream s;
     struct diag d = { { 0 } };
-    struct trace_replay_stats rs;
-    if (is_trace ? trace_replay_stream(workload + strlen(BENCH_TRACE_PREFIX), &s, &rs, &d)
+    struct replay_stats rs;
+    if (is_trace ? replay_stream(workload + strlen(BENCH_TRACE_PREFIX), &s, &rs, &d)
                  : workload_build(w, &p, &s, &d)) {
         cli_error("%s", d.msg);
         return EXIT_FAIL;

@@ -1,5 +1,5 @@
 /*
- * bench/replay.c: compiling a malloc trace (trace/trace.h) into an operation stream.
+ * replay/replay.c: compiling a malloc trace (trace/trace.h) into an operation stream.
  *
  * The trace's events are read in sequence order (the order in which the calls took effect
  * across threads) and turned into ops on dense object ids, so a replay is an ordinary stream
@@ -21,11 +21,11 @@
  * What cannot be replayed as recorded, and is counted: allocations that failed (NULL), a
  * size of 0 (replayed as 1 byte: malloc(0) returns a block), alignments above 2^26 (clamped).
  */
-#include <errno.h>
-#include <stdio.h>
+#include "replay/replay.h"
+
+#include <stdint.h>
 #include <string.h>
 
-#include "bench/bench.h"
 #include "trace/trace.h"
 #include "util/diag.h"
 #include "util/osmem.h"
@@ -145,14 +145,14 @@ struct pending { /* a realloc's new address, entering the map once seq passes se
 
 struct compiler {
     struct opstream *s;
-    struct trace_replay_stats *st;
+    struct replay_stats *st;
     struct amap map;
     struct pending *pend;
     size_t npend, cap_pend;
     int oom;
 };
 
-static unsigned align_shift_of(uint64_t align, struct trace_replay_stats *st)
+static unsigned align_shift_of(uint64_t align, struct replay_stats *st)
 {
     if (align <= 16) return 0;
     unsigned sh = 63u - (unsigned)__builtin_clzll(align);
@@ -187,7 +187,7 @@ static void apply_pending(struct compiler *c, uint64_t seq)
     }
 }
 
-static uint64_t replay_size(uint64_t n, struct trace_replay_stats *st)
+static uint64_t replay_size(uint64_t n, struct replay_stats *st)
 {
     if (n == 0) {
         st->zero_sizes++;
@@ -199,7 +199,7 @@ static uint64_t replay_size(uint64_t n, struct trace_replay_stats *st)
 static int on_event(const struct trace_event *ev, void *arg)
 {
     struct compiler *c = arg;
-    struct trace_replay_stats *st = c->st;
+    struct replay_stats *st = c->st;
     struct opstream *s = c->s;
     if (c->npend) apply_pending(c, ev->seq);
     unsigned t = ev->thread % WL_MAX_THREADS;
@@ -287,8 +287,7 @@ static int on_event(const struct trace_event *ev, void *arg)
     return c->oom || s->error ? 1 : 0;
 }
 
-int trace_replay_stream(const char *path, struct opstream *s, struct trace_replay_stats *st,
-                        struct diag *d)
+int replay_stream(const char *path, struct opstream *s, struct replay_stats *st, struct diag *d)
 {
     memset(st, 0, sizeof *st);
     struct trace_reader *r;
@@ -329,7 +328,7 @@ int trace_replay_stream(const char *path, struct opstream *s, struct trace_repla
     return rc;
 }
 
-int trace_replay_threads(const char *path, unsigned *threads, struct diag *d)
+int replay_threads(const char *path, unsigned *threads, struct diag *d)
 {
     struct trace_reader *r;
     if (trace_open(&r, path, d) != 0) return -1;
@@ -338,15 +337,4 @@ int trace_replay_threads(const char *path, unsigned *threads, struct diag *d)
     trace_close(r);
     *threads = n == 0 ? 1 : n > WL_MAX_THREADS ? WL_MAX_THREADS : (unsigned)n;
     return 0;
-}
-
-const char *bench_workload_label(const char *name)
-{
-    size_t plen = strlen(BENCH_TRACE_PREFIX);
-    if (strncmp(name, BENCH_TRACE_PREFIX, plen) != 0) return name;
-    const char *base = strrchr(name + plen, '/');
-    if (base == NULL) return name;
-    static __thread char label[96];
-    snprintf(label, sizeof label, "%s%s", BENCH_TRACE_PREFIX, base + 1);
-    return label;
 }

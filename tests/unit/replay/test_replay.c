@@ -1,5 +1,5 @@
 /*
- * tests/unit/bench/test_replay.c: compiling a trace into an operation stream (bench/replay.c).
+ * tests/unit/replay/test_replay.c: compiling a trace into an operation stream (replay/replay.c).
  *
  * A synthetic two-thread trace, written with trace_write_mem(), covers a cross-thread free,
  * calloc, realloc (moving, to 0, and one whose new address is freed by another thread between
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench/bench.h"
 #include "check.h"
+#include "replay/replay.h"
 #include "trace/trace.h"
 #include "util/diag.h"
 #include "workload/workload.h"
@@ -108,13 +108,13 @@ static void test_compile(void)
     close(fd);
     REQUIRE(write_trace(path) == 0);
     struct opstream s;
-    struct trace_replay_stats st;
+    struct replay_stats st;
     struct diag d = { { 0 } };
-    int rc = trace_replay_stream(path, &s, &st, &d);
+    int rc = replay_stream(path, &s, &st, &d);
     unsigned th = 0;
-    CHECK(trace_replay_threads(path, &th, &d) == 0);
+    CHECK(replay_threads(path, &th, &d) == 0);
     unlink(path);
-    if (rc != 0) fprintf(stderr, "trace_replay_stream: %s\n", d.msg);
+    if (rc != 0) fprintf(stderr, "replay_stream: %s\n", d.msg);
     REQUIRE(rc == 0);
     CHECK_EQ_U64(th, 2);
     CHECK_EQ_U64(s.threads, 2);
@@ -150,9 +150,9 @@ static void test_compile(void)
 static void test_bad_files(void)
 {
     struct opstream s;
-    struct trace_replay_stats st;
+    struct replay_stats st;
     struct diag d = { { 0 } };
-    CHECK(trace_replay_stream("/nonexistent/x.trace", &s, &st, &d) == -1);
+    CHECK(replay_stream("/nonexistent/x.trace", &s, &st, &d) == -1);
     CHECK(d.msg[0] != 0);
     char path[] = "/tmp/heaplab-replay-XXXXXX";
     int fd = mkstemp(path);
@@ -160,7 +160,7 @@ static void test_bad_files(void)
     CHECK(write(fd, "not a trace at all\n", 19) == 19);
     close(fd);
     d.msg[0] = 0;
-    CHECK(trace_replay_stream(path, &s, &st, &d) == -1);
+    CHECK(replay_stream(path, &s, &st, &d) == -1);
     CHECK(d.msg[0] != 0);
     unlink(path);
 }
