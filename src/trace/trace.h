@@ -2,7 +2,7 @@
  * trace/trace.h: malloc traces in the heaplab.trace/1 format (docs/traces.md): reading them,
  * and writing them from a list of events (tests, synthetic traces).
  *
- * A trace file is what one process image recorded through libheaplab-trace.so (shim.c): a
+ * A trace file is what one process image recorded through libheaplab-trace.so (shim/): a
  * header (program, arguments, pids, start time, machine, the recorder's settings), then
  * self-contained chunks, each holding the events of one thread. Every event carries a global
  * sequence number from one atomic counter: an allocation takes its number after the real
@@ -236,7 +236,7 @@ struct trace_stats {
 int trace_stats(struct trace_reader *r, struct trace_stats *s, struct diag *d);
 
 /* ------------------------------------------------------------------------------------- */
-/* Writing (tests and synthetic traces; the recorder itself is shim.c)                    */
+/* Writing (tests and synthetic traces; the recorder itself is shim/)                     */
 
 /*
  * Encode a whole trace file into a new malloc'd buffer (*out, *out_len): the header `h`
