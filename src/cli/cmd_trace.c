@@ -75,23 +75,6 @@ static void fmt_ns_bucket(char *buf, size_t n, unsigned b)
     fmt_ns(buf, n, 1ull << (b - 1));
 }
 
-/* The damage, as one line, or "" when the file is whole. */
-static void damage(const struct trace_status *st, char *buf, size_t n)
-{
-    buf[0] = 0;
-    if (st->truncated && st->corrupt_chunks)
-        snprintf(buf, n,
-                 "truncated (read up to its last whole chunk) and %" PRIu64
-                 " corrupt chunk(s) skipped (%" PRIu64 " bytes)",
-                 st->corrupt_chunks, st->skipped_bytes);
-    else if (st->truncated)
-        snprintf(buf, n, "truncated: read up to its last whole chunk (%" PRIu64 " events)",
-                 st->events);
-    else if (st->corrupt_chunks)
-        snprintf(buf, n, "%" PRIu64 " corrupt chunk(s) skipped (%" PRIu64 " bytes)",
-                 st->corrupt_chunks, st->skipped_bytes);
-}
-
 static const unsigned info_kinds[] = {
     TRACE_MALLOC,         TRACE_CALLOC,        TRACE_REALLOC,    TRACE_REALLOCARRAY,
     TRACE_POSIX_MEMALIGN, TRACE_ALIGNED_ALLOC, TRACE_MEMALIGN,   TRACE_VALLOC,
@@ -162,7 +145,7 @@ static void print_info(const char *path, const struct trace_reader *r, const str
     printf("events    %" PRIu64 " in %" PRIu64 " chunk%s, %u thread%s, over %s\n", s->events,
            st->chunks, st->chunks == 1 ? "" : "s", st->threads, st->threads == 1 ? "" : "s", b1);
     char dmg[256];
-    damage(st, dmg, sizeof(dmg));
+    trace_damage_format(st, dmg, sizeof(dmg));
     if (*dmg) printf("damage    %s\n", dmg);
     if (st->duplicate_chunks)
         printf("          %" PRIu64 " chunk(s) written twice were dropped\n", st->duplicate_chunks);
@@ -338,7 +321,7 @@ static int open_trace_arg(int argc, char **argv, const char **path, struct trace
 static int finish(const char *path, const struct trace_reader *r)
 {
     char dmg[256];
-    damage(trace_status(r), dmg, sizeof(dmg));
+    trace_damage_format(trace_status(r), dmg, sizeof(dmg));
     if (!*dmg) return EXIT_OK;
     cli_error("%s: %s", path, dmg);
     return EXIT_FAIL;

@@ -140,6 +140,13 @@ struct trace_status {
     } end;
 };
 
+/*
+ * The damage of a trace as one line for a person, without the file name: "truncated: read
+ * up to its last whole chunk (N events)", "N corrupt chunk(s) skipped (B bytes)", or both;
+ * "" when the file is whole. Every command that reads a trace says it in these words.
+ */
+void trace_damage_format(const struct trace_status *st, char *buf, size_t n);
+
 /* A thread: its index, OS tid (from its chunks) and number of events. */
 struct trace_thread {
     uint32_t index;
