@@ -311,7 +311,7 @@ static int open_trace_arg(int argc, char **argv, const char **path, struct trace
     *path = argv[optind];
     struct diag d = { { 0 } };
     if (trace_open(r, *path, &d) != 0) {
-        cli_error("%s: %s", *path, d.msg);
+        cli_error("%s", d.msg);
         return EXIT_FAIL;
     }
     return EXIT_OK;

@@ -302,15 +302,16 @@ int replay_stream(const char *path, struct opstream *s, struct replay_stats *st,
                        : nthreads > WL_MAX_THREADS ? WL_MAX_THREADS
                                                    : (unsigned)nthreads;
     if (nthreads > WL_MAX_THREADS) st->folded_threads = nthreads - WL_MAX_THREADS;
-    if (opstream_init(s, streams, streams > 1, d) != 0) {
+    struct diag why = { { 0 } };
+    if (opstream_init(s, streams, streams > 1, &why) != 0) {
         trace_close(r);
-        return -1;
+        return diag_set(d, "%s: %s", path, why.msg);
     }
     struct compiler c = { .s = s, .st = st };
     if (amap_init(&c.map, 1u << 16) != 0) {
         trace_close(r);
         opstream_destroy(s);
-        return diag_set(d, "out of memory for the address map");
+        return diag_set(d, "%s: out of memory for the address map", path);
     }
     trace_foreach(r, TRACE_ORDER_SEQ, on_event, &c);
     int rc = 0;

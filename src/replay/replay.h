@@ -32,10 +32,12 @@ struct replay_stats {
     int truncated;            /* the trace was read up to its last whole chunk */
 };
 
-/* Compile the trace at `path` into stream `s` (initialized here). 0, or -1 with `d`. */
+/* Compile the trace at `path` into stream `s` (initialized here). 0, or -1 with `d`, which
+ * names the file first ("PATH: reason"). */
 int replay_stream(const char *path, struct opstream *s, struct replay_stats *st, struct diag *d);
 
-/* The threads a trace recorded (for running it at that count). 0, or -1 with `d`. */
+/* The threads a trace recorded (for running it at that count). 0, or -1 with `d`
+ * ("PATH: reason"). */
 int replay_threads(const char *path, unsigned *threads, struct diag *d);
 
 #endif

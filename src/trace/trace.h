@@ -162,10 +162,12 @@ enum trace_order {
 
 struct trace_reader;
 
-/* Open a trace file (mmap'd). 0, or -1 with `d` saying why (one line). */
+/* Open a trace file (mmap'd). 0, or -1 with `d` saying why in one line, the path first:
+ * "PATH: corrupt header (checksum mismatch)". */
 int trace_open(struct trace_reader **out, const char *path, struct diag *d);
 
-/* The same over `len` bytes at `data`, which must stay valid until trace_close(). */
+/* The same over `len` bytes at `data`, which must stay valid until trace_close(); `d` holds
+ * the reason alone. */
 int trace_open_mem(struct trace_reader **out, const void *data, size_t len, struct diag *d);
 
 void trace_close(struct trace_reader *r);

@@ -110,6 +110,42 @@ head -c 4096 /dev/urandom >"$TMP/garbage.trace"
 check "replay of a foreign file exits 1" [ $? -eq 1 ]
 check "... saying so" grep -q "^heaplab: " "$TMP/err"
 expect_usage "replay without a file" replay
+
+# Every trace-reading error is one line naming the file first, from every command that reads
+# traces. A header whose checksum fails, a header cut short, a foreign file, an empty one, a
+# missing one.
+cp "$TMP/tr_single.trace" "$TMP/crc.trace"
+printf '\x5a' | dd of="$TMP/crc.trace" bs=1 seek=40 conv=notrunc 2>/dev/null
+head -c 30 "$TMP/tr_single.trace" >"$TMP/hdr.trace"
+printf 'just some text\n' >"$TMP/text.trace"
+: >"$TMP/empty.trace"
+# reads_fail NAME FILE HEAPLAB-ARGS...: exit 1, one line on stderr, "heaplab: FILE: ..."
+reads_fail() {
+    local name=$1 file=$2
+    shift 2
+    "$HEAPLAB" "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    check "$name: exit 1" [ $rc -eq 1 ]
+    check "$name: one line" [ "$(wc -l <"$TMP/err")" -eq 1 ]
+    check "$name: the file first" grep -qF "heaplab: $file: " "$TMP/err"
+    check "$name: the file once" [ "$(grep -oF "$file" "$TMP/err" | wc -l)" -eq 1 ]
+    check "$name: nothing on stdout" [ ! -s "$TMP/out" ]
+}
+for f in crc.trace hdr.trace text.trace empty.trace missing.trace; do
+    reads_fail "trace info $f" "$f" trace info "$f"
+    reads_fail "trace dump $f" "$f" trace dump "$f"
+    reads_fail "replay $f" "$f" replay "$f" --allocator glibc --repeat 1 --no-latency
+    reads_fail "bench --trace $f" "$f" bench --trace "$f" --allocator glibc --repeat 1 \
+        --no-latency
+    check "... and names the reason" grep -qE ": (corrupt|truncated|not a heaplab|empty|cannot)" \
+        "$TMP/err"
+done
+for cmd in "trace info" "trace dump" "replay" "bench --trace"; do
+    # shellcheck disable=SC2086
+    "$HEAPLAB" $cmd crc.trace >/dev/null 2>"$TMP/err"
+    check "$cmd: the checksum line exactly" \
+        [ "$(cat "$TMP/err")" = "heaplab: crc.trace: corrupt header (checksum mismatch)" ]
+done
 expect_usage "replay with --workload" replay "$TMP/tr_single.trace" --workload small
 expect_usage "replay with --threads" replay "$TMP/tr_single.trace" --threads 2
 
