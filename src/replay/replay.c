@@ -329,13 +329,24 @@ int replay_stream(const char *path, struct opstream *s, struct replay_stats *st,
     return rc;
 }
 
+/* Does the event become an op? Only a block that was returned does (on_event's rule);
+ * frees need such a block first. */
+static int is_replayed(const struct trace_event *ev, void *arg)
+{
+    (void)arg;
+    return trace_event_allocates(ev) && !(ev->kind == TRACE_POSIX_MEMALIGN && ev->value != 0);
+}
+
 int replay_threads(const char *path, unsigned *threads, struct diag *d)
 {
     struct trace_reader *r;
     if (trace_open(&r, path, d) != 0) return -1;
     size_t n = 0;
     trace_threads(r, &n);
+    /* In file order, up to the first allocation: usually a few events. */
+    int any = trace_foreach(r, TRACE_ORDER_FILE, is_replayed, NULL);
     trace_close(r);
+    if (!any) return diag_set(d, "%s: no allocation events to replay", path);
     *threads = n == 0 ? 1 : n > WL_MAX_THREADS ? WL_MAX_THREADS : (unsigned)n;
     return 0;
 }

@@ -36,8 +36,11 @@ struct replay_stats {
  * names the file first ("PATH: reason"). */
 int replay_stream(const char *path, struct opstream *s, struct replay_stats *st, struct diag *d);
 
-/* The threads a trace recorded (for running it at that count). 0, or -1 with `d`
- * ("PATH: reason"). */
+/*
+ * The threads a trace recorded (for running it at that count), read before anything runs.
+ * 0, or -1 with `d` ("PATH: reason") when the file cannot be read or holds nothing to replay
+ * (no allocation that returned a block), so that a caller can fail before starting workers.
+ */
 int replay_threads(const char *path, unsigned *threads, struct diag *d);
 
 #endif

@@ -140,6 +140,25 @@ for f in crc.trace hdr.trace text.trace empty.trace missing.trace; do
     check "... and names the reason" grep -qE ": (corrupt|truncated|not a heaplab|empty|cannot)" \
         "$TMP/err"
 done
+# A trace without events (true allocates nothing) fails in one line before any worker runs:
+# nothing on stdout (no table), no results file.
+"$HEAPLAB" record -o none.trace -- /bin/true 2>/dev/null
+"$HEAPLAB" trace info --json none.trace >"$TMP/none.json"
+check "true's trace has no events" python3 -c "
+import json, sys
+sys.exit(0 if json.load(open('$TMP/none.json'))['events'] == 0 else 1)"
+for cmd in "replay none.trace" "bench --trace none.trace" "bench --workload small --trace none.trace"; do
+    rm -f "$TMP/none.res"
+    # shellcheck disable=SC2086
+    "$HEAPLAB" $cmd --allocator glibc --repeat 1 --no-latency --json "$TMP/none.res" \
+        >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    check "$cmd: exit 1" [ $rc -eq 1 ]
+    check "$cmd: one line naming the file" \
+        [ "$(cat "$TMP/err")" = "heaplab: none.trace: no allocation events to replay" ]
+    check "$cmd: no worker ran (no table, no results)" test ! -s "$TMP/out" -a ! -e "$TMP/none.res"
+done
+
 for cmd in "trace info" "trace dump" "replay" "bench --trace"; do
     # shellcheck disable=SC2086
     "$HEAPLAB" $cmd crc.trace >/dev/null 2>"$TMP/err"

@@ -165,9 +165,51 @@ static void test_bad_files(void)
     unlink(path);
 }
 
+/* Write events[0..n) as a trace file at a new temporary path (into path). */
+static int write_events(char *path, const struct trace_event *evs, size_t n)
+{
+    int fd = mkstemp(path);
+    if (fd < 0) return -1;
+    uint8_t *buf;
+    size_t len;
+    struct diag d = { { 0 } };
+    int rc = trace_write_mem(NULL, evs, n, 4, TRACE_END_EXIT, &buf, &len, &d);
+    if (rc == 0) {
+        rc = write(fd, buf, len) == (ssize_t)len ? 0 : -1;
+        free(buf);
+    }
+    close(fd);
+    return rc;
+}
+
+/* Nothing to replay (no events, or none that returned a block): replay_threads says so,
+ * naming the file, so that bench fails before starting any worker. */
+static void test_replay_threads_nothing_to_replay_fails(void)
+{
+    char path[] = "/tmp/heaplab-replay-XXXXXX";
+    struct trace_event evs[2];
+    evs[0] = ev(0, 1, TRACE_FREE, 0, 0, 0); /* free(NULL) */
+    evs[0].flags = TRACE_F_NULL;
+    evs[1] = ev(0, 2, TRACE_MALLOC, 0, 0, (uint64_t)1 << 40); /* failed */
+    REQUIRE(write_events(path, evs, 2) == 0);
+    unsigned th = 0;
+    struct diag d = { { 0 } };
+    CHECK(replay_threads(path, &th, &d) == -1);
+    CHECK(strstr(d.msg, path) == d.msg && strstr(d.msg, "no allocation events to replay"));
+    unlink(path);
+
+    char empty[] = "/tmp/heaplab-replay-XXXXXX";
+    REQUIRE(write_events(empty, evs, 0) == 0);
+    d.msg[0] = 0;
+    CHECK(replay_threads(empty, &th, &d) == -1);
+    CHECK(strstr(d.msg, "no allocation events to replay") != NULL);
+    unlink(empty);
+}
+
 int main(void)
 {
     RUN_TEST(test_compile);
     RUN_TEST(test_bad_files);
+    RUN_TEST(test_replay_threads_nothing_to_replay_fails);
     return check_report();
 }
