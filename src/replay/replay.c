@@ -14,7 +14,9 @@
  * once the sequence passes its allocation half (seq2), because between the two another thread
  * may still free a block that happened to live at the new address.
  *
- * Threads: trace thread i runs on stream thread i mod WL_MAX_THREADS (folding is counted).
+ * Threads: the i-th thread present in the trace, by index, runs on stream thread i mod
+ * WL_MAX_THREADS (folding is counted). That is trace thread i unless the trace is damaged:
+ * truncation or a corrupt chunk can remove every chunk of a thread, leaving a gap.
  * A trace with more than one thread gives a cross_thread stream: a free of a block another
  * thread allocated waits, at replay, until that allocation has run.
  *
@@ -146,6 +148,8 @@ struct pending { /* a realloc's new address, entering the map once seq passes se
 struct compiler {
     struct opstream *s;
     struct replay_stats *st;
+    const struct trace_thread *threads; /* present in the trace, by index */
+    size_t nthreads;
     struct amap map;
     struct pending *pend;
     size_t npend, cap_pend;
@@ -162,6 +166,24 @@ static unsigned align_shift_of(uint64_t align, struct replay_stats *st)
         sh = WL_MAX_ALIGN_SHIFT;
     }
     return sh;
+}
+
+/* The stream thread of trace thread `index`: its position among the threads present. */
+static unsigned stream_thread(const struct compiler *c, uint32_t index)
+{
+    size_t at = index;
+    if (at >= c->nthreads || c->threads[at].index != index) { /* a gap: search */
+        size_t lo = 0, hi = c->nthreads;
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (c->threads[mid].index <= index)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        at = lo;
+    }
+    return (unsigned)(at % WL_MAX_THREADS);
 }
 
 static void map_put(struct compiler *c, uint64_t addr, uint32_t obj)
@@ -202,7 +224,7 @@ static int on_event(const struct trace_event *ev, void *arg)
     struct replay_stats *st = c->st;
     struct opstream *s = c->s;
     if (c->npend) apply_pending(c, ev->seq);
-    unsigned t = ev->thread % WL_MAX_THREADS;
+    unsigned t = stream_thread(c, ev->thread);
     uint32_t obj;
     st->events++;
     switch (ev->kind) {
@@ -294,7 +316,7 @@ int replay_stream(const char *path, struct opstream *s, struct replay_stats *st,
     if (trace_open(&r, path, d) != 0) return -1;
     const struct trace_status *ts = trace_status(r);
     size_t nthreads = 0;
-    trace_threads(r, &nthreads);
+    const struct trace_thread *threads = trace_threads(r, &nthreads);
     st->threads = nthreads;
     st->truncated = ts->truncated;
     st->corrupt_chunks = ts->corrupt_chunks;
@@ -307,7 +329,7 @@ int replay_stream(const char *path, struct opstream *s, struct replay_stats *st,
         trace_close(r);
         return diag_set(d, "%s: %s", path, why.msg);
     }
-    struct compiler c = { .s = s, .st = st };
+    struct compiler c = { .s = s, .st = st, .threads = threads, .nthreads = nthreads };
     if (amap_init(&c.map, 1u << 16) != 0) {
         trace_close(r);
         opstream_destroy(s);

@@ -206,10 +206,40 @@ static void test_replay_threads_nothing_to_replay_fails(void)
     unlink(empty);
 }
 
+/* A damaged trace may lack every chunk of a thread: the threads present (0 and 2 here) are
+ * replayed on stream threads 0 and 1, a cross-thread free included. */
+static void test_replay_stream_missing_thread_compiles(void)
+{
+    char path[] = "/tmp/heaplab-replay-XXXXXX";
+    struct trace_event evs[4];
+    evs[0] = ev(0, 1, TRACE_MALLOC, 0, A, 100);
+    evs[1] = ev(0, 4, TRACE_FREE, B, 0, 0); /* thread 2's block */
+    evs[2] = ev(2, 2, TRACE_MALLOC, 0, B, 50);
+    evs[3] = ev(2, 3, TRACE_FREE, A, 0, 0); /* thread 0's block */
+    REQUIRE(write_events(path, evs, 4) == 0);
+    struct opstream s;
+    struct replay_stats st;
+    struct diag d = { { 0 } };
+    unsigned th = 0;
+    CHECK(replay_threads(path, &th, &d) == 0);
+    int rc = replay_stream(path, &s, &st, &d);
+    unlink(path);
+    if (rc != 0) fprintf(stderr, "replay_stream: %s\n", d.msg);
+    REQUIRE(rc == 0);
+    CHECK_EQ_U64(th, 2);
+    CHECK_EQ_U64(s.threads, 2);
+    CHECK(opstream_validate(&s, &d) == 0);
+    CHECK_EQ_U64(st.allocs, 2);
+    CHECK_EQ_U64(st.frees, 2);
+    CHECK_EQ_U64(s.th[1].n, 2); /* thread 2's malloc and free */
+    opstream_destroy(&s);
+}
+
 int main(void)
 {
     RUN_TEST(test_compile);
     RUN_TEST(test_bad_files);
     RUN_TEST(test_replay_threads_nothing_to_replay_fails);
+    RUN_TEST(test_replay_stream_missing_thread_compiles);
     return check_report();
 }
