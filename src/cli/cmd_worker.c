@@ -12,6 +12,7 @@
 #include "bench/bench.h"
 #include "cli/cli.h"
 #include "replay/replay.h"
+#include "trace/trace.h"
 #include "util/diag.h"
 #include "workload/workload.h"
 
@@ -182,8 +183,11 @@ int cmd_worker(int argc, char **argv)
         cJSON_AddNumberToObject(rj, "stale_addresses", (double)rs.stale_addresses);
         cJSON_AddNumberToObject(rj, "threads", (double)rs.threads);
         cJSON_AddNumberToObject(rj, "folded_threads", (double)rs.folded_threads);
-        cJSON_AddNumberToObject(rj, "corrupt_chunks", (double)rs.corrupt_chunks);
-        cJSON_AddBoolToObject(rj, "truncated", rs.truncated);
+        cJSON_AddNumberToObject(rj, "corrupt_chunks", (double)rs.trace.corrupt_chunks);
+        cJSON_AddBoolToObject(rj, "truncated", rs.trace.truncated);
+        char damage[256];
+        trace_damage_format(&rs.trace, damage, sizeof(damage));
+        cJSON_AddStringToObject(rj, "damage", damage);
     } else {
         cJSON_AddNumberToObject(res, "ops_per_thread", (double)(ops ? ops : w->default_ops));
     }

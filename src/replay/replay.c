@@ -318,8 +318,7 @@ int replay_stream(const char *path, struct opstream *s, struct replay_stats *st,
     size_t nthreads = 0;
     const struct trace_thread *threads = trace_threads(r, &nthreads);
     st->threads = nthreads;
-    st->truncated = ts->truncated;
-    st->corrupt_chunks = ts->corrupt_chunks;
+    st->trace = *ts;
     unsigned streams = nthreads == 0               ? 1
                        : nthreads > WL_MAX_THREADS ? WL_MAX_THREADS
                                                    : (unsigned)nthreads;
@@ -359,10 +358,11 @@ static int is_replayed(const struct trace_event *ev, void *arg)
     return trace_event_allocates(ev) && !(ev->kind == TRACE_POSIX_MEMALIGN && ev->value != 0);
 }
 
-int replay_threads(const char *path, unsigned *threads, struct diag *d)
+int replay_threads(const char *path, unsigned *threads, struct trace_status *status, struct diag *d)
 {
     struct trace_reader *r;
     if (trace_open(&r, path, d) != 0) return -1;
+    if (status) *status = *trace_status(r);
     size_t n = 0;
     trace_threads(r, &n);
     /* In file order, up to the first allocation: usually a few events. */

@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+#include "trace/trace.h"
+
 struct diag;
 struct opstream;
 
@@ -21,15 +23,15 @@ struct opstream;
 struct replay_stats {
     uint64_t events;                  /* allocation and free events read */
     uint64_t allocs, frees, reallocs; /* ops emitted */
-    uint64_t unknown_frees;   /* frees (or reallocs) of addresses the trace never allocated */
-    uint64_t failed;          /* allocations that returned NULL: not replayed */
-    uint64_t zero_sizes;      /* size-0 requests, replayed as 1 byte */
-    uint64_t clamped_aligns;  /* alignments above 2^26, clamped */
-    uint64_t stale_addresses; /* an address allocated again without a recorded free */
-    uint64_t threads;         /* threads in the trace */
-    uint64_t folded_threads;  /* threads beyond WL_MAX_THREADS, folded onto others */
-    uint64_t corrupt_chunks;  /* chunks the reader skipped */
-    int truncated;            /* the trace was read up to its last whole chunk */
+    uint64_t unknown_frees;    /* frees (or reallocs) of addresses the trace never allocated */
+    uint64_t failed;           /* allocations that returned NULL: not replayed */
+    uint64_t zero_sizes;       /* size-0 requests, replayed as 1 byte */
+    uint64_t clamped_aligns;   /* alignments above 2^26, clamped */
+    uint64_t stale_addresses;  /* an address allocated again without a recorded free */
+    uint64_t threads;          /* threads in the trace */
+    uint64_t folded_threads;   /* threads beyond WL_MAX_THREADS, folded onto others */
+    struct trace_status trace; /* the reader's: what a damaged trace lost (truncated, corrupt
+                                * chunks; trace_damage_format words it) */
 };
 
 /* Compile the trace at `path` into stream `s` (initialized here). 0, or -1 with `d`, which
@@ -37,10 +39,12 @@ struct replay_stats {
 int replay_stream(const char *path, struct opstream *s, struct replay_stats *st, struct diag *d);
 
 /*
- * The threads a trace recorded (for running it at that count), read before anything runs.
- * 0, or -1 with `d` ("PATH: reason") when the file cannot be read or holds nothing to replay
- * (no allocation that returned a block), so that a caller can fail before starting workers.
+ * The threads a trace recorded (for running it at that count) and, when `status` is not
+ * NULL, the reader's status (its damage), read before anything runs. 0, or -1 with `d`
+ * ("PATH: reason") when the file cannot be read or holds nothing to replay (no allocation
+ * that returned a block), so that a caller can fail before starting workers.
  */
-int replay_threads(const char *path, unsigned *threads, struct diag *d);
+int replay_threads(const char *path, unsigned *threads, struct trace_status *status,
+                   struct diag *d);
 
 #endif

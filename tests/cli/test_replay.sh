@@ -159,6 +159,41 @@ for cmd in "replay none.trace" "bench --trace none.trace" "bench --workload smal
     check "$cmd: no worker ran (no table, no results)" test ! -s "$TMP/out" -a ! -e "$TMP/none.res"
 done
 
+# A damaged trace replays what can be read. replay and bench --trace say so in trace info's
+# words (its line, as a warning), and the notes under the tables say what was replayed;
+# --strict makes the damage an error (trace info's line, exit 1, no worker).
+size=$(stat -c %s tr_threads.trace)
+head -c $((size * 2 / 3)) tr_threads.trace >cut.trace
+cp tr_threads.trace bad.trace
+printf '\xff\xff\xff\xff' | dd of=bad.trace bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+for f in cut.trace bad.trace; do
+    "$HEAPLAB" trace info "$f" >/dev/null 2>"$TMP/info.err"
+    line=$(cat "$TMP/info.err")
+    check "trace info $f: one damage line" [ "$(wc -l <"$TMP/info.err")" -eq 1 ]
+    for cmd in "replay $f" "bench --trace $f"; do
+        # shellcheck disable=SC2086
+        "$HEAPLAB" $cmd --allocator glibc --repeat 1 --no-latency >"$TMP/out" 2>"$TMP/err"
+        rc=$?
+        check "$cmd: exit 0" [ $rc -eq 0 ]
+        check "$cmd: trace info's line as a warning" \
+            [ "$(cat "$TMP/err")" = "heaplab: warning: ${line#heaplab: }" ]
+        check "$cmd: replayed" grep -q "^trace:$f " "$TMP/out"
+        check "$cmd: the notes say what was replayed" \
+            grep -qE "^  trace:$f: replayed [0-9]+ events \([0-9]+ allocations, [0-9]+ frees" "$TMP/out"
+        check "$cmd: ... from a damaged trace" grep -qF "${line#heaplab: $f: }" "$TMP/out"
+        # shellcheck disable=SC2086
+        "$HEAPLAB" $cmd --strict --allocator glibc --repeat 1 --no-latency >"$TMP/out" 2>"$TMP/err"
+        rc=$?
+        check "$cmd --strict: exit 1" [ $rc -eq 1 ]
+        check "$cmd --strict: trace info's line" [ "$(cat "$TMP/err")" = "$line" ]
+        check "$cmd --strict: no worker ran" [ ! -s "$TMP/out" ]
+    done
+done
+"$HEAPLAB" replay tr_single.trace --strict --allocator glibc --repeat 1 --no-latency \
+    >"$TMP/out" 2>"$TMP/err"
+check "replay --strict of a whole trace: exit 0, silent" [ $? -eq 0 ] && [ ! -s "$TMP/err" ]
+check "a whole trace's note: what was replayed" grep -qE "^  trace:tr_single.trace: replayed [0-9]+ events" "$TMP/out"
+
 for cmd in "trace info" "trace dump" "replay" "bench --trace"; do
     # shellcheck disable=SC2086
     "$HEAPLAB" $cmd crc.trace >/dev/null 2>"$TMP/err"

@@ -112,7 +112,7 @@ static void test_compile(void)
     struct diag d = { { 0 } };
     int rc = replay_stream(path, &s, &st, &d);
     unsigned th = 0;
-    CHECK(replay_threads(path, &th, &d) == 0);
+    CHECK(replay_threads(path, &th, NULL, &d) == 0);
     unlink(path);
     if (rc != 0) fprintf(stderr, "replay_stream: %s\n", d.msg);
     REQUIRE(rc == 0);
@@ -194,14 +194,14 @@ static void test_replay_threads_nothing_to_replay_fails(void)
     REQUIRE(write_events(path, evs, 2) == 0);
     unsigned th = 0;
     struct diag d = { { 0 } };
-    CHECK(replay_threads(path, &th, &d) == -1);
+    CHECK(replay_threads(path, &th, NULL, &d) == -1);
     CHECK(strstr(d.msg, path) == d.msg && strstr(d.msg, "no allocation events to replay"));
     unlink(path);
 
     char empty[] = "/tmp/heaplab-replay-XXXXXX";
     REQUIRE(write_events(empty, evs, 0) == 0);
     d.msg[0] = 0;
-    CHECK(replay_threads(empty, &th, &d) == -1);
+    CHECK(replay_threads(empty, &th, NULL, &d) == -1);
     CHECK(strstr(d.msg, "no allocation events to replay") != NULL);
     unlink(empty);
 }
@@ -221,7 +221,7 @@ static void test_replay_stream_missing_thread_compiles(void)
     struct replay_stats st;
     struct diag d = { { 0 } };
     unsigned th = 0;
-    CHECK(replay_threads(path, &th, &d) == 0);
+    CHECK(replay_threads(path, &th, NULL, &d) == 0);
     int rc = replay_stream(path, &s, &st, &d);
     unlink(path);
     if (rc != 0) fprintf(stderr, "replay_stream: %s\n", d.msg);
