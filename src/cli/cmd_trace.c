@@ -23,7 +23,8 @@ static const char trace_help[] =
         "Inspect a trace written by 'heaplab record' (format heaplab.trace/1, docs/traces.md).\n"
         "\n"
         "  info   events by kind, threads, peak live bytes and when, size and lifetime\n"
-        "         histograms, cross-thread frees, frees of unknown pointers, failures\n"
+        "         histograms, cross-thread frees, frees of unknown pointers, failures,\n"
+        "         and the other files of its recording (FILE.<pid>: children, exec'd images)\n"
         "         --json   the same as one JSON document (schema heaplab.trace-info/1)\n"
         "  dump   one line per event\n"
         "         --order file|seq   as stored (default), or merged by sequence number\n"
@@ -110,6 +111,32 @@ static void print_hist(const char *title, const uint64_t *h, int ns_labels)
         int bar = (int)(pct / 2.5 + 0.5);
         printf("  >= %-10s %12" PRIu64 " %5.1f%% %.*s\n", from, h[b], pct, bar,
                "########################################");
+    }
+}
+
+/* The directory part of `path` as given ("" or "dir/"), to show sibling files the same way. */
+static size_t dir_len(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) + 1 : 0;
+}
+
+/* The other files of the recording `path` belongs to (one per process image; through a
+ * wrapper the program is in a FILE.<pid>), when there are any; `path`'s marked *. */
+static void print_recording(const char *path, const struct trace_recording *rec)
+{
+    if (rec->n < 2) return;
+    int dl = (int)dir_len(path);
+    printf("\nrecording %zu files of one 'heaplab record' run (session %" PRIu64 "), by start\n",
+           rec->n, rec->session);
+    printf("  %-*s %-16s %8s %12s  %s\n", dl + 24, "file", "program", "pid", "events", "end");
+    for (size_t i = 0; i < rec->n; i++) {
+        const struct trace_file *f = &rec->files[i];
+        char shown[4096];
+        snprintf(shown, sizeof(shown), "%.*s%s", dl, path, f->name);
+        printf("%c %-*s %-16s %8" PRIu64 " %12" PRIu64 "  %s\n",
+               strcmp(shown, path) == 0 ? '*' : ' ', dl + 24, shown, f->program, f->pid,
+               f->status.events, trace_end_name(f->status.end.reason));
     }
 }
 
@@ -216,7 +243,8 @@ static cJSON *hist_json(const uint64_t *h)
     return a;
 }
 
-static char *info_json(const char *path, const struct trace_reader *r, const struct trace_stats *s)
+static char *info_json(const char *path, const struct trace_reader *r, const struct trace_stats *s,
+                       const struct trace_recording *recording)
 {
     const struct trace_header *h = trace_header(r);
     const struct trace_status *st = trace_status(r);
@@ -296,6 +324,22 @@ static char *info_json(const char *path, const struct trace_reader *r, const str
         add_u64(e, "events", th[i].events);
         cJSON_AddItemToArray(ta, e);
     }
+    cJSON *ra = cJSON_AddArrayToObject(o, "recording");
+    for (size_t i = 0; i < recording->n; i++) {
+        const struct trace_file *f = &recording->files[i];
+        char shown[4096];
+        snprintf(shown, sizeof(shown), "%.*s%s", (int)dir_len(path), path, f->name);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "file", shown);
+        cJSON_AddStringToObject(e, "program", f->program);
+        add_u64(e, "pid", f->pid);
+        add_u64(e, "ppid", f->ppid);
+        cJSON_AddBoolToObject(e, "forked", f->forked);
+        add_u64(e, "events", f->status.events);
+        add_u64(e, "threads", f->status.threads);
+        cJSON_AddStringToObject(e, "end", trace_end_name(f->status.end.reason));
+        cJSON_AddItemToArray(ra, e);
+    }
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     return text;
@@ -362,10 +406,17 @@ static int trace_info(int argc, char **argv)
         trace_close(r);
         return EXIT_FAIL;
     }
+    struct trace_recording rec;
+    if (trace_recording_find(&rec, path, &d) != 0) {
+        cli_error("%s", d.msg);
+        trace_close(r);
+        return EXIT_FAIL;
+    }
     if (json) {
-        char *text = info_json(path, r, &s);
+        char *text = info_json(path, r, &s, &rec);
         if (!text) {
             cli_error("out of memory");
+            trace_recording_fini(&rec);
             trace_close(r);
             return EXIT_FAIL;
         }
@@ -373,7 +424,9 @@ static int trace_info(int argc, char **argv)
         free(text);
     } else {
         print_info(path, r, &s);
+        print_recording(path, &rec);
     }
+    trace_recording_fini(&rec);
     fflush(stdout);
     rc = finish(path, r);
     trace_close(r);

@@ -245,6 +245,48 @@ struct trace_stats {
 int trace_stats(struct trace_reader *r, struct trace_stats *s, struct diag *d);
 
 /* ------------------------------------------------------------------------------------- */
+/* Recordings: the files of one `heaplab record` run                                      */
+
+/*
+ * One `heaplab record` run writes a file per process image: FILE for the first, FILE.<pid>
+ * (or FILE.<pid>.<n>) for fork children and exec'd images, all in one directory and all with
+ * the run's session number in their header. Through a wrapper (env, a shell that execs, a
+ * version manager's shim) FILE is the wrapper's and the program is in a FILE.<pid>.
+ */
+struct trace_file {
+    char name[256];             /* the file's name in the recording's directory */
+    char program[256];          /* base name of its argv[0] (of the executable without one) */
+    uint64_t pid, ppid;         /* of the process image */
+    uint64_t start_mono_ns;     /* when it started recording (the files' order) */
+    int forked;                 /* a fork child's file */
+    struct trace_status status; /* events, threads, bytes, damage, end */
+};
+
+struct trace_recording {
+    uint64_t session;         /* 0: recorded without `heaplab record`: one file alone */
+    struct trace_file *files; /* by start, the first process first */
+    size_t n;
+};
+
+/*
+ * The readable trace files in `dir` named `base` or `base`.SUFFIX whose header has
+ * `session`. 0, or -1 with `d` filled when the directory cannot be read or memory runs out.
+ * Release with trace_recording_fini().
+ */
+int trace_recording_read(struct trace_recording *rec, const char *dir, const char *base,
+                         uint64_t session, struct diag *d);
+
+/*
+ * The recording the trace at `path` belongs to: the files in its directory with its session
+ * whose names start with its name less any trailing ".<digits>" parts (py.trace.4242 ->
+ * py.trace). A trace with session 0 is a recording of its own. 0, or -1 with `d` filled
+ * ("PATH: reason" when `path` itself cannot be read).
+ */
+int trace_recording_find(struct trace_recording *rec, const char *path, struct diag *d);
+
+void trace_recording_fini(struct trace_recording *rec);
+
+/* ------------------------------------------------------------------------------------- */
 /* Writing (tests and synthetic traces; the recorder itself is shim/)                     */
 
 /*
