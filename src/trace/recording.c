@@ -98,7 +98,30 @@ int trace_recording_find(struct trace_recording *rec, const char *path, struct d
     if (trace_open(&r, path, d) != 0) return -1;
     uint64_t session = trace_header(r)->session;
     const char *name = base_name(path);
-    if (session == 0) {
+    int found = 0;
+    char dir[PATH_MAX], base[NAME_MAX + 1];
+    size_t dlen = name == path ? 0 : (size_t)(name - path) - 1;
+    if (session != 0 && dlen < sizeof(dir)) {
+        if (name == path) {
+            copy_str(dir, sizeof(dir), ".");
+        } else {
+            memcpy(dir, path, dlen ? dlen : 1); /* "/x": the root */
+            dir[dlen ? dlen : 1] = 0;
+        }
+        /* The name less its ".<digits>" parts: FILE of FILE.<pid> and FILE.<pid>.<n>. */
+        copy_str(base, sizeof(base), name);
+        for (;;) {
+            char *dot = strrchr(base, '.');
+            if (!dot || dot == base || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1))
+                break;
+            *dot = 0;
+        }
+        found = trace_recording_read(rec, dir, base, session, NULL) == 0 && rec->n > 0;
+        if (!found) trace_recording_fini(rec);
+    }
+    if (!found) {
+        /* Session 0, or a directory that cannot be listed: the file alone. */
+        rec->session = session;
         rec->files = malloc(sizeof(*rec->files));
         if (!rec->files) {
             trace_close(r);
@@ -106,28 +129,9 @@ int trace_recording_find(struct trace_recording *rec, const char *path, struct d
         }
         fill(&rec->files[0], name, r);
         rec->n = 1;
-        trace_close(r);
-        return 0;
     }
     trace_close(r);
-    char dir[PATH_MAX], base[NAME_MAX + 1];
-    if (name == path) {
-        copy_str(dir, sizeof(dir), ".");
-    } else {
-        size_t n = (size_t)(name - path) - 1;
-        if (n >= sizeof(dir)) return diag_set(d, "%s: path too long", path);
-        memcpy(dir, path, n ? n : 1); /* "/x": the root */
-        dir[n ? n : 1] = 0;
-    }
-    /* The name less its ".<digits>" parts: FILE of FILE.<pid> and FILE.<pid>.<n>. */
-    copy_str(base, sizeof(base), name);
-    for (;;) {
-        char *dot = strrchr(base, '.');
-        if (!dot || dot == base || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1))
-            break;
-        *dot = 0;
-    }
-    return trace_recording_read(rec, dir, base, session, d);
+    return 0;
 }
 
 void trace_recording_fini(struct trace_recording *rec)

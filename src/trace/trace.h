@@ -279,8 +279,8 @@ int trace_recording_read(struct trace_recording *rec, const char *dir, const cha
 /*
  * The recording the trace at `path` belongs to: the files in its directory with its session
  * whose names start with its name less any trailing ".<digits>" parts (py.trace.4242 ->
- * py.trace). A trace with session 0 is a recording of its own. 0, or -1 with `d` filled
- * ("PATH: reason" when `path` itself cannot be read).
+ * py.trace). A trace with session 0, or in a directory that cannot be listed, is a recording
+ * of its own. 0, or -1 with `d` filled ("PATH: reason" when `path` itself cannot be read).
  */
 int trace_recording_find(struct trace_recording *rec, const char *path, struct diag *d);
 
