@@ -91,31 +91,9 @@ struct exec_opts {
 cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct diag *d);
 
 /* ------------------------------------------------------------------------------------- */
-/* Traces as workloads (replay.c)                                                         */
+/* Traces as workloads (compiled into streams by replay/replay.h)                          */
 
 #define BENCH_TRACE_PREFIX "trace:"
-
-/* What compiling a trace into a stream did not reproduce, and what it counted. */
-struct trace_replay_stats {
-    uint64_t events;                  /* allocation and free events read */
-    uint64_t allocs, frees, reallocs; /* ops emitted */
-    uint64_t unknown_frees;   /* frees (or reallocs) of addresses the trace never allocated */
-    uint64_t failed;          /* allocations that returned NULL: not replayed */
-    uint64_t zero_sizes;      /* size-0 requests, replayed as 1 byte */
-    uint64_t clamped_aligns;  /* alignments above 2^26, clamped */
-    uint64_t stale_addresses; /* an address allocated again without a recorded free */
-    uint64_t threads;         /* threads in the trace */
-    uint64_t folded_threads;  /* threads beyond WL_MAX_THREADS, folded onto others */
-    uint64_t corrupt_chunks;  /* chunks the reader skipped */
-    int truncated;            /* the trace was read up to its last whole chunk */
-};
-
-/* Compile the trace at `path` into stream `s` (initialized here). 0, or -1 with `d`. */
-int trace_replay_stream(const char *path, struct opstream *s, struct trace_replay_stats *st,
-                        struct diag *d);
-
-/* The threads a trace recorded (for running it at that count). 0, or -1 with `d`. */
-int trace_replay_threads(const char *path, unsigned *threads, struct diag *d);
 
 /* The short label of a workload for tables: "trace:<file name>" for traces. */
 const char *bench_workload_label(const char *name);

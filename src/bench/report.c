@@ -375,6 +375,76 @@ static void print_frag_tables(const struct bench_config *cfg, const struct bench
     }
 }
 
+/* Append to a note ("" at first), a clause at a time. */
+static void note_add(char *buf, size_t cap, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void note_add(char *buf, size_t cap, const char *fmt, ...)
+{
+    size_t n = strlen(buf);
+    if (n >= cap - 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * A note for each trace workload: what its replay ran and left out, and the trace's damage
+ * in trace info's words. From the replay object of its first successful run (every run
+ * compiles the same stream); a trace no run replayed has its failure noted already.
+ */
+static void trace_notes(const struct bench_config *cfg, const struct bench_results *res, FILE *fp,
+                        int *header)
+{
+    size_t plen = strlen(BENCH_TRACE_PREFIX);
+    for (size_t w = 0; w < cfg->n_workloads; w++) {
+        if (strncmp(cfg->workloads[w], BENCH_TRACE_PREFIX, plen) != 0) continue;
+        const struct bench_cell *cell = NULL;
+        const cJSON *rj = NULL;
+        for (size_t i = 0; i < res->n_cells && !rj; i++) {
+            if (strcmp(res->cells[i].workload, cfg->workloads[w]) != 0) continue;
+            const cJSON *run;
+            cJSON_ArrayForEach(run, res->cells[i].runs)
+            {
+                const cJSON *st = cJSON_GetObjectItemCaseSensitive(run, "status");
+                rj = cJSON_GetObjectItemCaseSensitive(run, "replay");
+                if (cJSON_IsString(st) && strcmp(st->valuestring, "ok") == 0 && cJSON_IsObject(rj))
+                    break;
+                rj = NULL;
+            }
+            cell = &res->cells[i];
+        }
+        if (!rj) continue;
+        double v[9] = { 0 };
+        static const char *const keys[9] = { "events",     "allocs",         "frees",
+                                             "reallocs",   "unknown_frees",  "failed",
+                                             "zero_sizes", "clamped_aligns", "folded_threads" };
+        for (int k = 0; k < 9; k++)
+            bench_json_number(rj, keys[k], &v[k]);
+        char note[1024] = "";
+        note_add(
+                note, sizeof(note),
+                "replayed %.0f events (%.0f allocations, %.0f frees, %.0f reallocs) on %u thread%s",
+                v[0], v[1], v[2], v[3], cell->threads, cell->threads == 1 ? "" : "s");
+        if (v[4]) note_add(note, sizeof(note), "; %.0f frees of unknown pointers skipped", v[4]);
+        if (v[5]) note_add(note, sizeof(note), "; %.0f failed allocations not replayed", v[5]);
+        if (v[6]) note_add(note, sizeof(note), "; %.0f size-0 requests as 1 byte", v[6]);
+        if (v[7]) note_add(note, sizeof(note), "; %.0f alignments clamped", v[7]);
+        if (v[8]) note_add(note, sizeof(note), "; %.0f threads folded onto others", v[8]);
+        const cJSON *dmg = cJSON_GetObjectItemCaseSensitive(rj, "damage");
+        if (cJSON_IsString(dmg) && dmg->valuestring[0])
+            note_add(note, sizeof(note),
+                     "; a damaged trace, replayed as far as it could be read: %s",
+                     dmg->valuestring);
+        if (!*header) {
+            fprintf(fp, "\nnotes:\n");
+            *header = 1;
+        }
+        fprintf(fp, "  %s: %s\n", bench_workload_label(cfg->workloads[w]), note);
+    }
+}
+
 void report_table(const struct bench_config *cfg, const struct bench_results *res, FILE *fp,
                   int tty)
 {
@@ -408,6 +478,7 @@ void report_table(const struct bench_config *cfg, const struct bench_results *re
         fprintf(fp, "  %s (%s, %u thread%s): %s\n", cfg->allocs[c->alloc_idx].name,
                 bench_workload_label(c->workload), c->threads, c->threads == 1 ? "" : "s", c->note);
     }
+    trace_notes(cfg, res, fp, &header);
 }
 
 static cJSON *summary_json(const struct summary *s)

@@ -11,6 +11,8 @@
 
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "replay/replay.h"
+#include "trace/trace.h"
 #include "util/diag.h"
 #include "workload/workload.h"
 
@@ -31,6 +33,7 @@ static const char bench_help[] =
         "                        --profile is an alias\n"
         "      --trace FILE      a malloc trace ('heaplab record') as one more workload,\n"
         "                        replayed on the threads it recorded; repeatable\n"
+        "      --strict          a damaged --trace FILE is an error (else a warning)\n"
         "  -a, --allocator LIST  glibc, jemalloc, tcmalloc, mimalloc, hlmalloc,\n"
         "                        NAME=/path/lib.so, or lab:NAME for a lab allocator run\n"
         "                        in-process (1 thread; lab:vt-glibc is glibc behind the same\n"
@@ -63,6 +66,42 @@ static int parse_cpus(const char *arg, int *cpus, int *n)
     return 0;
 }
 
+/*
+ * Each trace as a workload named "trace:<absolute path>" (cfg->workloads has room for 256),
+ * run on the threads it recorded. Every trace is read before anything runs: one that cannot
+ * be read, or holds nothing to replay, is an error; a damaged one is replayed as far as it
+ * can be read, with trace info's line as a warning (as an error when `strict`). EXIT_OK, or
+ * the exit status once the reason is printed.
+ */
+static int add_traces(struct bench_config *cfg, const char *const *traces, size_t n, int strict)
+{
+    static char names[64][4096 + 8];
+    for (size_t i = 0; i < n && i < 64; i++) {
+        char abs[4096], damage[256];
+        unsigned th;
+        struct trace_status st;
+        struct diag d = { { 0 } };
+        if (replay_threads(traces[i], &th, &st, &d) != 0) {
+            cli_error("%s", d.msg);
+            return EXIT_FAIL;
+        }
+        trace_damage_format(&st, damage, sizeof(damage));
+        if (*damage && strict) {
+            cli_error("%s: %s", traces[i], damage);
+            return EXIT_FAIL;
+        }
+        if (*damage) cli_warn("%s: %s", traces[i], damage);
+        if (!realpath(traces[i], abs) || cfg->n_workloads >= 256) {
+            cli_error("%s: cannot resolve the path", traces[i]);
+            return EXIT_FAIL;
+        }
+        snprintf(names[i], sizeof(names[i]), "%s%s", BENCH_TRACE_PREFIX, abs);
+        cfg->fixed_threads[cfg->n_workloads] = th;
+        cfg->workloads[cfg->n_workloads++] = names[i];
+    }
+    return EXIT_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -80,6 +119,7 @@ int cmd_bench(int argc, char **argv)
         { "no-latency", no_argument, NULL, 'L' },
         { "quiet", no_argument, NULL, 'q' },
         { "trace", required_argument, NULL, 'X' },
+        { "strict", no_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -91,7 +131,7 @@ int cmd_bench(int argc, char **argv)
     const char *alloc_items[ALLOC_MAX];
     size_t n_alloc_items = 0;
     const char *json_path = NULL, *csv_path = NULL;
-    int quiet = 0;
+    int quiet = 0, strict = 0;
     memset(&cfg, 0, sizeof(cfg));
     cfg.workloads = workloads;
     cfg.seed = 1;
@@ -169,6 +209,9 @@ int cmd_bench(int argc, char **argv)
             if (n_traces >= 64) return cli_usage_error(bench_usage, "too many --trace files");
             traces[n_traces++] = optarg;
             break;
+        case 'S':
+            strict = 1;
+            break;
         case 'h':
             fputs(bench_usage, stdout);
             fputs(bench_help, stdout);
@@ -189,25 +232,9 @@ int cmd_bench(int argc, char **argv)
         for (size_t i = 0; i < workload_count; i++)
             workloads[cfg.n_workloads++] = workload_list[i]->name;
     size_t n_named = cfg.n_workloads;
-    struct diag td = { { 0 } };
-    for (size_t i = 0; i < n_traces; i++) {
-        /* A trace is a workload named "trace:<absolute path>", run on its own threads. */
-        static char names[64][4096 + 8];
-        char abs[4096];
-        unsigned th;
-        if (trace_replay_threads(traces[i], &th, &td) != 0) {
-            cli_error("%s", td.msg);
-            return EXIT_FAIL;
-        }
-        if (!realpath(traces[i], abs) || cfg.n_workloads >= 256) {
-            cli_error("%s: cannot resolve the path", traces[i]);
-            return EXIT_FAIL;
-        }
-        snprintf(names[i], sizeof(names[i]), "%s%s", BENCH_TRACE_PREFIX, abs);
-        fixed_threads[cfg.n_workloads] = th;
-        workloads[cfg.n_workloads++] = names[i];
-    }
     cfg.fixed_threads = fixed_threads;
+    int status = add_traces(&cfg, traces, n_traces, strict);
+    if (status != EXIT_OK) return status;
     for (size_t i = 0; i < n_named; i++) {
         if (!workload_find(workloads[i])) {
             cli_error("unknown workload \"%s\" (try 'heaplab list workloads')", workloads[i]);

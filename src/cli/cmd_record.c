@@ -6,13 +6,14 @@
  * Files: FILE for the first process; FILE.<pid> (or FILE.<pid>.<n>) for fork children and
  * exec'd images. An existing FILE is replaced; the other files of this run are recognized by
  * the session number every header carries, so stale files of earlier runs are not counted.
+ * The last line names each file with the program it holds ("py.trace: env (267 events);
+ * py.trace.4242: python3 (1.2M events)"), which matters when CMD is a wrapper that execs.
  *
  * Exit status: 0 when CMD exited 0. When CMD fails (non-zero status, killed by a signal) the
  * trace is kept, the failure is reported on stderr and the status is 1, as it is when no
  * trace could be written. 2: a usage error.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -70,68 +71,62 @@ static int parse_bytes(const char *s, uint64_t *out)
     return 0;
 }
 
-/* Is `name` FILE's base name, or that followed by ".<digits>" or ".<digits>.<digits>"? */
-static int is_trace_name(const char *name, const char *base)
+/* An event count for people: exact below 10000, then 12.3k, 1.2M, 3.4G. */
+static void fmt_count(char *buf, size_t n, uint64_t v)
 {
-    size_t n = strlen(base);
-    if (strncmp(name, base, n) != 0) return 0;
-    const char *p = name + n;
-    if (*p == 0) return 1;
-    for (int part = 0; part < 2 && *p == '.'; part++) {
-        p++;
-        if (*p < '0' || *p > '9') return 0;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    return *p == 0;
+    if (v < 10000)
+        snprintf(buf, n, "%" PRIu64, v);
+    else if (v < 1000000)
+        snprintf(buf, n, "%.1fk", (double)v / 1e3);
+    else if (v < 1000000000)
+        snprintf(buf, n, "%.1fM", (double)v / 1e6);
+    else
+        snprintf(buf, n, "%.1fG", (double)v / 1e9);
 }
 
-struct summary {
-    uint64_t events, threads, bytes, files, damaged;
-    uint64_t pids[64];
-    size_t n_pids;
-    char names[3][NAME_MAX + 1];
-};
+#define LIST_MAX 8 /* files named on the last line */
 
-/* Read the files of this session in `dir` into s. */
-static void summarize(const char *dir, const char *base, uint64_t session, struct summary *s)
+/*
+ * The last line: the totals, then which file holds which program, in the order the process
+ * images started (through a wrapper, the wrapper's FILE comes first). `name` is FILE as the
+ * user gave it, `base` its file name; damaged files get a warning first.
+ */
+static void print_recorded(const struct trace_recording *rec, const char *name, const char *base)
 {
-    DIR *dp = opendir(dir);
-    if (!dp) return;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        if (!is_trace_name(de->d_name, base)) continue;
-        char path[2 * PATH_MAX + NAME_MAX + 2];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        struct trace_reader *r;
-        struct diag d = { { 0 } };
-        if (trace_open(&r, path, &d) != 0) {
-            /* ours, unreadable? only if its header says so, which it cannot: skip */
-            continue;
-        }
-        const struct trace_header *h = trace_header(r);
-        const struct trace_status *st = trace_status(r);
-        if (h->session == session) {
-            if (s->files < 3) snprintf(s->names[s->files], sizeof(s->names[0]), "%s", de->d_name);
-            s->files++;
-            s->events += st->events;
-            s->threads += st->threads;
-            s->bytes += st->file_bytes;
-            if (st->truncated || st->corrupt_chunks) {
-                s->damaged++;
-                cli_warn("%s is damaged (%s%s)", path, st->truncated ? "truncated" : "",
-                         st->corrupt_chunks
-                                 ? (st->truncated ? ", corrupt chunks" : "corrupt chunks")
-                                 : "");
-            }
-            size_t i;
-            for (i = 0; i < s->n_pids && s->pids[i] != h->pid; i++) {
-            }
-            if (i == s->n_pids && s->n_pids < 64) s->pids[s->n_pids++] = h->pid;
-        }
-        trace_close(r);
+    uint64_t events = 0, threads = 0, bytes = 0;
+    size_t pids = 0;
+    size_t blen = strlen(base);
+    for (size_t i = 0; i < rec->n; i++) {
+        const struct trace_file *f = &rec->files[i];
+        events += f->status.events;
+        threads += f->status.threads;
+        bytes += f->status.file_bytes;
+        size_t k = 0;
+        while (k < i && rec->files[k].pid != f->pid)
+            k++;
+        pids += k == i;
+        char damage[256];
+        trace_damage_format(&f->status, damage, sizeof(damage));
+        if (*damage) cli_warn("%s%s: %s", name, f->name + blen, damage);
     }
-    closedir(dp);
+    char size[32];
+    double mib = (double)bytes / (1u << 20);
+    if (mib >= 0.1)
+        snprintf(size, sizeof(size), "%.1f MiB", mib);
+    else
+        snprintf(size, sizeof(size), "%.1f KiB", (double)bytes / 1024);
+    fprintf(stderr,
+            "heaplab: recorded %" PRIu64 " events, %" PRIu64 " thread%s, %zu process%s (%s): ",
+            events, threads, threads == 1 ? "" : "s", pids, pids == 1 ? "" : "es", size);
+    for (size_t i = 0; i < rec->n && i < LIST_MAX; i++) {
+        const struct trace_file *f = &rec->files[i];
+        char count[32];
+        fmt_count(count, sizeof(count), f->status.events);
+        fprintf(stderr, "%s%s%s: %s (%s events)", i ? "; " : "", name, f->name + blen, f->program,
+                count);
+    }
+    if (rec->n > LIST_MAX) fprintf(stderr, "; %zu more (%s.*)", rec->n - LIST_MAX, name);
+    fputc('\n', stderr);
 }
 
 int cmd_record(int argc, char **argv)
@@ -308,40 +303,31 @@ int cmd_record(int argc, char **argv)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
 
-    struct summary s;
-    memset(&s, 0, sizeof(s));
-    summarize(dir, base, session, &s);
+    struct trace_recording rec;
+    struct diag d = { { 0 } };
+    if (trace_recording_read(&rec, dir, base, session, &d) != 0) {
+        cli_error("%s", d.msg);
+        return EXIT_FAIL;
+    }
+    size_t files = rec.n;
     int rc = EXIT_OK;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && s.files == 0) return EXIT_FAIL;
-    if (s.files == 0) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && files == 0) return EXIT_FAIL;
+    if (files == 0) {
         cli_error("no trace was written (is %s writable, and does %s use the dynamic "
                   "linker's LD_PRELOAD?)",
                   dir, cmd[0]);
         rc = EXIT_FAIL;
     } else {
-        char size[32];
-        double mib = (double)s.bytes / (1u << 20);
-        if (mib >= 0.1)
-            snprintf(size, sizeof(size), "%.1f MiB", mib);
-        else
-            snprintf(size, sizeof(size), "%.1f KiB", (double)s.bytes / 1024);
-        char more[PATH_MAX + 64] = "";
-        if (s.files > 1)
-            snprintf(more, sizeof(more), " (+%" PRIu64 " more file%s: %s.*)", s.files - 1,
-                     s.files > 2 ? "s" : "", name);
-        fprintf(stderr,
-                "heaplab: recorded %" PRIu64 " events, %" PRIu64 " thread%s, %zu process%s: "
-                "%s%s, %s\n",
-                s.events, s.threads, s.threads == 1 ? "" : "s", s.n_pids, s.n_pids == 1 ? "" : "es",
-                name, more, size);
+        print_recorded(&rec, name, base);
     }
+    trace_recording_fini(&rec);
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
         cli_error("%s exited with status %d%s", cmd[0], WEXITSTATUS(status),
-                  s.files ? " (the trace is kept)" : "");
+                  files ? " (the trace is kept)" : "");
         rc = EXIT_FAIL;
     } else if (WIFSIGNALED(status)) {
         cli_error("%s was killed by signal %d (%s)%s", cmd[0], WTERMSIG(status),
-                  strsignal(WTERMSIG(status)), s.files ? "; the trace is kept" : "");
+                  strsignal(WTERMSIG(status)), files ? "; the trace is kept" : "");
         rc = EXIT_FAIL;
     }
     return rc;

@@ -10,7 +10,7 @@
 
 static const char replay_usage[] =
         "usage: heaplab replay FILE [--allocator LIST] [--repeat R] [--json FILE] [--csv FILE]\n"
-        "                      [--timeout SEC] [--no-latency] [--pin CPUS] [--quiet]\n";
+        "                      [--timeout SEC] [--no-latency] [--pin CPUS] [--quiet] [--strict]\n";
 
 static const char replay_help[] =
         "\n"
@@ -20,7 +20,9 @@ static const char replay_help[] =
         "addresses the trace never allocated are skipped and counted (the JSON's replay object).\n"
         "\n"
         "options: as for 'heaplab bench' (--allocator, --repeat, --json, --csv, --timeout,\n"
-        "--no-latency, --pin, --quiet); lab:NAME allocators replay single-threaded traces.\n";
+        "--no-latency, --pin, --quiet); lab:NAME allocators replay single-threaded traces.\n"
+        "A damaged trace is replayed as far as it can be read, with a warning; --strict\n"
+        "makes that an error.\n";
 
 int cmd_replay(int argc, char **argv)
 {

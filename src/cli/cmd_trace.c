@@ -23,7 +23,8 @@ static const char trace_help[] =
         "Inspect a trace written by 'heaplab record' (format heaplab.trace/1, docs/traces.md).\n"
         "\n"
         "  info   events by kind, threads, peak live bytes and when, size and lifetime\n"
-        "         histograms, cross-thread frees, frees of unknown pointers, failures\n"
+        "         histograms, cross-thread frees, frees of unknown pointers, failures,\n"
+        "         and the other files of its recording (FILE.<pid>: children, exec'd images)\n"
         "         --json   the same as one JSON document (schema heaplab.trace-info/1)\n"
         "  dump   one line per event\n"
         "         --order file|seq   as stored (default), or merged by sequence number\n"
@@ -75,23 +76,6 @@ static void fmt_ns_bucket(char *buf, size_t n, unsigned b)
     fmt_ns(buf, n, 1ull << (b - 1));
 }
 
-/* The damage, as one line, or "" when the file is whole. */
-static void damage(const struct trace_status *st, char *buf, size_t n)
-{
-    buf[0] = 0;
-    if (st->truncated && st->corrupt_chunks)
-        snprintf(buf, n,
-                 "truncated (read up to its last whole chunk) and %" PRIu64
-                 " corrupt chunk(s) skipped (%" PRIu64 " bytes)",
-                 st->corrupt_chunks, st->skipped_bytes);
-    else if (st->truncated)
-        snprintf(buf, n, "truncated: read up to its last whole chunk (%" PRIu64 " events)",
-                 st->events);
-    else if (st->corrupt_chunks)
-        snprintf(buf, n, "%" PRIu64 " corrupt chunk(s) skipped (%" PRIu64 " bytes)",
-                 st->corrupt_chunks, st->skipped_bytes);
-}
-
 static const unsigned info_kinds[] = {
     TRACE_MALLOC,         TRACE_CALLOC,        TRACE_REALLOC,    TRACE_REALLOCARRAY,
     TRACE_POSIX_MEMALIGN, TRACE_ALIGNED_ALLOC, TRACE_MEMALIGN,   TRACE_VALLOC,
@@ -130,6 +114,32 @@ static void print_hist(const char *title, const uint64_t *h, int ns_labels)
     }
 }
 
+/* The directory part of `path` as given ("" or "dir/"), to show sibling files the same way. */
+static size_t dir_len(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) + 1 : 0;
+}
+
+/* The other files of the recording `path` belongs to (one per process image; through a
+ * wrapper the program is in a FILE.<pid>), when there are any; `path`'s marked *. */
+static void print_recording(const char *path, const struct trace_recording *rec)
+{
+    if (rec->n < 2) return;
+    int dl = (int)dir_len(path);
+    printf("\nrecording %zu files of one 'heaplab record' run (session %" PRIu64 "), by start\n",
+           rec->n, rec->session);
+    printf("  %-*s %-16s %8s %12s  %s\n", dl + 24, "file", "program", "pid", "events", "end");
+    for (size_t i = 0; i < rec->n; i++) {
+        const struct trace_file *f = &rec->files[i];
+        char shown[4096];
+        snprintf(shown, sizeof(shown), "%.*s%s", dl, path, f->name);
+        printf("%c %-*s %-16s %8" PRIu64 " %12" PRIu64 "  %s\n",
+               strcmp(shown, path) == 0 ? '*' : ' ', dl + 24, shown, f->program, f->pid,
+               f->status.events, trace_end_name(f->status.end.reason));
+    }
+}
+
 static void print_info(const char *path, const struct trace_reader *r, const struct trace_stats *s)
 {
     const struct trace_header *h = trace_header(r);
@@ -162,7 +172,7 @@ static void print_info(const char *path, const struct trace_reader *r, const str
     printf("events    %" PRIu64 " in %" PRIu64 " chunk%s, %u thread%s, over %s\n", s->events,
            st->chunks, st->chunks == 1 ? "" : "s", st->threads, st->threads == 1 ? "" : "s", b1);
     char dmg[256];
-    damage(st, dmg, sizeof(dmg));
+    trace_damage_format(st, dmg, sizeof(dmg));
     if (*dmg) printf("damage    %s\n", dmg);
     if (st->duplicate_chunks)
         printf("          %" PRIu64 " chunk(s) written twice were dropped\n", st->duplicate_chunks);
@@ -233,7 +243,8 @@ static cJSON *hist_json(const uint64_t *h)
     return a;
 }
 
-static char *info_json(const char *path, const struct trace_reader *r, const struct trace_stats *s)
+static char *info_json(const char *path, const struct trace_reader *r, const struct trace_stats *s,
+                       const struct trace_recording *recording)
 {
     const struct trace_header *h = trace_header(r);
     const struct trace_status *st = trace_status(r);
@@ -313,6 +324,22 @@ static char *info_json(const char *path, const struct trace_reader *r, const str
         add_u64(e, "events", th[i].events);
         cJSON_AddItemToArray(ta, e);
     }
+    cJSON *ra = cJSON_AddArrayToObject(o, "recording");
+    for (size_t i = 0; i < recording->n; i++) {
+        const struct trace_file *f = &recording->files[i];
+        char shown[4096];
+        snprintf(shown, sizeof(shown), "%.*s%s", (int)dir_len(path), path, f->name);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "file", shown);
+        cJSON_AddStringToObject(e, "program", f->program);
+        add_u64(e, "pid", f->pid);
+        add_u64(e, "ppid", f->ppid);
+        cJSON_AddBoolToObject(e, "forked", f->forked);
+        add_u64(e, "events", f->status.events);
+        add_u64(e, "threads", f->status.threads);
+        cJSON_AddStringToObject(e, "end", trace_end_name(f->status.end.reason));
+        cJSON_AddItemToArray(ra, e);
+    }
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     return text;
@@ -328,7 +355,7 @@ static int open_trace_arg(int argc, char **argv, const char **path, struct trace
     *path = argv[optind];
     struct diag d = { { 0 } };
     if (trace_open(r, *path, &d) != 0) {
-        cli_error("%s: %s", *path, d.msg);
+        cli_error("%s", d.msg);
         return EXIT_FAIL;
     }
     return EXIT_OK;
@@ -338,7 +365,7 @@ static int open_trace_arg(int argc, char **argv, const char **path, struct trace
 static int finish(const char *path, const struct trace_reader *r)
 {
     char dmg[256];
-    damage(trace_status(r), dmg, sizeof(dmg));
+    trace_damage_format(trace_status(r), dmg, sizeof(dmg));
     if (!*dmg) return EXIT_OK;
     cli_error("%s: %s", path, dmg);
     return EXIT_FAIL;
@@ -379,10 +406,17 @@ static int trace_info(int argc, char **argv)
         trace_close(r);
         return EXIT_FAIL;
     }
+    struct trace_recording rec;
+    if (trace_recording_find(&rec, path, &d) != 0) {
+        cli_error("%s", d.msg);
+        trace_close(r);
+        return EXIT_FAIL;
+    }
     if (json) {
-        char *text = info_json(path, r, &s);
+        char *text = info_json(path, r, &s, &rec);
         if (!text) {
             cli_error("out of memory");
+            trace_recording_fini(&rec);
             trace_close(r);
             return EXIT_FAIL;
         }
@@ -390,7 +424,9 @@ static int trace_info(int argc, char **argv)
         free(text);
     } else {
         print_info(path, r, &s);
+        print_recording(path, &rec);
     }
+    trace_recording_fini(&rec);
     fflush(stdout);
     rc = finish(path, r);
     trace_close(r);

@@ -11,6 +11,8 @@
 
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "replay/replay.h"
+#include "trace/trace.h"
 #include "util/diag.h"
 #include "workload/workload.h"
 
@@ -148,8 +150,8 @@ int cmd_worker(int argc, char **argv)
     struct wl_params p = { .seed = seed, .ops = ops, .threads = (unsigned)threads };
     struct opstream s;
     struct diag d = { { 0 } };
-    struct trace_replay_stats rs;
-    if (is_trace ? trace_replay_stream(workload + strlen(BENCH_TRACE_PREFIX), &s, &rs, &d)
+    struct replay_stats rs;
+    if (is_trace ? replay_stream(workload + strlen(BENCH_TRACE_PREFIX), &s, &rs, &d)
                  : workload_build(w, &p, &s, &d)) {
         cli_error("%s", d.msg);
         return EXIT_FAIL;
@@ -181,8 +183,11 @@ int cmd_worker(int argc, char **argv)
         cJSON_AddNumberToObject(rj, "stale_addresses", (double)rs.stale_addresses);
         cJSON_AddNumberToObject(rj, "threads", (double)rs.threads);
         cJSON_AddNumberToObject(rj, "folded_threads", (double)rs.folded_threads);
-        cJSON_AddNumberToObject(rj, "corrupt_chunks", (double)rs.corrupt_chunks);
-        cJSON_AddBoolToObject(rj, "truncated", rs.truncated);
+        cJSON_AddNumberToObject(rj, "corrupt_chunks", (double)rs.trace.corrupt_chunks);
+        cJSON_AddBoolToObject(rj, "truncated", rs.trace.truncated);
+        char damage[256];
+        trace_damage_format(&rs.trace, damage, sizeof(damage));
+        cJSON_AddStringToObject(rj, "damage", damage);
     } else {
         cJSON_AddNumberToObject(res, "ops_per_thread", (double)(ops ? ops : w->default_ops));
     }

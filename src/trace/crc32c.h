@@ -3,7 +3,7 @@
  * final xor 0xFFFFFFFF; crc32c("123456789") = 0xE3069283), the checksum of every chunk and
  * header of a heaplab.trace/1 file.
  *
- * Shared by the recorder (shim.c), which must not allocate or call anything that might, and
+ * Shared by the recorder (shim/), which must not allocate or call anything that might, and
  * the reader, so it is a header of static functions. x86-64 CPUs with SSE4.2 compute it with
  * the crc32 instruction (8 bytes per instruction, about 0.4 cycle per byte); elsewhere a
  * 16-entry table is used, two lookups per byte.

@@ -1,6 +1,6 @@
 /*
  * trace/format.h: heaplab.trace/1 on the wire (docs/traces.md is the specification). Shared
- * by the recorder (shim.c), the reader (reader.c) and the writer (writer.c), so it is a header
+ * by the recorder (shim/), the reader (reader.c) and the writer (writer.c), so it is a header
  * of static functions that allocate nothing and call nothing but memcpy.
  *
  * File:   prefix (24 bytes) | header body (TLV fields) | chunk | chunk | ...

@@ -615,20 +615,21 @@ int trace_open_mem(struct trace_reader **out, const void *data, size_t len, stru
     return 0;
 }
 
-int trace_open(struct trace_reader **out, const char *path, struct diag *d)
+/* trace_open, with reasons that do not repeat the path. */
+static int open_file(struct trace_reader **out, const char *path, struct diag *d)
 {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return diag_set(d, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0) return diag_set(d, "cannot open: %s", strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         int e = errno;
         close(fd);
-        return diag_set(d, "cannot stat %s: %s", path, strerror(e));
+        return diag_set(d, "cannot stat: %s", strerror(e));
     }
     if (S_ISDIR(sb.st_mode)) {
         close(fd);
-        return diag_set(d, "%s is a directory", path);
+        return diag_set(d, "is a directory");
     }
     struct trace_reader *r = calloc(1, sizeof(*r));
     if (!r) {
@@ -644,7 +645,7 @@ int trace_open(struct trace_reader **out, const char *path, struct diag *d)
                 r->map = NULL;
                 close(fd);
                 trace_close(r);
-                return diag_set(d, "cannot map %s: %s", path, strerror(e));
+                return diag_set(d, "cannot map: %s", strerror(e));
             }
             r->map_len = r->len;
             madvise(r->map, r->len, MADV_SEQUENTIAL);
@@ -673,7 +674,7 @@ int trace_open(struct trace_reader **out, const char *path, struct diag *d)
                 free(buf);
                 close(fd);
                 trace_close(r);
-                return diag_set(d, "cannot read %s: %s", path, strerror(e));
+                return diag_set(d, "cannot read: %s", strerror(e));
             }
             if (got == 0) break;
             n += (size_t)got;
@@ -681,7 +682,7 @@ int trace_open(struct trace_reader **out, const char *path, struct diag *d)
         if (!buf) {
             close(fd);
             trace_close(r);
-            return diag_set(d, "out of memory reading %s", path);
+            return diag_set(d, "out of memory reading it");
         }
         r->owned = buf;
         r->data = buf;
@@ -694,6 +695,13 @@ int trace_open(struct trace_reader **out, const char *path, struct diag *d)
     }
     *out = r;
     return 0;
+}
+
+int trace_open(struct trace_reader **out, const char *path, struct diag *d)
+{
+    struct diag why = { { 0 } };
+    if (open_file(out, path, &why) == 0) return 0;
+    return diag_set(d, "%s: %s", path, why.msg);
 }
 
 void trace_close(struct trace_reader *r)

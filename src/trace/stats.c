@@ -1,8 +1,10 @@
 /*
  * trace/stats.c: what `heaplab trace info` reports, from one pass over a trace in sequence
  * order, with a map from live address to (size, birth) so frees can be matched to their
- * allocations across threads.
+ * allocations across threads. Also the one wording of a trace's damage.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,4 +236,21 @@ int trace_stats(struct trace_reader *r, struct trace_stats *s, struct diag *d)
     free(ps.m.t);
     if (rc) return diag_set(d, "out of memory (%llu live blocks)", (unsigned long long)ps.m.n);
     return 0;
+}
+
+void trace_damage_format(const struct trace_status *st, char *buf, size_t n)
+{
+    if (n == 0) return;
+    buf[0] = 0;
+    if (st->truncated && st->corrupt_chunks)
+        snprintf(buf, n,
+                 "truncated (read up to its last whole chunk) and %" PRIu64
+                 " corrupt chunk(s) skipped (%" PRIu64 " bytes)",
+                 st->corrupt_chunks, st->skipped_bytes);
+    else if (st->truncated)
+        snprintf(buf, n, "truncated: read up to its last whole chunk (%" PRIu64 " events)",
+                 st->events);
+    else if (st->corrupt_chunks)
+        snprintf(buf, n, "%" PRIu64 " corrupt chunk(s) skipped (%" PRIu64 " bytes)",
+                 st->corrupt_chunks, st->skipped_bytes);
 }

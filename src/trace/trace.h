@@ -2,7 +2,7 @@
  * trace/trace.h: malloc traces in the heaplab.trace/1 format (docs/traces.md): reading them,
  * and writing them from a list of events (tests, synthetic traces).
  *
- * A trace file is what one process image recorded through libheaplab-trace.so (shim.c): a
+ * A trace file is what one process image recorded through libheaplab-trace.so (shim/): a
  * header (program, arguments, pids, start time, machine, the recorder's settings), then
  * self-contained chunks, each holding the events of one thread. Every event carries a global
  * sequence number from one atomic counter: an allocation takes its number after the real
@@ -140,6 +140,13 @@ struct trace_status {
     } end;
 };
 
+/*
+ * The damage of a trace as one line for a person, without the file name: "truncated: read
+ * up to its last whole chunk (N events)", "N corrupt chunk(s) skipped (B bytes)", or both;
+ * "" when the file is whole. Every command that reads a trace says it in these words.
+ */
+void trace_damage_format(const struct trace_status *st, char *buf, size_t n);
+
 /* A thread: its index, OS tid (from its chunks) and number of events. */
 struct trace_thread {
     uint32_t index;
@@ -155,10 +162,12 @@ enum trace_order {
 
 struct trace_reader;
 
-/* Open a trace file (mmap'd). 0, or -1 with `d` saying why (one line). */
+/* Open a trace file (mmap'd). 0, or -1 with `d` saying why in one line, the path first:
+ * "PATH: corrupt header (checksum mismatch)". */
 int trace_open(struct trace_reader **out, const char *path, struct diag *d);
 
-/* The same over `len` bytes at `data`, which must stay valid until trace_close(). */
+/* The same over `len` bytes at `data`, which must stay valid until trace_close(); `d` holds
+ * the reason alone. */
 int trace_open_mem(struct trace_reader **out, const void *data, size_t len, struct diag *d);
 
 void trace_close(struct trace_reader *r);
@@ -236,7 +245,49 @@ struct trace_stats {
 int trace_stats(struct trace_reader *r, struct trace_stats *s, struct diag *d);
 
 /* ------------------------------------------------------------------------------------- */
-/* Writing (tests and synthetic traces; the recorder itself is shim.c)                    */
+/* Recordings: the files of one `heaplab record` run                                      */
+
+/*
+ * One `heaplab record` run writes a file per process image: FILE for the first, FILE.<pid>
+ * (or FILE.<pid>.<n>) for fork children and exec'd images, all in one directory and all with
+ * the run's session number in their header. Through a wrapper (env, a shell that execs, a
+ * version manager's shim) FILE is the wrapper's and the program is in a FILE.<pid>.
+ */
+struct trace_file {
+    char name[256];             /* the file's name in the recording's directory */
+    char program[256];          /* base name of its argv[0] (of the executable without one) */
+    uint64_t pid, ppid;         /* of the process image */
+    uint64_t start_mono_ns;     /* when it started recording (the files' order) */
+    int forked;                 /* a fork child's file */
+    struct trace_status status; /* events, threads, bytes, damage, end */
+};
+
+struct trace_recording {
+    uint64_t session;         /* 0: recorded without `heaplab record`: one file alone */
+    struct trace_file *files; /* by start, the first process first */
+    size_t n;
+};
+
+/*
+ * The readable trace files in `dir` named `base` or `base`.SUFFIX whose header has
+ * `session`. 0, or -1 with `d` filled when the directory cannot be read or memory runs out.
+ * Release with trace_recording_fini().
+ */
+int trace_recording_read(struct trace_recording *rec, const char *dir, const char *base,
+                         uint64_t session, struct diag *d);
+
+/*
+ * The recording the trace at `path` belongs to: the files in its directory with its session
+ * whose names start with its name less any trailing ".<digits>" parts (py.trace.4242 ->
+ * py.trace). A trace with session 0, or in a directory that cannot be listed, is a recording
+ * of its own. 0, or -1 with `d` filled ("PATH: reason" when `path` itself cannot be read).
+ */
+int trace_recording_find(struct trace_recording *rec, const char *path, struct diag *d);
+
+void trace_recording_fini(struct trace_recording *rec);
+
+/* ------------------------------------------------------------------------------------- */
+/* Writing (tests and synthetic traces; the recorder itself is shim/)                     */
 
 /*
  * Encode a whole trace file into a new malloc'd buffer (*out, *out_len): the header `h`

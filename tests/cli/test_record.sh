@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `heaplab record` and `heaplab trace`: small programs with known allocation calls
 # (tests/trace/*.c, which print the counts they expect) recorded and checked against
-# `heaplab trace info --json`; threads with cross-thread frees, fork, exec, death by signal,
-# _exit; real programs (python3, sort); damaged and foreign files.
+# `heaplab trace info --json`; threads with cross-thread frees, fork, exec, through a wrapper
+# (env, sh -c 'exec ...'), death by signal, _exit; real programs (python3, sort); damaged and
+# foreign files.
 source "$(dirname "$0")/lib.sh"
 
 BIN=$(dirname "$HEAPLAB")
@@ -118,6 +119,39 @@ pid=$("$PY" -c "import json; print(json.load(open('$TMP/info.json'))['pid'])")
 info "exec.trace.$pid"
 check "info exec (after): the new image's calls" expect_counts "$TMP/exec.exp"
 
+# ---- through a wrapper: env, and a shell that execs ---------------------------------------
+# The wrapper writes FILE, the program it execs FILE.<pid>. The last line says which file
+# holds which program, and trace info on either file lists both (its "recording").
+# events FILE: the events of FILE, from trace info
+events() {
+    "$HEAPLAB" trace info --json "$1" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['events'])"
+}
+for w in env sh; do
+    if [ $w = env ]; then
+        "$HEAPLAB" record -o $w.trace -- /usr/bin/env "$PROGS/tr_single" mix >/dev/null 2>"$TMP/$w.err"
+    else
+        "$HEAPLAB" record -o $w.trace -- sh -c "exec '$PROGS/tr_single' mix" >/dev/null 2>"$TMP/$w.err"
+    fi
+    check "record through $w: exit 0" [ $? -eq 0 ]
+    second=$(ls $w.trace.* 2>/dev/null)
+    check "record through $w: the program's own file" test "$(echo "$second" | wc -w)" -eq 1 -a -f "$second"
+    n1=$(events $w.trace)
+    n2=$(events "$second")
+    check "record through $w: the last line names each file's program" \
+        grep -qE "^heaplab: recorded $((n1 + n2)) events, .*: $w.trace: $w \($n1 events\); $second: tr_single \($n2 events\)\$" \
+        "$TMP/$w.err"
+    for f in $w.trace "$second"; do
+        info "$f"
+        check "info $f: the recording's files, the wrapper's first" jcheck \
+            "[(r['file'], r['program'], r['events']) for r in d['recording']] == [('$w.trace', '$w', $n1), ('$second', 'tr_single', $n2)]"
+        check "info $f (JSON) validates" validate trace-info-1.schema.json "$TMP/info.json"
+        "$HEAPLAB" trace info "$f" >"$TMP/rec.txt"
+        check "info $f (text): lists both files" bash -c "grep -qE '^recording +2 files' '$TMP/rec.txt' && grep -qE '^[* ] $w.trace +$w +[0-9]+ +$n1 +exec' '$TMP/rec.txt' && grep -qE '^[* ] $second +tr_single +[0-9]+ +$n2 +exit' '$TMP/rec.txt'"
+    done
+done
+info mix.trace
+check "info of a one-file recording: itself" jcheck "[r['file'] for r in d['recording']] == ['mix.trace']"
+
 # ---- ends: a fatal signal, abort, _exit ---------------------------------------------------
 "$HEAPLAB" record -o sig.trace -- "$PROGS/tr_single" signal >"$TMP/sig.exp" 2>"$TMP/sig.err"; rc=$?
 check "record signal: exit 1" [ $rc -eq 1 ]
@@ -168,7 +202,7 @@ check "info sort: plausible" jcheck "d['calls']['malloc']>10 and d['bytes_reques
 
 # An old FILE is replaced, and only this run's files are counted.
 "$HEAPLAB" record -o mix.trace -- "$PROGS/tr_single" mix >/dev/null 2>"$TMP/again.err"
-check "record over an old FILE: replaced" grep -q "1 process: mix.trace," "$TMP/again.err"
+check "record over an old FILE: replaced" grep -q "1 process (.*): mix.trace: tr_single ([0-9]* events)$" "$TMP/again.err"
 
 # ---- damaged and foreign files ------------------------------------------------------------
 size=$(stat -c %s thr.trace)

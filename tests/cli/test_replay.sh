@@ -110,6 +110,96 @@ head -c 4096 /dev/urandom >"$TMP/garbage.trace"
 check "replay of a foreign file exits 1" [ $? -eq 1 ]
 check "... saying so" grep -q "^heaplab: " "$TMP/err"
 expect_usage "replay without a file" replay
+
+# Every trace-reading error is one line naming the file first, from every command that reads
+# traces. A header whose checksum fails, a header cut short, a foreign file, an empty one, a
+# missing one.
+cp "$TMP/tr_single.trace" "$TMP/crc.trace"
+printf '\x5a' | dd of="$TMP/crc.trace" bs=1 seek=40 conv=notrunc 2>/dev/null
+head -c 30 "$TMP/tr_single.trace" >"$TMP/hdr.trace"
+printf 'just some text\n' >"$TMP/text.trace"
+: >"$TMP/empty.trace"
+# reads_fail NAME FILE HEAPLAB-ARGS...: exit 1, one line on stderr, "heaplab: FILE: ..."
+reads_fail() {
+    local name=$1 file=$2
+    shift 2
+    "$HEAPLAB" "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    check "$name: exit 1" [ $rc -eq 1 ]
+    check "$name: one line" [ "$(wc -l <"$TMP/err")" -eq 1 ]
+    check "$name: the file first" grep -qF "heaplab: $file: " "$TMP/err"
+    check "$name: the file once" [ "$(grep -oF "$file" "$TMP/err" | wc -l)" -eq 1 ]
+    check "$name: nothing on stdout" [ ! -s "$TMP/out" ]
+}
+for f in crc.trace hdr.trace text.trace empty.trace missing.trace; do
+    reads_fail "trace info $f" "$f" trace info "$f"
+    reads_fail "trace dump $f" "$f" trace dump "$f"
+    reads_fail "replay $f" "$f" replay "$f" --allocator glibc --repeat 1 --no-latency
+    reads_fail "bench --trace $f" "$f" bench --trace "$f" --allocator glibc --repeat 1 \
+        --no-latency
+    check "... and names the reason" grep -qE ": (corrupt|truncated|not a heaplab|empty|cannot)" \
+        "$TMP/err"
+done
+# A trace without events (true allocates nothing) fails in one line before any worker runs:
+# nothing on stdout (no table), no results file.
+"$HEAPLAB" record -o none.trace -- /bin/true 2>/dev/null
+"$HEAPLAB" trace info --json none.trace >"$TMP/none.json"
+check "true's trace has no events" python3 -c "
+import json, sys
+sys.exit(0 if json.load(open('$TMP/none.json'))['events'] == 0 else 1)"
+for cmd in "replay none.trace" "bench --trace none.trace" "bench --workload small --trace none.trace"; do
+    rm -f "$TMP/none.res"
+    # shellcheck disable=SC2086
+    "$HEAPLAB" $cmd --allocator glibc --repeat 1 --no-latency --json "$TMP/none.res" \
+        >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    check "$cmd: exit 1" [ $rc -eq 1 ]
+    check "$cmd: one line naming the file" \
+        [ "$(cat "$TMP/err")" = "heaplab: none.trace: no allocation events to replay" ]
+    check "$cmd: no worker ran (no table, no results)" test ! -s "$TMP/out" -a ! -e "$TMP/none.res"
+done
+
+# A damaged trace replays what can be read. replay and bench --trace say so in trace info's
+# words (its line, as a warning), and the notes under the tables say what was replayed;
+# --strict makes the damage an error (trace info's line, exit 1, no worker).
+size=$(stat -c %s tr_threads.trace)
+head -c $((size * 2 / 3)) tr_threads.trace >cut.trace
+cp tr_threads.trace bad.trace
+printf '\xff\xff\xff\xff' | dd of=bad.trace bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+for f in cut.trace bad.trace; do
+    "$HEAPLAB" trace info "$f" >/dev/null 2>"$TMP/info.err"
+    line=$(cat "$TMP/info.err")
+    check "trace info $f: one damage line" [ "$(wc -l <"$TMP/info.err")" -eq 1 ]
+    for cmd in "replay $f" "bench --trace $f"; do
+        # shellcheck disable=SC2086
+        "$HEAPLAB" $cmd --allocator glibc --repeat 1 --no-latency >"$TMP/out" 2>"$TMP/err"
+        rc=$?
+        check "$cmd: exit 0" [ $rc -eq 0 ]
+        check "$cmd: trace info's line as a warning" \
+            [ "$(cat "$TMP/err")" = "heaplab: warning: ${line#heaplab: }" ]
+        check "$cmd: replayed" grep -q "^trace:$f " "$TMP/out"
+        check "$cmd: the notes say what was replayed" \
+            grep -qE "^  trace:$f: replayed [0-9]+ events \([0-9]+ allocations, [0-9]+ frees" "$TMP/out"
+        check "$cmd: ... from a damaged trace" grep -qF "${line#heaplab: $f: }" "$TMP/out"
+        # shellcheck disable=SC2086
+        "$HEAPLAB" $cmd --strict --allocator glibc --repeat 1 --no-latency >"$TMP/out" 2>"$TMP/err"
+        rc=$?
+        check "$cmd --strict: exit 1" [ $rc -eq 1 ]
+        check "$cmd --strict: trace info's line" [ "$(cat "$TMP/err")" = "$line" ]
+        check "$cmd --strict: no worker ran" [ ! -s "$TMP/out" ]
+    done
+done
+"$HEAPLAB" replay tr_single.trace --strict --allocator glibc --repeat 1 --no-latency \
+    >"$TMP/out" 2>"$TMP/err"
+check "replay --strict of a whole trace: exit 0, silent" [ $? -eq 0 ] && [ ! -s "$TMP/err" ]
+check "a whole trace's note: what was replayed" grep -qE "^  trace:tr_single.trace: replayed [0-9]+ events" "$TMP/out"
+
+for cmd in "trace info" "trace dump" "replay" "bench --trace"; do
+    # shellcheck disable=SC2086
+    "$HEAPLAB" $cmd crc.trace >/dev/null 2>"$TMP/err"
+    check "$cmd: the checksum line exactly" \
+        [ "$(cat "$TMP/err")" = "heaplab: crc.trace: corrupt header (checksum mismatch)" ]
+done
 expect_usage "replay with --workload" replay "$TMP/tr_single.trace" --workload small
 expect_usage "replay with --threads" replay "$TMP/tr_single.trace" --threads 2
 

@@ -492,6 +492,29 @@ static void test_writer_rejects(void)
     CHECK(strstr(d.msg, "sequence") != NULL);
 }
 
+/* The one wording of damage that trace info, replay and bench print. */
+static void test_damage_format(void)
+{
+    struct trace_status st;
+    char buf[256];
+    memset(&st, 0, sizeof(st));
+    st.events = 42;
+    trace_damage_format(&st, buf, sizeof(buf));
+    CHECK(strcmp(buf, "") == 0);
+    st.truncated = 1;
+    trace_damage_format(&st, buf, sizeof(buf));
+    CHECK(strcmp(buf, "truncated: read up to its last whole chunk (42 events)") == 0);
+    st.corrupt_chunks = 2;
+    st.skipped_bytes = 300;
+    trace_damage_format(&st, buf, sizeof(buf));
+    CHECK(strcmp(buf, "truncated (read up to its last whole chunk) and 2 corrupt chunk(s) "
+                      "skipped (300 bytes)")
+          == 0);
+    st.truncated = 0;
+    trace_damage_format(&st, buf, sizeof(buf));
+    CHECK(strcmp(buf, "2 corrupt chunk(s) skipped (300 bytes)") == 0);
+}
+
 int main(void)
 {
     RUN_TEST(test_crc32c);
@@ -503,5 +526,6 @@ int main(void)
     RUN_TEST(test_duplicates_and_junk);
     RUN_TEST(test_stats);
     RUN_TEST(test_writer_rejects);
+    RUN_TEST(test_damage_format);
     return check_report();
 }

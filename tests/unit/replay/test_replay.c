@@ -1,5 +1,5 @@
 /*
- * tests/unit/bench/test_replay.c: compiling a trace into an operation stream (bench/replay.c).
+ * tests/unit/replay/test_replay.c: compiling a trace into an operation stream (replay/replay.c).
  *
  * A synthetic two-thread trace, written with trace_write_mem(), covers a cross-thread free,
  * calloc, realloc (moving, to 0, and one whose new address is freed by another thread between
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench/bench.h"
 #include "check.h"
+#include "replay/replay.h"
 #include "trace/trace.h"
 #include "util/diag.h"
 #include "workload/workload.h"
@@ -108,13 +108,13 @@ static void test_compile(void)
     close(fd);
     REQUIRE(write_trace(path) == 0);
     struct opstream s;
-    struct trace_replay_stats st;
+    struct replay_stats st;
     struct diag d = { { 0 } };
-    int rc = trace_replay_stream(path, &s, &st, &d);
+    int rc = replay_stream(path, &s, &st, &d);
     unsigned th = 0;
-    CHECK(trace_replay_threads(path, &th, &d) == 0);
+    CHECK(replay_threads(path, &th, NULL, &d) == 0);
     unlink(path);
-    if (rc != 0) fprintf(stderr, "trace_replay_stream: %s\n", d.msg);
+    if (rc != 0) fprintf(stderr, "replay_stream: %s\n", d.msg);
     REQUIRE(rc == 0);
     CHECK_EQ_U64(th, 2);
     CHECK_EQ_U64(s.threads, 2);
@@ -150,9 +150,9 @@ static void test_compile(void)
 static void test_bad_files(void)
 {
     struct opstream s;
-    struct trace_replay_stats st;
+    struct replay_stats st;
     struct diag d = { { 0 } };
-    CHECK(trace_replay_stream("/nonexistent/x.trace", &s, &st, &d) == -1);
+    CHECK(replay_stream("/nonexistent/x.trace", &s, &st, &d) == -1);
     CHECK(d.msg[0] != 0);
     char path[] = "/tmp/heaplab-replay-XXXXXX";
     int fd = mkstemp(path);
@@ -160,14 +160,86 @@ static void test_bad_files(void)
     CHECK(write(fd, "not a trace at all\n", 19) == 19);
     close(fd);
     d.msg[0] = 0;
-    CHECK(trace_replay_stream(path, &s, &st, &d) == -1);
+    CHECK(replay_stream(path, &s, &st, &d) == -1);
     CHECK(d.msg[0] != 0);
     unlink(path);
+}
+
+/* Write events[0..n) as a trace file at a new temporary path (into path). */
+static int write_events(char *path, const struct trace_event *evs, size_t n)
+{
+    int fd = mkstemp(path);
+    if (fd < 0) return -1;
+    uint8_t *buf;
+    size_t len;
+    struct diag d = { { 0 } };
+    int rc = trace_write_mem(NULL, evs, n, 4, TRACE_END_EXIT, &buf, &len, &d);
+    if (rc == 0) {
+        rc = write(fd, buf, len) == (ssize_t)len ? 0 : -1;
+        free(buf);
+    }
+    close(fd);
+    return rc;
+}
+
+/* Nothing to replay (no events, or none that returned a block): replay_threads says so,
+ * naming the file, so that bench fails before starting any worker. */
+static void test_replay_threads_nothing_to_replay_fails(void)
+{
+    char path[] = "/tmp/heaplab-replay-XXXXXX";
+    struct trace_event evs[2];
+    evs[0] = ev(0, 1, TRACE_FREE, 0, 0, 0); /* free(NULL) */
+    evs[0].flags = TRACE_F_NULL;
+    evs[1] = ev(0, 2, TRACE_MALLOC, 0, 0, (uint64_t)1 << 40); /* failed */
+    REQUIRE(write_events(path, evs, 2) == 0);
+    unsigned th = 0;
+    struct diag d = { { 0 } };
+    CHECK(replay_threads(path, &th, NULL, &d) == -1);
+    CHECK(strstr(d.msg, path) == d.msg && strstr(d.msg, "no allocation events to replay"));
+    unlink(path);
+
+    char empty[] = "/tmp/heaplab-replay-XXXXXX";
+    REQUIRE(write_events(empty, evs, 0) == 0);
+    d.msg[0] = 0;
+    CHECK(replay_threads(empty, &th, NULL, &d) == -1);
+    CHECK(strstr(d.msg, "no allocation events to replay") != NULL);
+    unlink(empty);
+}
+
+/* A damaged trace may lack every chunk of a thread: the threads present (0 and 2 here) are
+ * replayed on stream threads 0 and 1, a cross-thread free included. */
+static void test_replay_stream_missing_thread_compiles(void)
+{
+    char path[] = "/tmp/heaplab-replay-XXXXXX";
+    struct trace_event evs[4];
+    evs[0] = ev(0, 1, TRACE_MALLOC, 0, A, 100);
+    evs[1] = ev(0, 4, TRACE_FREE, B, 0, 0); /* thread 2's block */
+    evs[2] = ev(2, 2, TRACE_MALLOC, 0, B, 50);
+    evs[3] = ev(2, 3, TRACE_FREE, A, 0, 0); /* thread 0's block */
+    REQUIRE(write_events(path, evs, 4) == 0);
+    struct opstream s;
+    struct replay_stats st;
+    struct diag d = { { 0 } };
+    unsigned th = 0;
+    CHECK(replay_threads(path, &th, NULL, &d) == 0);
+    int rc = replay_stream(path, &s, &st, &d);
+    unlink(path);
+    if (rc != 0) fprintf(stderr, "replay_stream: %s\n", d.msg);
+    REQUIRE(rc == 0);
+    CHECK_EQ_U64(th, 2);
+    CHECK_EQ_U64(s.threads, 2);
+    CHECK(opstream_validate(&s, &d) == 0);
+    CHECK_EQ_U64(st.allocs, 2);
+    CHECK_EQ_U64(st.frees, 2);
+    CHECK_EQ_U64(s.th[1].n, 2); /* thread 2's malloc and free */
+    opstream_destroy(&s);
 }
 
 int main(void)
 {
     RUN_TEST(test_compile);
     RUN_TEST(test_bad_files);
+    RUN_TEST(test_replay_threads_nothing_to_replay_fails);
+    RUN_TEST(test_replay_stream_missing_thread_compiles);
     return check_report();
 }

@@ -1,5 +1,5 @@
 /*
- * bench/replay.c: compiling a malloc trace (trace/trace.h) into an operation stream.
+ * replay/replay.c: compiling a malloc trace (trace/trace.h) into an operation stream.
  *
  * The trace's events are read in sequence order (the order in which the calls took effect
  * across threads) and turned into ops on dense object ids, so a replay is an ordinary stream
@@ -14,18 +14,20 @@
  * once the sequence passes its allocation half (seq2), because between the two another thread
  * may still free a block that happened to live at the new address.
  *
- * Threads: trace thread i runs on stream thread i mod WL_MAX_THREADS (folding is counted).
+ * Threads: the i-th thread present in the trace, by index, runs on stream thread i mod
+ * WL_MAX_THREADS (folding is counted). That is trace thread i unless the trace is damaged:
+ * truncation or a corrupt chunk can remove every chunk of a thread, leaving a gap.
  * A trace with more than one thread gives a cross_thread stream: a free of a block another
  * thread allocated waits, at replay, until that allocation has run.
  *
  * What cannot be replayed as recorded, and is counted: allocations that failed (NULL), a
  * size of 0 (replayed as 1 byte: malloc(0) returns a block), alignments above 2^26 (clamped).
  */
-#include <errno.h>
-#include <stdio.h>
+#include "replay/replay.h"
+
+#include <stdint.h>
 #include <string.h>
 
-#include "bench/bench.h"
 #include "trace/trace.h"
 #include "util/diag.h"
 #include "util/osmem.h"
@@ -145,14 +147,16 @@ struct pending { /* a realloc's new address, entering the map once seq passes se
 
 struct compiler {
     struct opstream *s;
-    struct trace_replay_stats *st;
+    struct replay_stats *st;
+    const struct trace_thread *threads; /* present in the trace, by index */
+    size_t nthreads;
     struct amap map;
     struct pending *pend;
     size_t npend, cap_pend;
     int oom;
 };
 
-static unsigned align_shift_of(uint64_t align, struct trace_replay_stats *st)
+static unsigned align_shift_of(uint64_t align, struct replay_stats *st)
 {
     if (align <= 16) return 0;
     unsigned sh = 63u - (unsigned)__builtin_clzll(align);
@@ -162,6 +166,24 @@ static unsigned align_shift_of(uint64_t align, struct trace_replay_stats *st)
         sh = WL_MAX_ALIGN_SHIFT;
     }
     return sh;
+}
+
+/* The stream thread of trace thread `index`: its position among the threads present. */
+static unsigned stream_thread(const struct compiler *c, uint32_t index)
+{
+    size_t at = index;
+    if (at >= c->nthreads || c->threads[at].index != index) { /* a gap: search */
+        size_t lo = 0, hi = c->nthreads;
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (c->threads[mid].index <= index)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        at = lo;
+    }
+    return (unsigned)(at % WL_MAX_THREADS);
 }
 
 static void map_put(struct compiler *c, uint64_t addr, uint32_t obj)
@@ -187,7 +209,7 @@ static void apply_pending(struct compiler *c, uint64_t seq)
     }
 }
 
-static uint64_t replay_size(uint64_t n, struct trace_replay_stats *st)
+static uint64_t replay_size(uint64_t n, struct replay_stats *st)
 {
     if (n == 0) {
         st->zero_sizes++;
@@ -199,10 +221,10 @@ static uint64_t replay_size(uint64_t n, struct trace_replay_stats *st)
 static int on_event(const struct trace_event *ev, void *arg)
 {
     struct compiler *c = arg;
-    struct trace_replay_stats *st = c->st;
+    struct replay_stats *st = c->st;
     struct opstream *s = c->s;
     if (c->npend) apply_pending(c, ev->seq);
-    unsigned t = ev->thread % WL_MAX_THREADS;
+    unsigned t = stream_thread(c, ev->thread);
     uint32_t obj;
     st->events++;
     switch (ev->kind) {
@@ -287,31 +309,30 @@ static int on_event(const struct trace_event *ev, void *arg)
     return c->oom || s->error ? 1 : 0;
 }
 
-int trace_replay_stream(const char *path, struct opstream *s, struct trace_replay_stats *st,
-                        struct diag *d)
+int replay_stream(const char *path, struct opstream *s, struct replay_stats *st, struct diag *d)
 {
     memset(st, 0, sizeof *st);
     struct trace_reader *r;
     if (trace_open(&r, path, d) != 0) return -1;
     const struct trace_status *ts = trace_status(r);
     size_t nthreads = 0;
-    trace_threads(r, &nthreads);
+    const struct trace_thread *threads = trace_threads(r, &nthreads);
     st->threads = nthreads;
-    st->truncated = ts->truncated;
-    st->corrupt_chunks = ts->corrupt_chunks;
+    st->trace = *ts;
     unsigned streams = nthreads == 0               ? 1
                        : nthreads > WL_MAX_THREADS ? WL_MAX_THREADS
                                                    : (unsigned)nthreads;
     if (nthreads > WL_MAX_THREADS) st->folded_threads = nthreads - WL_MAX_THREADS;
-    if (opstream_init(s, streams, streams > 1, d) != 0) {
+    struct diag why = { { 0 } };
+    if (opstream_init(s, streams, streams > 1, &why) != 0) {
         trace_close(r);
-        return -1;
+        return diag_set(d, "%s: %s", path, why.msg);
     }
-    struct compiler c = { .s = s, .st = st };
+    struct compiler c = { .s = s, .st = st, .threads = threads, .nthreads = nthreads };
     if (amap_init(&c.map, 1u << 16) != 0) {
         trace_close(r);
         opstream_destroy(s);
-        return diag_set(d, "out of memory for the address map");
+        return diag_set(d, "%s: out of memory for the address map", path);
     }
     trace_foreach(r, TRACE_ORDER_SEQ, on_event, &c);
     int rc = 0;
@@ -329,24 +350,25 @@ int trace_replay_stream(const char *path, struct opstream *s, struct trace_repla
     return rc;
 }
 
-int trace_replay_threads(const char *path, unsigned *threads, struct diag *d)
+/* Does the event become an op? Only a block that was returned does (on_event's rule);
+ * frees need such a block first. */
+static int is_replayed(const struct trace_event *ev, void *arg)
+{
+    (void)arg;
+    return trace_event_allocates(ev) && !(ev->kind == TRACE_POSIX_MEMALIGN && ev->value != 0);
+}
+
+int replay_threads(const char *path, unsigned *threads, struct trace_status *status, struct diag *d)
 {
     struct trace_reader *r;
     if (trace_open(&r, path, d) != 0) return -1;
+    if (status) *status = *trace_status(r);
     size_t n = 0;
     trace_threads(r, &n);
+    /* In file order, up to the first allocation: usually a few events. */
+    int any = trace_foreach(r, TRACE_ORDER_FILE, is_replayed, NULL);
     trace_close(r);
+    if (!any) return diag_set(d, "%s: no allocation events to replay", path);
     *threads = n == 0 ? 1 : n > WL_MAX_THREADS ? WL_MAX_THREADS : (unsigned)n;
     return 0;
-}
-
-const char *bench_workload_label(const char *name)
-{
-    size_t plen = strlen(BENCH_TRACE_PREFIX);
-    if (strncmp(name, BENCH_TRACE_PREFIX, plen) != 0) return name;
-    const char *base = strrchr(name + plen, '/');
-    if (base == NULL) return name;
-    static __thread char label[96];
-    snprintf(label, sizeof label, "%s%s", BENCH_TRACE_PREFIX, base + 1);
-    return label;
 }
