@@ -19,6 +19,7 @@
 #include "bench/bench.h"
 #include "cli/cli.h"
 #include "util/diag.h"
+#include "util/helper.h"
 
 static const char run_usage[] =
         "usage: heaplab run [--allocator LIST] [--repeat R] [--timeout SEC] [--json FILE]\n"
@@ -170,16 +171,8 @@ int cmd_run(int argc, char **argv)
         return EXIT_FAIL;
     }
 
-    char self_dir[PATH_MAX], probe_lib[PATH_MAX + 32];
-    ssize_t len = readlink("/proc/self/exe", self_dir, sizeof(self_dir) - 1);
-    if (len <= 0) {
-        cli_error("cannot find my own executable (/proc/self/exe)");
-        return EXIT_FAIL;
-    }
-    self_dir[len] = 0;
-    *strrchr(self_dir, '/') = 0;
-    snprintf(probe_lib, sizeof(probe_lib), "%s/libheaplab-probe.so", self_dir);
-    int have_probe = access(probe_lib, R_OK) == 0;
+    char probe_lib[PATH_MAX];
+    int have_probe = helper_find("libheaplab-probe.so", probe_lib, sizeof(probe_lib)) == 0;
     if (!have_probe) cli_warn("%s missing: cannot verify which malloc the program uses", probe_lib);
 
     char probe_file[] = "/tmp/heaplab-probe-XXXXXX";
