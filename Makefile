@@ -8,8 +8,10 @@ CMAKE_ARGS ?=
 RESULTS    ?= results
 BENCH_ARGS ?= --threads 1,2 --repeat 5
 FUZZ_TIME  ?= 600
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
-.PHONY: all build deps secure perf test test-asan test-tsan bench fuzz format format-check lint clean
+.PHONY: all build deps install secure perf test test-asan test-tsan bench fuzz format format-check lint clean
 
 # $(call configure,DIR,ARGS): first what building needs (scripts/deps.sh --build says what is
 # missing and how to install it), then cmake, whose errors and warnings show (not its
@@ -25,6 +27,12 @@ deps:
 build:
 	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=Release)
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# heaplab and hlmalloc under PREFIX, staged under DESTDIR if set (README.md, "Install").
+install:
+	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX))
+	@cmake --build $(BUILD) -j $(JOBS)
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
 
 # The secure build of hlmalloc: build/libhlmalloc-secure.so (also part of `make`).
 secure:

@@ -21,5 +21,16 @@ check "libhlmalloc.a built" [ -f "$TMP/b/libhlmalloc.a" ]
 check "libhlmalloc-secure.so built" [ -f "$TMP/b/libhlmalloc-secure.so" ]
 check "no heaplab binary" [ ! -e "$TMP/b/heaplab" ]
 check "no heaplab target" bash -c "! '$CMAKE' --build '$TMP/b' --target heaplab >/dev/null 2>&1"
+
+# It installs the allocator only: the libraries, hlmalloc.h, hlmalloc.pc, the CMake package
+# and hlmalloc.md.
+"$CMAKE" --install "$TMP/b" >>"$TMP/log" 2>&1
+check "installs" [ $? -eq 0 ]
+(cd "$TMP/prefix" && find . -type f | sort) >"$TMP/files"
+for f in include/hlmalloc.h libhlmalloc.so libhlmalloc.a libhlmalloc-secure.so \
+    pkgconfig/hlmalloc.pc cmake/hlmalloc/hlmallocConfig.cmake share/doc/heaplab/hlmalloc.md; do
+    check "installed: $f" grep -q "/$f$" "$TMP/files"
+done
+check "installed: no heaplab" bash -c "! grep -q 'bin/\|lib/heaplab/\|README' '$TMP/files'"
 [ $FAIL -eq 0 ] || tail -20 "$TMP/log" >&2
 finish
