@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/build_info.h"
 #include "cli/cli.h"
 
 static const char usage_text[] =
@@ -37,7 +38,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("heaplab %s\n", HEAPLAB_VERSION);
+        printf("heaplab %s\ncommit %s\ncompiler %s\n", HEAPLAB_VERSION, HEAPLAB_COMMIT,
+               HEAPLAB_COMPILER);
         return EXIT_OK;
     }
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
