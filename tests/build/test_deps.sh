@@ -33,7 +33,12 @@ case " $* " in
     ;;
 esac
 EOF
-chmod 755 "$TMP/bin/dpkg-query" "$TMP/bin/apt-get"
+# systemctl ...: logged, so a machine running systemd keeps its services as they are.
+cat >"$TMP/bin/systemctl" <<'EOF'
+#!/bin/sh
+echo "systemctl $*" >>"$FAKE_LOG"
+EOF
+chmod 755 "$TMP/bin/dpkg-query" "$TMP/bin/apt-get" "$TMP/bin/systemctl"
 cp "$SRC/scripts/deps.sh" "$TMP/deps.sh"
 chmod 755 "$TMP/deps.sh"
 export FAKE_LOG=$TMP/apt.log
@@ -92,9 +97,9 @@ check "make without cmake: says make deps" grep -q "make deps" "$TMP/out"
 check "make without cmake: gives the apt-get line" grep -q "apt-get install -y cmake" "$TMP/out"
 check "make without cmake: configures nothing" [ ! -e "$TMP/build1" ]
 
-# --- pkg-config cannot find cJSON: CMake names the package and `make deps`, and the
-# Makefile shows what cmake printed.
-PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH="" \
+# --- pkg-config cannot find cJSON (though dpkg says it is installed): CMake names the
+# package and `make deps`, and the Makefile shows what cmake printed.
+FAKE_MISSING="" PATH="$TMP/bin:$PATH" PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH="" \
     make -C "$SRC" --no-print-directory build BUILD="$TMP/build2" >"$TMP/out" 2>&1
 rc=$?
 check "make without cJSON: fails" [ $rc -ne 0 ]
