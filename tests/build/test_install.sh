@@ -17,7 +17,12 @@ PREFIX=/opt/heaplab-test
 ROOT=$TMP/stage$PREFIX
 DESTDIR=$TMP/stage "$CMAKE" --install "$BUILD" --prefix "$PREFIX" >"$TMP/install.log" 2>&1
 check "cmake --install succeeds" [ $? -eq 0 ]
-[ -d "$ROOT" ] || { cat "$TMP/install.log" >&2; finish; exit 1; }
+check "installs under DESTDIR/prefix" [ -d "$ROOT" ]
+if [ ! -d "$ROOT" ]; then
+    cat "$TMP/install.log" >&2
+    finish
+    exit 1
+fi
 
 # The library directory: lib, or lib/<multiarch> (GNUInstallDirs).
 pc=$(find "$ROOT" -name hlmalloc.pc | head -1)
