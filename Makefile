@@ -8,8 +8,16 @@ CMAKE_ARGS ?=
 RESULTS    ?= results
 BENCH_ARGS ?= --threads 1,2 --repeat 5
 FUZZ_TIME  ?= 600
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
-.PHONY: all build deps secure perf test test-asan test-tsan bench fuzz format format-check lint clean
+.PHONY: all build deps install secure perf test test-asan test-tsan bench fuzz format format-check lint clean
+
+# $(call configure,DIR,ARGS): first what building needs (scripts/deps.sh --build says what is
+# missing and how to install it), then cmake, whose errors and warnings show (not its
+# per-check status lines).
+configure = bash scripts/deps.sh --build && \
+	cmake -S . -B $(1) --log-level=NOTICE $(2) $(CMAKE_ARGS)
 
 all: build
 
@@ -17,17 +25,23 @@ deps:
 	@bash scripts/deps.sh
 
 build:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) >/dev/null
+	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=Release)
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# heaplab and hlmalloc under PREFIX, staged under DESTDIR if set (README.md, "Install").
+install:
+	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX))
+	@cmake --build $(BUILD) -j $(JOBS)
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
 
 # The secure build of hlmalloc: build/libhlmalloc-secure.so (also part of `make`).
 secure:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) >/dev/null
+	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=Release)
 	@cmake --build $(BUILD) -j $(JOBS) --target hlmalloc_secure
 
 # Unit tests also run built with ASan+UBSan.
 test-asan:
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHEAPLAB_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
+	@$(call configure,$(ASAN_BUILD),-DCMAKE_BUILD_TYPE=Debug -DHEAPLAB_SANITIZE=ON)
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@ASAN_OPTIONS=abort_on_error=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j $(JOBS)
@@ -35,7 +49,7 @@ test-asan:
 # Threaded unit tests under ThreadSanitizer. die_after_fork=0: hlmalloc restarts its
 # purger thread in a fork child (prefork servers need it), which TSan refuses by default.
 test-tsan:
-	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHEAPLAB_TSAN=ON $(CMAKE_ARGS) >/dev/null
+	@$(call configure,$(TSAN_BUILD),-DCMAKE_BUILD_TYPE=Debug -DHEAPLAB_TSAN=ON)
 	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_bench_exec test_hlmalloc_stress test_hlmalloc_api
 	@TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 ctest --test-dir $(TSAN_BUILD) -R '^(bench/exec|hlmalloc/(stress|api))$$' --output-on-failure
 

@@ -17,6 +17,7 @@
 #include "bench/bench.h"
 #include "bench/provider.h"
 #include "util/diag.h"
+#include "util/helper.h"
 
 static const char *const lib_dirs[] = {
     "/usr/lib/x86_64-linux-gnu",
@@ -39,19 +40,6 @@ static const struct {
     { "hlmalloc", "libhlmalloc.so", NULL },
 };
 
-/* Directory of the running executable (for build/libhlmalloc.so). */
-static void exe_dir(char *buf, size_t cap)
-{
-    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
-    if (n <= 0) {
-        snprintf(buf, cap, ".");
-        return;
-    }
-    buf[n] = 0;
-    char *slash = strrchr(buf, '/');
-    if (slash) *slash = 0;
-}
-
 static int readable(const char *path)
 {
     return access(path, R_OK) == 0;
@@ -66,10 +54,7 @@ static void fill_builtin(size_t i, struct allocator *a)
         return;
     }
     if (strcmp(builtins[i].name, "hlmalloc") == 0) {
-        char dir[ALLOC_PATH_MAX - 32];
-        exe_dir(dir, sizeof(dir));
-        snprintf(a->path, sizeof(a->path), "%s/%s", dir, builtins[i].file);
-        a->found = readable(a->path);
+        a->found = helper_find(builtins[i].file, a->path, sizeof(a->path)) == 0;
         if (!a->found) snprintf(a->note, sizeof(a->note), "not built");
         return;
     }

@@ -31,6 +31,7 @@
 #include "cli/cli.h"
 #include "trace/trace.h"
 #include "util/diag.h"
+#include "util/helper.h"
 
 static const char record_usage[] =
         "usage: heaplab record [-o FILE] [--buffer BYTES] -- CMD [ARGS...]\n";
@@ -166,17 +167,9 @@ int cmd_record(int argc, char **argv)
                                "no command given (heaplab record [options] -- CMD ...)");
     char **cmd = &argv[optind];
 
-    /* The recorder sits next to this binary. */
-    char self[PATH_MAX], lib[PATH_MAX + 32];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (len <= 0) {
-        cli_error("cannot find my own executable (/proc/self/exe)");
-        return EXIT_FAIL;
-    }
-    self[len] = 0;
-    *strrchr(self, '/') = 0;
-    snprintf(lib, sizeof(lib), "%s/libheaplab-trace.so", self);
-    if (access(lib, R_OK) != 0) {
+    /* The recorder sits next to this binary, or in ../lib/heaplab once installed. */
+    char lib[PATH_MAX];
+    if (helper_find("libheaplab-trace.so", lib, sizeof(lib)) != 0) {
         cli_error("the recorder %s is missing (build it: make)", lib);
         return EXIT_FAIL;
     }

@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "util/cleanup.h"
 #include "util/diag.h"
+#include "util/helper.h"
 
 #define PROCEED (-1) /* a step went well: go on to the next */
 
@@ -80,7 +81,7 @@ struct run_state {
     struct allocator allocs[ALLOC_MAX];
     size_t na;
     char cmd_path[PATH_MAX];    /* CMD found through PATH */
-    char probe_lib[PATH_MAX];   /* libheaplab-probe.so next to heaplab, "" if missing */
+    char probe_lib[PATH_MAX];   /* libheaplab-probe.so (util/helper.h), "" if missing */
     char probe_file[PATH_MAX];  /* the probe's output, registered with cleanup; "" if none */
     cJSON *identity[ALLOC_MAX]; /* a probe worker's {provider, version}, or NULL */
     cJSON *runs[ALLOC_MAX];     /* per allocator: one object per run */
@@ -210,10 +211,7 @@ static int validate(const struct run_args *a, struct run_state *st)
  * run unverified. */
 static int open_probe(struct run_state *st)
 {
-    const char *dir = cli_self_dir();
-    if (!dir) return EXIT_FAIL;
-    snprintf(st->probe_lib, sizeof st->probe_lib, "%s/libheaplab-probe.so", dir);
-    if (access(st->probe_lib, R_OK) != 0) {
+    if (helper_find("libheaplab-probe.so", st->probe_lib, sizeof st->probe_lib) != 0) {
         cli_warn("%s missing: cannot verify which malloc the program uses", st->probe_lib);
         st->probe_lib[0] = 0;
         return PROCEED;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/build_info.h"
 #include "cli/cli.h"
 
 extern const struct cli_command cli_cmd_list, cli_cmd_run, cli_cmd_race;
@@ -112,7 +113,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "help") == 0) return help(argc - 1, argv + 1, &ctx);
     if (strcmp(cmd, "--version") == 0) {
-        printf("heaplab %s\n", HEAPLAB_VERSION);
+        printf("heaplab %s\ncommit %s\ncompiler %s\n", HEAPLAB_VERSION, HEAPLAB_COMMIT,
+               HEAPLAB_COMPILER);
         return EXIT_OK;
     }
     const struct cli_command *c = cli_find_command(cmd);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "trace/shim/shim.h"
+#include "shim.h"
 
 EXPORT void *malloc(size_t n)
 {

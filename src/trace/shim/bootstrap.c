@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "trace/shim/shim.h"
+#include "shim.h"
 
 void *bump_alloc(size_t n, size_t align)
 {

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "trace/shim/shim.h"
+#include "shim.h"
 
 COLD void seal(struct slot *s)
 {

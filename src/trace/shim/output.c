@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "trace/shim/shim.h"
+#include "shim.h"
 
 static char *put_str(char *p, const char *end, const char *s)
 {

@@ -16,7 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "trace/shim/shim.h"
+#include "shim.h"
 
 /* fork, in the child: the parent's buffered events are the parent's to write. */
 void fork_child(void)

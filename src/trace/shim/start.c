@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trace/shim/shim.h"
+#include "shim.h"
 
 struct shim_state shim;
 __thread struct shim_tls tls __attribute__((tls_model("initial-exec")));
