@@ -69,7 +69,7 @@ void cli_print_usage(const struct cli_command *c, FILE *fp)
 static void print_opt(const struct cli_opt *o, FILE *fp)
 {
     char left[128];
-    int n = snprintf(left, sizeof left, "  %s%c%s--%s%s%s", o->short_name ? "-" : "  ",
+    int n = snprintf(left, sizeof left, "  %s%c%s--%s%s%s", o->short_name ? "-" : " ",
                      o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
                      o->arg ? " " : "", o->arg ? o->arg : "");
     fputs(left, fp);
