@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bench/bench.h"
 #include "cli/cli.h"
@@ -247,10 +248,45 @@ static int check_allocators(struct cmd_bench_args *a, const struct cli_command *
     return 0;
 }
 
+/* `path` with its directory resolved ("out/../r.json" -> "/home/u/r.json"), into buf. */
+static void resolve_parent(const char *path, char *buf, size_t cap)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+             slash ? path : ".");
+    if (!realpath(dir, real)) snprintf(real, sizeof real, "%s", dir);
+    snprintf(buf, cap, "%s/%s", real, base);
+}
+
+/* Do two paths name the same file, existing or not? */
+static int same_file(const char *x, const char *y)
+{
+    struct stat sx, sy;
+    if (stat(x, &sx) == 0 && stat(y, &sy) == 0)
+        return sx.st_dev == sy.st_dev && sx.st_ino == sy.st_ino;
+    char rx[2 * PATH_MAX], ry[2 * PATH_MAX];
+    resolve_parent(x, rx, sizeof rx);
+    resolve_parent(y, ry, sizeof ry);
+    return strcmp(rx, ry) == 0;
+}
+
+/* --quiet needs a results file; --json and --csv need two different ones. */
+static int check_outputs(const struct cmd_bench_args *a, const struct cli_command *c)
+{
+    if (a->quiet && !a->json_path && !a->csv_path)
+        return cli_usage(c, "--quiet without --json or --csv would report nothing");
+    if (a->json_path && a->csv_path && same_file(a->json_path, a->csv_path))
+        return cli_usage(c, "--json and --csv name the same file \"%s\"", a->csv_path);
+    return 0;
+}
+
 /* Usage errors: everything the command line alone can show to be wrong. */
 static int validate(struct cmd_bench_args *a, const struct cli_command *c)
 {
     int rc;
+    if ((rc = check_outputs(a, c)) != 0) return rc;
     if ((rc = check_workloads(a, c)) != 0) return rc;
     if ((rc = check_allocators(a, c)) != 0) return rc;
     return 0;
@@ -280,10 +316,15 @@ static int add_traces(struct cmd_bench_args *a)
     return 0;
 }
 
-/* Failures found before anything is measured: unreadable traces, missing allocators. */
+/*
+ * Failures found before anything is measured: results files that cannot be written,
+ * unreadable traces, missing allocators.
+ */
 static int prepare(struct cmd_bench_args *a)
 {
     int rc;
+    if (a->json_path && (rc = cli_check_output("--json", a->json_path)) != 0) return rc;
+    if (a->csv_path && (rc = cli_check_output("--csv", a->csv_path)) != 0) return rc;
     if ((rc = add_traces(a)) != 0) return rc;
     for (size_t i = 0; i < a->cfg.n_allocs; i++)
         if (!a->cfg.allocs[i].found)

@@ -36,4 +36,9 @@ check "bench --help lists every option" [ "$(help_rows bench)" = "$bench_rows" ]
 check "replay --help lists every option" [ "$(help_rows replay)" = "$replay_rows" ]
 check "bench --help names the --profile alias" grep -q -- "--profile is an alias" "$TMP/opt.bench"
 
+# --quiet with no results file would measure for nothing.
+expect_usage "bench -q without --json or --csv" bench -q --workload small
+expect_usage "replay -q without --json or --csv" replay "$TMP/none.trace" -q
+check "... prints the usage" grep -q "^usage: heaplab replay" "$TMP/err"
+
 finish
