@@ -345,13 +345,9 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
     }
 }
 
-/* A CSV field: quoted if it holds a comma, quote or newline. */
+/* A CSV text field, quoted as RFC 4180 says (always, so a reader never has to guess). */
 static void sb_field(struct sbuf *b, const char *s)
 {
-    if (strpbrk(s, ",\"\n") == NULL) {
-        sb_printf(b, "%s", s);
-        return;
-    }
     sb_printf(b, "\"");
     for (const char *c = s; *c; c++)
         sb_printf(b, *c == '"' ? "\"\"" : "%c", *c);
@@ -373,10 +369,11 @@ int report_csv(const struct bench_config *cfg, const struct bench_results *res, 
         {
             const cJSON *st = cJSON_GetObjectItemCaseSensitive(run, "status");
             const cJSON *rep = cJSON_GetObjectItemCaseSensitive(run, "rep");
-            sb_printf(&b, "%s,%u,", cell->workload, cell->threads);
+            sb_field(&b, cell->workload);
+            sb_printf(&b, ",%u,", cell->threads);
             sb_field(&b, cfg->allocs[cell->alloc_idx].name);
-            sb_printf(&b, ",%d,%s", cJSON_IsNumber(rep) ? rep->valueint : -1,
-                      cJSON_IsString(st) ? st->valuestring : "?");
+            sb_printf(&b, ",%d,", cJSON_IsNumber(rep) ? rep->valueint : -1);
+            sb_field(&b, cJSON_IsString(st) ? st->valuestring : "?");
             for (size_t m = 0; m < N_METRICS; m++) {
                 double v;
                 if (bench_json_number(run, metrics[m].path, &v))

@@ -40,4 +40,28 @@ expect_usage "--json and --csv the same file via .." "${QUICK[@]}" --json "$TMP/
     --csv "$TMP/d/../d/r"
 check "... nothing written" [ ! -e "$TMP/d/r" ]
 
+# CSV: every text field quoted (RFC 4180), so a trace path holding a comma and a quote
+# stays one field and the columns line up.
+PROG=$(cd "$(dirname "$HEAPLAB")" && pwd)/tests/trace/tr_single
+if [ -x "$PROG" ]; then
+    odd="$TMP/a,b\"c.trace"
+    "$HEAPLAB" record -o "$odd" -- "$PROG" >/dev/null 2>&1
+    check "record to a path with a comma and a quote" [ -s "$odd" ]
+    "$HEAPLAB" replay "$odd" --allocator glibc --repeat 2 --no-latency --csv "$TMP/odd.csv" -q
+    check "replay with --csv exits 0" [ $? -eq 0 ]
+    check "CSV columns line up" /usr/bin/python3 - "$TMP/odd.csv" "$(cd "$TMP" && pwd -P)" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+head, body = rows[0], rows[1:]
+want = "trace:" + sys.argv[2] + '/a,b"c.trace'
+bad = [r for r in body if len(r) != len(head) or r[head.index("workload")] != want
+       or r[head.index("allocator")] != "glibc" or r[head.index("status")] != "ok"
+       or not r[head.index("threads")].isdigit() or float(r[head.index("ops_per_sec")]) <= 0]
+sys.exit(1 if bad or len(body) != 2 else 0)
+PY
+    check "every text field is quoted" bash -c "tail -n +2 '$TMP/odd.csv' | grep -q '^\"trace:.*,\"glibc\",[0-9]*,\"ok\",'"
+else
+    skip "test programs not built ($PROG)"
+fi
+
 finish
