@@ -77,6 +77,8 @@ struct lab_ops;
 
 /* The lab backend used when exec_opts.lab is set; NULL if `name` is unknown. */
 const struct lab_ops *bench_lab_find(const char *name);
+/* The i-th lab backend: the lab's registry, then vt-glibc; NULL past the last. */
+const struct lab_ops *bench_lab_get(size_t i);
 
 struct exec_opts {
     const struct lab_ops *lab; /* run through this lab allocator instead of malloc */

@@ -187,7 +187,7 @@ static size_t ig_usable(void *self, const void *ptr)
 }
 static const struct lab_ops indirect_glibc = {
     .name = "vt-glibc",
-    .summary = "glibc malloc called through the lab vtable (measures the indirection)",
+    .summary = "glibc malloc through the lab vtable (bench only: measures the indirection)",
     .state_size = ig_state_size,
     .create = ig_create,
     .alloc = ig_alloc,
@@ -199,6 +199,12 @@ const struct lab_ops *bench_lab_find(const char *name)
 {
     if (strcmp(name, indirect_glibc.name) == 0) return &indirect_glibc;
     return lab_find(name);
+}
+
+const struct lab_ops *bench_lab_get(size_t i)
+{
+    if (i < lab_count) return lab_list[i];
+    return i == lab_count ? &indirect_glibc : NULL;
 }
 
 static void wait_seq(_Atomic uint32_t *a, uint32_t want, uint64_t *waits)

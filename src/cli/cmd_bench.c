@@ -115,12 +115,15 @@ static int parse_threads(struct cmd_bench_args *a, const struct cli_parser *p)
 {
     const char *items[16];
     size_t n = 0;
-    if (cli_value_list(p, "thread count", items, &n, 16) != 0) return -1;
+    if (cli_split(p->value, items, &n, 16) != 0) return cli_bad_value(p, "thread counts, 1..64");
     for (size_t i = 0; i < n; i++) {
         uint64_t v;
         if (cli_parse_count(items[i], &v) != 0 || v == 0 || v > WL_MAX_THREADS
             || a->cfg.n_threads >= 16)
             return cli_bad_value(p, "thread counts, 1..64");
+        for (size_t k = 0; k < a->cfg.n_threads; k++)
+            if (a->cfg.threads[k] == v)
+                return cli_usage(p->cmd, "thread count %u named twice", (unsigned)v);
         a->cfg.threads[a->cfg.n_threads++] = (unsigned)v;
     }
     return 0;
@@ -209,45 +212,6 @@ int cmd_bench_parse(struct cmd_bench_args *a, const struct cli_command *c, int a
     }
 }
 
-/* Named workloads must exist; with neither --workload nor --trace, all of them run. */
-static int check_workloads(struct cmd_bench_args *a, const struct cli_command *c)
-{
-    struct bench_config *cfg = &a->cfg;
-    if (cfg->n_workloads == 0 && a->n_traces == 0)
-        for (size_t i = 0; i < workload_count; i++)
-            a->workloads[cfg->n_workloads++] = workload_list[i]->name;
-    for (size_t i = 0; i < cfg->n_workloads; i++)
-        if (!workload_find(a->workloads[i]))
-            return cli_usage(c, "unknown workload \"%s\" (try 'heaplab list workloads')",
-                             a->workloads[i]);
-    if (cfg->n_threads == 0) cfg->threads[cfg->n_threads++] = 1;
-    return 0;
-}
-
-/* The allocators named, or every built-in one (hlmalloc only once built). */
-static int check_allocators(struct cmd_bench_args *a, const struct cli_command *c)
-{
-    struct bench_config *cfg = &a->cfg;
-    struct diag d = { { 0 } };
-    if (a->n_alloc_items == 0) {
-        struct allocator all[ALLOC_MAX];
-        size_t n = allocator_builtins(all, ALLOC_MAX);
-        for (size_t i = 0; i < n; i++)
-            if (all[i].found || strcmp(all[i].name, "hlmalloc") != 0)
-                cfg->allocs[cfg->n_allocs++] = all[i];
-        return 0;
-    }
-    for (size_t i = 0; i < a->n_alloc_items; i++) {
-        struct allocator *al = &cfg->allocs[cfg->n_allocs];
-        if (allocator_parse(a->alloc_items[i], al, &d) != 0) return cli_usage(c, "%s", d.msg);
-        for (size_t k = 0; k < cfg->n_allocs; k++)
-            if (strcmp(cfg->allocs[k].name, al->name) == 0)
-                return cli_usage(c, "allocator \"%s\" named twice", al->name);
-        cfg->n_allocs++;
-    }
-    return 0;
-}
-
 /* `path` with its directory resolved ("out/../r.json" -> "/home/u/r.json"), into buf. */
 static void resolve_parent(const char *path, char *buf, size_t cap)
 {
@@ -272,6 +236,69 @@ static int same_file(const char *x, const char *y)
     return strcmp(rx, ry) == 0;
 }
 
+/* A trace named twice would be the same workload twice. */
+static int check_traces(const struct cmd_bench_args *a, const struct cli_command *c)
+{
+    for (size_t i = 0; i < a->n_traces; i++)
+        for (size_t k = 0; k < i; k++)
+            if (same_file(a->traces[i], a->traces[k]))
+                return cli_usage(c, "trace \"%s\" named twice", a->traces[i]);
+    return 0;
+}
+
+/* Named workloads must exist; with neither --workload nor --trace, all of them run. */
+static int check_workloads(struct cmd_bench_args *a, const struct cli_command *c)
+{
+    struct bench_config *cfg = &a->cfg;
+    if (cfg->n_workloads == 0 && a->n_traces == 0)
+        for (size_t i = 0; i < workload_count; i++)
+            a->workloads[cfg->n_workloads++] = workload_list[i]->name;
+    for (size_t i = 0; i < cfg->n_workloads; i++)
+        if (!workload_find(a->workloads[i]))
+            return cli_usage(c, "unknown workload \"%s\" (try 'heaplab list workloads')",
+                             a->workloads[i]);
+    if (cfg->n_threads == 0) cfg->threads[cfg->n_threads++] = 1;
+    return 0;
+}
+
+/* Lab allocators run on one thread: a thread count above 1 would only fail in every worker. */
+static int check_lab_threads(const struct cmd_bench_args *a, const struct cli_command *c)
+{
+    const struct bench_config *cfg = &a->cfg;
+    for (size_t i = 0; i < cfg->n_allocs; i++) {
+        if (!cfg->allocs[i].lab[0]) continue;
+        for (size_t t = 0; t < cfg->n_threads; t++)
+            if (cfg->threads[t] > 1)
+                return cli_usage(c, "%s is single-threaded: it cannot run --threads %u",
+                                 cfg->allocs[i].name, cfg->threads[t]);
+    }
+    return 0;
+}
+
+/* The allocators named, or every built-in one (hlmalloc only once built). */
+static int check_allocators(struct cmd_bench_args *a, const struct cli_command *c)
+{
+    struct bench_config *cfg = &a->cfg;
+    struct diag d = { { 0 } };
+    if (a->n_alloc_items == 0) {
+        struct allocator all[ALLOC_MAX];
+        size_t n = allocator_builtins(all, ALLOC_MAX);
+        for (size_t i = 0; i < n; i++)
+            if (all[i].found || strcmp(all[i].name, "hlmalloc") != 0)
+                cfg->allocs[cfg->n_allocs++] = all[i];
+        return 0;
+    }
+    for (size_t i = 0; i < a->n_alloc_items; i++) {
+        struct allocator *al = &cfg->allocs[cfg->n_allocs];
+        if (allocator_parse(a->alloc_items[i], al, &d) != 0) return cli_usage(c, "%s", d.msg);
+        for (size_t k = 0; k < cfg->n_allocs; k++)
+            if (strcmp(cfg->allocs[k].name, al->name) == 0)
+                return cli_usage(c, "allocator \"%s\" named twice", al->name);
+        cfg->n_allocs++;
+    }
+    return check_lab_threads(a, c);
+}
+
 /* --quiet needs a results file; --json and --csv need two different ones. */
 static int check_outputs(const struct cmd_bench_args *a, const struct cli_command *c)
 {
@@ -288,6 +315,7 @@ static int validate(struct cmd_bench_args *a, const struct cli_command *c)
     int rc;
     if ((rc = check_outputs(a, c)) != 0) return rc;
     if ((rc = check_workloads(a, c)) != 0) return rc;
+    if ((rc = check_traces(a, c)) != 0) return rc;
     if ((rc = check_allocators(a, c)) != 0) return rc;
     return 0;
 }

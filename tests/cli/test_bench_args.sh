@@ -41,4 +41,36 @@ expect_usage "bench -q without --json or --csv" bench -q --workload small
 expect_usage "replay -q without --json or --csv" replay "$TMP/none.trace" -q
 check "... prints the usage" grep -q "^usage: heaplab replay" "$TMP/err"
 
+# refused NAME ARGS...: a usage error before any worker starts: exit 2, the reason as the
+# first line, nothing on stdout.
+refused() {
+    local name=$1
+    shift
+    "$HEAPLAB" "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    check "$name: exits 2" [ $rc -eq 2 ]
+    check "$name: says why" grep -q "^heaplab: .*$REASON" <(head -1 "$TMP/err")
+    check "$name: nothing ran" [ ! -s "$TMP/out" ]
+}
+QUICK=(--ops 1000 --repeat 1 --no-latency)
+
+REASON="named twice"
+refused "workload twice in one list" bench "${QUICK[@]}" -a glibc -w small,small
+refused "workload twice in two options" bench "${QUICK[@]}" -a glibc -w small --profile small
+refused "thread count twice" bench "${QUICK[@]}" -a glibc -w small -t 1,1
+refused "thread count twice in two options" bench "${QUICK[@]}" -a glibc -w small -t 1 -t 1
+refused "allocator twice" bench "${QUICK[@]}" -a glibc,glibc -w small
+touch "$TMP/t.trace"
+refused "trace twice" bench "${QUICK[@]}" -a glibc --trace "$TMP/t.trace" --trace "$TMP/../${TMP##*/}/t.trace"
+REASON="single-threaded"
+refused "lab allocator at 2 threads" bench "${QUICK[@]}" -a lab:bump -w small -t 2
+refused "lab allocator among others at 1,2 threads" bench "${QUICK[@]}" -a glibc,lab:segfit \
+    -w small -t 1,2
+
+# `list lab` shows every backend `bench --allocator lab:NAME` takes.
+out=$("$HEAPLAB" list lab)
+for name in bump firstfit segfit buddy slab span firstfit-next firstfit-best vt-glibc; do
+    check "list lab shows $name" grep -q "^$name " <<<"$out"
+done
+
 finish
