@@ -139,6 +139,10 @@ int proc_statm_open(void);
 uint64_t proc_hwm_bytes(void);
 /* Reset the peak-RSS mark to the current RSS (Linux >= 4.0); 0 on success. */
 int proc_reset_hwm(void);
+/* May this process run on `cpu` (its sched_getaffinity mask)? 1 or 0. */
+int proc_cpu_allowed(int cpu);
+/* The CPUs this process may run on, as "0-3,6", into buf. */
+void proc_allowed_cpus(char *buf, size_t cap);
 
 /* Machine description for results: CPU, cores, kernel, glibc, THP, clocksource. */
 cJSON *machine_json(void);

@@ -67,6 +67,7 @@ struct exec_shared {
     struct mark_rec *marks; /* MAX_MARKS_LOGGED */
     _Atomic unsigned n_marks;
     uint64_t overhead_ticks; /* subtracted from each timed call */
+    _Atomic unsigned ready;  /* threads pinned (or not) and waiting for `go` */
 };
 
 struct exec_thread {
@@ -81,6 +82,8 @@ struct exec_thread {
     uint64_t live;
     struct hist *h_alloc, *h_free, *h_realloc; /* osmem; NULL in the throughput pass */
     struct prng rng;
+    int pin_errno;  /* why pinning this thread failed, or 0 */
+    cpu_set_t cpus; /* CPUs this thread was seen on (sched_getcpu), over both passes */
 };
 
 static inline void touch(char *p, uint64_t size)
@@ -343,9 +346,17 @@ static inline __attribute__((always_inline)) void run_ops(struct exec_thread *x,
     x->live = live;
 }
 
+/* Where the thread runs, sampled at the ends of each pass (outside the timed region). */
+static void note_cpu(struct exec_thread *x)
+{
+    int cpu = sched_getcpu();
+    if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, &x->cpus);
+}
+
 static void run_thread_body(struct exec_thread *x)
 {
     int sync = x->sh->s->cross_thread;
+    note_cpu(x);
     x->t_start = clock_ns();
     if (x->sh->o->lab) /* single-threaded: never sync */
         x->timed ? run_ops(x, 0, 1, 1) : run_ops(x, 0, 0, 1);
@@ -358,21 +369,32 @@ static void run_thread_body(struct exec_thread *x)
     else
         run_ops(x, 0, 0, 0);
     x->t_end = clock_ns();
+    note_cpu(x);
 }
 
-static void pin_self(const struct exec_opts *o, unsigned t)
+/* Pin the calling thread, stream thread `x->t`, to its --pin CPU; sets x->pin_errno. */
+static void pin_self(struct exec_thread *x)
 {
+    const struct exec_opts *o = x->sh->o;
     if (o->pin_count <= 0) return;
     cpu_set_t set;
     CPU_ZERO(&set);
-    CPU_SET(o->pin_cpus[t % (unsigned)o->pin_count], &set);
-    sched_setaffinity(0, sizeof(set), &set);
+    CPU_SET(o->pin_cpus[x->t % (unsigned)o->pin_count], &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0) x->pin_errno = errno;
+}
+
+static int pin_failed(const struct exec_shared *sh, const struct exec_thread *x, struct diag *d)
+{
+    if (x->pin_errno == 0) return 0;
+    return diag_set(d, "cannot pin thread %u to CPU %d: %s", x->t,
+                    sh->o->pin_cpus[x->t % (unsigned)sh->o->pin_count], strerror(x->pin_errno));
 }
 
 static void *thread_main(void *arg)
 {
     struct exec_thread *x = arg;
-    pin_self(x->sh->o, x->t);
+    pin_self(x);
+    atomic_fetch_add_explicit(&x->sh->ready, 1, memory_order_release);
     int go;
     while ((go = atomic_load_explicit(&x->sh->go, memory_order_acquire)) == 0)
         sched_yield();
@@ -421,8 +443,8 @@ static void cleanup_slots(struct slot *slots, uint32_t n)
     }
 }
 
-/* Run all threads of one pass; returns wall ns. */
-static uint64_t run_pass(struct exec_shared *sh, struct exec_thread *xs, int timed)
+/* Run all threads of one pass; returns wall ns, or UINT64_MAX with `d` filled. */
+static uint64_t run_pass(struct exec_shared *sh, struct exec_thread *xs, int timed, struct diag *d)
 {
     const struct opstream *s = sh->s;
     atomic_store(&sh->n_marks, 0);
@@ -431,20 +453,31 @@ static uint64_t run_pass(struct exec_shared *sh, struct exec_thread *xs, int tim
         xs[t].t = t;
         xs[t].timed = timed;
         xs[t].live = 0;
+        xs[t].pin_errno = 0;
     }
     if (s->threads == 1) {
-        pin_self(sh->o, 0);
+        pin_self(&xs[0]);
+        if (pin_failed(sh, &xs[0], d)) return UINT64_MAX;
         sh->pass_start_ns = clock_ns();
         run_thread_body(&xs[0]);
         return xs[0].t_end - xs[0].t_start;
     }
     atomic_store(&sh->go, 0);
+    atomic_store(&sh->ready, 0);
     unsigned started = 0;
     for (unsigned t = 0; t < s->threads; t++) {
         if (pthread_create(&xs[t].tid, NULL, thread_main, &xs[t]) != 0) break;
         started++;
     }
-    if (started < s->threads) {
+    /* Every thread has pinned itself (acquire pairs with thread_main's release) before the
+     * pass may start, so a failed pin stops the run instead of measuring unpinned. */
+    while (atomic_load_explicit(&sh->ready, memory_order_acquire) < started)
+        sched_yield();
+    int failed = started < s->threads;
+    if (failed) diag_set(d, "cannot create %u worker threads", s->threads);
+    for (unsigned t = 0; t < started && !failed; t++)
+        failed = pin_failed(sh, &xs[t], d) != 0;
+    if (failed) {
         /* A partial set cannot run the stream (cross-thread waits would hang): stop. */
         atomic_store_explicit(&sh->go, -1, memory_order_release);
         for (unsigned t = 0; t < started; t++)
@@ -513,6 +546,18 @@ static cJSON *series_json(const struct sampler *sp, uint64_t baseline, unsigned 
     return j;
 }
 
+/* "cpus": every CPU the stream's threads were seen on, ascending. */
+static void add_cpus(cJSON *out, const struct exec_thread *xs, unsigned threads)
+{
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (unsigned t = 0; t < threads; t++)
+        CPU_OR(&all, &all, &xs[t].cpus);
+    cJSON *arr = cJSON_AddArrayToObject(out, "cpus");
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &all)) cJSON_AddItemToArray(arr, cJSON_CreateNumber(cpu));
+}
+
 static uint64_t sub0(uint64_t a, uint64_t b)
 {
     return a > b ? a - b : 0;
@@ -551,6 +596,9 @@ cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct d
     sp.fd = sh.statm_fd;
     sp.period_ms = o->sample_ms ? o->sample_ms : 10;
 
+    for (unsigned t = 0; t < s->threads; t++)
+        CPU_ZERO(&xs[t].cpus);
+
     /* Pre-fault everything the harness will touch, so it is in the baseline. */
     for (unsigned t = 0; t < s->threads; t++)
         osmem_prefault(s->th[t].ops, s->th[t].n * sizeof(struct op));
@@ -588,12 +636,11 @@ cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct d
         goto out;
     }
     proc_self_usage(&u0);
-    uint64_t wall = run_pass(&sh, xs, 0);
+    uint64_t wall = run_pass(&sh, xs, 0, d);
     proc_self_usage(&u1);
     if (wall == UINT64_MAX) {
         atomic_store(&sp.stop, 1);
         pthread_join(sp.tid, NULL);
-        diag_set(d, "cannot create %u worker threads", s->threads);
         goto out;
     }
     uint64_t end_rss = proc_rss_bytes(sh.statm_fd);
@@ -708,10 +755,9 @@ cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct d
             hist_init(xs[t].h_realloc);
             prng_seed(&xs[t].rng, 0x1a7e9c7, t);
         }
-        if (run_pass(&sh, xs, 1) == UINT64_MAX) {
+        if (run_pass(&sh, xs, 1, d) == UINT64_MAX) {
             cJSON_Delete(out);
             out = NULL;
-            diag_set(d, "cannot create %u worker threads", s->threads);
             goto out;
         }
         cleanup_slots(sh.slots, s->obj_count);
@@ -732,6 +778,7 @@ cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct d
         cJSON_AddItemToObject(lj, "free", hist_json(xs[0].h_free, &cal));
         cJSON_AddItemToObject(lj, "realloc", hist_json(xs[0].h_realloc, &cal));
     }
+    add_cpus(out, xs, s->threads);
 
 out:
     if (lab_heap.ops) lab_heap_close(&lab_heap);

@@ -129,7 +129,7 @@ static int parse_threads(struct cmd_bench_args *a, const struct cli_parser *p)
     return 0;
 }
 
-/* --pin CPUS: CPU numbers, comma-separated. */
+/* --pin CPUS: CPU numbers, comma-separated, each one this process may run on. */
 static int parse_pin(struct cmd_bench_args *a, const struct cli_parser *p)
 {
     const char *items[64];
@@ -140,6 +140,13 @@ static int parse_pin(struct cmd_bench_args *a, const struct cli_parser *p)
         uint64_t v;
         if (cli_parse_count(items[i], &v) != 0 || v > 1023)
             return cli_bad_value(p, "CPU numbers, comma-separated");
+        if (!proc_cpu_allowed((int)v)) {
+            char allowed[256], why[sizeof allowed + 64];
+            proc_allowed_cpus(allowed, sizeof allowed);
+            snprintf(why, sizeof why, "CPU %u is not available: this process may run on %s",
+                     (unsigned)v, allowed);
+            return cli_bad_value(p, why);
+        }
         a->cfg.pin_cpus[i] = (int)v;
     }
     a->cfg.pin_count = (int)n;

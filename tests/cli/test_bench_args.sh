@@ -67,6 +67,15 @@ refused "lab allocator at 2 threads" bench "${QUICK[@]}" -a lab:bump -w small -t
 refused "lab allocator among others at 1,2 threads" bench "${QUICK[@]}" -a glibc,lab:segfit \
     -w small -t 1,2
 
+# --pin: a CPU this process may not run on (absent, or outside its affinity mask).
+REASON="not available"
+bad_cpu=$(/usr/bin/python3 -c "import os; print(max(os.sched_getaffinity(0)) + 1)")
+refused "--pin to a CPU not available" bench "${QUICK[@]}" -a glibc -w small --pin "$bad_cpu"
+refused "--pin list with one CPU not available" bench "${QUICK[@]}" -a glibc -w small \
+    --pin "0,$bad_cpu"
+REASON="bad --pin"
+refused "--pin to CPU 4096" bench "${QUICK[@]}" -a glibc -w small --pin 4096
+
 # `list lab` shows every backend `bench --allocator lab:NAME` takes.
 out=$("$HEAPLAB" list lab)
 for name in bump firstfit segfit buddy slab span firstfit-next firstfit-best vt-glibc; do

@@ -40,6 +40,25 @@ expect_usage "--json and --csv the same file via .." "${QUICK[@]}" --json "$TMP/
     --csv "$TMP/d/../d/r"
 check "... nothing written" [ ! -e "$TMP/d/r" ]
 
+# --pin: every run records the CPUs its threads ran on, which are the pinned ones.
+read -r cpu_a cpu_b <<<"$(/usr/bin/python3 -c "import os; c = sorted(os.sched_getaffinity(0)); print(c[-1], c[0])")"
+"$HEAPLAB" "${QUICK[@]}" --repeat 2 --pin "$cpu_a" --json "$TMP/pin.json" -q
+check "--pin $cpu_a: exits 0" [ $? -eq 0 ]
+check "--pin $cpu_a: results validate" validate results-1.schema.json "$TMP/pin.json"
+runs_cpus() {
+    /usr/bin/python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(' '.join(','.join(map(str, r.get('cpus', ['none']))) for c in d['results'] for r in c['runs']))" "$1"
+}
+check "--pin $cpu_a: each run used CPU $cpu_a" [ "$(runs_cpus "$TMP/pin.json")" = "$cpu_a $cpu_a" ]
+if [ "$cpu_a" != "$cpu_b" ]; then
+    "$HEAPLAB" "${QUICK[@]}" --threads 2 --pin "$cpu_b,$cpu_a" --json "$TMP/pin2.json" -q
+    check "--pin two CPUs at 2 threads: both used" [ "$(runs_cpus "$TMP/pin2.json")" = "$cpu_b,$cpu_a" ]
+fi
+"$HEAPLAB" "${QUICK[@]}" --json "$TMP/nopin.json" -q
+check "unpinned runs record the CPUs too" [ -n "$(runs_cpus "$TMP/nopin.json" | grep -v none)" ]
+
 # CSV: every text field quoted (RFC 4180), so a trace path holding a comma and a quote
 # stays one field and the columns line up.
 PROG=$(cd "$(dirname "$HEAPLAB")" && pwd)/tests/trace/tr_single
