@@ -53,6 +53,31 @@ size_t allocator_builtins(struct allocator *out, size_t cap);
  */
 int allocator_parse(const char *item, struct allocator *a, struct diag *d);
 
+/*
+ * Can the file at `path` be preloaded as an allocator, as far as looking at it tells: it
+ * exists, is an ELF shared object, and its path survives LD_PRELOAD's splitting. 0, or -1
+ * with `d` ("PATH: not an ELF shared object").
+ */
+int allocator_check_file(const char *path, struct diag *d);
+
+/*
+ * Why preloading `path` did not give this process its malloc: -1 with `d` when it cannot be
+ * loaded (the dlopen error) or defines no malloc; 0 when it loads and defines malloc (no
+ * reason found here). Loads the library (RTLD_LOCAL): for a worker whose preload failed,
+ * never for the parent.
+ */
+int allocator_diagnose(const char *path, struct diag *d);
+
+/*
+ * Check allocator `a` before a run: its file (allocator_check_file), then a probe worker
+ * with it preloaded (bench_probe), which must get its malloc from it. 0 when it can run, or
+ * has nothing to check (glibc, lab:NAME, already missing); -1 with `d` ("PATH: defines no
+ * malloc", "PATH: cannot be loaded: ...") when it cannot. A probe that crashes or hangs is
+ * no verdict: the runs report it.
+ */
+int bench_allocator_check(const char *self_exe, const struct allocator *a, unsigned timeout_s,
+                          struct diag *d);
+
 /* What a worker reports about the allocator it ran under. */
 struct alloc_identity {
     char provider[ALLOC_PATH_MAX]; /* file that defines the `malloc` in use */
@@ -199,7 +224,10 @@ void bench_results_free(struct bench_results *res);
 cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator *a,
                           const char *workload, unsigned threads, unsigned rep);
 
-/* Run a probe worker with `a` preloaded: {status, provider, version} or {status, error}. */
+/*
+ * Run a probe worker with `a` preloaded: {status, provider, version} or {status, error};
+ * status "preload-mismatch" when its malloc is not the library's (error says why).
+ */
 cJSON *bench_probe(const char *self_exe, const struct allocator *a, unsigned timeout_s);
 
 /* The number at dotted `path` ("latency.malloc.p99_ns") in `j`; 1 if found. */

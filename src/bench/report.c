@@ -69,12 +69,10 @@ static const struct metric *metric_find(const char *key)
     return NULL;
 }
 
-static const char *short_status(const struct bench_cell *c)
+static const char *short_status(const struct bench_config *cfg, const struct bench_cell *c)
 {
+    if (!cfg->allocs[c->alloc_idx].found) return "missing";
     if (c->note[0] == 0) return "n/a";
-    if (strncmp(c->note, "not installed", 13) == 0 || strncmp(c->note, "not built", 9) == 0
-        || strncmp(c->note, "cannot read", 11) == 0)
-        return "missing";
     if (strncmp(c->note, "needs at least", 14) == 0) return "-";
     const char *colon = strchr(c->note, ':');
     static char buf[32];
@@ -146,7 +144,7 @@ static void print_table(const struct bench_config *cfg, const struct bench_resul
         for (size_t a = 0; a < na; a++) {
             char cell[64];
             if (!have[a]) {
-                snprintf(cell, sizeof(cell), "%s", short_status(&row[a]));
+                snprintf(cell, sizeof(cell), "%s", short_status(cfg, &row[a]));
                 fprintf(fp, " %*s", COL_W, cell);
                 continue;
             }

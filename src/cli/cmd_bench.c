@@ -352,8 +352,34 @@ static int add_traces(struct cmd_bench_args *a)
 }
 
 /*
+ * Every allocator's library, checked before the run (bench_allocator_check): one that is
+ * missing, not an ELF shared object, fails to load or defines no malloc is one line here,
+ * stays in the results as missing with the reason, and is not run. EXIT_FAIL if none is left.
+ */
+static int check_libraries(struct cmd_bench_args *a)
+{
+    struct bench_config *cfg = &a->cfg;
+    size_t usable = 0;
+    for (size_t i = 0; i < cfg->n_allocs; i++) {
+        struct allocator *al = &cfg->allocs[i];
+        struct diag d = { { 0 } };
+        if (bench_allocator_check(cfg->self_exe, al, cfg->timeout_s, &d) != 0) {
+            al->found = 0;
+            snprintf(al->note, sizeof al->note, "%s", d.msg);
+        }
+        if (al->found)
+            usable++;
+        else
+            cli_warn("%s: %s", al->name, al->note);
+    }
+    if (usable > 0) return 0;
+    cli_error("no allocator left to run");
+    return EXIT_FAIL;
+}
+
+/*
  * Failures found before anything is measured: results files that cannot be written,
- * unreadable traces, missing allocators.
+ * unreadable traces, allocators that cannot run.
  */
 static int prepare(struct cmd_bench_args *a)
 {
@@ -361,11 +387,9 @@ static int prepare(struct cmd_bench_args *a)
     if (a->json_path && (rc = cli_check_output("--json", a->json_path)) != 0) return rc;
     if (a->csv_path && (rc = cli_check_output("--csv", a->csv_path)) != 0) return rc;
     if ((rc = add_traces(a)) != 0) return rc;
-    for (size_t i = 0; i < a->cfg.n_allocs; i++)
-        if (!a->cfg.allocs[i].found)
-            cli_warn("%s: %s", a->cfg.allocs[i].name, a->cfg.allocs[i].note);
     a->cfg.self_exe = cli_self_exe();
     if (!a->cfg.self_exe) return EXIT_FAIL;
+    if ((rc = check_libraries(a)) != 0) return rc;
     a->cfg.progress = cli_isatty(2);
     return 0;
 }

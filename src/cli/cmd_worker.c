@@ -141,7 +141,7 @@ static int validate(struct worker_args *a)
     return 0;
 }
 
-/* Prove the preload: the malloc in use must come from the expected library. */
+/* Prove the preload: the malloc in use must come from the expected library; if not, why. */
 static int prove_preload(const struct worker_args *a, struct alloc_identity *id)
 {
     allocator_identify(id);
@@ -149,8 +149,12 @@ static int prove_preload(const struct worker_args *a, struct alloc_identity *id)
     memset(&want, 0, sizeof(want));
     if (strcmp(a->expect, "libc") != 0) snprintf(want.path, sizeof(want.path), "%s", a->expect);
     if (allocator_matches(&want, id->provider)) return 0;
-    cli_error("malloc resolves to %s, not %s: the preload did not take effect", id->provider,
-              a->expect);
+    struct diag d = { { 0 } };
+    if (want.path[0] && allocator_diagnose(want.path, &d) != 0)
+        cli_error("%s", d.msg);
+    else
+        cli_error("malloc resolves to %s, not %s: the preload did not take effect", id->provider,
+                  a->expect);
     return EXIT_PRELOAD;
 }
 
