@@ -175,6 +175,23 @@ cJSON *machine_json(void);
 /* ------------------------------------------------------------------------------------- */
 /* The parent: running the matrix                                                         */
 
+/* Where the matrix is, for a progress line (bench_config.progress). */
+struct bench_progress {
+    size_t done;           /* runs finished */
+    size_t total;          /* runs in the matrix */
+    const char *workload;  /* the next run's workload (table label); NULL once all are done */
+    unsigned threads;      /* its threads */
+    const char *allocator; /* its allocator */
+    unsigned rep;          /* its repetition, 0-based like the results' `rep` */
+    unsigned repeat;       /* repetitions */
+};
+
+/* Called before each run and once at the end; the library never prints progress itself. */
+typedef void (*bench_progress_fn)(const struct bench_progress *p, void *arg);
+
+/* The progress line, "[3/40] small threads=1 glibc rep 0 of 0..4", into buf. */
+void bench_progress_format(char *buf, size_t cap, const struct bench_progress *p);
+
 struct bench_config {
     const char **workloads; /* names; "trace:PATH" is a trace compiled into a stream */
     size_t n_workloads;
@@ -189,10 +206,11 @@ struct bench_config {
     unsigned repeat; /* repetitions, >= 1 */
     int pin_count;
     int pin_cpus[64];
-    unsigned timeout_s;   /* per worker */
-    int latency;          /* run latency passes */
-    int progress;         /* print progress on stderr */
-    const char *self_exe; /* path used to re-execute the worker */
+    unsigned timeout_s;         /* per worker */
+    int latency;                /* run latency passes */
+    bench_progress_fn progress; /* told where the matrix is, or NULL */
+    void *progress_arg;         /* its second argument */
+    const char *self_exe;       /* path used to re-execute the worker */
 };
 
 /* One (workload, threads, allocator): its runs and their summary. */
@@ -269,9 +287,13 @@ void free_env(char **env, const char *preload);
 /* ------------------------------------------------------------------------------------- */
 /* Reports                                                                               */
 
-/* The human tables on `fp`; the best value of a row marked when `tty` (colour unless NO_COLOR). */
+/*
+ * The human tables on `fp`, headed "heaplab COMMAND: ...". The best value of each row (and
+ * any that ties it as printed) is green when `color`, else marked '*'. With one repetition
+ * there is no spread to show.
+ */
 void report_table(const struct bench_config *cfg, const struct bench_results *res, FILE *fp,
-                  int tty);
+                  const char *command, int color);
 
 /* The whole results document (schema heaplab.results/1); caller frees. */
 cJSON *report_json(const struct bench_config *cfg, const struct bench_results *res,

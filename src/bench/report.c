@@ -101,104 +101,146 @@ static void fmt_sig(char *buf, size_t cap, double v, int decimals)
     snprintf(buf, cap, "%.*f", digits, v);
 }
 
-static void print_table(const struct bench_config *cfg, const struct bench_results *res,
-                        const struct metric *m, FILE *fp, int tty, int color)
+/* One table cell: a metric over a cell's repetitions, as printed. */
+struct table_cell {
+    int have;      /* some successful run has the metric */
+    int mark;      /* the best of its row; every tied cell is marked */
+    double median; /* over the successful runs */
+    double spread; /* (max - min) / median */
+    char num[32];  /* the median as printed */
+};
+
+static void cell_eval(const struct bench_cell *c, const struct metric *m, struct table_cell *tc)
 {
-    size_t na = cfg->n_allocs;
-    fprintf(fp, "\n%s\n", m->title);
-    fprintf(fp, "%-18s %3s", "workload", "thr");
-    for (size_t a = 0; a < na; a++)
-        fprintf(fp, " %*.*s", COL_W, COL_W, cfg->allocs[a].name);
-    fprintf(fp, "\n");
-    /* Ratios to glibc per allocator, for the geometric mean row. */
-    size_t glibc = na;
-    for (size_t a = 0; a < na; a++)
-        if (strcmp(cfg->allocs[a].name, "glibc") == 0) glibc = a;
-    double *ratios = calloc(res->n_cells + 1, sizeof(double));
-    size_t *n_ratios = calloc(na + 1, sizeof(size_t));
-    if (!ratios || !n_ratios) {
-        free(ratios);
-        free(n_ratios);
-        return;
+    struct summary s;
+    memset(tc, 0, sizeof *tc);
+    tc->have = bench_cell_metric(c, m->path, &s);
+    if (!tc->have) return;
+    tc->median = s.median;
+    tc->spread = s.spread;
+    fmt_sig(tc->num, sizeof tc->num, s.median / m->scale, m->decimals);
+}
+
+static int rankable(const struct table_cell *tc)
+{
+    return tc->have;
+}
+
+/* Mark the best cell of a row and every cell that prints the same number (a tie). */
+static void mark_best(const struct metric *m, struct table_cell *tc, size_t n)
+{
+    int best = -1;
+    for (size_t a = 0; a < n; a++)
+        if (rankable(&tc[a])
+            && (best < 0
+                || (m->better == HIGHER ? tc[a].median > tc[best].median
+                                        : tc[a].median < tc[best].median)))
+            best = (int)a;
+    if (best < 0 || n < 2) return;
+    for (size_t a = 0; a < n; a++)
+        tc[a].mark = rankable(&tc[a]) && strcmp(tc[a].num, tc[best].num) == 0;
+}
+
+/* `text` right-aligned in a column (counting characters, not bytes: "±" is two). */
+static void put_cell(FILE *fp, const char *text, int green)
+{
+    int chars = 0;
+    for (const char *c = text; *c; c++)
+        chars += ((unsigned char)*c & 0xc0) != 0x80;
+    int pad = chars < COL_W ? COL_W - chars : 0;
+    fprintf(fp, " %*s%s%s%s", pad, "", green ? "\033[1;32m" : "", text, green ? "\033[0m" : "");
+}
+
+static void print_cell(FILE *fp, const struct table_cell *tc, const char *status, int spread,
+                       int color)
+{
+    char text[64];
+    const char *star = color ? "" : tc->mark ? "*" : " "; /* numbers stay aligned */
+    if (!tc->have)
+        snprintf(text, sizeof text, "%s", status);
+    else if (!spread)
+        snprintf(text, sizeof text, "%s%s", tc->num, star);
+    else
+        snprintf(text, sizeof text, "%s%s ±%ld%%", tc->num, star, lround(tc->spread * 100));
+    put_cell(fp, text, tc->mark && color);
+}
+
+/* The geometric mean of each allocator's ratio to glibc (column `glibc`) over the rows. */
+static void print_geomean(FILE *fp, const double *ratios, size_t rows, size_t na)
+{
+    double *v = calloc(rows + 1, sizeof(double));
+    fprintf(fp, "%-22s", "geomean vs glibc");
+    for (size_t a = 0; a < na; a++) {
+        size_t k = 0;
+        for (size_t r = 0; v && r < rows; r++)
+            if (ratios[r * na + a] > 0) v[k++] = ratios[r * na + a];
+        char cell[32] = "-";
+        if (k) snprintf(cell, sizeof cell, "%.2fx", geomean(v, k));
+        put_cell(fp, cell, 0);
     }
-    size_t rows = res->n_cells / (na ? na : 1);
+    fprintf(fp, "\n");
+    free(v);
+}
+
+static void print_table(const struct bench_config *cfg, const struct bench_results *res,
+                        const struct metric *m, FILE *fp, int color)
+{
+    size_t na = cfg->n_allocs, rows = res->n_cells / (na ? na : 1), glibc = na;
+    fprintf(fp, "\n%s\n%-18s %3s", m->title, "workload", "thr");
+    for (size_t a = 0; a < na; a++) {
+        fprintf(fp, " %*.*s", COL_W, COL_W, cfg->allocs[a].name);
+        if (strcmp(cfg->allocs[a].name, "glibc") == 0) glibc = a;
+    }
+    fprintf(fp, "\n");
+    double *ratios = calloc(res->n_cells + 1, sizeof(double)); /* [row * na + a], 0 = none */
+    if (!ratios) return;
     for (size_t r = 0; r < rows; r++) {
         const struct bench_cell *row = &res->cells[r * na];
-        struct summary s[ALLOC_MAX];
-        int have[ALLOC_MAX];
-        int best = -1;
-        for (size_t a = 0; a < na; a++) {
-            have[a] = bench_cell_metric(&row[a], m->key == NULL ? "" : m->path, &s[a]);
-            if (have[a]
-                && (best < 0
-                    || (m->better == HIGHER ? s[a].median > s[best].median
-                                            : s[a].median < s[best].median)))
-                best = (int)a;
-        }
+        struct table_cell tc[ALLOC_MAX];
         int any = 0;
-        for (size_t a = 0; a < na; a++)
-            any |= have[a];
+        for (size_t a = 0; a < na; a++) {
+            cell_eval(&row[a], m, &tc[a]);
+            any |= tc[a].have;
+        }
         if (!any && strncmp(row[0].note, "needs at least", 14) == 0)
             continue; /* a workload that does not run at this thread count */
+        mark_best(m, tc, na);
         fprintf(fp, "%-18s %3u", bench_workload_label(row[0].workload), row[0].threads);
         for (size_t a = 0; a < na; a++) {
-            char cell[64];
-            if (!have[a]) {
-                snprintf(cell, sizeof(cell), "%s", short_status(cfg, &row[a]));
-                fprintf(fp, " %*s", COL_W, cell);
-                continue;
-            }
-            char num[32];
-            fmt_sig(num, sizeof(num), s[a].median / m->scale, m->decimals);
-            int pct = (int)lround(s[a].spread * 100);
-            int mark = tty && (int)a == best && na > 1;
-            snprintf(cell, sizeof(cell), "%s%s ±%d%%", num, mark && !color ? "*" : "", pct);
-            if (mark && color)
-                fprintf(fp, " \033[1;32m%*s\033[0m", COL_W, cell);
-            else
-                fprintf(fp, " %*s", COL_W, cell);
-            if (glibc < na && have[glibc] && s[glibc].median > 0 && s[a].median > 0) {
-                ratios[r * na + a] = s[a].median / s[glibc].median;
-                n_ratios[a]++;
-            }
+            print_cell(fp, &tc[a], short_status(cfg, &row[a]), cfg->repeat > 1, color);
+            if (glibc < na && rankable(&tc[a]) && rankable(&tc[glibc]) && tc[a].median > 0
+                && tc[glibc].median > 0)
+                ratios[r * na + a] = tc[a].median / tc[glibc].median;
         }
         fprintf(fp, "\n");
     }
-    if (glibc < na) {
-        fprintf(fp, "%-22s", "geomean vs glibc");
-        for (size_t a = 0; a < na; a++) {
-            double *v = calloc(rows + 1, sizeof(double));
-            size_t k = 0;
-            for (size_t r = 0; v && r < rows; r++)
-                if (ratios[r * na + a] > 0) v[k++] = ratios[r * na + a];
-            char cell[32];
-            if (k)
-                snprintf(cell, sizeof(cell), "%.2fx", geomean(v, k));
-            else
-                snprintf(cell, sizeof(cell), "-");
-            fprintf(fp, " %*s", COL_W, cell);
-            free(v);
-        }
-        fprintf(fp, "\n");
-    }
+    if (glibc < na) print_geomean(fp, ratios, rows, na);
     free(ratios);
-    free(n_ratios);
+}
+
+/* Does any workload have a seed (a synthetic one, not a trace)? */
+static int any_seeded(const struct bench_config *cfg)
+{
+    for (size_t w = 0; w < cfg->n_workloads; w++)
+        if (strncmp(cfg->workloads[w], BENCH_TRACE_PREFIX, strlen(BENCH_TRACE_PREFIX)) != 0)
+            return 1;
+    return 0;
 }
 
 void report_table(const struct bench_config *cfg, const struct bench_results *res, FILE *fp,
-                  int tty)
+                  const char *command, int color)
 {
-    const char *nc = getenv("NO_COLOR");
-    int color = tty && !(nc && nc[0]);
-    fprintf(fp,
-            "heaplab bench: seed %llu, %u repeat%s, median and relative spread (max-min)/median",
-            (unsigned long long)cfg->seed, cfg->repeat, cfg->repeat == 1 ? "" : "s");
-    if (tty) fprintf(fp, "; best of each row %s", color ? "in green" : "marked *");
-    fprintf(fp, "\n");
+    fprintf(fp, "heaplab %s: ", command);
+    if (any_seeded(cfg)) fprintf(fp, "seed %llu, ", (unsigned long long)cfg->seed);
+    if (cfg->repeat > 1)
+        fprintf(fp, "%u repeats, median and relative spread (max-min)/median", cfg->repeat);
+    else
+        fprintf(fp, "1 repeat");
+    fprintf(fp, "; best of each row %s\n", color ? "in green" : "marked *");
     for (size_t i = 0; i < sizeof(table_keys) / sizeof(table_keys[0]); i++) {
         const struct metric *m = metric_find(table_keys[i]);
         if (!cfg->latency && strstr(m->path, "latency.")) continue;
-        print_table(cfg, res, m, fp, tty, color);
+        print_table(cfg, res, m, fp, color);
     }
     /* Notes: every failure or missing allocator, once each. */
     int header = 0;

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "util/clock.h"
 #include "util/diag.h"
 #include "workload/workload.h"
 
@@ -245,13 +244,28 @@ int bench_cell_metric(const struct bench_cell *c, const char *key, struct summar
     return n > 0;
 }
 
-static void progress(const struct bench_config *cfg, size_t done, size_t total, const char *w,
-                     unsigned t, const char *a, unsigned rep, uint64_t start_ns)
+void bench_progress_format(char *buf, size_t cap, const struct bench_progress *p)
 {
-    if (!cfg->progress || clock_ns() - start_ns < 1000000000u) return;
-    fprintf(stderr, "\r\033[K[%zu/%zu] %s threads=%u %s rep %u/%u", done + 1, total, w, t, a,
-            rep + 1, cfg->repeat);
-    fflush(stderr);
+    if (!p->workload) {
+        snprintf(buf, cap, "[%zu/%zu] done", p->done, p->total);
+        return;
+    }
+    snprintf(buf, cap, "[%zu/%zu] %s threads=%u %s rep %u of 0..%u", p->done + 1, p->total,
+             p->workload, p->threads, p->allocator, p->rep, p->repeat ? p->repeat - 1 : 0);
+}
+
+static void progress(const struct bench_config *cfg, size_t done, size_t total, const char *w,
+                     unsigned t, const char *a, unsigned rep)
+{
+    if (!cfg->progress) return;
+    struct bench_progress p = { .done = done,
+                                .total = total,
+                                .workload = w,
+                                .threads = t,
+                                .allocator = a,
+                                .rep = rep,
+                                .repeat = cfg->repeat };
+    cfg->progress(&p, cfg->progress_arg);
 }
 
 static void record_identity(cJSON *info, const cJSON *run)
@@ -288,7 +302,6 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
             if (fixed || (wl && cfg->threads[t] >= wl->min_threads))
                 total += cfg->repeat * cfg->n_allocs;
     }
-    uint64_t start = clock_ns();
     size_t done = 0;
     for (size_t w = 0; w < cfg->n_workloads; w++) {
         const struct workload *wl = workload_find(cfg->workloads[w]);
@@ -320,8 +333,7 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
                         done++;
                         continue;
                     }
-                    progress(cfg, done, total, bench_workload_label(wname), threads, al->name, rep,
-                             start);
+                    progress(cfg, done, total, bench_workload_label(wname), threads, al->name, rep);
                     cJSON *r = bench_spawn_worker(cfg, al, wname, threads, rep);
                     done++;
                     const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
@@ -340,10 +352,7 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
             }
         }
     }
-    if (cfg->progress && clock_ns() - start >= 1000000000u) {
-        fprintf(stderr, "\r\033[K");
-        fflush(stderr);
-    }
+    progress(cfg, done, total, NULL, 0, NULL, 0);
     return 0;
 }
 

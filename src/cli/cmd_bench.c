@@ -14,6 +14,7 @@
 
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "util/clock.h"
 #include "util/diag.h"
 #include "workload/workload.h"
 
@@ -378,6 +379,28 @@ static int check_libraries(struct cmd_bench_args *a)
 }
 
 /*
+ * The progress line on stderr (a terminal), once the run has lasted a second, so short runs
+ * do not flicker; cleared at the end.
+ */
+static void show_progress(const struct bench_progress *p, void *arg)
+{
+    static uint64_t start_ns;
+    static int shown;
+    char line[512];
+    (void)arg;
+    if (start_ns == 0) start_ns = clock_ns();
+    if (clock_ns() - start_ns < 1000000000u) return;
+    if (!p->workload) {
+        if (shown) fputs("\r\033[K", stderr);
+        return;
+    }
+    bench_progress_format(line, sizeof line, p);
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+    shown = 1;
+}
+
+/*
  * Failures found before anything is measured: results files that cannot be written,
  * unreadable traces, allocators that cannot run.
  */
@@ -390,17 +413,19 @@ static int prepare(struct cmd_bench_args *a)
     a->cfg.self_exe = cli_self_exe();
     if (!a->cfg.self_exe) return EXIT_FAIL;
     if ((rc = check_libraries(a)) != 0) return rc;
-    a->cfg.progress = cli_isatty(2);
+    if (cli_isatty(2)) a->cfg.progress = show_progress;
     return 0;
 }
 
 /* Tables, JSON and CSV; EXIT_FAIL when a file cannot be written or no run succeeded. */
-static int output(const struct cmd_bench_args *a, const struct bench_results *res,
-                  const struct cli_ctx *ctx)
+static int output(const struct cmd_bench_args *a, const struct cli_command *c,
+                  const struct bench_results *res, const struct cli_ctx *ctx)
 {
     struct diag d = { { 0 } };
     int rc = EXIT_OK;
-    if (!a->quiet) report_table(&a->cfg, res, stdout, cli_isatty(1));
+    const char *no_color = getenv("NO_COLOR");
+    int color = cli_isatty(1) && !(no_color && no_color[0]);
+    if (!a->quiet) report_table(&a->cfg, res, stdout, c->name, color);
     fflush(stdout);
     if (a->json_path) {
         cJSON *doc = report_json(&a->cfg, res, ctx->command_line);
@@ -437,7 +462,7 @@ int cmd_bench_execute(struct cmd_bench_args *a, const struct cli_command *c,
         bench_results_free(&res);
         return EXIT_FAIL;
     }
-    rc = output(a, &res, ctx);
+    rc = output(a, c, &res, ctx);
     bench_results_free(&res);
     return rc;
 }

@@ -59,6 +59,27 @@ fi
 "$HEAPLAB" "${QUICK[@]}" --json "$TMP/nopin.json" -q
 check "unpinned runs record the CPUs too" [ -n "$(runs_cpus "$TMP/nopin.json" | grep -v none)" ]
 
+# Tables. Without a terminal the best of each row is marked '*'; one repetition has no
+# spread to show.
+# rows_marked FILE: every row of every table has a '*' (two allocators always rank).
+rows_marked() {
+    awk '/^(small|mixed|trace:)/ && !/\*/ {bad = 1} END {exit bad}' "$1" &&
+        [ "$(grep -c '\*' "$1")" -ge 6 ]
+}
+"$HEAPLAB" bench -w small,mixed -n 2000 -r 1 -a glibc,lab:bump --no-latency >"$TMP/t1" 2>&1
+check "--repeat 1: header" grep -qx "heaplab bench: seed 1, 1 repeat; best of each row marked \*" "$TMP/t1"
+check "--repeat 1: no spread column" bash -c "! grep -q '±' '$TMP/t1'"
+check "--repeat 1: the best of each row marked * (no terminal)" rows_marked "$TMP/t1"
+"$HEAPLAB" bench -w small,mixed -n 2000 -r 2 -a glibc,lab:bump --no-latency >"$TMP/t2" 2>&1
+check "--repeat 2: spread shown" grep -q "^small .*±" "$TMP/t2"
+check "--repeat 2: the best of each row marked * (no terminal)" rows_marked "$TMP/t2"
+if command -v script >/dev/null; then
+    NO_COLOR=1 script -qec "'$HEAPLAB' bench -w small -n 2000 -r 1 -a glibc,lab:bump --no-latency" \
+        /dev/null >"$TMP/t3" 2>&1
+    check "NO_COLOR on a terminal: marked *, no colour" \
+        bash -c "grep -q '^small .*\*' '$TMP/t3' && ! grep -q \$'\\033\\[' '$TMP/t3'"
+fi
+
 # CSV: every text field quoted (RFC 4180), so a trace path holding a comma and a quote
 # stays one field and the columns line up.
 PROG=$(cd "$(dirname "$HEAPLAB")" && pwd)/tests/trace/tr_single
@@ -78,6 +99,8 @@ bad = [r for r in body if len(r) != len(head) or r[head.index("workload")] != wa
        or not r[head.index("threads")].isdigit() or float(r[head.index("ops_per_sec")]) <= 0]
 sys.exit(1 if bad or len(body) != 2 else 0)
 PY
+    "$HEAPLAB" replay "$odd" --allocator glibc,lab:bump --repeat 1 --no-latency >"$TMP/rt" 2>&1
+    check "replay's table header has no seed" grep -qx "heaplab replay: 1 repeat; best of each row marked \*" "$TMP/rt"
     check "every text field is quoted" bash -c "tail -n +2 '$TMP/odd.csv' | grep -q '^\"trace:.*,\"glibc\",[0-9]*,\"ok\",'"
 else
     skip "test programs not built ($PROG)"
