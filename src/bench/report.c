@@ -104,26 +104,38 @@ static void fmt_sig(char *buf, size_t cap, double v, int decimals)
 /* One table cell: a metric over a cell's repetitions, as printed. */
 struct table_cell {
     int have;      /* some successful run has the metric */
+    int below_res; /* a latency under the timer's resolution: printed "<RES", never ranked */
     int mark;      /* the best of its row; every tied cell is marked */
     double median; /* over the successful runs */
     double spread; /* (max - min) / median */
     char num[32];  /* the median as printed */
 };
 
+/*
+ * A latency whose median is below the timer's resolution (the largest any of the runs
+ * reported) is not a measurement: the timer cannot tell it from 0 or from its step.
+ */
 static void cell_eval(const struct bench_cell *c, const struct metric *m, struct table_cell *tc)
 {
-    struct summary s;
+    struct summary s, res;
     memset(tc, 0, sizeof *tc);
     tc->have = bench_cell_metric(c, m->path, &s);
     if (!tc->have) return;
     tc->median = s.median;
     tc->spread = s.spread;
+    if (strncmp(m->path, "latency.", 8) == 0
+        && bench_cell_metric(c, "latency.timer_resolution_ns", &res) && s.median < res.max) {
+        tc->below_res = 1;
+        snprintf(tc->num, sizeof tc->num, "<%.0f", ceil(res.max));
+        return;
+    }
     fmt_sig(tc->num, sizeof tc->num, s.median / m->scale, m->decimals);
 }
 
+/* May this cell be the best of its row, and count in the geomean? */
 static int rankable(const struct table_cell *tc)
 {
-    return tc->have;
+    return tc->have && !tc->below_res;
 }
 
 /* Mark the best cell of a row and every cell that prints the same number (a tie). */
@@ -158,7 +170,7 @@ static void print_cell(FILE *fp, const struct table_cell *tc, const char *status
     const char *star = color ? "" : tc->mark ? "*" : " "; /* numbers stay aligned */
     if (!tc->have)
         snprintf(text, sizeof text, "%s", status);
-    else if (!spread)
+    else if (!spread || tc->below_res)
         snprintf(text, sizeof text, "%s%s", tc->num, star);
     else
         snprintf(text, sizeof text, "%s%s ±%ld%%", tc->num, star, lround(tc->spread * 100));
@@ -193,6 +205,7 @@ static void print_table(const struct bench_config *cfg, const struct bench_resul
     }
     fprintf(fp, "\n");
     double *ratios = calloc(res->n_cells + 1, sizeof(double)); /* [row * na + a], 0 = none */
+    int below = 0;
     if (!ratios) return;
     for (size_t r = 0; r < rows; r++) {
         const struct bench_cell *row = &res->cells[r * na];
@@ -201,6 +214,7 @@ static void print_table(const struct bench_config *cfg, const struct bench_resul
         for (size_t a = 0; a < na; a++) {
             cell_eval(&row[a], m, &tc[a]);
             any |= tc[a].have;
+            below |= tc[a].below_res;
         }
         if (!any && strncmp(row[0].note, "needs at least", 14) == 0)
             continue; /* a workload that does not run at this thread count */
@@ -215,6 +229,8 @@ static void print_table(const struct bench_config *cfg, const struct bench_resul
         fprintf(fp, "\n");
     }
     if (glibc < na) print_geomean(fp, ratios, rows, na);
+    if (below)
+        fprintf(fp, "<N: below the timer's resolution of N ns: not ranked, not in the geomean\n");
     free(ratios);
 }
 

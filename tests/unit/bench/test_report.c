@@ -232,6 +232,39 @@ static void test_report_progress_counts_reps_as_the_csv(void)
     fixture_fini(&f);
 }
 
+/*
+ * A latency under the timer's resolution is printed "<RES", never marked best, and left out
+ * of the geomean; the rest of its row still ranks.
+ */
+static void test_report_latency_below_resolution(void)
+{
+    struct fixture f;
+    char line[256];
+    fixture_init(&f, two_rows, 2, three_allocs, 3, 2);
+    /* row 0: glibc 12 ns and fast 8 ns are under the 30 ns resolution; slow 60 ns is not */
+    set_run(&f, 0, 0, 10e6, 12, 30);
+    set_run(&f, 0, 1, 10e6, 8, 30);
+    set_run(&f, 0, 2, 10e6, 60, 30);
+    /* row 1: all measurable: fast = 2 x glibc, slow = 4 x glibc */
+    set_run(&f, 1, 0, 10e6, 50, 30);
+    set_run(&f, 1, 1, 10e6, 100, 30);
+    set_run(&f, 1, 2, 10e6, 200, 30);
+    char *t = tables(&f, "bench");
+    REQUIRE(t);
+    REQUIRE(row_of(t, "malloc latency p50", "small", line, sizeof line));
+    CHECK(strstr(line, "<30") && strstr(line, "<30") != strrchr(line, '<')); /* two cells */
+    CHECK(strstr(line, "60*") != NULL);                                      /* ranked alone */
+    CHECK(strstr(line, "<30*") == NULL && strstr(line, " 8") == NULL
+          && strstr(line, " 12") == NULL);
+    REQUIRE(row_of(t, "malloc latency p50", "geomean", line, sizeof line));
+    CHECK(strstr(line, "1.00x") && strstr(line, "2.00x") && strstr(line, "4.00x"));
+    /* p99 (4 x p50) is measurable everywhere: untouched */
+    REQUIRE(row_of(t, "malloc latency p99", "small", line, sizeof line));
+    CHECK(strchr(line, '<') == NULL && strstr(line, "32*") != NULL);
+    free(t);
+    fixture_fini(&f);
+}
+
 int main(void)
 {
     RUN_TEST(test_report_marks_best_without_colour);
@@ -239,5 +272,6 @@ int main(void)
     RUN_TEST(test_report_one_repeat_shows_no_spread);
     RUN_TEST(test_report_trace_header_has_no_seed);
     RUN_TEST(test_report_progress_counts_reps_as_the_csv);
+    RUN_TEST(test_report_latency_below_resolution);
     return check_report();
 }
