@@ -153,13 +153,7 @@ static inline int cli_parse_u64(const char *s, uint64_t *out)
 {
     return cli_parse_count(s, out);
 }
-int cmd_bench(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
-int cmd_replay(int argc, char **argv);
-int cmd_list(int argc, char **argv);
-int cmd_worker(int argc, char **argv);
-/* The command line as main() saw it (legacy commands record it in results files). */
-extern const char *cli_legacy_command_line;
 
 #endif
