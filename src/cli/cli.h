@@ -145,15 +145,4 @@ int cli_isatty(int fd);
  * remove temporary files (util/cleanup.h), exit 128 + signal. */
 void cli_install_signal_handlers(void);
 
-/* ------------------------------------------------------------------------------------- */
-/* Legacy: commands not yet on an option table (each goes when its command moves over)    */
-
-int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static inline int cli_parse_u64(const char *s, uint64_t *out)
-{
-    return cli_parse_count(s, out);
-}
-int cmd_record(int argc, char **argv);
-int cmd_trace(int argc, char **argv);
-
 #endif

@@ -9,30 +9,11 @@
 #include "cli/cli.h"
 
 extern const struct cli_command cli_cmd_bench, cli_cmd_run, cli_cmd_race, cli_cmd_replay,
-        cli_cmd_list, cli_cmd_worker;
-
-/* Commands still parsing their own options: main() hands them argv as it is. */
-static int legacy_record(int argc, char **argv, const struct cli_ctx *ctx)
-{
-    (void)ctx;
-    return cmd_record(argc, argv);
-}
-static int legacy_trace(int argc, char **argv, const struct cli_ctx *ctx)
-{
-    (void)ctx;
-    return cmd_trace(argc, argv);
-}
-
-static const struct cli_command legacy_cmds[] = {
-    { "record", "run a program and record its malloc calls into a trace", NULL, NULL, NULL, NULL,
-      NULL, legacy_record },
-    { "trace", "inspect a recorded trace ('trace info FILE', 'trace dump FILE')", NULL, NULL, NULL,
-      NULL, NULL, legacy_trace },
-};
+        cli_cmd_record, cli_cmd_trace, cli_cmd_list, cli_cmd_worker;
 
 const struct cli_command *const cli_commands[] = {
     &cli_cmd_bench,  &cli_cmd_run,    &cli_cmd_race,
-    &cli_cmd_replay, &legacy_cmds[0], &legacy_cmds[1],
+    &cli_cmd_replay, &cli_cmd_record, &cli_cmd_trace,
     &cli_cmd_list,   &cli_cmd_worker, NULL,
 };
 

@@ -27,16 +27,6 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
-int cli_usage_error(const char *usage, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vmsg("", fmt, ap);
-    va_end(ap);
-    fputs(usage, stderr);
-    return EXIT_USAGE;
-}
-
 void cli_warn(const char *fmt, ...)
 {
     va_list ap;
