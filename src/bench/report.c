@@ -537,17 +537,6 @@ void report_table(const struct bench_config *cfg, const struct bench_results *re
     trace_notes(cfg, res, fp, &header);
 }
 
-static cJSON *summary_json(const struct summary *s)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "median", s->median);
-    cJSON_AddNumberToObject(j, "min", s->min);
-    cJSON_AddNumberToObject(j, "max", s->max);
-    cJSON_AddNumberToObject(j, "spread", s->spread);
-    cJSON_AddNumberToObject(j, "n", (double)s->n);
-    return j;
-}
-
 cJSON *report_json(const struct bench_config *cfg, const struct bench_results *res,
                    const char *command_line)
 {

@@ -140,6 +140,9 @@ const char *cli_join(int argc, char **argv);
 
 /* Is `fd` a terminal? */
 int cli_isatty(int fd);
+/* Colour on `fd`: a terminal and NO_COLOR unset or empty (no-color.org). The best value
+ * of a table row is green in colour, else marked '*'. */
+int cli_color(int fd);
 
 /* Install the SIGINT/SIGTERM/SIGHUP handler: kill and reap every child process group,
  * remove temporary files (util/cleanup.h), exit 128 + signal. */

@@ -444,8 +444,7 @@ static int output(const struct cmd_bench_args *a, const struct cli_command *c,
 {
     struct diag d = { { 0 } };
     int rc = EXIT_OK;
-    const char *no_color = getenv("NO_COLOR");
-    int color = cli_isatty(1) && !(no_color && no_color[0]);
+    int color = cli_color(1);
     if (!a->quiet) report_table(&a->cfg, res, stdout, c->name, color);
     fflush(stdout);
     if (a->json_path) {

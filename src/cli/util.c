@@ -191,6 +191,12 @@ int cli_isatty(int fd)
     return isatty(fd);
 }
 
+int cli_color(int fd)
+{
+    const char *no_color = getenv("NO_COLOR");
+    return isatty(fd) && !(no_color && no_color[0]);
+}
+
 static void on_signal(int sig)
 {
     cleanup_run();
