@@ -11,6 +11,9 @@ FUZZ_TIME  ?= 600
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
+# cmake --build runs make again: keep its "Entering directory" lines out of the output.
+MAKEFLAGS += --no-print-directory
+
 .PHONY: all build deps install secure perf test test-asan test-tsan bench fuzz format format-check lint clean
 
 # $(call configure,DIR,ARGS): first what building needs (scripts/deps.sh --build says what is

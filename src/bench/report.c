@@ -419,9 +419,11 @@ static void print_frag_tables(const struct bench_config *cfg, const struct bench
             frag_row_start(fp, row, b == 0, bands[b].name);
             for (size_t a = 0; a < na; a++) {
                 char cell[64];
-                if (bench_cell_metric(&row[a], bands[b].key, &s))
+                if (bench_cell_metric(&row[a], bands[b].key, &s) && cfg->repeat > 1)
                     snprintf(cell, sizeof(cell), "%.2f ±%d%%", s.median,
                              (int)lround(s.spread * 100));
+                else if (s.n > 0)
+                    snprintf(cell, sizeof(cell), "%.2f", s.median);
                 else
                     snprintf(cell, sizeof(cell), "%s", short_status(cfg, &row[a]));
                 fprintf(fp, " %*s", COL_W, cell);
