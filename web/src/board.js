@@ -104,12 +104,14 @@
         COLUMNS.forEach(function (c) {
             if (!c.better || rows.length < 2) return;
             let b = null;
+            let all = true; /* every row the same: no best */
             rows.forEach(function (r) {
                 const v = r[c.key];
                 if (v === undefined) return;
+                if (b !== null && v !== b) all = false;
                 if (b === null || (c.better < 0 ? v < b : v > b)) b = v;
             });
-            best[c.key] = b;
+            if (!all) best[c.key] = b;
         });
         this.table.tHead.querySelectorAll('th').forEach(function (th) {
             th.className = th.getAttribute('data-key') === key ? (dir > 0 ? 'sorted up' : 'sorted down') : '';

@@ -117,9 +117,12 @@
         ctx.fillStyle = '#2a3140';
         ctx.fillRect(0, mid, W, 1);
         ctx.font = '10px system-ui, sans-serif';
+        const lines = [].concat(note || []);
         if (!alloc && !free) {
             ctx.fillStyle = '#7c8696';
-            ctx.fillText(note || 'latency histograms come with the live stream', 6, mid - 6);
+            lines.forEach(function (l, i) {
+                ctx.fillText(l, 6, 16 + 14 * i);
+            });
             return;
         }
         const a = fold(alloc);

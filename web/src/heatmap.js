@@ -37,8 +37,9 @@
     }
 
     /* Overlay value v (1..255) -> colour; 0 falls back to the kind colour. */
-    const CLASS_STOPS = ['#2c7bb6', '#00a6ca', '#00ccbc', '#90eb9d', '#ffff8c', '#f9d057', '#f29e2e', '#e76818', '#d7191c'];
-    const AGE_STOPS = ['#fff7a8', '#fdb863', '#e66101', '#b2182b', '#762a83', '#40004b'];
+    /* Neither ramp passes through the orange of meta or the pink of waste. */
+    const CLASS_STOPS = ['#2b4c9b', '#2f7fc1', '#28a9c9', '#3cc7a0', '#8fdc6a', '#d8ee6e', '#ffffcc'];
+    const AGE_STOPS = ['#f7fcb9', '#addd8e', '#41ab5d', '#238b8a', '#225ea8', '#253494', '#3f007d'];
     const CLASS_LUT = ramp(CLASS_STOPS, 24); /* classes 1..24: 16 B .. 128 MiB */
     const AGE_LUT = ramp(AGE_STOPS, 28); /* log2(ops) 0..27 */
 

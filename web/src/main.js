@@ -40,6 +40,7 @@
         app.source = src;
         app.viewer.attach(src);
         $('controls').classList.add('offline');
+        document.querySelector('h1 .sub').textContent = 'a recorded race';
         src.begin();
     }
 

@@ -13,6 +13,7 @@
     const SLOW_MS = 100; /* charts and the board: at most 10 redraws a second */
     let scrubbing = false; /* the scrubber is being dragged: it keeps the user's value */
     let lastAsk = 0; /* when the last `cell` question went, to ask at most 20 a second */
+    let askTimer = null;
 
     function Viewer() {
         this.source = null;
@@ -88,6 +89,7 @@
         this.endTick = -1;
         this.shown = -1;
         this.session = h.session;
+        this.drawnTick = undefined;
         HL.clearError();
         const host = $('lanes');
         host.textContent = '';
@@ -139,8 +141,7 @@
             kinds: null,
             overlay: null,
             dirty: false,
-            histDirty: true,
-            metrics: null,
+            metrics: null, /* the lane's fields at the tick shown */
         };
         const self = this;
         /* click: enlarge (again: back); hover: what is in the cell */
@@ -171,12 +172,6 @@
             if (i >= 0 && h[i].tick === t.tick) h[i] = t;
             else h.splice(i + 1, 0, t);
         }
-        this.lanes.forEach(function (lane, i) {
-            if (t.allocators[i] && (!lane.metrics || t.tick >= lane.metrics.tick)) {
-                lane.metrics = Object.assign({ tick: t.tick, op: t.op }, t.allocators[i]);
-                lane.histDirty = true;
-            }
-        });
         this.dirty.board = this.dirty.charts = this.dirty.labels = true;
     };
 
@@ -231,7 +226,6 @@
             return;
         }
         this.lastSlow = now;
-        if (this.dirty.labels) this.drawLabels();
         const shownOp = this.opOf(this.shown);
         if (this.dirty.charts) {
             const h = this.history;
@@ -245,23 +239,43 @@
             this.board.set(HL.board.rowsAt(this.history, this.shown, this.end, this.endTick), exact);
             this.dirty.board = false;
         }
-        const hist = this.source && this.source.caps.histograms;
-        for (const lane of this.lanes) {
-            if (!lane.histDirty) continue;
-            const m = lane.metrics;
-            const note = m ? 'p50 ' + HL.ns(m.p50_ns) + '  p90 ' + HL.ns(m.p90_ns) + '  p99 ' + HL.ns(m.p99_ns) +
-                (hist ? '' : '  (histograms: live only)') : 'no tick yet';
-            HL.drawHistogram(lane.hist, HL.laneColour(lane.index), m && m.lat_alloc, m && m.lat_free, note);
-            lane.histDirty = false;
+        const at = this.tickAt(this.shown);
+        if (at !== this.drawnTick) { /* the lanes' metrics: those of the tick shown */
+            this.drawnTick = at;
+            const hist = this.source && this.source.caps.histograms;
+            for (const lane of this.lanes) {
+                const m = at ? at.allocators[lane.index] : null;
+                lane.metrics = m;
+                const note = m ? ['p50 ' + HL.ns(m.p50_ns) + ' · p90 ' + HL.ns(m.p90_ns) + ' · p99 ' + HL.ns(m.p99_ns),
+                    hist ? '' : 'latency histograms: live only'] : ['no tick yet'];
+                HL.drawHistogram(lane.hist, HL.laneColour(lane.index), m && m.lat_alloc, m && m.lat_free, note);
+            }
+            this.dirty.labels = true;
         }
+        if (this.dirty.labels) this.drawLabels();
+    };
+
+    /* The latest tick message at or before `tick` (history is sorted), or null. */
+    Viewer.prototype.tickAt = function (tick) {
+        const h = this.history;
+        let lo = 0;
+        let hi = h.length - 1;
+        let found = null;
+        while (lo <= hi) {
+            const mid = (lo + hi) >> 1;
+            if (h[mid].tick <= tick) {
+                found = h[mid];
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return found;
     };
 
     Viewer.prototype.opOf = function (tick) {
-        const h = this.history;
-        for (let i = h.length - 1; i >= 0; i--) {
-            if (h[i].tick <= tick) return h[i].op;
-        }
-        return null;
+        const t = this.tickAt(tick);
+        return t ? t.op : null;
     };
 
     Viewer.prototype.drawLabels = function () {
@@ -330,9 +344,21 @@
         this.askCell();
     };
 
+    /* Asks the source about the hovered cell: at most one question per 50 ms, the last
+     * hover always asked (a trailing question), so a still mouse gets its answer. */
     Viewer.prototype.askCell = function () {
+        const self = this;
         const now = performance.now();
-        if (!this.hover || now - lastAsk < 50) return;
+        if (!this.hover) return;
+        if (now - lastAsk < 50) {
+            if (!askTimer) {
+                askTimer = setTimeout(function () {
+                    askTimer = null;
+                    self.askCell();
+                }, 50 - (now - lastAsk));
+            }
+            return;
+        }
         lastAsk = now;
         this.source.cell(this.hover.lane, this.hover.cell);
     };
