@@ -99,6 +99,19 @@ for (const row of board) {
     }
     c.ok(`final leaderboard row ${row.lane} is ${e.name}`, row.name === e.name);
 }
+// sorting: a heading sorts by its column, again reverses
+const column = (k) => page.evaluate((key) => Array.from(document.querySelectorAll(`#board tbody td[data-key="${key}"]`))
+    .map((td) => Number(td.getAttribute('data-v'))), k);
+await page.click('#board th[data-key="p99_ns"]');
+await page.waitForTimeout(50);
+const up = await column('p99_ns');
+c.ok('a heading sorts by its column', up.every((v, i) => i === 0 || up[i - 1] <= v), up);
+await page.click('#board th[data-key="p99_ns"]');
+await page.waitForTimeout(50);
+const down = await column('p99_ns');
+c.ok('again: the other way', down.every((v, i) => i === 0 || down[i - 1] >= v), down);
+await page.click('#board th[data-key="name"]');
+
 // the tick file the page offers for export is the race; its maps are what the page decoded
 const href = await page.getAttribute('#export_ticks', 'href');
 c.ok('the tick-file export names the session', href === `api/export/ticks?session=${race.session}`, href);
