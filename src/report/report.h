@@ -150,6 +150,8 @@ enum compare_verdict {
 
 struct compare_metric {
     const char *key;   /* "ops_per_sec", as in results files' summaries */
+    const char *name;  /* "throughput", for sentences */
+    const char *unit;  /* of the printed value: "Mops/s" */
     const char *path;  /* dotted path in a run */
     const char *title; /* table heading */
     double scale;      /* printed value = raw / scale */
