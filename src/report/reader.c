@@ -721,7 +721,7 @@ void results_free(struct results_set *s)
 static int commit(struct results_set *s, struct pending *p, cJSON *root, struct diag *d,
                   const char *name)
 {
-    struct results_doc *docs = realloc(s->docs, (s->n_docs + p->n_docs) * sizeof *docs);
+    struct results_doc *docs = realloc(s->docs, (s->n_docs + p->n_docs + 1) * sizeof *docs);
     if (docs) s->docs = docs;
     struct results_cell *cells = realloc(s->cells, (s->n_cells + p->cells.n + 1) * sizeof *cells);
     if (cells) s->cells = cells;
@@ -730,11 +730,11 @@ static int commit(struct results_set *s, struct pending *p, cJSON *root, struct 
     char **strings = realloc(s->strings, (s->n_strings + p->n_strings + 1) * sizeof *strings);
     if (strings) s->strings = strings;
     if (!docs || !cells || !roots || !strings) return diag_set(d, "%s: out of memory", name);
-    memcpy(s->strings + s->n_strings, p->strings, p->n_strings * sizeof *strings);
+    if (p->n_strings) memcpy(s->strings + s->n_strings, p->strings, p->n_strings * sizeof *strings);
     s->n_strings += p->n_strings;
     p->n_strings = 0; /* the set owns them now */
-    memcpy(s->docs + s->n_docs, p->docs, p->n_docs * sizeof *docs);
-    memcpy(s->cells + s->n_cells, p->cells.v, p->cells.n * sizeof *cells);
+    if (p->n_docs) memcpy(s->docs + s->n_docs, p->docs, p->n_docs * sizeof *docs);
+    if (p->cells.n) memcpy(s->cells + s->n_cells, p->cells.v, p->cells.n * sizeof *cells);
     s->n_docs += p->n_docs;
     s->n_cells += p->cells.n;
     s->roots[s->n_roots++] = root;
