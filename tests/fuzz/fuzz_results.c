@@ -21,8 +21,7 @@ static void check_model(const struct results_set *s)
     size_t cells = 0;
     for (size_t i = 0; i < s->n_docs; i++) {
         const struct results_doc *doc = &s->docs[i];
-        if (doc->first_cell != cells || doc->n_cells == 0 || !doc->machine_key[0])
-            __builtin_trap();
+        if (doc->first_cell != cells || doc->n_cells == 0 || !doc->machine_key[0]) __builtin_trap();
         for (size_t k = doc->first_cell; k < doc->first_cell + doc->n_cells; k++) {
             const struct results_cell *c = &s->cells[k];
             double v[RESULTS_MAX_RUNS];
