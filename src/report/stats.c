@@ -141,7 +141,7 @@ double stats_mwu_attained_alpha(size_t na, size_t nb, double alpha)
     size_t n = na + nb;
     if (na == 0 || nb == 0) return 0;
     if (n > STATS_EXACT_MAX) return -1;
-    long rank2[STATS_EXACT_MAX];
+    long rank2[STATS_EXACT_MAX] = { 0 };
     for (size_t i = 0; i < n; i++)
         rank2[i] = 2 * (long)(i + 1);
     /* p as a function of the distance from the mean only grows as the distance shrinks: the

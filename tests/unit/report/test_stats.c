@@ -58,7 +58,7 @@ static void test_stats_run_against_itself_is_never_significant(void)
 /* p by brute force: every way of choosing which na of the pooled values are "a". */
 static double brute_p(const double *a, size_t na, const double *b, size_t nb)
 {
-    double pool[16], rank[16];
+    double pool[16] = { 0 }, rank[16] = { 0 };
     size_t n = na + nb;
     for (size_t i = 0; i < n; i++)
         pool[i] = i < na ? a[i] : b[i - na];
