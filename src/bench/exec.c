@@ -25,11 +25,15 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/clock.h"
@@ -222,10 +226,48 @@ static void note_cpu(struct exec_thread *x)
     if (cpu >= 0 && cpu < 64 * EXEC_CPU_WORDS) x->cpus[cpu / 64] |= (uint64_t)1 << (cpu % 64);
 }
 
+/*
+ * The calling thread's scheduler counters: context switches from getrusage(RUSAGE_THREAD);
+ * time on a CPU from CLOCK_THREAD_CPUTIME_ID (the kernel brings the running thread's sum up
+ * to date for it, exact in ns; schedstat's first field is only as fresh as the last tick or
+ * switch); time runnable but waiting for a CPU from /proc/thread-self/schedstat's second
+ * field (run_delay), which counts a wait when it ends, so every wait before this read is in.
+ * Plain syscalls into a stack buffer: nothing here calls the allocator under test. The CPU
+ * clock is read nearest the timed region (last `before` it, first after it), so the other
+ * reads' own cost stays out of cpu_ns.
+ */
+static void read_sched(struct exec_sched *sc, int before)
+{
+    struct rusage ru;
+    struct timespec ts;
+    memset(sc, 0, sizeof *sc);
+    if (!before && clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+        sc->cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+        sc->nvcsw = (uint64_t)ru.ru_nvcsw;
+        sc->nivcsw = (uint64_t)ru.ru_nivcsw;
+    }
+    char buf[128];
+    int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0) close(fd);
+    unsigned long long cpu, runq;
+    if (n > 0) {
+        buf[n] = 0;
+        if (sscanf(buf, "%llu %llu", &cpu, &runq) == 2) {
+            sc->runq_ns = runq;
+            sc->schedstat = 1;
+        }
+    }
+    if (before && clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+        sc->cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void run_thread_body(struct exec_thread *x)
 {
     int sync = x->sh->s->cross_thread;
     note_cpu(x);
+    read_sched(&x->sched0, 1);
     x->t_start = clock_ns();
     if (x->sh->o->lab) /* single-threaded: never sync */
         x->timed ? run_ops(x, 0, 1, 1) : run_ops(x, 0, 0, 1);
@@ -238,6 +280,7 @@ static void run_thread_body(struct exec_thread *x)
     else
         run_ops(x, 0, 0, 0);
     x->t_end = clock_ns();
+    read_sched(&x->sched1, 0);
     note_cpu(x);
 }
 
@@ -362,6 +405,7 @@ static cJSON *throughput_pass(struct exec_shared *sh, struct exec_thread *xs, st
     exec_sampler_stop(sp);
     f->rss = sp;
     cJSON *out = exec_json_result(sh, xs, f);
+    if (out) exec_json_contention(out, xs, sh->s->threads);
     cleanup_slots(sh);
     return out;
 }

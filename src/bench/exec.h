@@ -57,6 +57,15 @@ struct exec_shared {
     struct lab_heap lab;     /* the lab backend's allocator and arena, when o->lab */
 };
 
+/* A thread's scheduler counters, read by the thread just outside its timed region (exec.c):
+ * the contention of docs/results.md. */
+struct exec_sched {
+    uint64_t nvcsw, nivcsw; /* voluntary, involuntary context switches (RUSAGE_THREAD) */
+    uint64_t cpu_ns;        /* time on a CPU (CLOCK_THREAD_CPUTIME_ID) */
+    uint64_t runq_ns;       /* runnable but waiting for a CPU (schedstat's run_delay) */
+    int schedstat;          /* runq_ns was read: /proc/thread-self/schedstat exists */
+};
+
 struct exec_thread {
     struct exec_shared *sh;
     unsigned t;
@@ -69,8 +78,9 @@ struct exec_thread {
     uint64_t live;
     struct hist *h_alloc, *h_free, *h_realloc; /* osmem; NULL in the throughput pass */
     struct prng rng;
-    int pin_errno;                 /* why pinning this thread failed, or 0 */
-    uint64_t cpus[EXEC_CPU_WORDS]; /* CPUs this thread was seen on, over both passes */
+    int pin_errno;                    /* why pinning this thread failed, or 0 */
+    uint64_t cpus[EXEC_CPU_WORDS];    /* CPUs this thread was seen on, over both passes */
+    struct exec_sched sched0, sched1; /* before t_start and after t_end of the last pass */
 };
 
 /* ------------------------------------------------------------------------------------- */
@@ -161,6 +171,9 @@ cJSON *exec_json_result(const struct exec_shared *sh, const struct exec_thread *
 /* Add "latency" from the merged histograms of thread 0 and the timer's calibration. */
 void exec_json_latency(cJSON *out, const struct exec_thread *x0, const struct clock_cal *cal,
                        unsigned sample_stride);
+/* Add "contention": context switches and time off the CPU of each thread over its part of
+ * the pass, and their sums. */
+void exec_json_contention(cJSON *out, const struct exec_thread *xs, unsigned threads);
 /* Add "cpus": every CPU the threads were seen on, ascending. */
 void exec_json_cpus(cJSON *out, const struct exec_thread *xs, unsigned threads);
 

@@ -57,6 +57,11 @@ static const struct metric metrics[] = {
     { "realloc_p50_ns", "latency.realloc.p50_ns", NULL, 1, 0, LOWER },
     { "realloc_p99_ns", "latency.realloc.p99_ns", NULL, 1, 0, LOWER },
     { "timer_overhead_ns", "latency.timer_overhead_ns", NULL, 1, 1, LOWER },
+    { "voluntary_switches", "contention.voluntary_switches", NULL, 1, 0, LOWER },
+    { "involuntary_switches", "contention.involuntary_switches", NULL, 1, 0, LOWER },
+    { "blocked_ns", "contention.blocked_ns", NULL, 1, 0, LOWER },
+    { "runqueue_ns", "contention.runqueue_ns", NULL, 1, 0, LOWER },
+    { "thread_ns", "contention.thread_ns", NULL, 1, 0, LOWER },
 };
 #define N_METRICS (sizeof(metrics) / sizeof(metrics[0]))
 
@@ -433,6 +438,88 @@ static void print_frag_tables(const struct bench_config *cfg, const struct bench
     }
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Contention (docs/results.md, "contention"): what a falling throughput curve is made of    */
+
+/* A count in at most 6 characters: 950, 12345, 123k, 12.3M. */
+static void fmt_count(char *buf, size_t cap, double v)
+{
+    if (v < 100000)
+        snprintf(buf, cap, "%.0f", v);
+    else if (v < 1e7)
+        snprintf(buf, cap, "%.0fk", v / 1e3);
+    else
+        snprintf(buf, cap, "%.1fM", v / 1e6);
+}
+
+/* One contention cell: blocked / waiting as % of thread time, or switches vol / invol. */
+static void contention_cell(char *buf, size_t cap, const struct bench_config *cfg,
+                            const struct bench_cell *c, int switches)
+{
+    struct summary th, a, b;
+    if (!bench_cell_metric(c, "contention.thread_ns", &th)) {
+        snprintf(buf, cap, "%s", c->n_ok ? "-" : short_status(cfg, c));
+        return;
+    }
+    if (switches) {
+        char x[16] = "-", y[16] = "-";
+        if (bench_cell_metric(c, "contention.voluntary_switches", &a))
+            fmt_count(x, sizeof x, a.median);
+        if (bench_cell_metric(c, "contention.involuntary_switches", &b))
+            fmt_count(y, sizeof y, b.median);
+        snprintf(buf, cap, "%s / %s", x, y);
+        return;
+    }
+    double total = th.median > 0 ? th.median : 1;
+    char x[16] = "-", y[16] = "-";
+    if (bench_cell_metric(c, "contention.blocked_ns", &a))
+        snprintf(x, sizeof x, "%.0f%%", 100 * a.median / total);
+    if (bench_cell_metric(c, "contention.runqueue_ns", &b))
+        snprintf(y, sizeof y, "%.0f%%", 100 * b.median / total);
+    snprintf(buf, cap, "%s / %s", x, y);
+}
+
+/*
+ * Two tables when some run had more than one thread: time off the CPU, blocked / waiting
+ * for a CPU, as a share of the threads' time, and context switches, voluntary / involuntary;
+ * medians over the repetitions, not ranked (they explain the throughput table).
+ */
+static void print_contention(const struct bench_config *cfg, const struct bench_results *res,
+                             FILE *fp)
+{
+    size_t na = cfg->n_allocs, rows = na ? res->n_cells / na : 0;
+    int multi = 0;
+    for (size_t i = 0; i < res->n_cells; i++)
+        multi |= res->cells[i].threads > 1 && res->cells[i].n_ok > 0;
+    if (!multi) return;
+    static const char *const titles[2] = {
+        "Contention: blocked / waiting for a CPU, % of thread time (median)",
+        "Contention: context switches per run, voluntary / involuntary (median)"
+    };
+    for (int sw = 0; sw < 2; sw++) {
+        fprintf(fp, "\n%s\n%-18s %3s", titles[sw], "workload", "thr");
+        for (size_t a = 0; a < na; a++)
+            fprintf(fp, " %*.*s", COL_W, COL_W, cfg->allocs[a].name);
+        fprintf(fp, "\n");
+        for (size_t r = 0; r < rows; r++) {
+            const struct bench_cell *row = &res->cells[r * na];
+            int any = 0;
+            for (size_t a = 0; a < na; a++)
+                any |= row[a].n_ok > 0;
+            if (!any && strncmp(row[0].note, "needs at least", 14) == 0) continue;
+            fprintf(fp, "%-18s %3u", bench_workload_label(row[0].workload), row[0].threads);
+            for (size_t a = 0; a < na; a++) {
+                char cell[64];
+                contention_cell(cell, sizeof cell, cfg, &row[a], sw);
+                put_cell(fp, cell, 0);
+            }
+            fprintf(fp, "\n");
+        }
+    }
+    fprintf(fp, "blocked: asleep (a lock's futex wait, I/O); waiting: runnable, no CPU free "
+                "(more threads than CPUs)\n");
+}
+
 /* Append to a note ("" at first), a clause at a time. */
 static void note_add(char *buf, size_t cap, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -519,6 +606,7 @@ void report_table(const struct bench_config *cfg, const struct bench_results *re
         print_table(cfg, res, m, fp, color);
     }
     print_frag_tables(cfg, res, fp);
+    print_contention(cfg, res, fp);
     /* Notes: every failure or missing allocator, once each. */
     int header = 0;
     for (size_t i = 0; i < res->n_cells; i++) {

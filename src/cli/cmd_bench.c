@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
 #include "cli/cli.h"
@@ -42,7 +43,8 @@ const struct cli_opt cmd_bench_opts[] = {
       .short_name = 't',
       .name = "threads",
       .arg = "LIST",
-      .help = "thread counts, 1..64, e.g. 1,2 (default: 1)" },
+      .help = "thread counts, 1..64, e.g. 1,2, or sweep: 1, 2, 4, ... up to\n"
+              "twice the cores, and the cores; sweep,3 adds 3 (default: 1)" },
     { .key = 'n',
       .short_name = 'n',
       .name = "ops",
@@ -117,22 +119,69 @@ static void args_init(struct cmd_bench_args *a)
     a->cfg.latency = 1;
 }
 
-/* --threads LIST: each a count in 1..WL_MAX_THREADS. 0, or non-zero after a usage error. */
+#define THREADS_HELP "thread counts, 1..64, and \"sweep\""
+
+/* Add `t` to the thread counts unless it is there; 0, or -1 when they are full. */
+static int add_threads(struct bench_config *cfg, unsigned t)
+{
+    for (size_t k = 0; k < cfg->n_threads; k++)
+        if (cfg->threads[k] == t) return 0;
+    if (cfg->n_threads >= sizeof cfg->threads / sizeof cfg->threads[0]) return -1;
+    cfg->threads[cfg->n_threads++] = t;
+    return 0;
+}
+
+static int cmp_unsigned(const void *x, const void *y)
+{
+    unsigned a = *(const unsigned *)x, b = *(const unsigned *)y;
+    return (a > b) - (a < b);
+}
+
+/*
+ * The sweep: 1, 2, 4, ... up to twice the online cores, and the cores and twice the cores
+ * themselves (6 cores: 1 2 4 6 8 12), at most WL_MAX_THREADS: where a curve bends, at the
+ * cores and past them, is in it. 0, or -1 when the thread counts are full.
+ */
+static int add_sweep(struct bench_config *cfg)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned cores = online > 0 && online < WL_MAX_THREADS ? (unsigned)online : 1;
+    if (online >= WL_MAX_THREADS) cores = WL_MAX_THREADS;
+    unsigned top = cores * 2 < WL_MAX_THREADS ? cores * 2 : WL_MAX_THREADS;
+    for (unsigned t = 1; t <= top; t *= 2)
+        if (add_threads(cfg, t) != 0) return -1;
+    if (add_threads(cfg, cores) != 0) return -1;
+    return add_threads(cfg, top);
+}
+
+/*
+ * --threads LIST: each a count in 1..WL_MAX_THREADS, or "sweep" (add_sweep), sorted when a
+ * sweep is in. A count named twice is a usage error; one that the sweep also has is not.
+ * 0, or non-zero after a usage error.
+ */
 static int parse_threads(struct cmd_bench_args *a, const struct cli_parser *p)
 {
     const char *items[16];
     size_t n = 0;
-    if (cli_split(p->value, items, &n, 16) != 0) return cli_bad_value(p, "thread counts, 1..64");
+    if (cli_split(p->value, items, &n, 16) != 0) return cli_bad_value(p, THREADS_HELP);
     for (size_t i = 0; i < n; i++) {
         uint64_t v;
-        if (cli_parse_count(items[i], &v) != 0 || v == 0 || v > WL_MAX_THREADS
-            || a->cfg.n_threads >= 16)
-            return cli_bad_value(p, "thread counts, 1..64");
-        for (size_t k = 0; k < a->cfg.n_threads; k++)
-            if (a->cfg.threads[k] == v)
-                return cli_usage(p->cmd, "thread count %u named twice", (unsigned)v);
-        a->cfg.threads[a->cfg.n_threads++] = (unsigned)v;
+        if (strcmp(items[i], "sweep") == 0) {
+            if (a->threads_sweep) return cli_usage(p->cmd, "thread count \"sweep\" named twice");
+            a->threads_sweep = 1;
+            if (add_sweep(&a->cfg) != 0) return cli_bad_value(p, "too many thread counts");
+            continue;
+        }
+        if (cli_parse_count(items[i], &v) != 0 || v == 0 || v > WL_MAX_THREADS)
+            return cli_bad_value(p, THREADS_HELP);
+        if (a->threads_named >> (v - 1) & 1)
+            return cli_usage(p->cmd, "thread count %u named twice", (unsigned)v);
+        a->threads_named |= (uint64_t)1 << (v - 1);
+        if (add_threads(&a->cfg, (unsigned)v) != 0)
+            return cli_bad_value(p, "too many thread counts");
     }
+    if (a->threads_sweep)
+        qsort(a->cfg.threads, a->cfg.n_threads, sizeof a->cfg.threads[0], cmp_unsigned);
     return 0;
 }
 

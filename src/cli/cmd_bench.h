@@ -7,6 +7,7 @@
 #define HEAPLAB_CLI_CMD_BENCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bench/bench.h"
 #include "cli/cli.h"
@@ -34,10 +35,12 @@ struct cmd_bench_args {
     size_t n_alloc_items;
     const char *operands[CMD_BENCH_MAX_OPERANDS]; /* arguments that are not options */
     size_t n_operands;
-    const char *json_path; /* --json, or NULL */
-    const char *csv_path;  /* --csv, or NULL */
-    int quiet;             /* --quiet */
-    int strict;            /* --strict: a damaged trace is an error */
+    const char *json_path;  /* --json, or NULL */
+    const char *csv_path;   /* --csv, or NULL */
+    int quiet;              /* --quiet */
+    int threads_sweep;      /* --threads named "sweep" */
+    uint64_t threads_named; /* bit t-1: thread count t named in --threads (t <= 64) */
+    int strict;             /* --strict: a damaged trace is an error */
 };
 
 /*

@@ -18,8 +18,7 @@ static const char *site_dir;
 static const struct web_asset *find(const char *path)
 {
     for (size_t i = 0; i < web_assets_count; i++)
-        if (strcmp(web_assets[i].path, path) == 0)
-            return &web_assets[i];
+        if (strcmp(web_assets[i].path, path) == 0) return &web_assets[i];
     return NULL;
 }
 
@@ -36,15 +35,14 @@ static void test_assets_table_index_first_paths_unique(void)
     CHECK(strncmp(web_assets[0].mime, "text/html", 9) == 0);
     for (size_t i = 0; i < web_assets_count; i++) {
         const struct web_asset *a = &web_assets[i];
-        CHECK(i == 0 || (strncmp(a->path, "/assets/", 8) == 0 && a->path[8] != '\0'
-                         && strchr(a->path + 8, '/') == NULL));
+        CHECK(i == 0
+              || (strncmp(a->path, "/assets/", 8) == 0 && a->path[8] != '\0'
+                  && strchr(a->path + 8, '/') == NULL));
         CHECK(strstr(a->path, "..") == NULL);
         CHECK(a->mime && a->mime[0]);
         CHECK(a->len > 0 && a->data[a->len] == 0);
-        if (ends_with(a->path, ".js"))
-            CHECK(strncmp(a->mime, "text/javascript", 15) == 0);
-        if (ends_with(a->path, ".css"))
-            CHECK(strncmp(a->mime, "text/css", 8) == 0);
+        if (ends_with(a->path, ".js")) CHECK(strncmp(a->mime, "text/javascript", 15) == 0);
+        if (ends_with(a->path, ".css")) CHECK(strncmp(a->mime, "text/css", 8) == 0);
         for (size_t j = 0; j < i; j++)
             CHECK(strcmp(web_assets[j].path, a->path) != 0);
     }
@@ -84,8 +82,7 @@ static void test_assets_index_loads_only_table_assets(void)
         REQUIRE(q != NULL);
         char path[256];
         snprintf(path, sizeof path, "/%.*s", (int)(q - p - 1), p + 1);
-        if (!find(path))
-            fprintf(stderr, "index.html loads %s, which the table lacks\n", path);
+        if (!find(path)) fprintf(stderr, "index.html loads %s, which the table lacks\n", path);
         CHECK(find(path) != NULL);
         n++;
         p = q;
@@ -97,8 +94,7 @@ static void test_assets_name_no_external_url(void)
 {
     for (size_t i = 0; i < web_assets_count; i++) {
         const struct web_asset *a = &web_assets[i];
-        if (strstr(a->path, "LICENSE"))
-            continue; /* licence text */
+        if (strstr(a->path, "LICENSE")) continue; /* licence text */
         const char *s = (const char *)a->data;
         const char *end = s + a->len;
         while (s < end) {
