@@ -19,7 +19,14 @@
  * The purger: a background thread started (lazily, at the end of a slow path, never
  * holding a lock) once memory is waiting to be purged, unless HLMALLOC_PURGE_THREAD=0. It
  * purges every segment whose delay has passed, so RSS falls after a spike even when the
- * threads that freed the memory have gone idle.
+ * threads that freed the memory have gone idle. It never keeps the process alive: on Linux
+ * a process lives while any of its threads does, so the purger leaves as soon as it finds
+ * itself the last thread running (main() ended with pthread_exit, a fork child's only
+ * thread returned), and glibc then ends the process with exit(0) as it would have without
+ * it. It looks (hl_os_live_threads, /proc/self/stat, about 25 us) when it wakes after a
+ * thread with a heap has ended, and every HL_PURGER_LOOK_MS in any case (threads that
+ * never allocated end unseen). With nothing left to purge it sleeps HL_PURGER_IDLE_MS at
+ * a time instead of its period (at most 100 ms), and the next page freed wakes it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,8 +65,13 @@ static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hl_segment *abandoned;
 static _Atomic uint64_t abandoned_count;
 static pthread_key_t heap_key;
-static _Atomic int init_state;   /* 0 none, 1 running, 2 done */
-static _Atomic int purger_state; /* 0 none, 1 starting or running */
+static _Atomic int init_state;       /* 0 none, 1 running, 2 done */
+static _Atomic int purger_state;     /* 0 none, 1 starting or running */
+static _Atomic uint32_t purger_word; /* the purger's futex: bumped to wake it */
+static _Atomic int purger_idle;      /* it sleeps with nothing due: a note wakes it */
+static _Atomic int purger_heads_up;  /* a heap's thread ended: is the purger alone now? */
+#define HL_PURGER_IDLE_MS 250        /* sleep with nothing to purge */
+#define HL_PURGER_LOOK_MS 500        /* counts the threads at least this often */
 extern pthread_mutex_t hl_huge_lock;
 
 uint64_t hl_abandoned_segments(void);
@@ -271,6 +283,10 @@ static void thread_done(void *arg)
     abandon_heap(h);
     hl_tls_heap = (struct hl_heap *)&hl_heap_empty;
     heap_unlink_and_pool(h);
+    /* This may be the program's last thread: the purger looks when it next wakes (not
+     * woken for it: a program running through short threads would have it count them
+     * after each one), and leaves if so. */
+    atomic_store_explicit(&purger_heads_up, 1, memory_order_relaxed);
 }
 
 struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
@@ -318,19 +334,54 @@ struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
 
 /* ---- the purger --------------------------------------------------------------------- */
 
+/* Is the purger the only thread left running? Without /proc: when no heap is alive. */
+static bool purger_alone(void)
+{
+    int n = hl_os_live_threads();
+    if (n < 0) return atomic_load_explicit(&hl_count.threads, memory_order_relaxed) == 0;
+    return n <= 1;
+}
+
+void hl_purger_wake_idle(void)
+{
+    /* Pairs with the purger's fence: either its scan after going idle sees the memory just
+     * freed, or this load sees it idle. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (HL_UNLIKELY(atomic_load_explicit(&purger_idle, memory_order_relaxed))
+        && atomic_exchange_explicit(&purger_idle, 0, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&purger_word, 1, memory_order_relaxed);
+        hl_os_wake(&purger_word);
+    }
+}
+
 static void *purger_main(void *arg)
 {
     (void)arg;
+    uint64_t looked = hl_os_now_ms();
     for (;;) {
         /* At most 100 ms between rounds: memory goes back within delay + 100 ms. */
         uint32_t period = hl_opt.purge_delay_ms / 2;
         if (period > 100) period = 100;
         if (period < 10) period = 10;
-        struct timespec ts = { .tv_sec = period / 1000,
-                               .tv_nsec = (long)(period % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-        hl_purge_all(false);
+        uint32_t word = atomic_load_explicit(&purger_word, memory_order_relaxed);
+        atomic_store_explicit(&purger_idle, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (hl_purge_all(false)) {
+            atomic_store_explicit(&purger_idle, 0, memory_order_relaxed);
+        } else {
+            period = HL_PURGER_IDLE_MS;
+        }
+        hl_os_wait(&purger_word, word, period);
+        atomic_store_explicit(&purger_idle, 0, memory_order_relaxed);
+        uint64_t now = hl_os_now_ms();
+        if (atomic_exchange_explicit(&purger_heads_up, 0, memory_order_relaxed)
+            || now - looked >= HL_PURGER_LOOK_MS) {
+            looked = now;
+            if (purger_alone()) break;
+        }
     }
+    /* The last thread: returning ends the process (glibc calls exit(0)). */
+    atomic_store(&purger_state, 0);
     return NULL;
 }
 
@@ -376,7 +427,11 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     fork_parent();
+    /* The purger did not come along: the child starts its own when it needs one. */
     atomic_store(&purger_state, 0);
+    atomic_store(&purger_idle, 0);
+    atomic_store(&purger_heads_up, 0);
+    atomic_store(&purger_word, 0);
 }
 
 void hl_process_init(void)

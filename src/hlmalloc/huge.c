@@ -145,7 +145,7 @@ void hl_huge_free(struct hl_segment *s)
     hl_purger_note();
 }
 
-void hl_huge_cache_purge(uint64_t now_ms, bool force)
+bool hl_huge_cache_purge(uint64_t now_ms, bool force)
 {
     for (;;) {
         struct hl_segment *e = NULL;
@@ -158,8 +158,9 @@ void hl_huge_cache_purge(uint64_t now_ms, bool force)
                 break;
             }
         }
+        bool left = cache_n != 0;
         pthread_mutex_unlock(&hl_huge_lock);
-        if (!e) return;
+        if (!e) return left;
         huge_unmap(e);
     }
 }

@@ -146,6 +146,11 @@ HL_HIDDEN uint64_t hl_os_now_ms(void);
 HL_HIDDEN void hl_os_write(const char *s, size_t n);
 HL_HIDDEN uintptr_t hl_os_random(void);
 HL_HIDDEN void hl_os_yield(void);
+/* Sleep until *word != seen, a wake, or ms milliseconds pass (a futex; may return early). */
+HL_HIDDEN void hl_os_wait(_Atomic uint32_t *word, uint32_t seen, uint32_t ms);
+HL_HIDDEN void hl_os_wake(_Atomic uint32_t *word);
+/* Threads of this process still running (zombies not counted); -1 if unknown. */
+HL_HIDDEN int hl_os_live_threads(void);
 
 /* ---- output and errors (stats.c) ---------------------------------------------------- */
 
@@ -175,9 +180,10 @@ HL_HIDDEN bool hl_segment_resize_large(struct hl_segment *s, struct hl_page *pg,
 HL_HIDDEN void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force);
 HL_HIDDEN void hl_registry_add(struct hl_segment *s);
 HL_HIDDEN void hl_registry_remove(struct hl_segment *s);
-HL_HIDDEN void hl_purge_all(bool force);
+/* Purge what is due (everything when force); true if freed memory still waits its delay. */
+HL_HIDDEN bool hl_purge_all(bool force);
 HL_HIDDEN int hl_purger_wanted(void); /* some memory is waiting to be purged */
-HL_HIDDEN void hl_purger_note(void);  /* say so */
+HL_HIDDEN void hl_purger_note(void);  /* say so (and wake the purger if it idles) */
 #define HL_PURGER_AFTER (4u << 20)    /* bytes of slices taken before the purger is wanted */
 extern HL_HIDDEN pthread_mutex_t hl_registry_lock;
 extern HL_HIDDEN struct hl_segment *hl_registry;
@@ -203,6 +209,8 @@ HL_HIDDEN struct hl_heap *hl_heap_get(void); /* the thread's heap, initialized; 
 HL_HIDDEN void hl_process_init(void);
 HL_HIDDEN struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h);
 HL_HIDDEN void hl_purger_maybe_start(void);
+/* Freed memory is waiting: wake the purger if it sleeps with nothing to do (heap.c). */
+HL_HIDDEN void hl_purger_wake_idle(void);
 
 /* Start the purger if it is wanted: memory is waiting to be purged, or the process has
  * taken more than HL_PURGER_AFTER of slices or a huge block, so that memory it frees
@@ -220,7 +228,8 @@ extern HL_HIDDEN struct hl_heap *hl_heaps;
 
 HL_HIDDEN void *hl_huge_alloc(size_t n, size_t align, bool zero);
 HL_HIDDEN void hl_huge_free(struct hl_segment *s);
-HL_HIDDEN void hl_huge_cache_purge(uint64_t now_ms, bool force);
+/* Unmap cached huge blocks freed purge_delay_ms ago (all when force); true if some remain. */
+HL_HIDDEN bool hl_huge_cache_purge(uint64_t now_ms, bool force);
 HL_HIDDEN size_t hl_huge_cached_bytes(void);
 
 /* ---- free (alloc.c) ----------------------------------------------------------------- */

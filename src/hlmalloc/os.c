@@ -9,6 +9,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -111,4 +113,53 @@ uintptr_t hl_os_random(void)
 void hl_os_yield(void)
 {
     sched_yield();
+}
+
+void hl_os_wait(_Atomic uint32_t *word, uint32_t seen, uint32_t ms)
+{
+    int saved = errno;
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+    errno = saved;
+}
+
+void hl_os_wake(_Atomic uint32_t *word)
+{
+    int saved = errno;
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = saved;
+}
+
+/*
+ * The threads of this process still running, from /proc/self/stat: num_threads (field
+ * 20), less one when the state (field 3) is Z. After main() calls pthread_exit the
+ * process's first thread stays in the thread group as a zombie until the last thread
+ * ends, counted in num_threads; the state shown for the process is that thread's.
+ * -1 if /proc cannot be read. About 25 us (open, read, close).
+ */
+int hl_os_live_threads(void)
+{
+    int saved = errno;
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0) close(fd);
+    errno = saved;
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    /* The command name (field 2) may hold spaces and parentheses: skip past the last ')'. */
+    char *c = NULL;
+    for (char *q = buf; *q; q++)
+        if (*q == ')') c = q;
+    if (!c || c[1] != ' ' || !c[2]) return -1;
+    char state = c[2];
+    unsigned field = 3;
+    for (c += 2; *c && field < 20; c++)
+        if (*c == ' ') field++;
+    if (field != 20 || *c < '0' || *c > '9') return -1;
+    long threads = 0;
+    for (; *c >= '0' && *c <= '9' && threads < 1000000000L; c++)
+        threads = threads * 10 + (*c - '0');
+    if (state == 'Z' && threads > 0) threads--;
+    return (int)threads;
 }

@@ -500,6 +500,7 @@ void hl_purger_note(void)
 {
     if (!atomic_load_explicit(&purger_wanted, memory_order_relaxed))
         atomic_store_explicit(&purger_wanted, 1, memory_order_relaxed);
+    hl_purger_wake_idle();
 }
 
 void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force)
@@ -516,14 +517,18 @@ void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force)
     pthread_mutex_unlock(&s->lock);
 }
 
-void hl_purge_all(bool force)
+bool hl_purge_all(bool force)
 {
     uint64_t now = hl_os_now_ms();
+    bool left = false;
     pthread_mutex_lock(&hl_registry_lock);
-    for (struct hl_segment *s = hl_registry; s; s = s->all_next)
-        if (s->kind != HL_PAGE_HUGE) hl_segment_purge(s, now, force);
+    for (struct hl_segment *s = hl_registry; s; s = s->all_next) {
+        if (s->kind == HL_PAGE_HUGE) continue;
+        hl_segment_purge(s, now, force);
+        left |= __atomic_load_n(&s->purge_at_ms, __ATOMIC_RELAXED) != 0;
+    }
     pthread_mutex_unlock(&hl_registry_lock);
-    hl_huge_cache_purge(now, force);
+    return hl_huge_cache_purge(now, force) || left;
 }
 
 int hl_purger_wanted(void)
