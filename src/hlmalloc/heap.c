@@ -114,6 +114,11 @@ static void read_options(void)
     hl_opt.verbose = env_long("HLMALLOC_VERBOSE", 0) != 0;
     hl_opt.huge_cache_bytes =
             (size_t)env_long("HLMALLOC_HUGE_CACHE_MB", (long)(hl_opt.huge_cache_bytes >> 20)) << 20;
+    /* Act under the kernel's overcommit policy, or (tests) as if under another. */
+    long policy = env_long("HLMALLOC_OVERCOMMIT", -1);
+    hl_opt.overcommit = policy >= 0 && policy <= 2 ? (int)policy : hl_os_overcommit_policy();
+    hl_opt.commit = hl_opt.overcommit == 2;
+    hl_opt.space_limited = hl_os_space_limited();
 }
 
 /* ---- heap pool ---------------------------------------------------------------------- */
@@ -123,7 +128,7 @@ static struct hl_heap *heap_pool_take(void)
     pthread_mutex_lock(&hl_heaps_lock);
     if (!heap_pool) {
         size_t chunk = 64 * 1024;
-        uint8_t *m = hl_os_map(chunk, 4096);
+        uint8_t *m = hl_os_map(chunk, 4096, 0);
         if (!m) {
             pthread_mutex_unlock(&hl_heaps_lock);
             return NULL;
