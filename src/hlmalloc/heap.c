@@ -57,12 +57,13 @@ struct hl_counters hl_count;
 pthread_mutex_t hl_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 struct hl_heap *hl_heaps;
 static struct hl_heap *heap_pool;
+size_t hl_pool_bytes; /* mapped for the heap pool (I9) */
 /* Heaps are carved side by side from 64 KiB chunks: at 1776 bytes, one heap's `direct`
  * table (read by every malloc) shared a line with the previous heap's tail (kept_bytes,
  * written on its slow paths). */
 _Static_assert(sizeof(struct hl_heap) % 64 == 0, "a heap shares no cache line");
-static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct hl_segment *abandoned;
+pthread_mutex_t hl_abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+struct hl_segment *hl_abandoned;
 static _Atomic uint64_t abandoned_count;
 static pthread_key_t heap_key;
 static _Atomic int init_state;       /* 0 none, 1 running, 2 done */
@@ -133,6 +134,7 @@ static struct hl_heap *heap_pool_take(void)
             pthread_mutex_unlock(&hl_heaps_lock);
             return NULL;
         }
+        hl_pool_bytes += chunk;
         for (size_t off = 0; off + sizeof(struct hl_heap) <= chunk; off += sizeof(struct hl_heap)) {
             struct hl_heap *h = (struct hl_heap *)(m + off);
             h->pool_next = heap_pool;
@@ -227,6 +229,7 @@ static void abandon_queue(struct hl_page_queue *q)
 
 static void abandon_heap(struct hl_heap *h)
 {
+    if (HL_DEBUG) hl_debug_check("thread exit");
     hl_foreign_flush_all(h); /* first: some may be blocks of our own pages by now */
     for (unsigned b = 0; b < HL_BINS; b++)
         abandon_queue(&h->bins[b]);
@@ -268,12 +271,12 @@ static void abandon_heap(struct hl_heap *h)
                     s->pages[i].heap = NULL;
             s->heap = NULL;
             atomic_store_explicit(&s->thread_id, HL_TID_ABANDONED, memory_order_release);
-            pthread_mutex_lock(&abandoned_lock);
+            pthread_mutex_lock(&hl_abandoned_lock);
             s->prev = NULL;
-            s->next = abandoned;
-            if (abandoned) abandoned->prev = s;
-            abandoned = s;
-            pthread_mutex_unlock(&abandoned_lock);
+            s->next = hl_abandoned;
+            if (hl_abandoned) hl_abandoned->prev = s;
+            hl_abandoned = s;
+            pthread_mutex_unlock(&hl_abandoned_lock);
             atomic_fetch_add_explicit(&abandoned_count, 1, memory_order_relaxed);
         }
         s = next;
@@ -297,13 +300,13 @@ static void thread_done(void *arg)
 struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
 {
     if (atomic_load_explicit(&abandoned_count, memory_order_relaxed) == 0) return NULL;
-    pthread_mutex_lock(&abandoned_lock);
-    struct hl_segment *s = abandoned;
+    pthread_mutex_lock(&hl_abandoned_lock);
+    struct hl_segment *s = hl_abandoned;
     if (s) {
-        abandoned = s->next;
-        if (abandoned) abandoned->prev = NULL;
+        hl_abandoned = s->next;
+        if (hl_abandoned) hl_abandoned->prev = NULL;
     }
-    pthread_mutex_unlock(&abandoned_lock);
+    pthread_mutex_unlock(&hl_abandoned_lock);
     if (!s) return NULL;
     atomic_fetch_sub_explicit(&abandoned_count, 1, memory_order_relaxed);
     s->heap = h;
@@ -415,14 +418,14 @@ static void fork_prepare(void)
     pthread_mutex_lock(&hl_registry_lock);
     for (struct hl_segment *s = hl_registry; s; s = s->all_next)
         pthread_mutex_lock(&s->lock);
-    pthread_mutex_lock(&abandoned_lock);
+    pthread_mutex_lock(&hl_abandoned_lock);
     pthread_mutex_lock(&hl_huge_lock);
 }
 
 static void fork_parent(void)
 {
     pthread_mutex_unlock(&hl_huge_lock);
-    pthread_mutex_unlock(&abandoned_lock);
+    pthread_mutex_unlock(&hl_abandoned_lock);
     for (struct hl_segment *s = hl_registry; s; s = s->all_next)
         pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&hl_registry_lock);

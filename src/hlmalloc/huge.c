@@ -213,6 +213,16 @@ bool hl_huge_cache_purge(uint64_t now_ms, bool force)
     }
 }
 
+bool hl_huge_is_cached(const struct hl_segment *s)
+{
+    bool found = false;
+    pthread_mutex_lock(&hl_huge_lock);
+    for (unsigned i = 0; i < cache_n; i++)
+        found |= cache[i].s == s;
+    pthread_mutex_unlock(&hl_huge_lock);
+    return found;
+}
+
 size_t hl_huge_cached_bytes(void)
 {
     pthread_mutex_lock(&hl_huge_lock);

@@ -230,6 +230,7 @@ extern HL_HIDDEN struct hl_segment *hl_registry;
 /* ---- pages (page.c) ----------------------------------------------------------------- */
 
 HL_HIDDEN void *hl_malloc_generic(struct hl_heap *h, size_t n);
+HL_HIDDEN uint32_t hl_page_slices(size_t block_size); /* slices of a page of that class */
 HL_HIDDEN void hl_page_collect(struct hl_page *pg);
 HL_HIDDEN void hl_page_retire(struct hl_page *pg);
 HL_HIDDEN void hl_heap_trim_kept(struct hl_heap *h, bool idle);
@@ -262,13 +263,17 @@ static inline void hl_purger_poke(void)
 }
 extern HL_HIDDEN pthread_mutex_t hl_heaps_lock;
 extern HL_HIDDEN struct hl_heap *hl_heaps;
+extern HL_HIDDEN pthread_mutex_t hl_abandoned_lock; /* a leaf: guards hl_abandoned */
+extern HL_HIDDEN struct hl_segment *hl_abandoned;   /* segments of exited threads */
+extern HL_HIDDEN size_t hl_pool_bytes;              /* mapped for heaps (under heaps lock) */
 
 /* ---- huge blocks (huge.c) ----------------------------------------------------------- */
 
 HL_HIDDEN void *hl_huge_alloc(size_t n, size_t align, bool zero);
 HL_HIDDEN void hl_huge_free(struct hl_segment *s);
 HL_HIDDEN void hl_huge_unmap(struct hl_segment *s); /* the mapped parts of a huge segment */
-HL_HIDDEN size_t hl_huge_mapped(const struct hl_segment *s); /* bytes of them */
+HL_HIDDEN size_t hl_huge_mapped(const struct hl_segment *s);  /* bytes of them */
+HL_HIDDEN bool hl_huge_is_cached(const struct hl_segment *s); /* a freed one kept */
 /* Unmap cached huge blocks freed purge_delay_ms ago (all when force); true if some remain. */
 HL_HIDDEN bool hl_huge_cache_purge(uint64_t now_ms, bool force);
 HL_HIDDEN size_t hl_huge_cached_bytes(void);
@@ -298,6 +303,14 @@ HL_INLINE struct hl_block *hl_foreign_pop(struct hl_heap *h, unsigned bin)
     }
     return b;
 }
+
+/* ---- the heap checker (check.c) ------------------------------------------------------ */
+
+/* Invariants of the calling thread's heap and segments only (safe while other threads
+ * run): the HL_DEBUG builds' safe points. 0 or the number of the first broken one. */
+HL_HIDDEN int hl_heap_check_local(void);
+/* HL_DEBUG: check the calling thread's heap here, and abort on a broken invariant. */
+HL_HIDDEN void hl_debug_check(const char *where);
 
 /* ---- the public operations under internal names (alloc.c) --------------------------- */
 

@@ -591,12 +591,14 @@ bool hl_segment_resize_large(struct hl_segment *s, struct hl_page *pg, uint32_t 
 static void segment_free_span(struct hl_segment *s, struct hl_page *pg, bool purge_now)
 {
     uint32_t first = (uint32_t)(pg - s->pages), n = pg->slice_count;
-    for (uint32_t i = 0; i < n; i++)
-        memset(&s->pages[first + i], 0, sizeof(struct hl_page));
     if (purge_now && hl_os_purge(slice_addr(s, first), (size_t)n << HL_SLICE_SHIFT) != 0)
         purge_now = false;
     uint64_t now = hl_os_now_ms();
     pthread_mutex_lock(&s->lock);
+    /* The descriptors too under the lock: the heap checker reads a segment's slices
+     * under it while a large block of it may be freed by another thread. */
+    for (uint32_t i = 0; i < n; i++)
+        memset(&s->pages[first + i], 0, sizeof(struct hl_page));
     for (uint32_t i = first; i < first + n; i++) {
         if (purge_now)
             bit_set(s->free_map, i);

@@ -60,6 +60,13 @@
  *       back to their pages (one CAS per run of a page) when the class overflows, every
  *       HL_COLLECT_EVERY slow calls, on a forced collect and at thread exit; malloc hands
  *       them out when the class's first page has no free block.
+ *   I9  the counters agree with what is there: hl_count.mapped_bytes is the bytes mapped
+ *       of every registered segment (less its holes; a huge one's header and block), of
+ *       the heap pool, and of munmaps that failed and wait for a retry; segments counts
+ *       the registered segments, huge_blocks the live huge blocks (a freed one is in the
+ *       huge cache or unmapped), threads the heaps on the heap list. Every normal
+ *       segment is on exactly one live heap's list or the abandoned list.
+ * hl_heap_check() (check.c) verifies I1-I9.
  *
  * Delayed-free states (low 2 bits of xthread_free):
  *   NONE   remote frees push onto xthread_free
