@@ -521,4 +521,5 @@ HL_API void hl_collect(void)
         hl_heap_collect(h, true);
     }
     hl_purge_all(true);
+    hl_os_retry_unmaps(); /* munmaps that failed before */
 }

@@ -374,6 +374,7 @@ static void *purger_main(void *arg)
         uint32_t word = atomic_load_explicit(&purger_word, memory_order_relaxed);
         atomic_store_explicit(&purger_idle, 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_seq_cst);
+        hl_os_retry_unmaps(); /* munmaps that failed (cheap when there are none) */
         if (hl_purge_all(false)) {
             atomic_store_explicit(&purger_idle, 0, memory_order_relaxed);
         } else {
