@@ -116,7 +116,8 @@ void *hl_huge_alloc(size_t n, size_t align, bool zero)
     if (!s) {
         s = huge_map(total, off, align);
         struct hl_heap *h = hl_tls_heap == &hl_heap_empty ? NULL : hl_tls_heap;
-        if (!s && (hl_opt.space_limited || hl_opt.commit)) {
+        bool limited = __atomic_load_n(&hl_opt.space_limited, __ATOMIC_RELAXED);
+        if (!s && (limited || hl_opt.commit)) {
             /* Refused for want of address space or commit (under policy 0 or 1 without
              * `ulimit -v` the kernel judges the request alone): what this process holds
              * unused goes back first (glibc's frees would have given it back), then once
@@ -124,7 +125,7 @@ void *hl_huge_alloc(size_t n, size_t align, bool zero)
             hl_reclaim_for_space(h);
             s = huge_map(total, off, align);
         }
-        if (!s && h && hl_opt.space_limited) {
+        if (!s && h && limited) {
             hl_segments_punch(h);
             s = huge_map(total, off, align);
         }

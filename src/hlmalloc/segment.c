@@ -181,10 +181,12 @@ static struct hl_segment *segment_map(uint32_t slices)
 struct hl_segment *hl_segment_new(struct hl_heap *h, uint32_t need, bool squeeze)
 {
     uint32_t slices = HL_SLICES;
-    if (hl_opt.space_limited && !h->segments && HL_FIRST_SLICE + need <= HL_SMALL_SEG_SLICES)
+    if (__atomic_load_n(&hl_opt.space_limited, __ATOMIC_RELAXED) && !h->segments
+        && HL_FIRST_SLICE + need <= HL_SMALL_SEG_SLICES)
         slices = HL_SMALL_SEG_SLICES;
     struct hl_segment *s = segment_map(slices);
-    if (!s) hl_opt.space_limited = true; /* from now on: the address space is short */
+    if (!s) /* from now on: the address space is short */
+        __atomic_store_n(&hl_opt.space_limited, true, __ATOMIC_RELAXED);
     if (!s && squeeze) {
         /* Out of address space (`ulimit -v`): the free slices of this heap's segments go
          * back, then a part of a segment is mapped, as much as fits of half, a quarter,

@@ -4,7 +4,9 @@
  * memory after each of these events.
  *
  * Each scenario runs in a fresh process (this program re-executed as `--child NAME`),
- * killed with its process group if it has not ended within TIMEOUT_S. A scenario that
+ * killed with its process group if it has not ended within TIMEOUT_S, or within
+ * LAST_THREAD_GRACE_S of its last thread saying (through a pipe) that it ends: the purger
+ * sees it is alone within 250 ms of a heap's thread ending. A scenario that
  * ends the process by ending its last thread (pthread_exit from main, a fork child's only
  * thread returning) would hang forever if the purger stayed behind. The `*-long-delay`
  * ones set HLMALLOC_PURGE_DELAY=600000, so a purger that only left once its pending work
@@ -47,6 +49,8 @@ enum {
     PURGE_WAIT_MS = 5000, /* RSS must fall within this after a free (delay 400 ms) */
     CHURN_BLOCKS = 65536, /* 1000 B each: 64 MiB */
     SHORT_THREADS = 10000,
+    LAST_THREAD_GRACE_S = 2, /* from the last thread's end to the process's */
+    MARK_FD = 3,
     EXIT_PURGE_FAILED = 2,
     EXIT_OTHER = 3,
 };
@@ -117,6 +121,14 @@ static void churn_and_see_purged(const char *where)
     _exit(EXIT_PURGE_FAILED);
 }
 
+/* The scenario's last thread is about to end (or the process to exit): tell the driver,
+ * which then gives the process LAST_THREAD_GRACE_S to be gone. The pipe is fd MARK_FD
+ * (inherited by fork children and exec'd programs, which may mark first). */
+static void mark_last(void)
+{
+    if (write(MARK_FD, "x", 1) < 0) return; /* run by hand: no driver */
+}
+
 /* Wait for child pid for up to CHILD_WAIT_S; its exit status, or -1 (killed on timeout). */
 static int wait_child(pid_t pid)
 {
@@ -138,6 +150,7 @@ static int wait_child(pid_t pid)
 static void child_main_exit_alone(void)
 {
     churn_small();
+    mark_last();
     pthread_exit(NULL);
 }
 
@@ -146,6 +159,7 @@ static void *exit_watcher(void *arg)
     (void)arg;
     sleep_ms(50); /* main has gone by now, or soon */
     churn_and_see_purged("watcher after main's pthread_exit");
+    mark_last();
     return NULL; /* the last thread of the program: the process must end */
 }
 
@@ -169,6 +183,7 @@ static void *forker(void *arg)
          * ends the child (exit status 0) unless a thread of hlmalloc's is left. */
         churn_and_see_purged("fork child");
         churn_small();
+        mark_last();
         return NULL;
     }
     return (void *)(intptr_t)wait_child(pid);
@@ -202,6 +217,7 @@ static void child_exit_while_purger_sleeps(void)
     pthread_t t;
     if (pthread_create(&t, NULL, sleeper, NULL) != 0) _exit(EXIT_OTHER);
     sleep_ms(30);
+    mark_last();
     exit(0);
 }
 
@@ -220,6 +236,7 @@ static void child_daemon(void)
     }
     int st = wait_child(pid);
     if (st != 0) fprintf(stderr, "daemon: status %d\n", st);
+    mark_last();
     exit(st == 0 ? 0 : st == EXIT_PURGE_FAILED ? EXIT_PURGE_FAILED : EXIT_OTHER);
 }
 
@@ -273,6 +290,7 @@ static void child_spawn(void)
         exit(EXIT_OTHER);
     }
     churn_and_see_purged("after posix_spawn and vfork");
+    mark_last();
     pthread_exit(NULL);
 }
 
@@ -294,6 +312,7 @@ static void child_many_threads(void)
         pthread_join(t, NULL);
     }
     churn_and_see_purged("after 10,000 threads");
+    mark_last();
     pthread_exit(NULL);
 }
 
@@ -319,13 +338,21 @@ static const struct scenario scenarios[] = {
 
 static const char *preload; /* LD_PRELOAD for the children (the preload build) */
 
-/* Run scenario s in a fresh process; its exit status, or -1 if it was killed on timeout. */
+/* Run scenario s in a fresh process; its exit status, -1 if it was killed on the timeout,
+ * -3 if it outlived its last thread by LAST_THREAD_GRACE_S. */
 static int run_scenario(const struct scenario *s)
 {
+    int mark[2];
+    if (pipe(mark) != 0) return -2;
     pid_t pid = fork();
     if (pid < 0) return -2;
     if (pid == 0) {
         setpgid(0, 0);
+        close(mark[0]);
+        if (mark[1] != MARK_FD) {
+            dup2(mark[1], MARK_FD);
+            close(mark[1]);
+        }
         unsetenv("HLMALLOC_PURGE_DELAY");
         unsetenv("HLMALLOC_PURGE_THREAD");
         if (s->env) putenv((char *)s->env);
@@ -335,15 +362,28 @@ static int run_scenario(const struct scenario *s)
         _exit(127);
     }
     setpgid(pid, pid);
-    for (long waited = 0; waited < TIMEOUT_S * 1000L; waited += 10) {
+    close(mark[1]);
+    fcntl(mark[0], F_SETFL, O_NONBLOCK);
+    long grace_left = -1; /* ms, once the last thread has said it ends */
+    int r = -1;
+    for (long waited = 0; waited < TIMEOUT_S * 1000L && grace_left != 0; waited += 10) {
         int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            r = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            break;
+        }
+        char c;
+        if (grace_left < 0 && read(mark[0], &c, 1) == 1) grace_left = LAST_THREAD_GRACE_S * 1000L;
+        if (grace_left > 0) grace_left -= 10;
         sleep_ms(10);
     }
-    kill(-pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    close(mark[0]);
+    if (r == -1) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        if (grace_left == 0) r = -3;
+    }
+    return r;
 }
 
 int main(int argc, char **argv)
@@ -386,7 +426,8 @@ int main(int argc, char **argv)
         } else {
             failed++;
             printf("FAIL %s: %s\n", s->name,
-                   st == -1                  ? "still running after the timeout (killed)"
+                   st == -1   ? "still running after the timeout (killed)"
+                   : st == -3 ? "still running 2 s after its last thread ended (killed)"
                    : st == EXIT_PURGE_FAILED ? "RSS did not fall after the frees"
                                              : "exit status not 0");
             if (st > 0) printf("     exit status %d\n", st);
