@@ -515,6 +515,7 @@ HL_API const char *hl_version(void)
 
 HL_API void hl_collect(void)
 {
+    hl_abandoned_sweep(UINT32_MAX); /* exited threads' blocks freed since */
     struct hl_heap *h = hl_tls_heap;
     if (h != &hl_heap_empty) {
         hl_heap_delayed_free(h);

@@ -18,9 +18,9 @@
  * segments under their locks), which is safe at any time: the HL_DEBUG builds call it at
  * their safe points (hl_debug_check) and abort if it fails.
  *
- * Lock order: the heaps lock, the checker's own (its scratch buffer), then as elsewhere
- * the registry, a segment's lock, and the leaves (abandoned list, huge cache, unmaps to
- * retry), one at a time.
+ * Lock order: the sweep's lock, the heaps lock, the checker's own (its scratch buffer),
+ * then as elsewhere the registry, a segment's lock, and the leaves (abandoned list, huge
+ * cache, unmaps to retry), one at a time.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,8 +488,10 @@ HL_API int hl_heap_check(void)
 {
     struct check c;
     memset(&c, 0, sizeof(c));
-    /* The heaps lock first, as fork's prepare handler takes it first: no fork happens
-     * while check_lock is held. */
+    /* The sweep's lock and the heaps lock first, as fork's prepare handler takes them
+     * first: no fork happens while check_lock is held, and no abandoned segment is
+     * between lists. */
+    hl_sweep_lock(true);
     pthread_mutex_lock(&hl_heaps_lock);
     pthread_mutex_lock(&check_lock);
     pthread_mutex_lock(&hl_registry_lock);
@@ -497,6 +499,7 @@ HL_API int hl_heap_check(void)
     pthread_mutex_unlock(&hl_registry_lock);
     pthread_mutex_unlock(&check_lock);
     pthread_mutex_unlock(&hl_heaps_lock);
+    hl_sweep_lock(false);
     return report(&c);
 }
 

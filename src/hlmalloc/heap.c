@@ -11,9 +11,9 @@
  * still holding live blocks go on the abandoned list, where the next thread that needs
  * slices reclaims them. Nothing leaks and no thread waits for another.
  *
- * fork: the prepare handler takes every lock (heaps, registry, each segment, abandoned
- * list, huge cache, heap pool) in the documented order, so the child starts with
- * consistent metadata; both sides release them. The child has no purger thread: it starts
+ * fork: the prepare handler takes every lock (the sweep's, heaps, registry, each segment,
+ * abandoned list, huge cache, unmaps to retry) in the documented order, so the child
+ * starts with consistent metadata; both sides release them. The child has no purger thread: it starts
  * one again when needed.
  *
  * The purger: a background thread started (lazily, at the end of a slow path, never
@@ -73,6 +73,7 @@ static _Atomic int purger_idle;      /* it sleeps with nothing due: a note wakes
 static _Atomic int purger_heads_up;  /* a heap's thread ended: is the purger alone now? */
 #define HL_PURGER_IDLE_MS 250        /* sleep with nothing to purge */
 #define HL_PURGER_LOOK_MS 500        /* counts the threads at least this often */
+#define HL_SWEEP_MAX      64         /* abandoned segments the purger sweeps a round */
 extern pthread_mutex_t hl_huge_lock;
 
 uint64_t hl_abandoned_segments(void);
@@ -227,6 +228,90 @@ static void abandon_queue(struct hl_page_queue *q)
     }
 }
 
+/* ---- abandoned segments ------------------------------------------------------------ */
+
+/* The list is FIFO: a thread exiting puts its segments at the tail, reclaim and the sweep
+ * take from the head, and the sweep puts back what still holds blocks at the tail, so
+ * that a bounded sweep comes round to every segment. hl_abandoned_lock guards it. */
+static struct hl_segment *abandoned_tail;
+
+static void abandoned_push(struct hl_segment *s)
+{
+    pthread_mutex_lock(&hl_abandoned_lock);
+    s->next = NULL;
+    s->prev = abandoned_tail;
+    if (abandoned_tail)
+        abandoned_tail->next = s;
+    else
+        hl_abandoned = s;
+    abandoned_tail = s;
+    pthread_mutex_unlock(&hl_abandoned_lock);
+    atomic_fetch_add_explicit(&abandoned_count, 1, memory_order_relaxed);
+}
+
+/* The oldest abandoned segment, now the caller's alone; NULL if there is none. */
+static struct hl_segment *abandoned_pop(void)
+{
+    if (atomic_load_explicit(&abandoned_count, memory_order_relaxed) == 0) return NULL;
+    pthread_mutex_lock(&hl_abandoned_lock);
+    struct hl_segment *s = hl_abandoned;
+    if (s) {
+        hl_abandoned = s->next;
+        if (hl_abandoned)
+            hl_abandoned->prev = NULL;
+        else
+            abandoned_tail = NULL;
+    }
+    pthread_mutex_unlock(&hl_abandoned_lock);
+    if (s) atomic_fetch_sub_explicit(&abandoned_count, 1, memory_order_relaxed);
+    return s;
+}
+
+/*
+ * Give back what exited threads' segments no longer use. Blocks of an exited thread that
+ * other threads free go onto their pages' remote-free lists (the pages have no owner to
+ * collect them), so a segment stayed until some thread needed slices and reclaimed it:
+ * in a program whose workers had ended it stayed for good, resident. The sweep takes up
+ * to `max` segments off the list in turn (each the sweeper's alone meanwhile), collects
+ * each page's remote frees, gives the pages left empty back to the segment (dirty:
+ * purged after the delay) and releases a segment left empty; the rest go back. The
+ * purger sweeps every round, hl_collect() all of them. sweep_lock keeps the heap checker
+ * from seeing a segment in no list.
+ */
+static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void hl_abandoned_sweep(unsigned max)
+{
+    uint64_t listed = atomic_load_explicit(&abandoned_count, memory_order_relaxed);
+    if (listed == 0) return;
+    if (max > listed) max = (unsigned)listed; /* each at most once: they go back at the tail */
+    pthread_mutex_lock(&sweep_lock);
+    for (unsigned n = 0; n < max; n++) {
+        struct hl_segment *s = abandoned_pop();
+        if (!s) break;
+        for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
+            struct hl_page *pg = &s->pages[i];
+            if (pg->slice_back != 0 || pg->slice_count == 0) continue;
+            if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM) continue;
+            hl_page_collect(pg);
+            if (pg->used == 0) hl_segment_free_page(s, pg);
+        }
+        if (hl_segment_used(s) == 0)
+            hl_segment_release(s);
+        else
+            abandoned_push(s);
+    }
+    pthread_mutex_unlock(&sweep_lock);
+}
+
+void hl_sweep_lock(bool lock)
+{
+    if (lock)
+        pthread_mutex_lock(&sweep_lock);
+    else
+        pthread_mutex_unlock(&sweep_lock);
+}
+
 static void abandon_heap(struct hl_heap *h)
 {
     if (HL_DEBUG) hl_debug_check("thread exit");
@@ -271,13 +356,7 @@ static void abandon_heap(struct hl_heap *h)
                     s->pages[i].heap = NULL;
             s->heap = NULL;
             atomic_store_explicit(&s->thread_id, HL_TID_ABANDONED, memory_order_release);
-            pthread_mutex_lock(&hl_abandoned_lock);
-            s->prev = NULL;
-            s->next = hl_abandoned;
-            if (hl_abandoned) hl_abandoned->prev = s;
-            hl_abandoned = s;
-            pthread_mutex_unlock(&hl_abandoned_lock);
-            atomic_fetch_add_explicit(&abandoned_count, 1, memory_order_relaxed);
+            abandoned_push(s);
         }
         s = next;
     }
@@ -299,16 +378,8 @@ static void thread_done(void *arg)
 
 struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
 {
-    if (atomic_load_explicit(&abandoned_count, memory_order_relaxed) == 0) return NULL;
-    pthread_mutex_lock(&hl_abandoned_lock);
-    struct hl_segment *s = hl_abandoned;
-    if (s) {
-        hl_abandoned = s->next;
-        if (hl_abandoned) hl_abandoned->prev = NULL;
-    }
-    pthread_mutex_unlock(&hl_abandoned_lock);
+    struct hl_segment *s = abandoned_pop();
     if (!s) return NULL;
-    atomic_fetch_sub_explicit(&abandoned_count, 1, memory_order_relaxed);
     s->heap = h;
     s->next = h->segments;
     s->prev = NULL;
@@ -375,6 +446,7 @@ static void *purger_main(void *arg)
         atomic_store_explicit(&purger_idle, 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_seq_cst);
         hl_os_retry_unmaps(); /* munmaps that failed (cheap when there are none) */
+        hl_abandoned_sweep(HL_SWEEP_MAX);
         if (hl_purge_all(false)) {
             atomic_store_explicit(&purger_idle, 0, memory_order_relaxed);
         } else {
@@ -415,22 +487,26 @@ void hl_purger_maybe_start(void)
 
 static void fork_prepare(void)
 {
+    pthread_mutex_lock(&sweep_lock);
     pthread_mutex_lock(&hl_heaps_lock);
     pthread_mutex_lock(&hl_registry_lock);
     for (struct hl_segment *s = hl_registry; s; s = s->all_next)
         pthread_mutex_lock(&s->lock);
     pthread_mutex_lock(&hl_abandoned_lock);
     pthread_mutex_lock(&hl_huge_lock);
+    hl_os_fork(0);
 }
 
 static void fork_parent(void)
 {
+    hl_os_fork(1);
     pthread_mutex_unlock(&hl_huge_lock);
     pthread_mutex_unlock(&hl_abandoned_lock);
     for (struct hl_segment *s = hl_registry; s; s = s->all_next)
         pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&hl_registry_lock);
     pthread_mutex_unlock(&hl_heaps_lock);
+    pthread_mutex_unlock(&sweep_lock);
 }
 
 static void fork_child(void)

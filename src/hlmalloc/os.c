@@ -260,6 +260,14 @@ void hl_os_retry_unmaps(void)
     errno = saved;
 }
 
+void hl_os_fork(int phase)
+{
+    if (phase == 0)
+        pthread_mutex_lock(&os.retry_lock);
+    else
+        pthread_mutex_unlock(&os.retry_lock);
+}
+
 size_t hl_os_unmaps_pending(void)
 {
     pthread_mutex_lock(&os.retry_lock);
