@@ -9,12 +9,14 @@
  * Thread exit (the key's destructor) abandons the heap: its pages stop asking for
  * notifications (delayed state NEVER), empty pages go back to their segments, and segments
  * still holding live blocks go on the abandoned list, where the next thread that needs
- * slices reclaims them. Nothing leaks and no thread waits for another.
+ * slices reclaims them, and the purger sweeps them meanwhile (the blocks freed since go
+ * back to their pages, empty pages and segments to the OS). Nothing leaks and no thread
+ * waits for another.
  *
  * fork: the prepare handler takes every lock (the sweep's, heaps, registry, each segment,
  * abandoned list, huge cache, unmaps to retry) in the documented order, so the child
- * starts with consistent metadata; both sides release them. The child has no purger thread: it starts
- * one again when needed.
+ * starts with consistent metadata; both sides release them. The child has no purger
+ * thread: it starts one again when needed.
  *
  * The purger: a background thread started (lazily, at the end of a slow path, never
  * holding a lock) once memory is waiting to be purged, unless HLMALLOC_PURGE_THREAD=0. It
