@@ -465,8 +465,10 @@ static bool check_all(struct check *c)
         return broken(c, 4, "a segment is in no heap's list and not abandoned (or in two)", NULL);
     if (!c->scratch_full && !check_lists_disjoint(c)) return false;
     /* I9: the counters hl_stats reports agree with what is there. */
-    c->mapped += hl_pool_bytes + hl_os_unmaps_pending();
-    if (atomic_load(&hl_count.mapped_bytes) != c->mapped)
+    size_t pending = 0;
+    uint64_t mapped = hl_os_mapped_bytes(&pending); /* a retry by the purger moves both */
+    c->mapped += hl_pool_bytes + pending;
+    if (mapped != c->mapped)
         return broken(c, 9, "mapped_bytes != the segments, heap pool and unmaps pending", NULL);
     if (atomic_load(&hl_count.segments) != c->segments)
         return broken(c, 9, "segment count != registered segments", NULL);
@@ -491,7 +493,7 @@ HL_API int hl_heap_check(void)
     /* The sweep's lock and the heaps lock first, as fork's prepare handler takes them
      * first: no fork happens while check_lock is held, and no abandoned segment is
      * between lists. */
-    hl_sweep_lock(true);
+    hl_transit_lock(true);
     pthread_mutex_lock(&hl_heaps_lock);
     pthread_mutex_lock(&check_lock);
     pthread_mutex_lock(&hl_registry_lock);
@@ -499,7 +501,7 @@ HL_API int hl_heap_check(void)
     pthread_mutex_unlock(&hl_registry_lock);
     pthread_mutex_unlock(&check_lock);
     pthread_mutex_unlock(&hl_heaps_lock);
-    hl_sweep_lock(false);
+    hl_transit_lock(false);
     return report(&c);
 }
 

@@ -277,17 +277,20 @@ static struct hl_segment *abandoned_pop(void)
  * to `max` segments off the list in turn (each the sweeper's alone meanwhile), collects
  * each page's remote frees, gives the pages left empty back to the segment (dirty:
  * purged after the delay) and releases a segment left empty; the rest go back. The
- * purger sweeps every round, hl_collect() all of them. sweep_lock keeps the heap checker
- * from seeing a segment in no list.
+ * purger sweeps every round, hl_collect() all of them.
+ *
+ * transit_lock is held while the purger (or hl_collect) moves a segment between states
+ * that the heap checker must not see half done: off the abandoned list, or out of the
+ * huge cache and not yet unmapped. The checker takes it first; so does fork.
  */
-static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t transit_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void hl_abandoned_sweep(unsigned max)
 {
     uint64_t listed = atomic_load_explicit(&abandoned_count, memory_order_relaxed);
     if (listed == 0) return;
     if (max > listed) max = (unsigned)listed; /* each at most once: they go back at the tail */
-    pthread_mutex_lock(&sweep_lock);
+    pthread_mutex_lock(&transit_lock);
     for (unsigned n = 0; n < max; n++) {
         struct hl_segment *s = abandoned_pop();
         if (!s) break;
@@ -303,15 +306,15 @@ void hl_abandoned_sweep(unsigned max)
         else
             abandoned_push(s);
     }
-    pthread_mutex_unlock(&sweep_lock);
+    pthread_mutex_unlock(&transit_lock);
 }
 
-void hl_sweep_lock(bool lock)
+void hl_transit_lock(bool lock)
 {
     if (lock)
-        pthread_mutex_lock(&sweep_lock);
+        pthread_mutex_lock(&transit_lock);
     else
-        pthread_mutex_unlock(&sweep_lock);
+        pthread_mutex_unlock(&transit_lock);
 }
 
 static void abandon_heap(struct hl_heap *h)
@@ -489,7 +492,7 @@ void hl_purger_maybe_start(void)
 
 static void fork_prepare(void)
 {
-    pthread_mutex_lock(&sweep_lock);
+    pthread_mutex_lock(&transit_lock);
     pthread_mutex_lock(&hl_heaps_lock);
     pthread_mutex_lock(&hl_registry_lock);
     for (struct hl_segment *s = hl_registry; s; s = s->all_next)
@@ -508,7 +511,7 @@ static void fork_parent(void)
         pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&hl_registry_lock);
     pthread_mutex_unlock(&hl_heaps_lock);
-    pthread_mutex_unlock(&sweep_lock);
+    pthread_mutex_unlock(&transit_lock);
 }
 
 static void fork_child(void)

@@ -198,6 +198,7 @@ bool hl_huge_cache_purge(uint64_t now_ms, bool force)
 {
     for (;;) {
         struct hl_segment *e = NULL;
+        hl_transit_lock(true); /* out of the cache and unmapped, as one step */
         pthread_mutex_lock(&hl_huge_lock);
         for (unsigned i = 0; i < cache_n; i++) {
             if (force || now_ms >= cache[i].freed_ms + hl_opt.purge_delay_ms) {
@@ -209,8 +210,9 @@ bool hl_huge_cache_purge(uint64_t now_ms, bool force)
         }
         bool left = cache_n != 0;
         pthread_mutex_unlock(&hl_huge_lock);
+        if (e) huge_unmap(e);
+        hl_transit_lock(false);
         if (!e) return left;
-        huge_unmap(e);
     }
 }
 

@@ -158,7 +158,9 @@ HL_HIDDEN int hl_os_commit(void *p, size_t size);
 HL_HIDDEN void hl_os_unmap(void *p, size_t size);
 HL_HIDDEN void hl_os_retry_unmaps(void);
 HL_HIDDEN size_t hl_os_unmaps_pending(void); /* bytes of failed munmaps kept to retry */
-HL_HIDDEN void hl_os_fork(int phase);        /* 0: before fork (locks), 1: after (unlocks) */
+/* hl_count.mapped_bytes, and the pending bytes in it, read together (heap checker). */
+HL_HIDDEN uint64_t hl_os_mapped_bytes(size_t *pending);
+HL_HIDDEN void hl_os_fork(int phase); /* 0: before fork (locks), 1: after (unlocks) */
 /* Return the pages of [p, p+size) to the OS; they read as zero afterwards (under
  * hl_opt.commit they are decommitted: PROT_NONE until hl_os_commit). 0, or -1 if the
  * call failed and nothing changed. */
@@ -252,7 +254,9 @@ HL_HIDDEN struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h);
 /* Collect remote frees in up to `max` abandoned segments, give back their empty pages and
  * release those left empty (heap.c). */
 HL_HIDDEN void hl_abandoned_sweep(unsigned max);
-HL_HIDDEN void hl_sweep_lock(bool lock); /* the heap checker: no sweep meanwhile */
+/* Held (lock true) while a segment moves between states the heap checker must not see
+ * half done: the abandoned sweep, a huge block leaving the cache (heap.c). */
+HL_HIDDEN void hl_transit_lock(bool lock);
 HL_HIDDEN void hl_purger_maybe_start(void);
 /* Freed memory is waiting: wake the purger if it sleeps with nothing to do (heap.c). */
 HL_HIDDEN void hl_purger_wake_idle(void);

@@ -260,6 +260,18 @@ void hl_os_retry_unmaps(void)
     errno = saved;
 }
 
+uint64_t hl_os_mapped_bytes(size_t *pending)
+{
+    pthread_mutex_lock(&os.retry_lock);
+    size_t bytes = 0;
+    for (unsigned i = 0; i < os.retry_n; i++)
+        bytes += os.retry[i].size;
+    uint64_t mapped = atomic_load_explicit(&hl_count.mapped_bytes, memory_order_relaxed);
+    pthread_mutex_unlock(&os.retry_lock);
+    *pending = bytes;
+    return mapped;
+}
+
 void hl_os_fork(int phase)
 {
     if (phase == 0)
