@@ -18,7 +18,7 @@
  * segments under their locks), which is safe at any time: the HL_DEBUG builds call it at
  * their safe points (hl_debug_check) and abort if it fails.
  *
- * Lock order: the sweep's lock, the heaps lock, the checker's own (its scratch buffer),
+ * Lock order: the transit lock, the heaps lock, the checker's own (its scratch buffer),
  * then as elsewhere the registry, a segment's lock, and the leaves (abandoned list, huge
  * cache, unmaps to retry), one at a time.
  */
@@ -490,7 +490,7 @@ HL_API int hl_heap_check(void)
 {
     struct check c;
     memset(&c, 0, sizeof(c));
-    /* The sweep's lock and the heaps lock first, as fork's prepare handler takes them
+    /* The transit lock and the heaps lock first, as fork's prepare handler takes them
      * first: no fork happens while check_lock is held, and no abandoned segment is
      * between lists. */
     hl_transit_lock(true);

@@ -11,7 +11,7 @@
  * its own full delay (a program that frees and rebuilds a structure every few hundred
  * milliseconds keeps it resident instead of faulting it in each time).
  *
- * Lock order: the abandoned sweep's (heap.c), hl_heaps_lock, hl_registry_lock, then a
+ * Lock order: the transit lock (heap.c), hl_heaps_lock, hl_registry_lock, then a
  * segment's lock. madvise runs under the segment lock; the owner waits for it only on its
  * slow path.
  */
