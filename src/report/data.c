@@ -224,6 +224,57 @@ static cJSON *marks_json(const cJSON *run)
     return out;
 }
 
+/* Thread 0's mark `label` in `run`, or NULL. */
+static const cJSON *find_mark(const cJSON *run, const char *label)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(run, "marks"))
+    {
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(m, "label");
+        double t;
+        if (cJSON_IsString(l) && strcmp(l->valuestring, label) == 0
+            && results_number(m, "thread", &t) && t == 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* The median of `key` of thread 0's mark `label` over the cell's successful runs, into
+ * `arr`; null when no run has it. */
+static void mark_median(cJSON *arr, const cJSON *runs, const char *label, const char *key,
+                        double *scratch)
+{
+    size_t n = 0;
+    const cJSON *run;
+    cJSON_ArrayForEach(run, runs)
+    {
+        const cJSON *m = run_ok(run) ? find_mark(run, label) : NULL;
+        if (m && n < RESULTS_MAX_RUNS && results_number(m, key, &scratch[n])) n++;
+    }
+    cJSON_AddItemToArray(arr, n ? number(stats_median(scratch, n)) : cJSON_CreateNull());
+}
+
+/* [[label, footprint_bytes, frag], ...]: thread 0's marks, each value the median over the
+ * successful runs (the terminal's table "Footprint at each mark"); NULL without marks. */
+static cJSON *mark_stats_json(const cJSON *runs, const cJSON *first, double *scratch)
+{
+    cJSON *out = NULL;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(first, "marks"))
+    {
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(m, "label");
+        double t;
+        if (!cJSON_IsString(l) || !results_number(m, "thread", &t) || t != 0) continue;
+        if (!out) out = cJSON_CreateArray();
+        cJSON *row = cJSON_CreateArray();
+        cJSON_AddItemToArray(row, cJSON_CreateString(l->valuestring));
+        mark_median(row, runs, l->valuestring, "footprint_bytes", scratch);
+        mark_median(row, runs, l->valuestring, "frag", scratch);
+        cJSON_AddItemToArray(out, row);
+    }
+    return out;
+}
+
 static void add_string(cJSON *o, const char *key, const cJSON *from)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(from, key);
@@ -268,6 +319,13 @@ static cJSON *cell_json(const struct results_set *s, size_t i, double *scratch, 
         }
     }
     const cJSON *med = kind == RESULTS_BENCH ? results_median_run(c, "peak_rss_bytes") : NULL;
+    cJSON_ArrayForEach(run, runs)
+    {
+        if (kind != RESULTS_BENCH || !run_ok(run)) continue;
+        cJSON *ms = mark_stats_json(runs, run, scratch);
+        if (ms) cJSON_AddItemToObject(j, "mark_stats", ms);
+        break;
+    }
     if (med) {
         cJSON *series = series_json(med, oom);
         if (series) cJSON_AddItemToObject(j, "rss", series);

@@ -266,7 +266,8 @@ int report_why(const struct results_set *s, const size_t *cells, size_t n, char 
  * (schema REPORT_SCHEMA, tool, created_utc, command; docs/report.md): "machines", "docs",
  * "cells" (each cell's metrics over its successful runs as [median, min, max, n], the RSS
  * series and marks of its median run by peak RSS, the series downsampled to
- * REPORT_SERIES_MAX points), "why" (report_why of each row) and, when `cmp` is not NULL, the
+ * REPORT_SERIES_MAX points, thread 0's marks with their footprint and fragmentation, medians
+ * over the runs), "why" (report_why of each row) and, when `cmp` is not NULL, the
  * comparison of `base` and `new` as compare_json writes it with the metrics it used.
  * 0, or -1 with `d` when memory runs out.
  */
