@@ -4,7 +4,8 @@
  * instead of uPlot's legend: one legend of allocators serves the whole page), grouped bars
  * on a canvas (a log y, min-max whiskers) and the comparison's changes (a row per cell, a
  * panel per metric, bars from 0 coloured by verdict). Every chart is registered in
- * HL.rcharts.all, which the browser tests read to check that each one has drawn.
+ * HL.rcharts.all with the colours of what it draws, which the browser tests look for in its
+ * pixels (`any`: one of them is enough, as lines may hide each other).
  */
 (function (HL) {
     'use strict';
@@ -181,7 +182,11 @@
         host.addEventListener('mouseleave', function () {
             tip(null);
         });
-        return register('lines', host, plot.ctx.canvas, { plot: plot, points: data[0].length });
+        const colours = [];
+        o.series.forEach(function (x) {
+            if (colours.indexOf(x.colour) < 0) colours.push(x.colour);
+        });
+        return register('lines', host, plot.ctx.canvas, { plot: plot, points: data[0].length, colours: colours, any: true });
     }
 
     function drawMarks(u, marks) {
@@ -379,7 +384,15 @@
         cv.addEventListener('mouseleave', function () {
             tip(null);
         });
-        return register('bars', host, cv, { bars: hits.length });
+        const colours = o.series.filter(function (s) {
+            return s.values.some(function (v) {
+                return v > 0;
+            });
+        }).map(function (s) {
+            return s.colour;
+        });
+        if (!colours.length && hits.length) colours.push('#7c8696'); /* every value 0: the ticks */
+        return register('bars', host, cv, { bars: hits.length, colours: colours });
     }
 
     /*
@@ -483,7 +496,14 @@
         cv.addEventListener('mouseleave', function () {
             tip(null);
         });
-        return register('changes', host, cv, { rows: o.rows.length });
+        const used = [];
+        o.rows.forEach(function (r) {
+            r.cells.forEach(function (c) {
+                const col = c && isFinite(c.change) ? colours[c.verdict] : null;
+                if (col && used.indexOf(col) < 0) used.push(col);
+            });
+        });
+        return register('changes', host, cv, { rows: o.rows.length, colours: used });
     }
 
     /* Forget the charts inside `host` (their section is drawn again). */

@@ -458,13 +458,13 @@
                 let live = null;
                 bd.allocs.forEach(function (a) {
                     const c = bd.cell(w, t, a);
-                    if (!c || !c.rss) return;
-                    const xs = c.rss.t_ms;
-                    const ys = c.rss.rss_kib.map(function (k) {
-                        return k / 1024;
-                    });
+                    if (!c || c.runs_ok === 0) return;
                     if (c.s && c.s.peak_live_bytes) live = c.s.peak_live_bytes[0];
-                    if (xs.length) series.push({ label: a, colour: bd.m.colour(a), xs: xs, ys: ys });
+                    if (c.rss && c.rss.t_ms.length) {
+                        series.push({ label: a, colour: bd.m.colour(a), xs: c.rss.t_ms, ys: c.rss.rss_kib.map(function (k) {
+                            return k / 1024;
+                        }) });
+                    }
                     /* The marks: their own RSS readings, as points, and the phases as lines. */
                     const mx = [];
                     const my = [];
@@ -477,8 +477,15 @@
                     });
                     if (mx.length) series.push({ label: a + ' at its marks', colour: bd.m.colour(a), xs: mx, ys: my, pointsOnly: true });
                 });
-                if (!series.length) return;
-                const p = panel(g, label(w), live !== null ? 'MiB · peak live ' + mib(live / MIB) + ' MiB' : 'MiB');
+                const sub = live !== null ? 'MiB · peak live ' + mib(live / MIB) + ' MiB' : 'MiB';
+                if (!series.length) {
+                    if (bd.allocs.some(function (a) {
+                        const c = bd.cell(w, t, a);
+                        return c && c.runs_ok > 0;
+                    })) panel(g, label(w), sub).body.appendChild(el('p', { class: 'note' }, 'No RSS reading: every run ended before the sampler\'s first.'));
+                    return;
+                }
+                const p = panel(g, label(w), sub);
                 HL.rcharts.lines(p.body, {
                     series: series,
                     marks: marks,
@@ -632,7 +639,12 @@
             tc.forEach(function (c, i) {
                 if (c.have && (best < 0 || (t.higher ? c.med > tc[best].med : c.med < tc[best].med))) best = i;
             });
-            if (best >= 0 && tc.length > 1) {
+            /* A latency under the timer's resolution is less than any measured one: then no
+             * measured one is the best of its row. */
+            const under = tc.some(function (c) {
+                return c.text && c.text.charAt(0) === '<';
+            });
+            if (best >= 0 && tc.length > 1 && !(under && !t.higher)) {
                 tc.forEach(function (c) {
                     c.best = c.have && c.num === tc[best].num;
                 });
@@ -856,7 +868,7 @@
                 return { key: x.allocator, cells: [{ text: x.allocator, v: x.allocator, dot: m.colour(x.allocator) }].concat(cols.map(function (c, i) {
                     const st = x.s && x.s[c.key];
                     if (!st) return { text: '–' };
-                    return { text: HL.rtables.metricText(st, c.scale, c.dec, true).text, v: st[0] / c.scale, best: cells.length > 1 && st[0] === best[i] };
+                    return { text: HL.rtables.summaryText(st[0], st[1], st[2], st[3], c.scale, c.dec), v: st[0] / c.scale, best: cells.length > 1 && st[0] === best[i] };
                 })).concat([{ text: x.status + (x.note ? ': ' + x.note : ''), v: x.status }]) };
             }),
         });
@@ -972,10 +984,8 @@
             byCell[k].cells[mi] = r;
         });
         const fmtSide = function (mt, s) {
-            if (!s || !s.n) return s ? s.status : '–';
-            let t = HL.rtables.sig(s.median / mt.scale, mt.decimals);
-            if (s.n > 1 && s.median) t += ' ±' + Math.round(((s.max - s.min) / Math.abs(s.median)) * 100) + '%';
-            return t;
+            if (!s || !s.n) return s ? (s.status === 'ok' ? '-' : s.status) : '–';
+            return HL.rtables.summaryText(s.median, s.min, s.max, s.n, mt.scale, mt.decimals);
         };
         const pText = function (p) {
             return p === null || p === undefined ? '–' : p < 0.001 ? '<0.001' : p.toFixed(3);

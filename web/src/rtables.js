@@ -31,6 +31,26 @@
         return { text: t, below: false };
     }
 
+    /* A number as summary_format prints it (src/bench/summary.c): `decimals` digits, more for
+     * three significant ones; a count (0 decimals) whole unless it is not. */
+    function putNumber(v, decimals) {
+        if (decimals === 0) decimals = v !== Math.floor(v) ? 1 : 0;
+        else if (v !== 0) decimals = Math.min(9, Math.max(decimals, 2 - Math.floor(Math.log10(Math.abs(v)))));
+        return v.toFixed(decimals);
+    }
+
+    /* summary_format: "1.25" for one value, else "1.25 ±4%", or the range of a small count or
+     * a zero median when the values differ: "0.5 (0..1)". */
+    function summaryText(med, min, max, n, scale, decimals) {
+        const m = putNumber(med / scale, decimals);
+        if (n < 2) return m;
+        const lo = putNumber(min / scale, decimals);
+        const hi = putNumber(max / scale, decimals);
+        if (((decimals === 0 && med < 100) || med === 0) && lo !== hi) return m + ' (' + lo + '..' + hi + ')';
+        const spread = med !== 0 ? (max - min) / Math.abs(med) : 0;
+        return m + ' ±' + Math.round(spread * 100) + '%';
+    }
+
     /* 1536 -> "1.50K", as the fragmentation table prints sizes (fmt_size). */
     function shortSize(v) {
         const units = 'BKMG';
@@ -138,5 +158,5 @@
         return t;
     }
 
-    HL.rtables = { table: table, sig: sig, metricText: metricText, shortSize: shortSize, shortCount: shortCount };
+    HL.rtables = { table: table, sig: sig, metricText: metricText, summaryText: summaryText, shortSize: shortSize, shortCount: shortCount };
 })(window.HL = window.HL || {});
