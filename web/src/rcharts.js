@@ -197,7 +197,7 @@
         ctx.font = Math.round(10 * dpr) + 'px system-ui, sans-serif';
         ctx.lineWidth = dpr;
         const labelled = {};
-        let row = 0;
+        const rows = [[], [], [], [], []]; /* the x ranges each row of labels holds */
         marks.forEach(function (m) {
             const x = u.valToPos(m.x, 'x', true);
             if (!isFinite(x) || x < u.bbox.left - 1 || x > u.bbox.left + u.bbox.width + 1) return;
@@ -210,10 +210,15 @@
             if (labelled[m.label]) return;
             labelled[m.label] = true;
             ctx.fillStyle = '#c9d1dc';
-            const y = u.bbox.top + (10 + 11 * (row++ % 4)) * dpr;
             const w = ctx.measureText(m.label).width;
             const tx = x + 3 * dpr + w > u.bbox.left + u.bbox.width ? x - 3 * dpr - w : x + 3 * dpr;
-            ctx.fillText(m.label, tx, y);
+            /* the first row where the label overlaps no other (the last one if none) */
+            let r = 0;
+            while (r < rows.length - 1 && rows[r].some(function (span) {
+                return tx < span[1] + 4 * dpr && tx + w > span[0] - 4 * dpr;
+            })) r++;
+            rows[r].push([tx, tx + w]);
+            ctx.fillText(m.label, tx, u.bbox.top + (10 + 11 * r) * dpr);
         });
         ctx.restore();
     }
@@ -271,9 +276,40 @@
         return { a: a, b: b };
     }
 
+    /* 1, 10 and 100 of each byte unit: the round values a bytes axis has ticks at. */
+    const BYTE_TICKS = [];
+    for (let k = 0; k < 7; k++) {
+        [1, 10, 100].forEach(function (f) {
+            BYTE_TICKS.push(f * Math.pow(1024, k));
+        });
+    }
+
+    /* The range of a bytes axis: from the byte tick at or below the smallest positive value to
+     * the one at or above the largest, as log10s. */
+    function byteRange(vals) {
+        const r = logRange(vals);
+        if (!r) return null;
+        let lo = Infinity;
+        let hi = 0;
+        vals.forEach(function (v) {
+            if (v > 0 && isFinite(v)) {
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+        });
+        let a = BYTE_TICKS[0];
+        let b = BYTE_TICKS[BYTE_TICKS.length - 1];
+        BYTE_TICKS.forEach(function (t) {
+            if (t <= lo) a = t;
+        });
+        for (let i = BYTE_TICKS.length - 1; i >= 0; i--) if (BYTE_TICKS[i] >= hi) b = BYTE_TICKS[i];
+        if (b <= a) b = a * 10;
+        return { a: Math.log10(a), b: Math.log10(b) };
+    }
+
     /*
      * Grouped bars. o: {groups: [label], series: [{label, colour, values: [v|null], lo, hi}],
-     * fmt: v -> text, unit, height}. A log y in decades; a bar per series in each group, its
+     * fmt: v -> text, bytes (the values are bytes: round ticks), height}. A log y in decades; a bar per series in each group, its
      * whisker from lo to hi; a value of 0 is a grey tick on the axis.
      */
     function bars(host, o) {
@@ -294,7 +330,7 @@
                 if (s.lo) vals.push(s.lo[i]);
             });
         });
-        const r = logRange(vals) || { a: 0, b: 1 };
+        const r = (o.bytes ? byteRange(vals) : logRange(vals)) || { a: 0, b: 1 };
         const ph = H - top - bottom;
         const pw = W - left - 8;
         const yOf = function (v) {
@@ -306,15 +342,26 @@
         ctx.fillStyle = AXIS;
         ctx.textAlign = 'right';
         ctx.textBaseline = 'middle';
+        /* Gridlines at the decades, or for bytes at 1, 10 and 100 of each unit (1 KiB, 10 KiB,
+         * 100 KiB, 1 MiB, ...), so their labels are round. */
+        const ticks = [];
         const step = r.b - r.a > 6 ? 2 : 1;
-        for (let e = r.a; e <= r.b; e += step) {
-            const y = Math.round(yOf(Math.pow(10, e))) + 0.5;
+        if (o.bytes) {
+            BYTE_TICKS.forEach(function (v, i) {
+                const e = Math.log10(v);
+                if (e >= r.a - 1e-9 && e <= r.b + 1e-9 && (step === 1 || i % 3 !== 1)) ticks.push(v);
+            });
+        } else {
+            for (let e = r.a; e <= r.b; e += step) ticks.push(Math.pow(10, e));
+        }
+        ticks.forEach(function (v) {
+            const y = Math.round(yOf(v)) + 0.5;
             ctx.beginPath();
             ctx.moveTo(left, y);
             ctx.lineTo(left + pw, y);
             ctx.stroke();
-            ctx.fillText(o.fmt(Math.pow(10, e)), left - 6, y);
-        }
+            ctx.fillText(o.fmt(v).replace(/\.0+ /, ' '), left - 6, y);
+        });
         const ng = o.groups.length;
         const ns = o.series.length;
         const gw = pw / Math.max(1, ng);

@@ -99,13 +99,18 @@
         const add = function (name) {
             if (self.colourIdx[name] === undefined) self.colourIdx[name] = n++;
         };
-        data.docs.forEach(function (d) {
-            (d.allocators || []).forEach(function (a) {
-                add(a.name);
+        /* Colours go to bench's allocators first, then run's, then the lab's of races, so
+         * glibc, jemalloc, ... keep theirs whatever else a page shows. */
+        ['bench', 'run', 'race'].forEach(function (kind) {
+            data.docs.forEach(function (d) {
+                if (d.kind !== kind) return;
+                (d.allocators || []).forEach(function (a) {
+                    add(a.name);
+                });
             });
-        });
-        data.cells.forEach(function (c) {
-            add(c.allocator);
+            data.cells.forEach(function (c) {
+                if (data.docs[c.doc].kind === kind) add(c.allocator);
+            });
         });
         this.byDoc = data.docs.map(function () {
             return [];
@@ -477,7 +482,7 @@
                     });
                     if (mx.length) series.push({ label: a + ' at its marks', colour: bd.m.colour(a), xs: mx, ys: my, pointsOnly: true });
                 });
-                const sub = live !== null ? 'MiB · peak live ' + mib(live / MIB) + ' MiB' : 'MiB';
+                const sub = live !== null ? 'MiB · peak live ' + HL.bytes(live) : 'MiB';
                 if (!series.length) {
                     if (bd.allocs.some(function (a) {
                         const c = bd.cell(w, t, a);
@@ -567,9 +572,7 @@
     }
 
     const BARS = [
-        { key: 'peak_rss_bytes', title: 'Peak RSS above baseline', scale: MIB, fmt: function (v) {
-            return mib(v) + ' MiB';
-        } },
+        { key: 'peak_rss_bytes', title: 'Peak RSS above baseline', scale: 1, fmt: HL.bytes, bytes: true },
         { key: 'frag_peak', title: 'Peak RSS / peak live bytes', scale: 1, fmt: function (v) {
             return v < 10 ? v.toFixed(2) + '×' : v.toFixed(0) + '×';
         } },
@@ -610,7 +613,7 @@
                 })) return;
                 const p = panel(body, b.title);
                 p.panel.classList.add('wide');
-                HL.rcharts.bars(p.body, { groups: wls.map(label), series: series, fmt: b.fmt });
+                HL.rcharts.bars(p.body, { groups: wls.map(label), series: series, fmt: b.fmt, bytes: b.bytes });
             });
         });
     }
@@ -852,12 +855,9 @@
             { key: 'minor_faults', head: 'minor faults', scale: 1, dec: 0 },
         ];
         const best = cols.map(function (c) {
-            let b = null;
-            cells.forEach(function (x) {
-                const st = x.s && x.s[c.key];
-                if (st && (b === null || st[0] < b)) b = st[0];
-            });
-            return b;
+            return lowest(cells.map(function (x) {
+                return x.s && x.s[c.key] ? x.s[c.key][0] : undefined;
+            }));
         });
         HL.rtables.table(sec, {
             id: 'd' + di + '-run-table',
@@ -868,16 +868,14 @@
                 return { key: x.allocator, cells: [{ text: x.allocator, v: x.allocator, dot: m.colour(x.allocator) }].concat(cols.map(function (c, i) {
                     const st = x.s && x.s[c.key];
                     if (!st) return { text: '–' };
-                    return { text: HL.rtables.summaryText(st[0], st[1], st[2], st[3], c.scale, c.dec), v: st[0] / c.scale, best: cells.length > 1 && st[0] === best[i] };
+                    return { text: HL.rtables.summaryText(st[0], st[1], st[2], st[3], c.scale, c.dec), v: st[0] / c.scale, best: st[0] === best[i] };
                 })).concat([{ text: x.status + (x.note ? ': ' + x.note : ''), v: x.status }]) };
             }),
         });
         const g = grid(sec);
         [['wall_ns', 'Wall time', 1e9, function (v) {
             return v.toFixed(3) + ' s';
-        }], ['peak_rss_bytes', 'Peak RSS', MIB, function (v) {
-            return mib(v) + ' MiB';
-        }]].forEach(function (b) {
+        }], ['peak_rss_bytes', 'Peak RSS', 1, HL.bytes, true]].forEach(function (b) {
             const series = cells.filter(function (x) {
                 return x.s && x.s[b[0]];
             }).map(function (x) {
@@ -886,11 +884,24 @@
             });
             if (!series.length) return;
             const p = panel(g, b[1]);
-            HL.rcharts.bars(p.body, { groups: [''], series: series, fmt: b[3], height: 200 });
+            HL.rcharts.bars(p.body, { groups: [''], series: series, fmt: b[3], bytes: b[4], height: 200 });
         });
         const why = m.why[di + '|' + (cells[0] ? cells[0].workload : '') + '|0'];
         if (why) sec.appendChild(el('p', { class: 'why' }, why));
         about(host, m, di);
+    }
+
+    /* The lowest of the numbers in vals, or null when there are fewer than two or all are
+     * the same (no best then, as on the live leaderboard). */
+    function lowest(vals) {
+        const v = vals.filter(function (x) {
+            return typeof x === 'number' && isFinite(x);
+        });
+        if (v.length < 2) return null;
+        const lo = Math.min.apply(null, v);
+        return v.every(function (x) {
+            return x === lo;
+        }) ? null : lo;
     }
 
     const RACE_COLS = [
@@ -915,12 +926,9 @@
             return c.allocator;
         }));
         const best = RACE_COLS.map(function (c) {
-            let b = null;
-            cells.forEach(function (x) {
-                const v = x.lane ? x.lane[c.key] : undefined;
-                if (typeof v === 'number' && (b === null || v < b)) b = v;
-            });
-            return b;
+            return lowest(cells.map(function (x) {
+                return x.lane ? x.lane[c.key] : undefined;
+            }));
         });
         HL.rtables.table(sec, {
             id: 'd' + di + '-race-table',
@@ -930,12 +938,12 @@
             rows: cells.map(function (x) {
                 return { key: x.allocator, cells: [{ text: x.allocator, v: x.allocator, dot: m.colour(x.allocator) }].concat(RACE_COLS.map(function (c, i) {
                     const v = x.lane ? x.lane[c.key] : undefined;
-                    return { text: c.fmt(v), v: v, best: cells.length > 1 && v === best[i] && best.length > 1 };
+                    return { text: c.fmt(v), v: v, best: v === best[i] };
                 })) };
             }),
         });
         const g = grid(sec);
-        [['footprint', 'Peak footprint', HL.bytes], ['frag_max', 'Fragmentation, max', HL.frac], ['p99_ns', 'p99 latency', HL.ns]].forEach(function (b) {
+        [['footprint', 'Peak footprint', HL.bytes, true], ['frag_max', 'Fragmentation, max', HL.frac], ['p99_ns', 'p99 latency', HL.ns]].forEach(function (b) {
             const series = cells.filter(function (x) {
                 return x.lane && typeof x.lane[b[0]] === 'number';
             }).map(function (x) {
@@ -943,7 +951,7 @@
             });
             if (!series.length) return;
             const p = panel(g, b[1]);
-            HL.rcharts.bars(p.body, { groups: [''], series: series, fmt: b[2], height: 200 });
+            HL.rcharts.bars(p.body, { groups: [''], series: series, fmt: b[2], bytes: b[3], height: 200 });
         });
         about(host, m, di);
     }
