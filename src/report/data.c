@@ -324,6 +324,9 @@ static cJSON *cell_json(const struct results_set *s, size_t i, double *scratch, 
         if (kind != RESULTS_BENCH || !run_ok(run)) continue;
         cJSON *ms = mark_stats_json(runs, run, scratch);
         if (ms) cJSON_AddItemToObject(j, "mark_stats", ms);
+        /* A trace's replay: what it ran and left out (every run compiles the same stream). */
+        const cJSON *replay = cJSON_GetObjectItemCaseSensitive(run, "replay");
+        if (cJSON_IsObject(replay)) cJSON_AddItemToObject(j, "replay", cJSON_Duplicate(replay, 1));
         break;
     }
     if (med) {

@@ -100,6 +100,20 @@ check "a merged set of two machines: grouped by machine" python3 "$CHECK" "$TMP/
 "$HEAPLAB" report "$TMP/b.json" "$TMP/b2.json" "$TMP/run.json" -o "$TMP/m3.html" >/dev/null 2>"$TMP/err"
 check "three files of two machines: grouped by machine" python3 "$CHECK" "$TMP/m3.html" --machines 2
 
+# --- replay results: a recorded trace as the workload -----------------------------------
+"$HEAPLAB" record -o "$TMP/ls.trace" -- /bin/ls -la / >/dev/null 2>&1
+"$HEAPLAB" replay "$TMP/ls.trace" -a glibc,hlmalloc -r 2 --report "$TMP/replay.html" -q \
+    >"$TMP/out" 2>"$TMP/err"
+check "replay --report: exit 0" [ $? -eq 0 ]
+check "replay --report: the page checks out" python3 "$CHECK" "$TMP/replay.html" --site "$SITE" \
+    --allocators glibc,hlmalloc --workloads "trace:$TMP/ls.trace" --kinds bench
+check "replay --report: the replay's counts are in the data" python3 - "$TMP/replay.html" <<'PY'
+import json, re, sys
+page = open(sys.argv[1]).read()
+data = json.loads(re.search(r'id="heaplab-results">(.*?)</script>', page, re.S).group(1))
+sys.exit(0 if all(c["replay"]["events"] > 0 for c in data["cells"]) else 1)
+PY
+
 # --- bad input: one line, exit 1, nothing written; usage: exit 2 --------------------------
 # expect_fail NAME PATTERN ARGS...: report ARGS -o $TMP/bad.html exits 1 with one line
 # matching PATTERN, and leaves no file.

@@ -782,6 +782,23 @@
             seen[k] = 1;
             items.push(c.allocator + ' (' + label(c.workload) + ', ' + c.threads + ' thread' + (c.threads === 1 ? '' : 's') + '): ' + c.note);
         });
+        /* A trace's replay, as the terminal's note under the tables says it. */
+        bd.workloads.forEach(function (w) {
+            const c = bd.cells.find(function (x) {
+                return x.workload === w && x.replay;
+            });
+            if (!c) return;
+            const r = c.replay;
+            let t = 'replayed ' + r.events + ' events (' + r.allocs + ' allocations, ' + r.frees + ' frees, ' + r.reallocs +
+                ' reallocs) on ' + c.threads + ' thread' + (c.threads === 1 ? '' : 's');
+            if (r.unknown_frees) t += '; ' + r.unknown_frees + ' frees of unknown pointers skipped';
+            if (r.failed) t += '; ' + r.failed + ' failed allocations not replayed';
+            if (r.zero_sizes) t += '; ' + r.zero_sizes + ' size-0 requests as 1 byte';
+            if (r.clamped_aligns) t += '; ' + r.clamped_aligns + ' alignments clamped';
+            if (r.folded_threads) t += '; ' + r.folded_threads + ' threads folded onto others';
+            if (r.damage) t += '; a damaged trace, replayed as far as it could be read: ' + r.damage;
+            items.push(label(w) + ': ' + t);
+        });
         if (!items.length) return;
         host.appendChild(el('h4', null, 'notes'));
         const ul = el('ul', { class: 'notes' });
@@ -826,8 +843,12 @@
         });
         const cfg = doc.config || {};
         if (doc.kind === 'bench') {
-            put('config', 'seed ' + cfg.seed + ', ops per thread ' + (cfg.ops_per_thread || 'each workload\'s default') + ', ' + cfg.repeat +
-                ' repetitions, threads ' + (cfg.threads || []).join(',') + ', latency ' + (cfg.latency ? 'on' : 'off') +
+            /* a replay (traces only) has no seed nor ops of its own */
+            const traces = (cfg.workloads || []).every(function (w) {
+                return w.indexOf('trace:') === 0;
+            });
+            put('config', (traces ? '' : 'seed ' + cfg.seed + ', ops per thread ' + (cfg.ops_per_thread || 'each workload\'s default') + ', ') +
+                cfg.repeat + ' repetitions, threads ' + (cfg.threads || []).join(',') + ', latency ' + (cfg.latency ? 'on' : 'off') +
                 (cfg.pin_cpus && cfg.pin_cpus.length ? ', pinned to ' + cfg.pin_cpus.join(',') : ''));
         }
         put('file', doc.name);
