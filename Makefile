@@ -62,10 +62,13 @@ test: deps build
 	@$(MAKE) --no-print-directory test-tsan
 
 # The headline comparison: every installed allocator x the standard suite at 1 and 2
-# threads, medians of 5 interleaved repeats. Prints the table, writes results/*.json.
+# threads, medians of 5 interleaved repeats. Prints the tables, writes results/bench-*.json
+# and beside it the HTML report (docs/report.md), whose path it prints last.
 bench: deps build
 	@mkdir -p $(RESULTS)
-	@$(BUILD)/heaplab bench $(BENCH_ARGS) --json $(RESULTS)/bench-$$(date -u +%Y%m%dT%H%M%SZ).json
+	@stamp=$$(date -u +%Y%m%dT%H%M%SZ) && \
+		$(BUILD)/heaplab bench $(BENCH_ARGS) --json $(RESULTS)/bench-$$stamp.json \
+			--report $(RESULTS)/bench-$$stamp.html
 
 # The libFuzzer targets of the trace reader and the results reader, FUZZ_TIME seconds each
 # (make test runs each for 20); the corpora grow in $(BUILD)/tests/fuzz/corpus*. Needs clang

@@ -15,13 +15,24 @@
 
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "cli/cmd_report.h"
 #include "replay/replay.h"
+#include "report/report.h"
 #include "trace/trace.h"
 #include "util/clock.h"
 #include "util/diag.h"
 #include "workload/workload.h"
 
-enum { OPT_TRACE = 256, OPT_PIN, OPT_JSON, OPT_CSV, OPT_TIMEOUT, OPT_NO_LATENCY, OPT_STRICT };
+enum {
+    OPT_TRACE = 256,
+    OPT_PIN,
+    OPT_JSON,
+    OPT_CSV,
+    OPT_REPORT,
+    OPT_TIMEOUT,
+    OPT_NO_LATENCY,
+    OPT_STRICT
+};
 
 static const char *const workload_aliases[] = { "profile", NULL };
 
@@ -78,6 +89,10 @@ const struct cli_opt cmd_bench_opts[] = {
       .arg = "FILE",
       .help = "write all results (schema heaplab.results/1)" },
     { .key = OPT_CSV, .name = "csv", .arg = "FILE", .help = "write one row per run" },
+    { .key = OPT_REPORT,
+      .name = "report",
+      .arg = "FILE",
+      .help = "write the HTML report of the results ('heaplab report')" },
     { .key = OPT_TIMEOUT,
       .name = "timeout",
       .arg = "SEC",
@@ -242,6 +257,9 @@ static int parse_opt(struct cmd_bench_args *a, const struct cli_parser *p, int k
     case OPT_CSV:
         a->csv_path = p->value;
         return 0;
+    case OPT_REPORT:
+        a->report_path = p->value;
+        return 0;
     case OPT_TIMEOUT:
         if (cli_value_count(p, 1, 86400, &v) != 0) return -1;
         cfg->timeout_s = (unsigned)v;
@@ -365,13 +383,18 @@ static int check_allocators(struct cmd_bench_args *a, const struct cli_command *
     return check_lab_threads(a, c);
 }
 
-/* --quiet needs a results file; --json and --csv need two different ones. */
+/* --quiet needs a results file; --json, --csv and --report need different ones. */
 static int check_outputs(const struct cmd_bench_args *a, const struct cli_command *c)
 {
-    if (a->quiet && !a->json_path && !a->csv_path)
-        return cli_usage(c, "--quiet without --json or --csv would report nothing");
-    if (a->json_path && a->csv_path && same_file(a->json_path, a->csv_path))
-        return cli_usage(c, "--json and --csv name the same file \"%s\"", a->csv_path);
+    const char *paths[3] = { a->json_path, a->csv_path, a->report_path };
+    static const char *const names[3] = { "--json", "--csv", "--report" };
+    if (a->quiet && !a->json_path && !a->csv_path && !a->report_path)
+        return cli_usage(c, "--quiet without --json, --csv or --report would report nothing");
+    for (int i = 0; i < 3; i++)
+        for (int k = i + 1; k < 3; k++)
+            if (paths[i] && paths[k] && same_file(paths[i], paths[k]))
+                return cli_usage(c, "%s and %s name the same file \"%s\"", names[i], names[k],
+                                 paths[k]);
     return 0;
 }
 
@@ -479,6 +502,7 @@ static int prepare(struct cmd_bench_args *a)
     int rc;
     if (a->json_path && (rc = cli_check_output("--json", a->json_path)) != 0) return rc;
     if (a->csv_path && (rc = cli_check_output("--csv", a->csv_path)) != 0) return rc;
+    if (a->report_path && (rc = cli_check_output("--report", a->report_path)) != 0) return rc;
     if ((rc = add_traces(a)) != 0) return rc;
     a->cfg.self_exe = cli_self_exe();
     if (!a->cfg.self_exe) return EXIT_FAIL;
@@ -487,7 +511,39 @@ static int prepare(struct cmd_bench_args *a)
     return 0;
 }
 
-/* Tables, JSON and CSV; EXIT_FAIL when a file cannot be written or no run succeeded. */
+/*
+ * The HTML report of the results just measured: the results document read back through the
+ * reader `heaplab report` uses (validated as a file would be), then the same page.
+ */
+static int write_report(const struct cmd_bench_args *a, const struct bench_results *res,
+                        const struct cli_ctx *ctx)
+{
+    struct results_set s;
+    struct diag d = { { 0 } };
+    int rc = EXIT_FAIL;
+    cJSON *doc = report_json(&a->cfg, res, ctx->command_line);
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    results_init(&s);
+    /* The document is named as its results file would be, else as the report. */
+    const char *name = a->json_path ? a->json_path : a->report_path;
+    const char *slash = strrchr(name, '/');
+    if (!text) {
+        cli_error("cannot write the report: out of memory");
+    } else if (results_load_mem(&s, slash ? slash + 1 : name, text, strlen(text), &d) != 0) {
+        cli_error("cannot write the report: %s", d.msg);
+    } else {
+        if (!a->quiet) putchar('\n'); /* after the tables */
+        rc = cli_report_write(a->report_path, slash ? slash + 1 : name, &s, NULL, NULL, NULL, NULL,
+                              ctx->command_line);
+    }
+    cJSON_free(text);
+    results_free(&s);
+    return rc;
+}
+
+/* Tables, JSON, CSV and the report; EXIT_FAIL when a file cannot be written or no run
+ * succeeded. */
 static int output(const struct cmd_bench_args *a, const struct cli_command *c,
                   const struct bench_results *res, const struct cli_ctx *ctx)
 {
@@ -511,6 +567,7 @@ static int output(const struct cmd_bench_args *a, const struct cli_command *c,
     int any_ok = 0;
     for (size_t i = 0; i < res->n_cells; i++)
         any_ok |= res->cells[i].n_ok > 0;
+    if (a->report_path && any_ok && write_report(a, res, ctx) != EXIT_OK) rc = EXIT_FAIL;
     if (!any_ok) {
         cli_error("no run succeeded");
         rc = EXIT_FAIL;

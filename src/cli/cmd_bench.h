@@ -35,12 +35,13 @@ struct cmd_bench_args {
     size_t n_alloc_items;
     const char *operands[CMD_BENCH_MAX_OPERANDS]; /* arguments that are not options */
     size_t n_operands;
-    const char *json_path;  /* --json, or NULL */
-    const char *csv_path;   /* --csv, or NULL */
-    int quiet;              /* --quiet */
-    int threads_sweep;      /* --threads named "sweep" */
-    uint64_t threads_named; /* bit t-1: thread count t named in --threads (t <= 64) */
-    int strict;             /* --strict: a damaged trace is an error */
+    const char *json_path;   /* --json, or NULL */
+    const char *csv_path;    /* --csv, or NULL */
+    const char *report_path; /* --report, or NULL */
+    int quiet;               /* --quiet */
+    int threads_sweep;       /* --threads named "sweep" */
+    uint64_t threads_named;  /* bit t-1: thread count t named in --threads (t <= 64) */
+    int strict;              /* --strict: a damaged trace is an error */
 };
 
 /*

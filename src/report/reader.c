@@ -834,3 +834,31 @@ size_t results_cell_values(const struct results_cell *c, enum results_kind kind,
     }
     return n;
 }
+
+const cJSON *results_median_run(const struct results_cell *c, const char *path)
+{
+    const cJSON *runs = field(c->json, "runs"), *run;
+    double v, w;
+    size_t n = 0, i = 0;
+    cJSON_ArrayForEach(run, runs)
+    {
+        n += status_ok(run) && results_number(run, path, &v);
+    }
+    if (n == 0) return NULL;
+    /* The run with (n - 1) / 2 runs below it, a tie broken by the order of the runs. */
+    cJSON_ArrayForEach(run, runs)
+    {
+        size_t me = i++;
+        if (!status_ok(run) || !results_number(run, path, &v)) continue;
+        size_t below = 0, k = 0;
+        const cJSON *other;
+        cJSON_ArrayForEach(other, runs)
+        {
+            if (status_ok(other) && results_number(other, path, &w))
+                below += w < v || (w == v && k < me);
+            k++;
+        }
+        if (below == (n - 1) / 2) return run;
+    }
+    return NULL;
+}

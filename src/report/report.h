@@ -2,7 +2,8 @@
  * report/report.h: heaplab's results files read back: any number of them into one model,
  * the statistics that say whether two sets of repetitions differ, the comparison of two
  * models (`heaplab compare`), and the merge of several into one document keyed by machine
- * (`heaplab merge`). The HTML report (`heaplab report`) is meant to sit on the same model.
+ * (`heaplab merge`), and the HTML report (`heaplab report`): the viewer of web/ and the data
+ * of the model in one page.
  *
  * The model. A `struct results_set` holds documents (one per file, or one per document of
  * a merged file) and their cells, in file order:
@@ -103,6 +104,13 @@ int results_load_mem(struct results_set *s, const char *name, const char *text, 
  */
 size_t results_cell_values(const struct results_cell *c, enum results_kind kind, const char *path,
                            double *out, size_t cap);
+
+/*
+ * The successful run of bench or run cell `c` whose number at `path` is the median of its
+ * runs' (of an even number, the lower middle one; equal values ordered as the runs are), or
+ * NULL when no successful run has it.
+ */
+const cJSON *results_median_run(const struct results_cell *c, const char *path);
 
 /* The number at dotted `path` in `j`; 1 if it is there and a number. */
 int results_number(const cJSON *j, const char *path, double *out);
@@ -223,5 +231,61 @@ int compare_json(cJSON *doc, const struct compare *c, const struct results_set *
  * runs out.
  */
 int results_merge(cJSON *doc, const struct results_set *s, struct diag *d);
+
+/* ------------------------------------------------------------------------------------- */
+/* The HTML report (data.c, why.c, html.c; docs/report.md)                               */
+
+#define REPORT_SCHEMA     "heaplab.report/1" /* the data a report page holds */
+#define REPORT_SERIES_MAX 2000               /* points per series in the page, at most */
+
+/*
+ * Downsample the series (t[i], v[i]), i < n, t ascending, to at most `cap` points (cap >= 4)
+ * into ot[], ov[]: n <= cap is copied as is; else the first and the last points are kept,
+ * the points between are cut into (cap - 2) / 2 runs of consecutive points, and each run
+ * keeps its lowest and its highest point, in their order, so every peak and every trough
+ * survives. The number of points written.
+ */
+size_t report_downsample(const double *t, const double *v, size_t n, size_t cap, double *ot,
+                         double *ov);
+
+/*
+ * The "why" of one row of a report: cells[0..n) of `s`, one document's cells at one
+ * (workload, threads). Up to two clauses, "; "-joined, each stated only when the data shows
+ * it beyond the spread of the repetitions (the ranges do not overlap) and large enough to
+ * matter: what an allocator keeps after the frees (end RSS against end live, the RSS
+ * series' last point against its peak), how high its RSS peaks against the live bytes, how
+ * much of a refill it serves from its holes; and why one is slower: its share of CPU time in
+ * the kernel, its page faults, its threads' time blocked, or its malloc tail with the faults
+ * behind it. Into buf (always terminated); 1 when something was said, 0 when the data says
+ * nothing clear (buf is ""). Race leaderboards say nothing.
+ */
+int report_why(const struct results_set *s, const size_t *cells, size_t n, char *buf, size_t cap);
+
+/*
+ * The data of a report of `all` (every document read), added to `doc`, an envelope
+ * (schema REPORT_SCHEMA, tool, created_utc, command; docs/report.md): "machines", "docs",
+ * "cells" (each cell's metrics over its successful runs as [median, min, max, n], the RSS
+ * series and marks of its median run by peak RSS, the series downsampled to
+ * REPORT_SERIES_MAX points, thread 0's marks with their footprint and fragmentation, medians
+ * over the runs), "why" (report_why of each row) and, when `cmp` is not NULL, the
+ * comparison of `base` and `new` as compare_json writes it with the metrics it used.
+ * 0, or -1 with `d` when memory runs out.
+ */
+int report_data(cJSON *doc, const struct results_set *all, const struct compare *cmp,
+                const struct results_set *base, const struct results_set *new,
+                const struct compare_opts *o, struct diag *d);
+
+struct web_asset;
+
+/*
+ * The page: an HTML document titled "heaplab report: `title`" that inlines every text/css
+ * asset of `assets` in table order as <style>, `data` as <script type="application/json"
+ * id="heaplab-results"> (every `<` in it as the JSON escape of U+003C), then every
+ * text/javascript asset as <script> ("</" inside written "<\/"), so it opens offline with
+ * nothing beside it. Into a malloc'd *out of *len bytes (NUL-terminated). 0, or -1 with `d`
+ * when memory runs out.
+ */
+int report_html(const cJSON *data, const char *title, const struct web_asset *assets,
+                size_t n_assets, char **out, size_t *len, struct diag *d);
 
 #endif

@@ -19,6 +19,7 @@ bench_rows="-w, --workload LIST
 --pin CPUS
 --json FILE
 --csv FILE
+--report FILE
 --timeout SEC
 --no-latency
 -q, --quiet

@@ -2,16 +2,19 @@
  * tests/fuzz/fuzz_results.c: libFuzzer target for the results reader (report/reader.c) and
  * what sits on it. Any input must be refused with a reason or read without a crash, a leak
  * or undefined behaviour (built with ASan and UBSan), and what is read must hold together:
- * every cell belongs to a document that lists it, a cell's values are at most its runs, and
- * comparing the input with itself and merging it work and find no change.
+ * every cell belongs to a document that lists it, a cell's values are at most its runs,
+ * comparing the input with itself and merging it work and find no change, and its HTML
+ * report is made (data, why lines, page) with nothing in the data ending its <script> early.
  * Run by tests/fuzz/run_fuzz.sh (make test: 20 s; make fuzz).
  */
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report/report.h"
+#include "server/assets.h"
 #include "util/diag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,6 +37,30 @@ static void check_model(const struct results_set *s)
     if (cells != s->n_cells) __builtin_trap();
 }
 
+/* The report of `s`: the page holds the data script and the one script asset, so exactly two
+ * "</script>", whatever the input's strings hold. */
+static void report_page(const struct results_set *s, const struct compare *c,
+                        const struct results_set *again, const struct compare_opts *o)
+{
+    static const unsigned char js[] = "var x = '</script>';";
+    static const struct web_asset assets[] = {
+        { "/assets/x.js", "text/javascript; charset=utf-8", js, sizeof js - 1 },
+    };
+    struct diag d;
+    char *page = NULL;
+    size_t len;
+    cJSON *doc = cJSON_CreateObject();
+    if (doc && report_data(doc, s, c, s, again, o, &d) == 0
+        && report_html(doc, "</title>", assets, 1, &page, &len, &d) == 0) {
+        size_t n = 0;
+        for (const char *p = strstr(page, "</script>"); p; p = strstr(p + 1, "</script>"))
+            n++;
+        if (n != 2 || strlen(page) != len || strstr(page, "<!--")) __builtin_trap();
+        free(page);
+    }
+    cJSON_Delete(doc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct results_set s, again;
@@ -50,13 +77,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (results_load_mem(&again, "fuzz.json", (const char *)data, size, &d) != 0) __builtin_trap();
     struct compare c;
     struct compare_opts o = { 0.05, 0.05 };
-    if (compare_sets(&s, &again, &o, &c, &d) == 0) {
+    int compared = compare_sets(&s, &again, &o, &c, &d) == 0;
+    if (compared) {
         if (c.worse || c.better) __builtin_trap(); /* the same runs never differ */
         cJSON *doc = cJSON_CreateObject();
         compare_json(doc, &c, &s, &again, &o);
         cJSON_Delete(doc);
-        compare_free(&c);
     }
+    report_page(&s, compared ? &c : NULL, &again, &o);
+    if (compared) compare_free(&c);
     cJSON *merged = cJSON_CreateObject();
     if (merged) results_merge(merged, &s, &d);
     cJSON_Delete(merged);

@@ -1,5 +1,8 @@
 /*
  * main.js: the last script. Picks the data source and wires the page:
+ *   - results inlined in the page (<script type="application/json" id="heaplab-results">,
+ *     a heaplab.report/1 document): the report views (report.js), no viewer. `heaplab
+ *     report`.
  *   - a tick file inlined in the page (<script type="application/x-heaplab-ticks"
  *     id="heaplab-ticks">, its text the tick file, "</" written "<\/"): the offline source,
  *     shown at its last tick (data-at="start" plays it from the start). `heaplab report`.
@@ -98,7 +101,26 @@
         if (app.viewer.mode !== 'kind') app.source.overlay(app.viewer.mode);
     }
 
+    /* The data of `heaplab report` (<script type="application/json" id="heaplab-results">):
+     * the report views (report.js) instead of the live ones. */
+    function report(blob) {
+        const host = $('report');
+        try {
+            app.report = HL.Report.show(JSON.parse(blob.textContent), host);
+        } catch (e) {
+            host.textContent = '';
+            const err = HL.el('div', { class: 'error', role: 'alert' }, 'this report cannot be shown: ' + e.message);
+            host.appendChild(err);
+            app.reportError = e.message;
+        }
+    }
+
     function boot() {
+        const results = $('heaplab-results');
+        if (results) {
+            report(results);
+            return;
+        }
         app.viewer = new HL.Viewer();
         $('open_ticks').addEventListener('change', function () {
             const f = this.files[0];

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# heaplab report and bench --report (docs/report.md): the page of a small real bench run is
+# well-formed HTML (tests/cli/check_report_html.py: an HTML parser with a stack of open
+# elements), inlines the viewer's assets in table order, names every allocator and workload,
+# loads nothing and has no URL, and stays under 2 MB; bench --report writes the same page;
+# two files are compared; run, race and merged results of two machines are shown; and every
+# kind of bad input is one line, exit 1 (2 for usage), with nothing written. The page in a
+# browser is web/test/report.mjs's.
+source "$(dirname "$0")/lib.sh"
+SITE=$(dirname "$HEAPLAB")/web/site
+CHECK="$TESTS_DIR/cli/check_report_html.py"
+ALLOCS=glibc,jemalloc,hlmalloc
+WLS=small,bulk,fragmentation
+
+# --- a small real bench run, its report and bench --report ------------------------------
+"$HEAPLAB" bench -w $WLS -a $ALLOCS -t 1,2 -r 3 -n 20k --json "$TMP/b.json" \
+    --report "$TMP/direct.html" --quiet >"$TMP/bench.out" 2>"$TMP/err"
+check "bench --report exits 0" [ $? -eq 0 ]
+check "bench --report prints the report's path" grep -q "^report: $TMP/direct.html ([0-9.]* KiB)$" "$TMP/bench.out"
+check "bench --report's page checks out" python3 "$CHECK" "$TMP/direct.html" --site "$SITE" \
+    --allocators $ALLOCS --workloads $WLS --kinds bench
+
+"$HEAPLAB" report "$TMP/b.json" -o "$TMP/r.html" >"$TMP/out" 2>"$TMP/err"
+check "report exits 0" [ $? -eq 0 ]
+check "report: nothing on stderr" [ ! -s "$TMP/err" ]
+check "report prints its path and size" grep -q "^report: $TMP/r.html ([0-9.]* KiB)$" "$TMP/out"
+check "the page checks out (HTML, assets, allocators, workloads, no URL, < 2 MB)" \
+    python3 "$CHECK" "$TMP/r.html" --site "$SITE" --allocators $ALLOCS --workloads $WLS --kinds bench
+check "the page names the file in its title" grep -q "<title>heaplab report: b.json</title>" "$TMP/r.html"
+check "the data: a cell per (workload, threads, allocator), metrics as [median, min, max, n]" \
+    python3 - "$TMP/r.html" "$TMP/b.json" <<'PY'
+import json, re, sys, statistics
+page = open(sys.argv[1]).read()
+data = json.loads(re.search(r'id="heaplab-results">(.*?)</script>', page, re.S).group(1))
+res = json.load(open(sys.argv[2]))
+ok = len(data["cells"]) == len(res["results"]) == 18
+for c, r in zip(data["cells"], res["results"]):
+    runs = [x["ops_per_sec"] for x in r["runs"] if x["status"] == "ok"]
+    if not runs:
+        continue
+    med, lo, hi, n = c["s"]["ops_per_sec"]
+    ok &= n == len(runs) and abs(med / statistics.median(runs) - 1) < 1e-5
+    ok &= abs(lo / min(runs) - 1) < 1e-5 and abs(hi / max(runs) - 1) < 1e-5
+sys.exit(0 if ok else 1)
+PY
+cp "$TMP/r.html" "$TMP/r.before"
+"$HEAPLAB" report -o "$TMP/r.html" "$TMP/b.json" >/dev/null 2>&1
+check "options may come first; an existing report is replaced" [ $? -eq 0 ]
+
+# --- two files: the comparison (the synthetic pair of test_compare.sh) --------------------
+"$HEAPLAB" bench --workload small,single-size --allocator glibc,hlmalloc --ops 2000 --repeat 5 \
+    --json "$TMP/real.json" --quiet 2>"$TMP/err"
+check "bench (5 repetitions) exits 0" [ $? -eq 0 ]
+python3 "$TESTS_DIR/cli/synth_results.py" "$TMP/real.json" "$TMP/base.json" "$TMP/new.json"
+"$HEAPLAB" report "$TMP/base.json" "$TMP/new.json" -o "$TMP/cmp.html" >"$TMP/out" 2>"$TMP/err"
+check "two files: exit 0" [ $? -eq 0 ]
+check "two files: the page checks out, with a comparison" python3 "$CHECK" "$TMP/cmp.html" \
+    --site "$SITE" --allocators glibc,hlmalloc --workloads small,single-size --compare
+check "two files: compare's verdicts" python3 - "$TMP/cmp.html" <<'PY'
+import json, re, sys
+page = open(sys.argv[1]).read()
+c = json.loads(re.search(r'id="heaplab-results">(.*?)</script>', page, re.S).group(1))["compare"]
+v = {(r["workload"], r["threads"], r["allocator"], r["metric"]): r["verdict"] for r in c["rows"]}
+ok = (c["worse"] == 1 and c["better"] == 1 and c["test"] == "mann-whitney-u"
+      and v[("small", 1, "glibc", "ops_per_sec")] == "worse"
+      and v[("small", 1, "hlmalloc", "peak_rss_bytes")] == "better"
+      and [m["key"] for m in c["metrics"]] == ["ops_per_sec", "malloc_p99_ns", "peak_rss_bytes"])
+sys.exit(0 if ok else 1)
+PY
+"$HEAPLAB" report "$TMP/base.json" "$TMP/new.json" -o "$TMP/cmp25.html" --threshold 25 >/dev/null 2>&1
+check "two files, --threshold 25: the 20% regression has no verdict" python3 - "$TMP/cmp25.html" <<'PY'
+import json, re, sys
+page = open(sys.argv[1]).read()
+c = json.loads(re.search(r'id="heaplab-results">(.*?)</script>', page, re.S).group(1))["compare"]
+sys.exit(0 if c["worse"] == 0 and c["threshold"] == 0.25 else 1)
+PY
+
+# --- run and race results, and two machines ------------------------------------------------
+"$HEAPLAB" run -a glibc,hlmalloc -r 2 --json "$TMP/run.json" -- /bin/true >/dev/null 2>&1
+check "run exits 0" [ $? -eq 0 ]
+"$HEAPLAB" race -w fragmentation -n 20000 --json "$TMP/race.json" -q >/dev/null 2>&1
+check "race exits 0" [ $? -eq 0 ]
+"$HEAPLAB" report "$TMP/b.json" "$TMP/run.json" "$TMP/race.json" -o "$TMP/all.html" >/dev/null 2>"$TMP/err"
+check "bench, run and race together: exit 0" [ $? -eq 0 ]
+check "bench, run and race together: each shown" python3 "$CHECK" "$TMP/all.html" --site "$SITE" \
+    --allocators glibc,hlmalloc,bump,buddy --kinds bench,run,race
+"$HEAPLAB" report "$TMP/run.json" "$TMP/race.json" -o "$TMP/two.html" >/dev/null 2>"$TMP/err"
+check "a race among two files is shown, not compared" python3 "$CHECK" "$TMP/two.html" --kinds run,race
+python3 - "$TMP/b.json" "$TMP/b2.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["machine"]["hostname"] = "other-host"
+d["machine"]["cores"] = 64
+json.dump(d, open(sys.argv[2], "w"))
+PY
+"$HEAPLAB" merge "$TMP/b.json" "$TMP/b2.json" -o "$TMP/set.json" 2>"$TMP/err"
+"$HEAPLAB" report "$TMP/set.json" -o "$TMP/set.html" >/dev/null 2>"$TMP/err"
+check "a merged set of two machines: exit 0" [ $? -eq 0 ]
+check "a merged set of two machines: grouped by machine" python3 "$CHECK" "$TMP/set.html" --machines 2
+"$HEAPLAB" report "$TMP/b.json" "$TMP/b2.json" "$TMP/run.json" -o "$TMP/m3.html" >/dev/null 2>"$TMP/err"
+check "three files of two machines: grouped by machine" python3 "$CHECK" "$TMP/m3.html" --machines 2
+
+# --- replay results: a recorded trace as the workload -----------------------------------
+"$HEAPLAB" record -o "$TMP/ls.trace" -- /bin/ls -la / >/dev/null 2>&1
+"$HEAPLAB" replay "$TMP/ls.trace" -a glibc,hlmalloc -r 2 --report "$TMP/replay.html" -q \
+    >"$TMP/out" 2>"$TMP/err"
+check "replay --report: exit 0" [ $? -eq 0 ]
+check "replay --report: the page checks out" python3 "$CHECK" "$TMP/replay.html" --site "$SITE" \
+    --allocators glibc,hlmalloc --workloads "trace:$TMP/ls.trace" --kinds bench
+check "replay --report: the replay's counts are in the data" python3 - "$TMP/replay.html" <<'PY'
+import json, re, sys
+page = open(sys.argv[1]).read()
+data = json.loads(re.search(r'id="heaplab-results">(.*?)</script>', page, re.S).group(1))
+sys.exit(0 if all(c["replay"]["events"] > 0 for c in data["cells"]) else 1)
+PY
+
+# --- bad input: one line, exit 1, nothing written; usage: exit 2 --------------------------
+# expect_fail NAME PATTERN ARGS...: report ARGS -o $TMP/bad.html exits 1 with one line
+# matching PATTERN, and leaves no file.
+expect_fail() {
+    local name=$1 pattern=$2
+    shift 2
+    rm -f "$TMP/bad.html"
+    "$HEAPLAB" report "$@" -o "$TMP/bad.html" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    check "$name: exit 1" [ $rc -eq 1 ]
+    check "$name: one line" [ "$(wc -l <"$TMP/err")" -eq 1 ]
+    check "$name: says why" grep -Eq "^heaplab: $pattern" "$TMP/err"
+    check "$name: nothing written" [ ! -e "$TMP/bad.html" ] && [ ! -s "$TMP/out" ]
+    check "$name: no temporary file left" [ -z "$(ls "$TMP" | grep 'bad.html.tmp')" ]
+}
+"$HEAPLAB" race -w small -n 2000 --ticks "$TMP/t.ticks" -q >/dev/null 2>&1
+expect_fail "a tick file" ".*t.ticks: .*tick file" "$TMP/t.ticks"
+sed 's/"heaplab.results\/1"/"heaplab.results\/2"/' "$TMP/b.json" >"$TMP/v2.json"
+expect_fail "a newer version" ".*v2.json: heaplab.results/2 is newer than this heaplab reads" "$TMP/v2.json"
+sed 's/"heaplab.results\/1"/"heaplab.compare\/1"/' "$TMP/b.json" >"$TMP/other.json"
+expect_fail "another schema" ".*other.json: .*heaplab.compare/1" "$TMP/other.json"
+head -c 5000 "$TMP/b.json" >"$TMP/trunc.json"
+expect_fail "a truncated file" ".*trunc.json: truncated" "$TMP/trunc.json"
+printf 'this is not json\n' >"$TMP/text.json"
+expect_fail "not JSON" ".*text.json: not JSON" "$TMP/text.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["results"]=[]; json.dump(d,open(sys.argv[2],"w"))' \
+    "$TMP/b.json" "$TMP/empty.json"
+expect_fail "an empty results array" ".*empty.json: no results" "$TMP/empty.json"
+expect_fail "a missing file" ".*nope.json: " "$TMP/nope.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+for c in d["results"]: c["workload"] = "x-" + c["workload"]
+json.dump(d,open(sys.argv[2],"w"))' "$TMP/b.json" "$TMP/nocommon.json"
+expect_fail "two files that share no cell" ".*share no cell" "$TMP/b.json" "$TMP/nocommon.json"
+expect_fail "two files of different kinds" ".*nothing to compare" "$TMP/b.json" "$TMP/run.json"
+rm -f "$TMP/bad.html"
+"$HEAPLAB" report "$TMP/b.json" -o "$TMP/no/such/dir/r.html" >"$TMP/out" 2>"$TMP/err"
+check "an output directory that does not exist: exit 1" [ $? -eq 1 ]
+check "an output directory that does not exist: one line" [ "$(wc -l <"$TMP/err")" -eq 1 ]
+printf 'keep' >"$TMP/ro.html"
+chmod a-w "$TMP/ro.html"
+"$HEAPLAB" report "$TMP/b.json" -o "$TMP/ro.html" >/dev/null 2>"$TMP/err"
+check "a read-only output: exit 1, left as it was" [ $? -eq 1 ] && [ "$(cat "$TMP/ro.html")" = keep ]
+expect_usage "no files" report
+expect_usage "a bad --threshold" report "$TMP/b.json" --threshold x
+expect_usage "a bad --alpha" report "$TMP/b.json" --alpha 2
+expect_usage "an unknown option" report "$TMP/b.json" --nope
+expect_usage "bench: --report and --json the same file" bench -w small -n 100 -r 1 \
+    --json "$TMP/same" --report "$TMP/same"
+rm -f "$TMP/direct2.html"
+"$HEAPLAB" bench -w small -a glibc -n 100 -r 1 --report "$TMP/no/such/dir/x.html" -q >/dev/null 2>"$TMP/err"
+check "bench --report into a missing directory: exit 1 before any run" [ $? -eq 1 ] && \
+    grep -q "no/such/dir" "$TMP/err"
+finish

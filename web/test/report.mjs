@@ -1,0 +1,208 @@
+// web/test/report.mjs: `heaplab report` pages in Chromium, opened from file:// with every
+// request that is not the file refused. A small real bench run (3 workloads, 3 allocators,
+// 1 and 2 threads, 3 repetitions): every chart has drawn its series (pixels of each
+// series' colour on its canvas), the summary has a row per (workload, threads) with the
+// winners the data gives, the why lines are the data's, a table sorts by a heading, the
+// thread buttons redraw their sections, nothing left the file, no console errors. Then two
+// files (compare's synthetic pair: a known regression and improvement) as the comparison's
+// chart and tables, a merged set of two machines grouped by machine, and data of a newer
+// schema refused with one line. Screenshots: OUT/web-report-bench.png (the whole page),
+// OUT/web-report-bench-top.png, OUT/web-report-compare.png, OUT/web-report-machines.png.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { args, Checks, launch, until, watchConsole } from './lib.mjs';
+
+const a = args();
+const c = new Checks();
+const here = dirname(fileURLToPath(import.meta.url));
+const synth = join(here, '..', '..', 'tests', 'cli', 'synth_results.py');
+const tmp = mkdtempSync(join(tmpdir(), 'heaplab-report-'));
+const run = (argv) => execFileSync(a.heaplab, argv, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+const ALLOCS = ['glibc', 'jemalloc', 'hlmalloc'];
+const WLS = ['small', 'bulk', 'fragmentation'];
+run(['bench', '-w', WLS.join(','), '-a', ALLOCS.join(','), '-t', '1,2', '-r', '3', '-n', '20k',
+    '--json', join(tmp, 'b.json'), '-q']);
+const page1 = join(a.out, 'web-report-test-bench.html');
+run(['report', join(tmp, 'b.json'), '-o', page1]);
+const results = JSON.parse(readFileSync(join(tmp, 'b.json'), 'utf8'));
+
+const { ctx, close } = await launch(a);
+
+// Opens a page from file:// with everything else refused; its errors and refused requests.
+async function open(file) {
+    const page = await ctx.newPage();
+    const errors = [];
+    const outside = [];
+    watchConsole(page, errors);
+    await page.route('**/*', (route) => {
+        const u = route.request().url();
+        if (u.startsWith('file:') || u.startsWith('data:')) return route.continue();
+        outside.push(u);
+        return route.abort();
+    });
+    await page.goto(pathToFileURL(file).href);
+    await until(() => page.evaluate(() => !!(window.HL && HL.app && (HL.app.report || HL.app.reportError))));
+    return { page, errors, outside };
+}
+
+// For every chart: how many pixels of each of its series' colours it has (within a small
+// distance, for antialiasing), and its size.
+function drawnColours(page) {
+    return page.evaluate(() => HL.rcharts.all.map((ch) => {
+        const cv = ch.canvas;
+        const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+        const want = (ch.colours || []).map((h) => [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)]);
+        const hits = want.map(() => 0);
+        let painted = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            if (d[i + 3] === 0) continue;
+            painted++;
+            for (let k = 0; k < want.length; k++) {
+                const w = want[k];
+                if (Math.abs(d[i] - w[0]) + Math.abs(d[i + 1] - w[1]) + Math.abs(d[i + 2] - w[2]) < 30) hits[k]++;
+            }
+        }
+        const title = ch.host.closest('.rpanel') ? ch.host.closest('.rpanel').querySelector('h4').textContent : ch.kind;
+        const section = ch.host.closest('section.rsec') ? ch.host.closest('section.rsec').id : '';
+        return { kind: ch.kind, title, section, colours: ch.colours, any: !!ch.any, hits, painted, w: cv.width, h: cv.height };
+    }));
+}
+
+function checkDrawn(list, what) {
+    c.ok(`${what}: charts registered`, list.length > 0, list.length);
+    for (const ch of list) {
+        const name = `${what}: ${ch.section} ${ch.kind} "${ch.title}"`;
+        c.ok(`${name} has a size`, ch.w > 100 && ch.h > 100, { w: ch.w, h: ch.h });
+        c.ok(`${name} knows its series' colours`, ch.colours && ch.colours.length > 0, ch.colours);
+        if (ch.any) c.ok(`${name}: its series drawn`, ch.hits.some((n) => n >= 3), ch.hits);
+        else ch.hits.forEach((n, k) => c.ok(`${name}: colour ${ch.colours[k]} drawn`, n >= 3, n));
+    }
+}
+
+// ---- one bench file -----------------------------------------------------------------------
+{
+    const { page, errors, outside } = await open(page1);
+    await page.screenshot({ path: join(a.out, 'web-report-bench-top.png') });
+    await page.screenshot({ path: join(a.out, 'web-report-bench.png'), fullPage: true });
+    const err = await page.evaluate(() => HL.app.reportError || null);
+    c.ok('the report is shown', err === null, err);
+    const list = await drawnColours(page);
+    checkDrawn(list, 'bench');
+    const sections = new Set(list.map((x) => x.section));
+    for (const s of ['d0-scaling', 'd0-rss', 'd0-latency', 'd0-bars']) c.ok(`charts in ${s}`, sections.has(s), [...sections]);
+    c.ok('a scaling chart per workload', list.filter((x) => x.section === 'd0-scaling').length === WLS.length);
+    const data0 = await page.evaluate(() => HL.app.report.data);
+    const rssWant = (t) => WLS.filter((w) => data0.cells.some((x) => x.workload === w && x.threads === t &&
+        ((x.rss && x.rss.t_ms.length) || (x.marks || []).some((m) => m.thread === 0)))).length;
+    c.ok('an RSS chart per workload with readings', list.filter((x) => x.section === 'd0-rss').length === rssWant(1));
+    c.ok('a latency chart per workload', list.filter((x) => x.section === 'd0-latency').length === WLS.length);
+    c.ok('four bar charts', list.filter((x) => x.section === 'd0-bars').length === 4);
+
+    // The summary: a row per (workload, threads), its fastest the data's.
+    const rows = await page.evaluate(() => Array.from(document.querySelectorAll('#d0-summary-table tbody tr[data-key]')).map((tr) => ({
+        key: tr.getAttribute('data-key'),
+        cells: Array.from(tr.children).map((td) => td.textContent),
+        why: tr.nextElementSibling && tr.nextElementSibling.classList.contains('sub') ? tr.nextElementSibling.textContent : null,
+    })));
+    c.ok('a summary row per (workload, threads)', rows.length === WLS.length * 2, rows.length);
+    for (const r of rows) {
+        const [w, t] = r.key.split('|');
+        let best = null;
+        for (const cell of results.results) {
+            if (cell.workload !== w || String(cell.threads) !== t || cell.status !== 'ok') continue;
+            const v = cell.runs.filter((x) => x.status === 'ok').map((x) => x.ops_per_sec).sort((p, q) => p - q);
+            const med = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+            if (!best || med > best.med) best = { a: cell.allocator, med };
+        }
+        c.ok(`summary ${r.key}: the fastest is the data's (${best.a})`, r.cells[2].startsWith(best.a + ' '), r.cells[2]);
+    }
+    const data = await page.evaluate(() => HL.app.report.data);
+    const whys = data.why.map((x) => x.text);
+    const shown = rows.filter((r) => r.why).map((r) => r.why.replace(/^why: /, ''));
+    c.ok('every why line of the data is under its row, and no other', JSON.stringify(shown.sort()) === JSON.stringify(whys.slice().sort()), { shown, whys });
+    for (const al of ALLOCS) c.ok(`allocator ${al} in the legend`, await page.locator(`.rlegend :text("${al}")`).count() > 0);
+
+    // A table sorts by a heading, and back.
+    const col = async () => page.evaluate(() => Array.from(document.querySelectorAll('#d0-table-ops_per_sec tbody tr')).map((tr) => Number(tr.children[2].getAttribute('data-v'))));
+    await page.click('#d0-table-ops_per_sec thead th:nth-child(3)');
+    const up = await col();
+    c.ok('the throughput table sorts by glibc, ascending', up.every((v, i) => i === 0 || v >= up[i - 1]), up);
+    await page.click('#d0-table-ops_per_sec thead th:nth-child(3)');
+    const down = await col();
+    c.ok('again: descending', down.every((v, i) => i === 0 || v <= down[i - 1]), down);
+
+
+    // The thread buttons redraw their section at 2 threads.
+    await page.click('#d0-rss .rpick button[data-threads="2"]');
+    await page.click('#d0-bars .rpick button[data-threads="2"]');
+    const list2 = await drawnColours(page);
+    checkDrawn(list2.filter((x) => x.section === 'd0-rss' || x.section === 'd0-bars'), 'bench, 2 threads');
+    c.ok('RSS at 2 threads: a chart per workload with readings', list2.filter((x) => x.section === 'd0-rss').length === rssWant(2));
+    c.ok('no request left the file (bench)', outside.length === 0, outside);
+    c.ok('no console errors (bench)', errors.length === 0, errors);
+    await page.close();
+}
+
+// ---- two files: the comparison -------------------------------------------------------------
+{
+    run(['bench', '-w', 'small,single-size', '-a', 'glibc,hlmalloc', '-n', '2000', '-r', '5', '--json', join(tmp, 'real.json'), '-q']);
+    execFileSync('python3', [synth, join(tmp, 'real.json'), join(tmp, 'base.json'), join(tmp, 'new.json')]);
+    const file = join(a.out, 'web-report-test-compare.html');
+    run(['report', join(tmp, 'base.json'), join(tmp, 'new.json'), '-o', file]);
+    const { page, errors, outside } = await open(file);
+    const list = await drawnColours(page);
+    const ch = list.filter((x) => x.kind === 'changes');
+    c.ok('one chart of changes', ch.length === 1, ch.length);
+    checkDrawn(ch, 'compare');
+    checkDrawn(list.filter((x) => x.kind !== 'changes'), 'compare, each file');
+    const v = await page.evaluate(() => Array.from(document.querySelectorAll('#compare-table-ops_per_sec tbody tr')).map((tr) => Array.from(tr.children).map((td) => td.textContent)));
+    const glibc = v.find((r) => r[0] === 'small' && r[1] === '1' && r[2] === 'glibc');
+    c.ok('the regression: small, 1 thread, glibc is worse by 20%', glibc && glibc[5] === '-20.0%*' && glibc[7] === 'worse', glibc);
+    c.ok('its medians as heaplab compare prints them', glibc && glibc[3] === '10.00 ±4%' && glibc[4] === '8.00 ±4%', glibc);
+    const rss = await page.evaluate(() => Array.from(document.querySelectorAll('#compare-table-peak_rss_bytes tbody tr')).map((tr) => Array.from(tr.children).map((td) => td.textContent)));
+    const hl = rss.find((r) => r[0] === 'small' && r[1] === '1' && r[2] === 'hlmalloc');
+    c.ok('the improvement: small, 1 thread, hlmalloc peak RSS is better by 30%', hl && hl[5] === '-30.0%*' && hl[7] === 'better' && hl[4] === '0.700 ±4%', hl);
+    c.ok('the count line', /4 cells in both: 1 worse, 1 better/.test(await page.textContent('#compare .rcount')));
+    await page.screenshot({ path: join(a.out, 'web-report-compare.png'), clip: { x: 0, y: 0, width: 1280, height: 1100 } });
+    c.ok('no request left the file (compare)', outside.length === 0, outside);
+    c.ok('no console errors (compare)', errors.length === 0, errors);
+    await page.close();
+}
+
+// ---- two machines, and data of a newer schema ---------------------------------------------
+{
+    const other = JSON.parse(readFileSync(join(tmp, 'b.json'), 'utf8'));
+    other.machine.hostname = 'big-box';
+    other.machine.cores = 64;
+    other.machine.cpu_model = 'Other CPU';
+    writeFileSync(join(tmp, 'b2.json'), JSON.stringify(other));
+    run(['merge', join(tmp, 'b.json'), join(tmp, 'b2.json'), '-o', join(tmp, 'set.json')]);
+    const file = join(a.out, 'web-report-test-machines.html');
+    run(['report', join(tmp, 'set.json'), '-o', file]);
+    const { page, errors } = await open(file);
+    const heads = await page.evaluate(() => Array.from(document.querySelectorAll('h2.mhead')).map((h) => h.textContent));
+    c.ok('two machines, one heading each', heads.length === 2 && /big-box/.test(heads[1]), heads);
+    const across = await page.evaluate(() => document.querySelectorAll('#machines-ops_per_sec tbody tr').length);
+    c.ok('across machines: a row per shared cell', across === results.results.filter((x) => x.status === 'ok').length, across);
+    checkDrawn(await drawnColours(page), 'two machines');
+    await page.screenshot({ path: join(a.out, 'web-report-machines.png'), clip: { x: 0, y: 0, width: 1280, height: 1100 } });
+    c.ok('no console errors (two machines)', errors.length === 0, errors);
+    await page.close();
+
+    const newer = join(a.out, 'web-report-test-newer.html');
+    writeFileSync(newer, readFileSync(page1, 'utf8').replace('"schema":"heaplab.report/1"', '"schema":"heaplab.report/9"'));
+    const o = await open(newer);
+    const line = await o.page.evaluate(() => HL.app.reportError || null);
+    c.ok('a newer schema is refused with one line', /heaplab\.report\/9 is newer than this viewer reads/.test(line || ''), line);
+    c.ok('and shown on the page', /cannot be shown/.test(await o.page.textContent('#report')));
+    await o.page.close();
+}
+
+await close();
+rmSync(tmp, { recursive: true, force: true });
+console.log(`screenshots: ${['bench', 'bench-top', 'compare', 'machines'].map((n) => join(a.out, `web-report-${n}.png`)).join(' ')}`);
+process.exit(c.finish());
