@@ -9,8 +9,8 @@
 # it checks nothing; CMake then says what it cannot find.
 set -u
 
-# Building: the compiler, CMake, and cJSON through pkg-config.
-BUILD_PKGS=(build-essential cmake pkg-config libcjson-dev)
+# Building: the compiler, CMake, cJSON through pkg-config, and civetweb (heaplab serve).
+BUILD_PKGS=(build-essential cmake pkg-config libcjson-dev libcivetweb-dev)
 # Testing and benchmarking: the peer allocators' runtime libraries; python3 and jsonschema
 # (results checks); redis-server and git (real programs under hlmalloc); clang and
 # libclang-rt-14-dev (the trace reader's fuzzer, libFuzzer, tests/fuzz).

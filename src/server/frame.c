@@ -1,0 +1,215 @@
+/*
+ * server/frame.c: the binary frames of cell maps (frame.h).
+ */
+#include "server/frame.h"
+
+#include <string.h>
+
+/* Two changed stretches closer than this many unchanged bytes become one run: a new run
+ * costs a skip and a count varint (2 or 3 bytes for most maps). */
+#define MERGE_GAP 3u
+
+static void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void frame_header_put(uint8_t out[FRAME_HEADER_BYTES], const struct frame_header *h)
+{
+    put16(out, FRAME_MAGIC);
+    out[2] = FRAME_VERSION;
+    out[3] = h->type;
+    out[4] = h->lane;
+    out[5] = h->encoding;
+    put16(out + 6, 0);
+    put32(out + 8, h->tick);
+    put32(out + 12, h->cells);
+}
+
+int frame_header_get(const uint8_t *in, size_t len, struct frame_header *h)
+{
+    if (len < FRAME_HEADER_BYTES) return -1;
+    if ((in[0] | in[1] << 8) != FRAME_MAGIC || in[2] != FRAME_VERSION || in[6] || in[7]) return -1;
+    h->type = in[3];
+    h->lane = in[4];
+    h->encoding = in[5];
+    h->tick = get32(in + 8);
+    h->cells = get32(in + 12);
+    if (h->type == FRAME_KIND)
+        return h->encoding == FRAME_RAW || h->encoding == FRAME_DELTA ? 0 : -1;
+    if (h->type == FRAME_OVERLAY) return h->encoding == FRAME_RLE ? 0 : -1;
+    return -1;
+}
+
+void frame_pack(const uint8_t *cells, uint32_t n, uint8_t *out)
+{
+    uint32_t whole = n / 4, i = 0;
+    for (uint32_t b = 0; b < whole; b++, i += 4)
+        out[b] = (uint8_t)((cells[i] & 3u) | (cells[i + 1] & 3u) << 2 | (cells[i + 2] & 3u) << 4
+                           | (cells[i + 3] & 3u) << 6);
+    if (i < n) {
+        uint8_t last = 0;
+        for (unsigned k = 0; i < n; i++, k++)
+            last |= (uint8_t)((cells[i] & 3u) << (2 * k));
+        out[whole] = last;
+    }
+}
+
+size_t frame_varint_put(uint8_t *out, uint32_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+int frame_varint_get(const uint8_t *in, size_t len, size_t *pos, uint32_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < FRAME_VARINT_MAX; i++) {
+        if (*pos >= len) return -1;
+        uint8_t b = in[(*pos)++];
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            if (x > UINT32_MAX) return -1;
+            *v = (uint32_t)x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The first byte at or after i where a and b differ, or n. */
+static size_t next_diff(const uint8_t *a, const uint8_t *b, size_t i, size_t n)
+{
+    while (i + 8 <= n) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) break;
+        i += 8;
+    }
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+int frame_delta_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, uint8_t *out,
+                       size_t cap, size_t *len)
+{
+    size_t nb = frame_packed_bytes(n);
+    if (nb == 0) return -1;                     /* nothing is smaller than an empty raw map */
+    size_t limit = cap < nb - 1 ? cap : nb - 1; /* the delta must be smaller than raw */
+    size_t o = 0, done = 0;                     /* bytes written; end of the last run */
+    size_t i = next_diff(prev, cur, 0, nb);
+    while (i < nb) {
+        size_t start = i, end = i + 1;
+        for (;;) {
+            size_t d = next_diff(prev, cur, end, nb);
+            if (d >= nb || d - end > MERGE_GAP) break;
+            end = d + 1;
+        }
+        uint32_t skip = (uint32_t)(start - done) * 4;
+        uint32_t count = (uint32_t)((end - start) * 4);
+        if ((size_t)start * 4 + count > n) count = n - (uint32_t)start * 4;
+        size_t bytes = end - start;
+        if (o + 2 * FRAME_VARINT_MAX + bytes > limit) {
+            /* Maybe it still fits with short varints: measure exactly. */
+            uint8_t tmp[2 * FRAME_VARINT_MAX];
+            size_t h = frame_varint_put(tmp, skip);
+            h += frame_varint_put(tmp + h, count);
+            if (o + h + bytes > limit) return -1;
+            memcpy(out + o, tmp, h);
+            o += h;
+        } else {
+            o += frame_varint_put(out + o, skip);
+            o += frame_varint_put(out + o, count);
+        }
+        memcpy(out + o, cur + start, bytes);
+        o += bytes;
+        done = end;
+        i = next_diff(prev, cur, end, nb);
+    }
+    *len = o;
+    return 0;
+}
+
+static void set_cell(uint8_t *map, uint32_t i, unsigned v)
+{
+    unsigned sh = (i & 3) * 2;
+    map[i >> 2] = (uint8_t)((map[i >> 2] & ~(3u << sh)) | (v & 3u) << sh);
+}
+
+int frame_delta_apply(uint8_t *map, uint32_t n, const uint8_t *d, size_t len)
+{
+    size_t p = 0;
+    uint32_t pos = 0;
+    while (p < len) {
+        uint32_t skip, count;
+        if (frame_varint_get(d, len, &p, &skip) != 0 || frame_varint_get(d, len, &p, &count) != 0)
+            return -1;
+        if (skip > n - pos) return -1;
+        pos += skip;
+        if (count > n - pos) return -1;
+        size_t bytes = frame_packed_bytes(count);
+        if (bytes > len - p) return -1;
+        const uint8_t *src = d + p;
+        uint32_t j = 0;
+        if ((pos & 3) == 0) { /* aligned: whole bytes are copies */
+            memcpy(map + pos / 4, src, count / 4);
+            j = count & ~3u;
+        }
+        for (; j < count; j++)
+            set_cell(map, pos + j, (src[j >> 2] >> ((j & 3) * 2)) & 3u);
+        p += bytes;
+        pos += count;
+    }
+    return 0;
+}
+
+size_t frame_rle_encode(const uint8_t *v, uint32_t n, uint8_t *out, size_t cap)
+{
+    size_t o = 0;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i + 1;
+        while (j < n && v[j] == v[i])
+            j++;
+        uint8_t tmp[FRAME_VARINT_MAX];
+        size_t h = frame_varint_put(tmp, j - i);
+        if (o + h + 1 > cap) return 0;
+        memcpy(out + o, tmp, h);
+        o += h;
+        out[o++] = v[i];
+        i = j;
+    }
+    return o;
+}
+
+int frame_rle_decode(const uint8_t *in, size_t len, uint8_t *out, uint32_t n)
+{
+    size_t p = 0;
+    uint32_t pos = 0;
+    while (p < len) {
+        uint32_t count;
+        if (frame_varint_get(in, len, &p, &count) != 0 || p >= len) return -1;
+        if (count == 0 || count > n - pos) return -1;
+        memset(out + pos, in[p++], count);
+        pos += count;
+    }
+    return pos == n ? 0 : -1;
+}
