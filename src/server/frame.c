@@ -7,7 +7,7 @@
 
 /* Two changed stretches closer than this many unchanged bytes become one run: a new run
  * costs a skip and a count varint (2 or 3 bytes for most maps). */
-#define MERGE_GAP 3u
+#define MERGE_GAP 2u
 
 static void put16(uint8_t *p, uint32_t v)
 {

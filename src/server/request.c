@@ -292,3 +292,21 @@ out:
     cJSON_Delete(o);
     return rc;
 }
+
+void server_limits_default(struct server_limits *l)
+{
+    *l = (struct server_limits){
+        .ops_max = 2000000,
+        .arena_min = (uint64_t)64 << 10,
+        .arena_max = (uint64_t)256 << 20,
+        .tick_every_min = 50,
+        .sessions_max = 4,
+        .clients_max = 32,
+        .upload_bytes = (uint64_t)64 << 20,
+        .uploads_max = 8,
+        .ring_bytes = (uint64_t)64 << 20,
+        .tps_max = 240,
+        .message_bytes = 64 << 10,
+        .lanes_max = RACE_MAX_LANES,
+    };
+}
