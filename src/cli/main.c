@@ -8,7 +8,7 @@
 #include "cli/build_info.h"
 #include "cli/cli.h"
 
-extern const struct cli_command cli_cmd_list, cli_cmd_run, cli_cmd_race;
+extern const struct cli_command cli_cmd_list, cli_cmd_run, cli_cmd_race, cli_cmd_serve;
 
 /* Commands still parsing their own options: main() hands them argv as it is. */
 static int legacy_bench(int argc, char **argv, const struct cli_ctx *ctx)
@@ -50,9 +50,8 @@ static const struct cli_command legacy_cmds[] = {
 };
 
 const struct cli_command *const cli_commands[] = {
-    &legacy_cmds[0], &cli_cmd_run,    &cli_cmd_race,
-    &legacy_cmds[1], &legacy_cmds[2], &legacy_cmds[3],
-    &cli_cmd_list,   &legacy_cmds[4], NULL,
+    &legacy_cmds[0], &cli_cmd_run,    &cli_cmd_race, &cli_cmd_serve,  &legacy_cmds[1],
+    &legacy_cmds[2], &legacy_cmds[3], &cli_cmd_list, &legacy_cmds[4], NULL,
 };
 
 const char *cli_legacy_command_line;

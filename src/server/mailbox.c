@@ -44,6 +44,11 @@ uint64_t mailbox_seq(struct mailbox *m)
     return atomic_fetch_add(&m->seq, 1);
 }
 
+uint64_t mailbox_bound(struct mailbox *m)
+{
+    return atomic_load(&m->seq);
+}
+
 void *mailbox_put(struct mailbox *m, void *item)
 {
     void *old = atomic_exchange(&m->slot, item);

@@ -55,6 +55,11 @@ void *mailbox_fini(struct mailbox *m);
 /* A sequence number for an item about to be put (the item records it for the consumer). */
 uint64_t mailbox_seq(struct mailbox *m);
 
+/* Consumer: the number the next item will get. Read before mailbox_take() finds the slot
+ * empty, it bounds what may be sent now: a queued message below it was produced after any
+ * item that precedes it (same producer), and that item was then taken already. */
+uint64_t mailbox_bound(struct mailbox *m);
+
 /* Put `item` in the slot; returns the item it replaced (NULL if the slot was empty), which
  * the consumer will now never see. */
 void *mailbox_put(struct mailbox *m, void *item);

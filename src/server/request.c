@@ -10,7 +10,10 @@
 #include <string.h>
 
 #include "heaplab/lab.h"
+#include "replay/replay.h"
+#include "server/internal.h"
 #include "server/server.h"
+#include "trace/trace.h"
 #include "workload/workload.h"
 
 static const char *const type_names[] = {
@@ -194,7 +197,7 @@ static int parse_start(const cJSON *o, const struct server_limits *lim, struct r
     return parse_allocators(o, st, lim->lanes_max, err, errlen);
 }
 
-int request_parse(const char *text, size_t len, const struct server_limits *lim,
+int request_parse(const char *text, size_t len, const struct server_limits *lim, int ticks_only,
                   struct request *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -239,6 +242,12 @@ int request_parse(const char *text, size_t len, const struct server_limits *lim,
     uint64_t v = 0;
     switch (out->type) {
     case REQ_START:
+        if (ticks_only) { /* the file decides all but the speed */
+            out->start.tps = REQUEST_TPS_AUTO;
+            if (get_count(o, "tps", 0, lim->tps_max, &v, err, errlen) < 0) goto out;
+            if (cJSON_GetObjectItemCaseSensitive(o, "tps")) out->start.tps = (unsigned)v;
+            break;
+        }
         if (parse_start(o, lim, &out->start, err, errlen) != 0) goto out;
         break;
     case REQ_SPEED:
@@ -309,4 +318,19 @@ void server_limits_default(struct server_limits *l)
         .message_bytes = 64 << 10,
         .lanes_max = RACE_MAX_LANES,
     };
+}
+
+int request_upload(const void *data, size_t len, const char *name, struct upload_info *info,
+                   struct diag *d)
+{
+    struct opstream s;
+    struct replay_stats st;
+    memset(info, 0, sizeof *info);
+    if (replay_stream_mem(data, len, name, &s, &st, d) != 0) return -1;
+    info->events = st.events;
+    info->ops = opstream_ops(&s);
+    info->threads = (unsigned)st.threads;
+    trace_damage_format(&st.trace, info->damage, sizeof info->damage);
+    opstream_destroy(&s);
+    return 0;
 }

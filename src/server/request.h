@@ -58,9 +58,10 @@ struct request {
 /*
  * Parse one message (`len` bytes of text, not necessarily NUL-terminated) into *out.
  * 0, or -1 with one line in err[errlen]; out->type is then the message's type when it was
- * readable (for the error frame's `request`), else REQ_NONE.
+ * readable (for the error frame's `request`), else REQ_NONE. With `ticks_only` (a tick file
+ * is served) a start's fields but tps are ignored, and it needs no workload.
  */
-int request_parse(const char *text, size_t len, const struct server_limits *lim,
+int request_parse(const char *text, size_t len, const struct server_limits *lim, int ticks_only,
                   struct request *out, char *err, size_t errlen);
 
 /* "start", "pause", ... ("" for REQ_NONE). */

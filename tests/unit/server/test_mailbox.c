@@ -158,6 +158,17 @@ static void test_mailbox_sequence_numbers_order_messages_around_items(void)
     REQUIRE(mailbox_pop(&m, UINT64_MAX, &msg));
     CHECK(strcmp(msg.data, "end") == 0);
     free(msg.data);
+    /* With the slot empty, the bound read before looking holds back what a producer queued
+     * after a tick it put meanwhile. */
+    uint64_t bound = mailbox_bound(&m);
+    CHECK(mailbox_take(&m) == NULL);
+    tick.seq = mailbox_seq(&m); /* the producer: a last tick, then its end */
+    mailbox_put(&m, &tick);
+    CHECK(mailbox_push(&m, "end", 3) == 0);
+    CHECK(!mailbox_pop(&m, bound, &msg)); /* not before the tick */
+    CHECK(mailbox_take(&m) == &tick);
+    REQUIRE(mailbox_pop(&m, UINT64_MAX, &msg));
+    free(msg.data);
     mailbox_fini(&m);
 }
 

@@ -15,7 +15,7 @@ static struct server_limits lim;
 
 static int parse(const char *text, struct request *q, char *err)
 {
-    return request_parse(text, strlen(text), &lim, q, err, 200);
+    return request_parse(text, strlen(text), &lim, 0, q, err, 200);
 }
 
 static void test_request_start_takes_every_field(void)
@@ -175,6 +175,20 @@ static void test_request_unknown_names_are_refused(void)
     CHECK(strstr(err, "\"?xxx") != NULL && strstr(err, "...\"") != NULL);
 }
 
+static void test_request_start_of_a_tick_file_takes_only_tps(void)
+{
+    struct request q;
+    char err[200];
+    REQUIRE(request_parse("{\"type\":\"start\",\"tps\":5,\"workload\":\"whatever\"}", 46, &lim, 1,
+                          &q, err, sizeof err)
+            == 0);
+    CHECK(q.type == REQ_START && q.start.tps == 5 && q.start.workload == NULL);
+    REQUIRE(request_parse("{\"type\":\"start\"}", 16, &lim, 1, &q, err, sizeof err) == 0);
+    CHECK(q.start.tps == REQUEST_TPS_AUTO);
+    CHECK(request_parse("{\"type\":\"start\",\"tps\":999}", 26, &lim, 1, &q, err, sizeof err)
+          == -1);
+}
+
 int main(void)
 {
     server_limits_default(&lim);
@@ -184,5 +198,6 @@ int main(void)
     RUN_TEST(test_request_malformed_messages_are_refused);
     RUN_TEST(test_request_values_out_of_range_are_refused);
     RUN_TEST(test_request_unknown_names_are_refused);
+    RUN_TEST(test_request_start_of_a_tick_file_takes_only_tps);
     return check_report();
 }
