@@ -65,10 +65,12 @@ bench: deps build
 	@mkdir -p $(RESULTS)
 	@$(BUILD)/heaplab bench $(BENCH_ARGS) --json $(RESULTS)/bench-$$(date -u +%Y%m%dT%H%M%SZ).json
 
-# The trace reader's libFuzzer target for FUZZ_TIME seconds (make test runs it for 20); the
-# corpus grows in $(BUILD)/tests/fuzz/corpus. Needs clang (scripts/deps.sh installs it).
+# The libFuzzer targets for FUZZ_TIME seconds each (make test runs them for 20): the trace
+# reader's, and what heaplab serve reads from a page; the corpora grow in
+# $(BUILD)/tests/fuzz/corpus*. Needs clang (scripts/deps.sh installs it).
 fuzz: deps build
 	@bash tests/fuzz/run_fuzz.sh $(BUILD)/tests/fuzz/fuzz_trace $(BUILD)/heaplab $(FUZZ_TIME)
+	@bash tests/fuzz/run_fuzz_serve.sh $(BUILD)/tests/fuzz/fuzz_serve $(BUILD)/heaplab $(FUZZ_TIME)
 
 # Every figure of docs/performance.md (about 15 minutes).
 perf: deps build

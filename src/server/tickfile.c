@@ -232,8 +232,8 @@ int tickfile_parse(const char *text, size_t len, struct tickfile *tf, struct dia
                 goto out;
             }
         } else {
-            cJSON_Delete(o);
             diag_set(d, "line %zu: unknown line type \"%.20s\"", line, type);
+            cJSON_Delete(o);
             goto out;
         }
     }
