@@ -48,7 +48,9 @@ int frame_header_get(const uint8_t *in, size_t len, struct frame_header *h)
     h->tick = get32(in + 8);
     h->cells = get32(in + 12);
     if (h->type == FRAME_KIND)
-        return h->encoding == FRAME_RAW || h->encoding == FRAME_DELTA ? 0 : -1;
+        return h->encoding == FRAME_RAW || h->encoding == FRAME_DELTA || h->encoding == FRAME_FILL
+                       ? 0
+                       : -1;
     if (h->type == FRAME_OVERLAY) return h->encoding == FRAME_RLE ? 0 : -1;
     return -1;
 }
@@ -180,6 +182,113 @@ int frame_delta_apply(uint8_t *map, uint32_t n, const uint8_t *d, size_t len)
         pos += count;
     }
     return 0;
+}
+
+/* The first cell at or after i where a and b differ, or n. */
+static uint32_t next_diff_cell(const uint8_t *a, const uint8_t *b, uint32_t i, uint32_t n)
+{
+    if (i >= n) return n;
+    if (i & 3) { /* finish the byte cell by cell */
+        for (; i < n && (i & 3); i++)
+            if (frame_cell(a, i) != frame_cell(b, i)) return i;
+        if (i >= n) return n;
+    }
+    size_t byte = next_diff(a, b, i / 4, frame_packed_bytes(n));
+    for (i = (uint32_t)(byte * 4 < n ? byte * 4 : n); i < n; i++)
+        if (frame_cell(a, i) != frame_cell(b, i)) return i;
+    return n;
+}
+
+int frame_fill_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, uint8_t *out, size_t cap,
+                      size_t *len)
+{
+    size_t nb = frame_packed_bytes(n);
+    if (nb == 0) return -1;
+    size_t limit = cap < nb - 1 ? cap : nb - 1, o = 0;
+    uint32_t done = 0;
+    for (uint32_t i = next_diff_cell(prev, cur, 0, n); i < n;
+         i = next_diff_cell(prev, cur, done, n)) {
+        unsigned v = frame_cell(cur, i);
+        uint32_t j = i + 1;
+        /* Over the cells of kind v: whole bytes of four at a time when aligned. */
+        const uint8_t same = (uint8_t)(v * 0x55u);
+        while (j < n && (j & 3) && frame_cell(cur, j) == v)
+            j++;
+        while (j + 4 <= n && (j & 3) == 0 && cur[j / 4] == same)
+            j += 4;
+        while (j < n && frame_cell(cur, j) == v)
+            j++;
+        uint8_t tmp[2 * FRAME_VARINT_MAX];
+        size_t h = frame_varint_put(tmp, i - done);
+        uint32_t x = (j - i) << 2 | v; /* n <= 2^30 cells: no overflow */
+        h += frame_varint_put(tmp + h, x);
+        if (o + h > limit) return -1;
+        memcpy(out + o, tmp, h);
+        o += h;
+        done = j;
+    }
+    *len = o;
+    return 0;
+}
+
+int frame_fill_apply(uint8_t *map, uint32_t n, const uint8_t *d, size_t len)
+{
+    size_t p = 0;
+    uint32_t pos = 0;
+    while (p < len) {
+        uint32_t skip, x;
+        if (frame_varint_get(d, len, &p, &skip) != 0 || frame_varint_get(d, len, &p, &x) != 0)
+            return -1;
+        uint32_t count = x >> 2;
+        unsigned v = x & 3;
+        if (skip > n - pos) return -1;
+        pos += skip;
+        if (count > n - pos) return -1;
+        uint32_t end = pos + count;
+        for (; pos < end && (pos & 3); pos++)
+            set_cell(map, pos, v);
+        if (end - pos >= 4) {
+            memset(map + pos / 4, (int)(v * 0x55u), (end - pos) / 4);
+            pos += (end - pos) & ~3u;
+        }
+        for (; pos < end; pos++)
+            set_cell(map, pos, v);
+    }
+    return 0;
+}
+
+int frame_kind_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, uint8_t *out,
+                      uint8_t *scratch, size_t cap, size_t *len, uint8_t *enc)
+{
+    size_t dl, fl;
+    int d = frame_delta_encode(prev, cur, n, scratch, cap, &dl);
+    int f = frame_fill_encode(prev, cur, n, out, d == 0 && dl < cap ? dl : cap, &fl);
+    if (f == 0) { /* smaller than the delta, if there was one */
+        *len = fl;
+        *enc = FRAME_FILL;
+        return 0;
+    }
+    if (d != 0) return -1;
+    memcpy(out, scratch, dl);
+    *len = dl;
+    *enc = FRAME_DELTA;
+    return 0;
+}
+
+int frame_kind_apply(uint8_t *map, uint32_t n, uint8_t enc, const uint8_t *d, size_t len)
+{
+    switch (enc) {
+    case FRAME_RAW:
+        if (len != frame_packed_bytes(n)) return -1;
+        memcpy(map, d, len);
+        return 0;
+    case FRAME_DELTA:
+        return frame_delta_apply(map, n, d, len);
+    case FRAME_FILL:
+        return frame_fill_apply(map, n, d, len);
+    default:
+        return -1;
+    }
 }
 
 size_t frame_rle_encode(const uint8_t *v, uint32_t n, uint8_t *out, size_t cap)

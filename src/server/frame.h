@@ -9,6 +9,8 @@
  *       delta (1): runs against a previous map of the same length: varint skip (cells
  *                  unchanged since the end of the previous run), varint count, then
  *                  ceil(count / 4) bytes of packed cells with the run's first cell at bit 0;
+ *       fill (3):  runs of one kind against a previous map: varint skip, varint x: the
+ *                  next x >> 2 cells become kind x & 3;
  *   overlay map (type 2), one byte a cell:
  *       rle (2):   pairs (varint count, byte value) covering the map in order.
  * Varints are LEB128 (7 bits a byte, low first) of values below 2^32, at most 5 bytes.
@@ -16,7 +18,9 @@
  * The delta encoder cuts runs at byte boundaries (a run starts at a cell multiple of 4 and
  * covers whole bytes but at the map's end), so its payload is a copy of the packed bytes,
  * and merges two changed stretches when the unchanged bytes between them cost less than a
- * new run. The decoder takes any run.
+ * new run. The fill encoder extends a run over every following cell of its kind, changed or
+ * not (that costs nothing). frame_kind_encode() picks the smaller of the two. The decoders
+ * take any run.
  */
 #ifndef HEAPLAB_SERVER_FRAME_H
 #define HEAPLAB_SERVER_FRAME_H
@@ -30,7 +34,7 @@
 #define FRAME_VARINT_MAX   5u
 
 enum frame_type { FRAME_KIND = 1, FRAME_OVERLAY = 2 };
-enum frame_encoding { FRAME_RAW = 0, FRAME_DELTA = 1, FRAME_RLE = 2 };
+enum frame_encoding { FRAME_RAW = 0, FRAME_DELTA = 1, FRAME_RLE = 2, FRAME_FILL = 3 };
 
 struct frame_header {
     uint8_t type;     /* enum frame_type */
@@ -75,6 +79,21 @@ int frame_delta_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, uint
  * is malformed (a bad varint, a run past the map's end, a short payload); the map may then
  * be partly changed. */
 int frame_delta_apply(uint8_t *map, uint32_t n, const uint8_t *d, size_t len);
+
+/* Fill-encode (as frame_delta_encode, the same contract). */
+int frame_fill_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, uint8_t *out, size_t cap,
+                      size_t *len);
+
+/* Apply a fill payload to packed map `map` of `n` cells in place: 0, or -1 (as delta). */
+int frame_fill_apply(uint8_t *map, uint32_t n, const uint8_t *d, size_t len);
+
+/* The smallest encoding of `cur` against `prev`: 0 with *enc (FRAME_DELTA or FRAME_FILL) and
+ * *len, its payload in out[cap]; -1 when raw is smallest. `scratch` holds cap bytes. */
+int frame_kind_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, uint8_t *out,
+                      uint8_t *scratch, size_t cap, size_t *len, uint8_t *enc);
+
+/* Apply a payload of encoding `enc` (raw, delta or fill) to map `map`: 0, or -1. */
+int frame_kind_apply(uint8_t *map, uint32_t n, uint8_t enc, const uint8_t *d, size_t len);
 
 /* Run-length encode the bytes v[0..n) into `out` (`cap` bytes). The length, or 0 when it
  * does not fit (n = 0 encodes to 0 bytes too). At most frame_rle_bound(n) bytes. */

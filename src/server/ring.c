@@ -20,11 +20,12 @@ int ring_init(struct ring *r, uint32_t nlanes, uint32_t cells, size_t cap_bytes,
     r->cap_bytes = cap_bytes;
     r->last = calloc(nlanes ? nlanes : 1, r->packed ? r->packed : 1);
     r->enc = malloc((size_t)nlanes * (LANE_HEAD + r->packed) + 1);
-    if (!r->last || !r->enc) {
+    r->tmp = malloc(r->packed + 1);
+    if (!r->last || !r->enc || !r->tmp) {
         ring_fini(r);
         return -1;
     }
-    r->bytes = (size_t)nlanes * (2 * r->packed + LANE_HEAD);
+    r->bytes = (size_t)nlanes * (2 * r->packed + LANE_HEAD) + r->packed;
     return 0;
 }
 
@@ -56,6 +57,7 @@ void ring_fini(struct ring *r)
     free(r->e);
     free(r->last);
     free(r->enc);
+    free(r->tmp);
     memset(r, 0, sizeof *r);
 }
 
@@ -109,8 +111,11 @@ int ring_push(struct ring *r, uint32_t tick, uint64_t op, const uint8_t *maps, c
     for (uint32_t k = 0; k < r->nlanes; k++) {
         const uint8_t *cur = maps + k * r->packed, *prev = r->last + k * r->packed;
         size_t len;
-        if (!key && frame_delta_encode(prev, cur, r->cells, p + LANE_HEAD, r->packed, &len) == 0)
-            p = put_lane(p, FRAME_DELTA, NULL, len);
+        uint8_t enc;
+        if (!key
+            && frame_kind_encode(prev, cur, r->cells, p + LANE_HEAD, r->tmp, r->packed, &len, &enc)
+                       == 0)
+            p = put_lane(p, enc, NULL, len);
         else
             p = put_lane(p, FRAME_RAW, cur, r->packed);
     }
@@ -152,13 +157,7 @@ static int apply(const struct ring *r, const struct ring_entry *e, uint8_t *maps
         size_t len = (size_t)p[1] | (size_t)p[2] << 8 | (size_t)p[3] << 16 | (size_t)p[4] << 24;
         p += LANE_HEAD;
         if ((size_t)(end - p) < len) return -1;
-        uint8_t *map = maps + k * r->packed;
-        if (enc == FRAME_RAW) {
-            if (len != r->packed) return -1;
-            memcpy(map, p, len);
-        } else if (frame_delta_apply(map, r->cells, p, len) != 0) {
-            return -1;
-        }
+        if (frame_kind_apply(maps + k * r->packed, r->cells, enc, p, len) != 0) return -1;
         p += len;
     }
     return 0;

@@ -4,8 +4,8 @@
  *
  * Each tick keeps its metrics frame (the `tick` JSON text) and one packed kind map per lane:
  * a keyframe (every lane raw) every `key_every` ticks (tick % key_every == 0, and the first
- * tick pushed), otherwise each lane as a delta against the previous tick (frame.h), or raw
- * when that is not smaller. Reading tick N decodes its keyframe and applies the deltas up to
+ * tick pushed), otherwise each lane as a delta or fill against the previous tick (frame.h,
+ * the smaller), or raw when neither is smaller. Reading tick N decodes its keyframe and applies the deltas up to
  * N. When the ring holds more than `cap_bytes`, the oldest keyframe group (a keyframe and
  * the deltas up to the next one) is dropped, but never the group of the newest tick: the
  * ring holds at most cap_bytes plus one group.
@@ -38,6 +38,7 @@ struct ring {
     size_t e_cap, first, n; /* e[(first + i) % e_cap] for i < n */
     uint8_t *last;          /* the newest tick's maps, nlanes * packed */
     uint8_t *enc;           /* scratch: one tick encoded */
+    uint8_t *tmp;           /* scratch: one lane's map */
     uint64_t dropped;       /* ticks dropped */
 };
 

@@ -132,16 +132,17 @@ static void send_frame(struct client *c, struct frame *f)
         return;
     size_t packed = frame_packed_bytes(f->cells);
     size_t body = packed > frame_rle_bound(f->cells) ? packed : frame_rle_bound(f->cells);
-    if (reserve(&c->out, &c->out_cap, FRAME_HEADER_BYTES + body) != 0) return;
-    uint8_t *payload = c->out + FRAME_HEADER_BYTES;
+    if (reserve(&c->out, &c->out_cap, FRAME_HEADER_BYTES + body + packed) != 0) return;
+    uint8_t *payload = c->out + FRAME_HEADER_BYTES, *scratch = payload + body;
     for (uint32_t k = 0; k < f->nlanes; k++) {
         const uint8_t *cur = f->maps + k * packed;
         uint8_t *prev = c->sent + k * packed;
         struct frame_header h = { FRAME_KIND, (uint8_t)k, FRAME_RAW, f->tick, f->cells };
         size_t len;
         if (!f->from_ring && (c->sent_ok >> k & 1u)
-            && frame_delta_encode(prev, cur, f->cells, payload, packed, &len) == 0) {
-            h.encoding = FRAME_DELTA;
+            && frame_kind_encode(prev, cur, f->cells, payload, scratch, packed, &len, &h.encoding)
+                       == 0) {
+            /* delta or fill, the smaller */
         } else {
             memcpy(payload, cur, packed);
             len = packed;

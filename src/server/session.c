@@ -74,6 +74,7 @@ struct session {
     /* The session thread only. */
     struct race *race;
     uint64_t ops_done;
+    double busy;     /* seconds spent racing and publishing (not paused, not paced) */
     uint8_t *maps;   /* nlanes packed maps */
     uint32_t *owner; /* overlay: per cell, 1 + offset/16 of the block that painted it */
 };
@@ -371,6 +372,7 @@ static void finish(struct session *s)
         cJSON_AddItemToObject(end, "leaderboard", metrics_leaderboard(s->race));
         line = cJSON_PrintUnformatted(end);
         cJSON_AddNumberToObject(end, "session", (double)s->id);
+        cJSON_AddNumberToObject(end, "seconds", s->busy);
         char *frame = metrics_print(end, &len);
         if (frame) push_text(s->client, frame, len);
         free(frame);
@@ -400,6 +402,7 @@ static void advance(struct session *s, int step)
     int last;
     if (s->race) {
         struct race *r = s->race;
+        double t0 = server_now();
         uint64_t end = (uint64_t)tick * s->tick_every;
         if (end > r->nops) end = r->nops;
         for (size_t i = (size_t)s->ops_done; i < end; i++) {
@@ -410,6 +413,7 @@ static void advance(struct session *s, int step)
         race_snapshot(r);
         last = end == r->nops;
         publish_live(s, tick, last || step);
+        s->busy += server_now() - t0;
     } else {
         last = tick + 1 >= s->ticks_total;
         pthread_mutex_lock(&s->mu);

@@ -2,8 +2,9 @@
 only (tests/cli/test_serve.py, scripts/serve-measure.py).
 
 Client: the RFC 6455 handshake, masked text frames out, frames in (pings answered).
-Decoder: the binary frames of docs/serve.md: a 16-byte header, kind maps raw or delta (runs
-of 2-bit cells against the last map of the lane) and run-length overlay maps.
+Decoder: the binary frames of docs/serve.md: a 16-byte header, kind maps raw, delta (runs
+of 2-bit cells against the last map of the lane) or fill (runs of one kind), and run-length
+overlay maps.
 """
 import base64
 import hashlib
@@ -169,12 +170,38 @@ def apply_delta(packed, cells, d):
         assert pos + count <= cells, "run past the map"
         nbytes = (count + 3) // 4
         run = d[p:p + nbytes]
-        for j in range(count):
+        start = 0
+        if pos & 3 == 0:  # aligned: whole bytes are copies
+            start = count & ~3
+            packed[pos >> 2:(pos >> 2) + (count >> 2)] = run[:count >> 2]
+        for j in range(start, count):
             v = (run[j >> 2] >> ((j & 3) * 2)) & 3
             i = pos + j
             packed[i >> 2] = (packed[i >> 2] & ~(3 << ((i & 3) * 2))) | (v << ((i & 3) * 2))
         p += nbytes
         pos += count
+
+
+def apply_fill(packed, cells, d):
+    """Apply fill runs (runs of one kind) to a bytearray of packed 2-bit cells."""
+    pos, p = 0, 0
+    while p < len(d):
+        skip, p = varint(d, p)
+        x, p = varint(d, p)
+        pos += skip
+        count, v = x >> 2, x & 3
+        assert pos + count <= cells, "run past the map"
+        end = pos + count
+        while pos < end and pos & 3:
+            packed[pos >> 2] = (packed[pos >> 2] & ~(3 << ((pos & 3) * 2))) | (v << ((pos & 3) * 2))
+            pos += 1
+        whole = (end - pos) >> 2
+        if whole:
+            packed[pos >> 2:(pos >> 2) + whole] = bytes([v * 0x55]) * whole
+            pos += whole * 4
+        while pos < end:
+            packed[pos >> 2] = (packed[pos >> 2] & ~(3 << ((pos & 3) * 2))) | (v << ((pos & 3) * 2))
+            pos += 1
 
 
 def rle_decode(d, cells):
@@ -193,8 +220,8 @@ class Maps:
     def __init__(self):
         self.kind = {}
         self.overlay = {}
-        self.bytes = {0: 0, 1: 0, 2: 0}  # payload bytes by encoding
-        self.frames = {0: 0, 1: 0, 2: 0}
+        self.bytes = {0: 0, 1: 0, 2: 0, 3: 0}  # frame bytes by encoding
+        self.frames = {0: 0, 1: 0, 2: 0, 3: 0}
 
     def feed(self, payload):
         ftype, lane, enc, tick, cells = header(payload)
@@ -207,7 +234,8 @@ class Maps:
                 self.kind[lane] = bytearray(body)
             else:
                 assert lane in self.kind, "a delta before any raw map"
-                apply_delta(self.kind[lane], cells, body)
+                assert enc in (1, 3), "unknown encoding"
+                (apply_delta if enc == 1 else apply_fill)(self.kind[lane], cells, body)
         else:
             self.overlay[lane] = rle_decode(body, cells)
         return ftype, lane, enc, tick, cells

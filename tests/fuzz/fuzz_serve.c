@@ -6,7 +6,8 @@
  *      or parsed into values within the limits
  *   1  an upload (request_upload: the trace reader and the compiler to an op stream)
  *   2  a tick file (tickfile_parse): refused with a reason, or every tick reads back
- *   3  a delta and a run-length payload applied to maps (the page's decoders' inputs)
+ *   3  delta, fill and run-length payloads applied to maps (the page's decoders' inputs),
+ *      and what was applied encoded again: it must decode to the same map
  * Built with ASan and UBSan; run by tests/fuzz/run_fuzz_serve.sh (make test: 20 s).
  */
 #include <stddef.h>
@@ -85,6 +86,7 @@ static void decoders(const uint8_t *d, size_t n)
     uint8_t *map = calloc(frame_packed_bytes(cells) + 1, 1), *ov = malloc(cells + 1);
     if (map && ov) {
         frame_delta_apply(map, cells, d + 2, n - 2);
+        frame_fill_apply(map, cells, d + 2, n - 2);
         frame_rle_decode(d + 2, n - 2, ov, cells);
         /* Whatever was applied, a delta of it against zeros round-trips. */
         uint8_t *zero = calloc(frame_packed_bytes(cells) + 1, 1),

@@ -1,8 +1,8 @@
 /*
  * tests/unit/server/test_frame.c: the binary frames of cell maps (server/frame.h): the
  * header, packing as the tick file packs, varints, run-length overlay maps, and the delta
- * encoding: applied to the previous map it gives the new one, for every tick of real races
- * of several workloads, and it is smaller than the raw map or not used.
+ * and fill encodings: applied to the previous map each gives the new one, for every tick of
+ * real races of several workloads, and each is smaller than the raw map or not used.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,6 +35,12 @@ static void test_frame_header_round_trips_and_rejects_damage(void)
     memcpy(bad, b, sizeof b);
     bad[3] = 2; /* an overlay map is run-length, never delta */
     CHECK(frame_header_get(bad, sizeof bad, &g) == -1);
+    bad[3] = 1;
+    bad[5] = FRAME_FILL;
+    CHECK(frame_header_get(bad, sizeof bad, &g) == 0);
+    bad[5] = FRAME_RLE; /* a kind map is never run-length */
+    CHECK(frame_header_get(bad, sizeof bad, &g) == -1);
+    bad[3] = 2;
     bad[5] = FRAME_RLE;
     CHECK(frame_header_get(bad, sizeof bad, &g) == 0);
     bad[7] = 1;
@@ -77,24 +83,43 @@ static void test_frame_varints_round_trip_and_reject_overlong(void)
     CHECK(frame_varint_get(longer, sizeof longer, &pos, &v) == -1);
 }
 
-/* Delta-encode cur against prev, apply it to a copy of prev and compare with cur. Returns
- * the delta's length, or the raw length when the encoder chose raw. */
+static size_t delta_bytes, fill_bytes; /* what each encoding would have cost */
+
+/* Encode cur against prev as delta, as fill and as the smaller of the two; apply each to a
+ * copy of prev and compare with cur. Returns the length of what the sender would send (the
+ * raw length when it would send raw). */
 static size_t delta_round_trip(const uint8_t *prev, const uint8_t *cur, uint32_t n)
 {
-    size_t nb = frame_packed_bytes(n), len = 0;
-    uint8_t *out = malloc(nb + 16), *map = malloc(nb + 1);
-    memcpy(map, prev, nb);
-    if (frame_delta_encode(prev, cur, n, out, nb + 16, &len) != 0) {
-        free(out);
-        free(map);
-        return nb;
+    size_t nb = frame_packed_bytes(n), len = 0, best = nb;
+    uint8_t *out = malloc(nb + 16), *tmp = malloc(nb + 16), *map = malloc(nb + 1);
+    int (*enc[2])(const uint8_t *, const uint8_t *, uint32_t, uint8_t *, size_t,
+                  size_t *) = { frame_delta_encode, frame_fill_encode };
+    int (*dec[2])(uint8_t *, uint32_t, const uint8_t *, size_t) = { frame_delta_apply,
+                                                                    frame_fill_apply };
+    size_t *cost[2] = { &delta_bytes, &fill_bytes };
+    for (int e = 0; e < 2; e++) {
+        memcpy(map, prev, nb);
+        if (enc[e](prev, cur, n, out, nb + 16, &len) != 0) {
+            *cost[e] += nb;
+            continue;
+        }
+        *cost[e] += len;
+        CHECK(len < nb);
+        CHECK(dec[e](map, n, out, len) == 0);
+        CHECK(memcmp(map, cur, nb) == 0);
     }
-    CHECK(len < nb);
-    CHECK(frame_delta_apply(map, n, out, len) == 0);
-    CHECK(memcmp(map, cur, nb) == 0);
+    uint8_t how;
+    memcpy(map, prev, nb);
+    if (frame_kind_encode(prev, cur, n, out, tmp, nb, &len, &how) == 0) {
+        CHECK(how == FRAME_DELTA || how == FRAME_FILL);
+        CHECK(frame_kind_apply(map, n, how, out, len) == 0);
+        CHECK(memcmp(map, cur, nb) == 0);
+        best = len;
+    }
     free(out);
+    free(tmp);
     free(map);
-    return len;
+    return best;
 }
 
 static void test_frame_delta_of_random_edits_applies_exactly(void)
@@ -172,6 +197,22 @@ static void test_frame_delta_decoder_takes_unaligned_runs_and_rejects_bad_ones(v
     CHECK(frame_delta_apply(map, 10, bad_varint, sizeof bad_varint) == -1);
 }
 
+static void test_frame_fill_decoder_takes_any_run_and_rejects_bad_ones(void)
+{
+    /* 11 cells of 0; cells 1..9 become used (x = 9 << 2 | 1 = 37), then cell 10 meta. */
+    uint8_t map[3] = { 0, 0, 0 };
+    const uint8_t d[] = { 1, 37, 0, 6 };
+    REQUIRE(frame_fill_apply(map, 11, d, sizeof d) == 0);
+    for (uint32_t i = 0; i < 11; i++)
+        CHECK(frame_cell(map, i) == (i == 0 ? 0u : i < 10 ? 1u : 2u));
+    CHECK((map[2] >> 6) == 0); /* the bits past cell 10 stay 0 */
+    const uint8_t past_end[] = { 3, 37 }, bad_varint[] = { 1, 0x80 };
+    CHECK(frame_fill_apply(map, 11, past_end, sizeof past_end) == -1);
+    CHECK(frame_fill_apply(map, 11, bad_varint, sizeof bad_varint) == -1);
+    CHECK(frame_kind_apply(map, 11, 7, d, sizeof d) == -1);
+    CHECK(frame_kind_apply(map, 11, FRAME_RAW, d, 2) == -1);
+}
+
 static void test_frame_rle_round_trips_and_must_cover_the_map(void)
 {
     uint8_t v[300], out[300], enc[700];
@@ -235,14 +276,18 @@ static double race_deltas(const char *workload, uint64_t ops, uint64_t every)
     free(cur);
     race_close(&r);
     double avg = frames ? (double)bytes / (double)frames : 0;
-    printf("%s: %llu lane-ticks, %.0f bytes per lane-tick on average\n", workload,
-           (unsigned long long)frames, avg);
+    printf("%s: %llu lane-ticks, %.0f bytes per lane-tick on average (delta alone %.0f, fill "
+           "alone %.0f)\n",
+           workload, (unsigned long long)frames, avg, (double)delta_bytes / (double)frames,
+           (double)fill_bytes / (double)frames);
+    delta_bytes = fill_bytes = 0;
     return avg;
 }
 
 static void test_frame_delta_applies_for_every_tick_of_real_races(void)
 {
     CHECK(race_deltas("nginx-requests", 60000, 500) > 0);
+    CHECK(race_deltas("fragmentation", 60000, 500) > 0);
     CHECK(race_deltas("adversarial", 60000, 500) > 0);
     CHECK(race_deltas("producer-consumer", 30000, 500) > 0);
     CHECK(race_deltas("large", 400, 50) > 0);
@@ -256,6 +301,7 @@ int main(void)
     RUN_TEST(test_frame_delta_of_random_edits_applies_exactly);
     RUN_TEST(test_frame_delta_of_an_all_new_map_is_refused);
     RUN_TEST(test_frame_delta_decoder_takes_unaligned_runs_and_rejects_bad_ones);
+    RUN_TEST(test_frame_fill_decoder_takes_any_run_and_rejects_bad_ones);
     RUN_TEST(test_frame_rle_round_trips_and_must_cover_the_map);
     RUN_TEST(test_frame_delta_applies_for_every_tick_of_real_races);
     return check_report();

@@ -179,8 +179,8 @@ static int read_race(struct ws *w, unsigned *ticks, unsigned *maps, double timeo
                 lanes[h.lane] = malloc(packed + 1);
                 memcpy(lanes[h.lane], p + FRAME_HEADER_BYTES, packed);
             } else if (lanes[h.lane] == NULL
-                       || frame_delta_apply(lanes[h.lane], h.cells, p + FRAME_HEADER_BYTES,
-                                            n - FRAME_HEADER_BYTES)
+                       || frame_kind_apply(lanes[h.lane], h.cells, h.encoding,
+                                           p + FRAME_HEADER_BYTES, n - FRAME_HEADER_BYTES)
                                   != 0) {
                 break;
             }
