@@ -257,12 +257,14 @@ int frame_fill_apply(uint8_t *map, uint32_t n, const uint8_t *d, size_t len)
     return 0;
 }
 
-int frame_kind_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, uint8_t *out,
-                      uint8_t *scratch, size_t cap, size_t *len, uint8_t *enc)
+int frame_kind_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, unsigned allow,
+                      uint8_t *out, uint8_t *scratch, size_t cap, size_t *len, uint8_t *enc)
 {
-    size_t dl, fl;
-    int d = frame_delta_encode(prev, cur, n, scratch, cap, &dl);
-    int f = frame_fill_encode(prev, cur, n, out, d == 0 && dl < cap ? dl : cap, &fl);
+    size_t dl = 0, fl;
+    int d = allow & (1u << FRAME_DELTA) ? frame_delta_encode(prev, cur, n, scratch, cap, &dl) : -1;
+    int f = allow & (1u << FRAME_FILL)
+                    ? frame_fill_encode(prev, cur, n, out, d == 0 && dl < cap ? dl : cap, &fl)
+                    : -1;
     if (f == 0) { /* smaller than the delta, if there was one */
         *len = fl;
         *enc = FRAME_FILL;

@@ -87,10 +87,11 @@ int frame_fill_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, uint8
 /* Apply a fill payload to packed map `map` of `n` cells in place: 0, or -1 (as delta). */
 int frame_fill_apply(uint8_t *map, uint32_t n, const uint8_t *d, size_t len);
 
-/* The smallest encoding of `cur` against `prev`: 0 with *enc (FRAME_DELTA or FRAME_FILL) and
- * *len, its payload in out[cap]; -1 when raw is smallest. `scratch` holds cap bytes. */
-int frame_kind_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, uint8_t *out,
-                      uint8_t *scratch, size_t cap, size_t *len, uint8_t *enc);
+/* The smallest encoding of `cur` against `prev` among those allowed (`allow`: bits
+ * 1 << FRAME_DELTA, 1 << FRAME_FILL): 0 with *enc and *len, its payload in out[cap]; -1 when
+ * raw is smallest. `scratch` holds cap bytes. */
+int frame_kind_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, unsigned allow,
+                      uint8_t *out, uint8_t *scratch, size_t cap, size_t *len, uint8_t *enc);
 
 /* Apply a payload of encoding `enc` (raw, delta or fill) to map `map`: 0, or -1. */
 int frame_kind_apply(uint8_t *map, uint32_t n, uint8_t enc, const uint8_t *d, size_t len);

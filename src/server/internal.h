@@ -66,9 +66,10 @@ struct frame {
     uint64_t seq;
     uint32_t tick;
     uint32_t nlanes, cells;
-    int force;     /* send its tick frame now (the last tick, a seek, a step) */
-    int from_ring; /* shown from the ring: kind maps raw, no overlay */
-    int overlay;   /* overlay maps present (enum overlay_mode, 0 = none) */
+    int force;      /* send its tick frame now (the last tick, a seek, a step) */
+    int from_ring;  /* shown from the ring: kind maps raw, no overlay */
+    int overlay;    /* overlay maps present (enum overlay_mode, 0 = none) */
+    unsigned allow; /* the kind-map encodings the page decodes (REQUEST_ENC_*) */
     struct view_state state;
     uint8_t *maps; /* nlanes packed kind maps */
     uint8_t *ov;   /* nlanes * cells overlay bytes */

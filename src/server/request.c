@@ -23,9 +23,9 @@ static const char *const type_names[] = {
 };
 
 /* The fields each type takes, besides "type". */
-static const char *const fields[][9] = {
+static const char *const fields[][10] = {
     [REQ_START] = { "workload", "trace", "seed", "ops", "arena", "allocators", "tick_every", "tps",
-                    NULL },
+                    "encodings", NULL },
     [REQ_PAUSE] = { NULL },
     [REQ_RESUME] = { NULL },
     [REQ_STEP] = { NULL },
@@ -144,6 +144,25 @@ static int parse_allocators(const cJSON *o, struct request_start *st, unsigned m
     return 0;
 }
 
+/* `encodings`: an array of 0 (raw, always), 1 (delta), 3 (fill). */
+static int parse_encodings(const cJSON *o, unsigned *out, char *err, size_t errlen)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "encodings"), *it;
+    *out = REQUEST_ENC_DEFAULT;
+    if (arr == NULL) return 0;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > 8)
+        return fail(err, errlen, "encodings must be an array of encoding numbers (1, 3)");
+    *out = 0;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (!cJSON_IsNumber(it)
+            || (it->valuedouble != 0 && it->valuedouble != 1 && it->valuedouble != 3))
+            return fail(err, errlen, "encodings: 0 (raw), 1 (delta) or 3 (fill)");
+        if (it->valuedouble != 0) *out |= 1u << (unsigned)it->valuedouble;
+    }
+    return 0;
+}
+
 static int parse_start(const cJSON *o, const struct server_limits *lim, struct request_start *st,
                        char *err, size_t errlen)
 {
@@ -170,10 +189,8 @@ static int parse_start(const cJSON *o, const struct server_limits *lim, struct r
     st->tps = REQUEST_TPS_AUTO;
     uint64_t v;
     if (get_count(o, "seed", 0, REQUEST_SEED_MAX, &st->seed, err, errlen) < 0) return -1;
-    int has_ops = get_count(o, "ops", 1, lim->ops_max, &st->ops, err, errlen);
-    if (has_ops < 0) return -1;
-    if (has_ops && tr)
-        return fail(err, errlen, "ops does not apply to a trace (its events decide)");
+    if (get_count(o, "ops", 1, lim->ops_max, &st->ops, err, errlen) < 0) return -1;
+    if (tr) st->ops = 0; /* a trace's events decide */
     int has_arena = get_count(o, "arena", 0, lim->arena_max, &v, err, errlen);
     if (has_arena < 0) return -1;
     if (has_arena && v != 0) {
@@ -194,6 +211,7 @@ static int parse_start(const cJSON *o, const struct server_limits *lim, struct r
     int has_tps = get_count(o, "tps", 0, lim->tps_max, &v, err, errlen);
     if (has_tps < 0) return -1;
     if (has_tps) st->tps = (unsigned)v;
+    if (parse_encodings(o, &st->encodings, err, errlen) != 0) return -1;
     return parse_allocators(o, st, lim->lanes_max, err, errlen);
 }
 
@@ -242,10 +260,11 @@ int request_parse(const char *text, size_t len, const struct server_limits *lim,
     uint64_t v = 0;
     switch (out->type) {
     case REQ_START:
-        if (ticks_only) { /* the file decides all but the speed */
+        if (ticks_only) { /* the file decides all but the speed and the encodings */
             out->start.tps = REQUEST_TPS_AUTO;
             if (get_count(o, "tps", 0, lim->tps_max, &v, err, errlen) < 0) goto out;
             if (cJSON_GetObjectItemCaseSensitive(o, "tps")) out->start.tps = (unsigned)v;
+            if (parse_encodings(o, &out->start.encodings, err, errlen) != 0) goto out;
             break;
         }
         if (parse_start(o, lim, &out->start, err, errlen) != 0) goto out;

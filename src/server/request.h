@@ -34,6 +34,11 @@ enum overlay_mode { OVERLAY_KIND = 0, OVERLAY_CLASS = 1, OVERLAY_AGE = 2 };
 #define REQUEST_SEED_MAX  ((UINT64_C(1) << 53) - 1)
 #define REQUEST_TPS_AUTO  30u /* tps of a start that names none */
 
+/* The kind-map encodings a page decodes besides raw (bits 1 << enum frame_encoding). */
+#define REQUEST_ENC_DELTA   (1u << 1)
+#define REQUEST_ENC_FILL    (1u << 3)
+#define REQUEST_ENC_DEFAULT REQUEST_ENC_DELTA
+
 struct request_start {
     const struct workload *workload; /* or NULL for a trace */
     char trace[REQUEST_TRACE_MAX];   /* "upload:ID" or a file name; "" for a workload */
@@ -44,6 +49,7 @@ struct request_start {
     size_t nlanes;       /* the default set when omitted */
     uint64_t tick_every; /* 0: auto */
     unsigned tps;        /* REQUEST_TPS_AUTO when omitted; 0 = as fast as possible */
+    unsigned encodings;  /* REQUEST_ENC_* bits; REQUEST_ENC_DEFAULT when omitted */
 };
 
 struct request {
@@ -59,7 +65,7 @@ struct request {
  * Parse one message (`len` bytes of text, not necessarily NUL-terminated) into *out.
  * 0, or -1 with one line in err[errlen]; out->type is then the message's type when it was
  * readable (for the error frame's `request`), else REQ_NONE. With `ticks_only` (a tick file
- * is served) a start's fields but tps are ignored, and it needs no workload.
+ * is served) a start's fields but tps and encodings are ignored, and it needs no workload.
  */
 int request_parse(const char *text, size_t len, const struct server_limits *lim, int ticks_only,
                   struct request *out, char *err, size_t errlen);

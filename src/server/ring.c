@@ -113,7 +113,8 @@ int ring_push(struct ring *r, uint32_t tick, uint64_t op, const uint8_t *maps, c
         size_t len;
         uint8_t enc;
         if (!key
-            && frame_kind_encode(prev, cur, r->cells, p + LANE_HEAD, r->tmp, r->packed, &len, &enc)
+            && frame_kind_encode(prev, cur, r->cells, 1u << FRAME_DELTA | 1u << FRAME_FILL,
+                                 p + LANE_HEAD, r->tmp, r->packed, &len, &enc)
                        == 0)
             p = put_lane(p, enc, NULL, len);
         else

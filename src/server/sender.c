@@ -140,7 +140,8 @@ static void send_frame(struct client *c, struct frame *f)
         struct frame_header h = { FRAME_KIND, (uint8_t)k, FRAME_RAW, f->tick, f->cells };
         size_t len;
         if (!f->from_ring && (c->sent_ok >> k & 1u)
-            && frame_kind_encode(prev, cur, f->cells, payload, scratch, packed, &len, &h.encoding)
+            && frame_kind_encode(prev, cur, f->cells, f->allow, payload, scratch, packed, &len,
+                                 &h.encoding)
                        == 0) {
             /* delta or fill, the smaller */
         } else {

@@ -180,6 +180,7 @@ static void send_live(struct session *s, uint32_t tick, const char *json, size_t
     f->tick = tick;
     f->force = force;
     f->state = v;
+    f->allow = s->req.encodings;
     memcpy(f->maps, s->maps, (size_t)s->nlanes * packed);
     for (uint32_t k = 0; v.overlay && k < s->nlanes; k++)
         overlay_fill(s, k, v.overlay, f->ov + (size_t)k * s->cells);
@@ -231,6 +232,7 @@ static void publish_ring(struct session *s, uint32_t tick, int force, int from_r
     f->force = force;
     f->from_ring = from_ring;
     f->state = v;
+    f->allow = s->req.encodings;
     memcpy(f->maps, s->maps, (size_t)s->nlanes * frame_packed_bytes(s->cells));
     frame_publish(s->client, f);
 }
@@ -876,6 +878,12 @@ struct client *client_open(struct server *srv, struct mg_connection *conn)
     c->id = ++srv->next_id;
     srv->nclients++;
     pthread_mutex_unlock(&srv->mu);
+    if (srv->tf) { /* a tick file plays as the page connects */
+        struct request q = { .type = REQ_START };
+        q.start.tps = REQUEST_TPS_AUTO;
+        q.start.encodings = REQUEST_ENC_DEFAULT;
+        start(c, &q);
+    }
     return c;
 }
 

@@ -157,7 +157,7 @@ def test_race_equals_tick_file(port, ticks_path):
     header, fticks, fend = read_ticks(ticks_path)
     ws = WebSocket(port)
     ws.send({"type": "start", "workload": "nginx-requests", "ops": 30000, "seed": 7,
-             "tick_every": 500, "tps": 120})
+             "tick_every": 500, "tps": 120, "encodings": [1, 3]})
     maps, log = Maps(), []
     race = wait_for(ws, lambda m: m["type"] in ("race", "error"), maps=maps, log=log)
     check("start answers race", race["type"] == "race", race.get("message", ""))
@@ -297,6 +297,7 @@ def test_controls(port):
                 ok = False
     check("overlay values only on used cells", ok)
     check("some used cells have a class", any(v for k in range(6) for v in maps.overlay[k]))
+    check("a page that asks for no encoding gets no fill frame", maps.frames[3] == 0 and maps.frames[1] > 0)
     ws.send({"type": "pause"})
     wait_for(ws, lambda m: m["type"] == "state" and m["paused"], maps=maps)
     ws.send({"type": "overlay", "mode": "age"})
@@ -403,12 +404,19 @@ def test_ticks_mode(ticks_path):
     st, _, body = http(port, "GET", "/api/meta")
     meta = json.loads(body)
     check("ticks mode: meta says so", meta["mode"] == "ticks" and meta["ticks"]["ticks"] == len(fticks))
-    ws = WebSocket(port)
-    ws.send({"type": "start", "tps": 0})
+    ws = WebSocket(port)  # it plays as the page connects
     maps, log = Maps(), []
     end = wait_for(ws, lambda m: m["type"] in ("end", "error"), maps=maps, log=log)
     race = next((m for m in log if m["type"] == "race"), {})
-    check("ticks mode: plays the file", end["type"] == "end" and race.get("ticks_total") == len(fticks))
+    check("ticks mode: plays the file as the page connects",
+          end["type"] == "end" and race.get("ticks_total") == len(fticks))
+    got = maps.frames[0] + maps.frames[1]  # at 30 ticks/s nearly every one (latest wins)
+    check(f"ticks mode: the ticks' maps arrived ({got} maps)", got >= 6 * len(fticks) // 2)
+    ws.send({"type": "start", "tps": 0, "encodings": [1, 3]})  # and again, at full speed
+    log = []
+    end = wait_for(ws, lambda m: m["type"] in ("end", "error"), maps=maps, log=log)
+    race = next((m for m in log if m["type"] == "race"), {})
+    check("ticks mode: start plays it again", end["type"] == "end" and race.get("ticks_total") == len(fticks))
     check("ticks mode: the last maps are the file's",
           [bytes(maps.kind[k]) for k in range(6)] == file_maps(fticks[-1]))
     check("ticks mode: the end line is the file's", end.get("leaderboard") == fend["leaderboard"])
@@ -436,7 +444,6 @@ def test_ticks_mode(ticks_path):
             f.write(json.dumps(t) + "\n")
     p, port = start_server("--ticks", old)
     ws = WebSocket(port)
-    ws.send({"type": "start", "tps": 0})
     end = wait_for(ws, lambda m: m["type"] in ("end", "error", "state") and m.get("ended"), maps=maps)
     check("a heaplab.ticks/1 file plays", end["type"] == "state" and end["head"] == 4)
     ws.close()

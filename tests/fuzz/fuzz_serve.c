@@ -88,19 +88,34 @@ static void decoders(const uint8_t *d, size_t n)
         frame_delta_apply(map, cells, d + 2, n - 2);
         frame_fill_apply(map, cells, d + 2, n - 2);
         frame_rle_decode(d + 2, n - 2, ov, cells);
-        /* Whatever was applied, a delta of it against zeros round-trips. */
-        uint8_t *zero = calloc(frame_packed_bytes(cells) + 1, 1),
-                *enc = malloc(frame_packed_bytes(cells) + 1);
-        size_t len;
-        if (cells % 4)
-            map[frame_packed_bytes(cells) - 1] &= (uint8_t)((1u << (2 * (cells % 4))) - 1);
-        if (zero && enc
-            && frame_delta_encode(zero, map, cells, enc, frame_packed_bytes(cells), &len) == 0) {
-            if (frame_delta_apply(zero, cells, enc, len) != 0) __builtin_trap();
-            if (memcmp(zero, map, frame_packed_bytes(cells)) != 0) __builtin_trap();
+        /* Whatever was applied, its encoding against zeros (and against the map shifted
+         * by one cell) round-trips, with each encoding and with the smaller. */
+        size_t nb = frame_packed_bytes(cells), len;
+        uint8_t *base[2] = { calloc(nb + 1, 1), calloc(nb + 1, 1) };
+        uint8_t *enc = malloc(nb + 1), *tmp = malloc(nb + 1), *out = malloc(nb + 1), how;
+        if (cells % 4) map[nb - 1] &= (uint8_t)((1u << (2 * (cells % 4))) - 1);
+        if (base[0] && base[1] && enc && tmp && out) {
+            for (uint32_t i = 0; i + 1 < cells; i++) /* map shifted by a cell */
+                base[1][i >> 2] |= (uint8_t)(frame_cell(map, i + 1) << ((i & 3) * 2));
+            static const unsigned allow[] = { 1u << FRAME_DELTA, 1u << FRAME_FILL,
+                                              1u << FRAME_DELTA | 1u << FRAME_FILL };
+            for (int b = 0; b < 2; b++) {
+                for (int a = 0; a < 3; a++) {
+                    if (frame_kind_encode(base[b], map, cells, allow[a], enc, tmp, nb, &len, &how)
+                        != 0)
+                        continue;
+                    if (!(allow[a] & (1u << how)) || len >= nb) __builtin_trap();
+                    memcpy(out, base[b], nb);
+                    if (frame_kind_apply(out, cells, how, enc, len) != 0) __builtin_trap();
+                    if (memcmp(out, map, nb) != 0) __builtin_trap();
+                }
+            }
         }
-        free(zero);
+        free(base[0]);
+        free(base[1]);
         free(enc);
+        free(tmp);
+        free(out);
     }
     free(map);
     free(ov);

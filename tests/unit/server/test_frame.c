@@ -110,7 +110,9 @@ static size_t delta_round_trip(const uint8_t *prev, const uint8_t *cur, uint32_t
     }
     uint8_t how;
     memcpy(map, prev, nb);
-    if (frame_kind_encode(prev, cur, n, out, tmp, nb, &len, &how) == 0) {
+    if (frame_kind_encode(prev, cur, n, 1u << FRAME_DELTA | 1u << FRAME_FILL, out, tmp, nb, &len,
+                          &how)
+        == 0) {
         CHECK(how == FRAME_DELTA || how == FRAME_FILL);
         CHECK(frame_kind_apply(map, n, how, out, len) == 0);
         CHECK(memcmp(map, cur, nb) == 0);

@@ -37,6 +37,14 @@ static void test_request_start_takes_every_field(void)
     CHECK(q.start.lanes[0] == lab_find("span") && q.start.lanes[1] == lab_find("firstfit-best"));
     CHECK_EQ_U64(q.start.tick_every, 500);
     CHECK_EQ_U64(q.start.tps, 0);
+    CHECK_EQ_U64(q.start.encodings, REQUEST_ENC_DEFAULT);
+    REQUIRE(parse("{\"type\":\"start\",\"workload\":\"small\",\"encodings\":[1,3]}", &q, err) == 0);
+    CHECK_EQ_U64(q.start.encodings, REQUEST_ENC_DELTA | REQUEST_ENC_FILL);
+    REQUIRE(parse("{\"type\":\"start\",\"workload\":\"small\",\"encodings\":[]}", &q, err) == 0);
+    CHECK_EQ_U64(q.start.encodings, 0); /* raw only */
+    /* ops with a trace is ignored (its events decide) */
+    REQUIRE(parse("{\"type\":\"start\",\"trace\":\"a.trace\",\"ops\":5}", &q, err) == 0);
+    CHECK_EQ_U64(q.start.ops, 0);
 }
 
 static void test_request_start_defaults(void)
@@ -163,8 +171,10 @@ static void test_request_unknown_names_are_refused(void)
     refused("{\"type\":\"start\",\"trace\":\"/abs\"}", REQ_START, "bad trace");
     refused("{\"type\":\"start\",\"trace\":\"upload:\"}", REQ_START, "bad trace");
     refused("{\"type\":\"start\",\"trace\":\"upload:1x\"}", REQ_START, "bad trace");
-    refused("{\"type\":\"start\",\"trace\":\"a.trace\",\"ops\":5}", REQ_START,
-            "ops does not apply to a trace");
+    refused("{\"type\":\"start\",\"workload\":\"small\",\"encodings\":[2]}", REQ_START,
+            "encodings: 0 (raw), 1 (delta) or 3 (fill)");
+    refused("{\"type\":\"start\",\"workload\":\"small\",\"encodings\":1}", REQ_START,
+            "encodings must be an array");
     /* What a refusal quotes is cut short and printable. */
     struct request q;
     char err[200];
