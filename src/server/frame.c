@@ -214,6 +214,12 @@ int frame_fill_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, uint8
         const uint8_t same = (uint8_t)(v * 0x55u);
         while (j < n && (j & 3) && frame_cell(cur, j) == v)
             j++;
+        if ((j & 3) == 0) { /* eight bytes (32 cells) at a time, then bytes */
+            const uint64_t same8 = same * UINT64_C(0x0101010101010101);
+            uint64_t w;
+            while (j + 32 <= n && (memcpy(&w, cur + j / 4, 8), w == same8))
+                j += 32;
+        }
         while (j + 4 <= n && (j & 3) == 0 && cur[j / 4] == same)
             j += 4;
         while (j < n && frame_cell(cur, j) == v)
@@ -260,20 +266,26 @@ int frame_fill_apply(uint8_t *map, uint32_t n, const uint8_t *d, size_t len)
 int frame_kind_encode(const uint8_t *prev, const uint8_t *cur, uint32_t n, unsigned allow,
                       uint8_t *out, uint8_t *scratch, size_t cap, size_t *len, uint8_t *enc)
 {
-    size_t dl = 0, fl;
-    int d = allow & (1u << FRAME_DELTA) ? frame_delta_encode(prev, cur, n, scratch, cap, &dl) : -1;
-    int f = allow & (1u << FRAME_FILL)
-                    ? frame_fill_encode(prev, cur, n, out, d == 0 && dl < cap ? dl : cap, &fl)
-                    : -1;
-    if (f == 0) { /* smaller than the delta, if there was one */
-        *len = fl;
+    /* Fill first: it is usually the smaller, and a small one bounds the delta, whose
+     * encoder then gives up early. */
+    size_t fl = 0, dl;
+    int f = allow & (1u << FRAME_FILL) ? frame_fill_encode(prev, cur, n, out, cap, &fl) : -1;
+    if (f == 0 && fl == 0) { /* unchanged: nothing is smaller */
+        *len = 0;
         *enc = FRAME_FILL;
         return 0;
     }
-    if (d != 0) return -1;
-    memcpy(out, scratch, dl);
-    *len = dl;
-    *enc = FRAME_DELTA;
+    size_t dcap = f == 0 ? fl - 1 : cap;
+    if ((allow & (1u << FRAME_DELTA))
+        && frame_delta_encode(prev, cur, n, scratch, dcap, &dl) == 0) {
+        memcpy(out, scratch, dl);
+        *len = dl;
+        *enc = FRAME_DELTA;
+        return 0;
+    }
+    if (f != 0) return -1;
+    *len = fl;
+    *enc = FRAME_FILL;
     return 0;
 }
 
