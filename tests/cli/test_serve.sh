@@ -55,6 +55,24 @@ kill -TERM $pid
 wait $pid
 check "SIGTERM: exit 143" [ $? -eq 143 ]
 
+# --open runs xdg-open with the URL (a stand-in here), and only warns when it cannot.
+mkdir -p "$TMP/bin"
+printf '#!/bin/sh\necho "$1" >"%s/opened"\n' "$TMP" >"$TMP/bin/xdg-open"
+chmod +x "$TMP/bin/xdg-open"
+PATH="$TMP/bin:$PATH" "$HEAPLAB" serve --port 0 --open >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 50); do [ -s "$TMP/opened" ] && break; sleep 0.1; done
+check "--open opens the URL it prints" grep -qx "$(sed -n 's/^heaplab: serving on //p' "$TMP/out")" "$TMP/opened"
+kill -TERM $pid
+wait $pid
+PATH=/nonexistent "$HEAPLAB" serve --port 0 --open >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 50); do grep -q serving "$TMP/out" && break; sleep 0.1; done
+check "--open without xdg-open warns" grep -q "^heaplab: warning: --open: cannot run xdg-open" "$TMP/err"
+kill -TERM $pid
+wait $pid
+check "... and serves on" [ $? -eq 143 ]
+
 timeout 300 python3 "$TESTS_DIR/cli/serve_test.py" "$HEAPLAB" "$TMP"
 check "serve_test.py" [ $? -eq 0 ]
 finish
