@@ -11,6 +11,9 @@ FUZZ_TIME  ?= 600
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
+# cmake --build runs make again: keep its "Entering directory" lines out of the output.
+MAKEFLAGS += --no-print-directory
+
 .PHONY: all build deps install secure perf test test-asan test-tsan bench fuzz format format-check lint clean
 
 # $(call configure,DIR,ARGS): first what building needs (scripts/deps.sh --build says what is
@@ -65,11 +68,12 @@ bench: deps build
 	@mkdir -p $(RESULTS)
 	@$(BUILD)/heaplab bench $(BENCH_ARGS) --json $(RESULTS)/bench-$$(date -u +%Y%m%dT%H%M%SZ).json
 
-# The libFuzzer targets for FUZZ_TIME seconds each (make test runs them for 20): the trace
-# reader's, and what heaplab serve reads from a page; the corpora grow in
-# $(BUILD)/tests/fuzz/corpus*. Needs clang (scripts/deps.sh installs it).
+# The libFuzzer targets, FUZZ_TIME seconds each (make test runs each for 20): the trace
+# reader's, the results reader's, and what heaplab serve reads from a page; the corpora grow
+# in $(BUILD)/tests/fuzz/corpus*. Needs clang (scripts/deps.sh installs it).
 fuzz: deps build
 	@bash tests/fuzz/run_fuzz.sh $(BUILD)/tests/fuzz/fuzz_trace $(BUILD)/heaplab $(FUZZ_TIME)
+	@bash tests/fuzz/run_fuzz_results.sh $(BUILD)/tests/fuzz/fuzz_results $(BUILD)/heaplab $(FUZZ_TIME)
 	@bash tests/fuzz/run_fuzz_serve.sh $(BUILD)/tests/fuzz/fuzz_serve $(BUILD)/heaplab $(FUZZ_TIME)
 
 # Every figure of docs/performance.md (about 15 minutes).

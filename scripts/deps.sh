@@ -9,13 +9,18 @@
 # it checks nothing; CMake then says what it cannot find.
 set -u
 
-# Building: the compiler, CMake, cJSON through pkg-config, and civetweb (heaplab serve).
-BUILD_PKGS=(build-essential cmake pkg-config libcjson-dev libcivetweb-dev)
+# Building: the compiler, CMake, cJSON through pkg-config, civetweb (heaplab serve), python3
+# (generators), and node with npm (the viewer's uPlot, web/). Debian's nodejs and npm only
+# where no npm is found: a machine whose node comes from elsewhere (NodeSource's bundles npm)
+# keeps it.
+BUILD_PKGS=(build-essential cmake pkg-config libcjson-dev libcivetweb-dev python3)
+command -v npm >/dev/null 2>&1 || BUILD_PKGS+=(nodejs npm)
 # Testing and benchmarking: the peer allocators' runtime libraries; python3 and jsonschema
 # (results checks); redis-server and git (real programs under hlmalloc); clang and
-# libclang-rt-14-dev (the trace reader's fuzzer, libFuzzer, tests/fuzz).
+# libclang-rt-14-dev (the trace reader's fuzzer, libFuzzer, tests/fuzz); chromium (the
+# viewer's browser tests, web/test, run headless).
 RUN_PKGS=(python3 python3-jsonschema libjemalloc2 libjemalloc-dev libtcmalloc-minimal4
-          libmimalloc2.0 redis-server git clang libclang-rt-14-dev)
+          libmimalloc2.0 redis-server git clang libclang-rt-14-dev chromium)
 # Services the packages above would start on install (redis-server): the tests start their
 # own on private ports, so none is started (policy-rc.d, honoured by invoke-rc.d and
 # deb-systemd-invoke) or enabled.

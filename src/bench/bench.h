@@ -53,6 +53,31 @@ size_t allocator_builtins(struct allocator *out, size_t cap);
  */
 int allocator_parse(const char *item, struct allocator *a, struct diag *d);
 
+/*
+ * Can the file at `path` be preloaded as an allocator, as far as looking at it tells: it
+ * exists, is an ELF shared object, and its path survives LD_PRELOAD's splitting. 0, or -1
+ * with `d` ("PATH: not an ELF shared object").
+ */
+int allocator_check_file(const char *path, struct diag *d);
+
+/*
+ * Why preloading `path` did not give this process its malloc: -1 with `d` when it cannot be
+ * loaded (the dlopen error) or defines no malloc; 0 when it loads and defines malloc (no
+ * reason found here). Loads the library (RTLD_LOCAL): for a worker whose preload failed,
+ * never for the parent.
+ */
+int allocator_diagnose(const char *path, struct diag *d);
+
+/*
+ * Check allocator `a` before a run: its file (allocator_check_file), then a probe worker
+ * with it preloaded (bench_probe), which must get its malloc from it. 0 when it can run, or
+ * has nothing to check (glibc, lab:NAME, already missing); -1 with `d` ("PATH: defines no
+ * malloc", "PATH: cannot be loaded: ...") when it cannot. A probe that crashes or hangs is
+ * no verdict: the runs report it.
+ */
+int bench_allocator_check(const char *self_exe, const struct allocator *a, unsigned timeout_s,
+                          struct diag *d);
+
 /* What a worker reports about the allocator it ran under. */
 struct alloc_identity {
     char provider[ALLOC_PATH_MAX]; /* file that defines the `malloc` in use */
@@ -77,6 +102,8 @@ struct lab_ops;
 
 /* The lab backend used when exec_opts.lab is set; NULL if `name` is unknown. */
 const struct lab_ops *bench_lab_find(const char *name);
+/* The i-th lab backend: the lab's registry, then vt-glibc; NULL past the last. */
+const struct lab_ops *bench_lab_get(size_t i);
 
 struct exec_opts {
     const struct lab_ops *lab; /* run through this lab allocator instead of malloc */
@@ -115,12 +142,33 @@ int proc_statm_open(void);
 uint64_t proc_hwm_bytes(void);
 /* Reset the peak-RSS mark to the current RSS (Linux >= 4.0); 0 on success. */
 int proc_reset_hwm(void);
+/* May this process run on `cpu` (its sched_getaffinity mask)? 1 or 0. */
+int proc_cpu_allowed(int cpu);
+/* The CPUs this process may run on, as "0-3,6", into buf. */
+void proc_allowed_cpus(char *buf, size_t cap);
 
 /* Machine description for results: CPU, cores, kernel, glibc, THP, clocksource. */
 cJSON *machine_json(void);
 
 /* ------------------------------------------------------------------------------------- */
 /* The parent: running the matrix                                                         */
+
+/* Where the matrix is, for a progress line (bench_config.progress). */
+struct bench_progress {
+    size_t done;           /* runs finished */
+    size_t total;          /* runs in the matrix */
+    const char *workload;  /* the next run's workload (table label); NULL once all are done */
+    unsigned threads;      /* its threads */
+    const char *allocator; /* its allocator */
+    unsigned rep;          /* its repetition, 0-based like the results' `rep` */
+    unsigned repeat;       /* repetitions */
+};
+
+/* Called before each run and once at the end; the library never prints progress itself. */
+typedef void (*bench_progress_fn)(const struct bench_progress *p, void *arg);
+
+/* The progress line, "[3/40] small threads=1 glibc rep 0 of 0..4", into buf. */
+void bench_progress_format(char *buf, size_t cap, const struct bench_progress *p);
 
 struct bench_config {
     const char **workloads; /* names; "trace:PATH" is a trace compiled into a stream */
@@ -136,10 +184,11 @@ struct bench_config {
     unsigned repeat; /* repetitions, >= 1 */
     int pin_count;
     int pin_cpus[64];
-    unsigned timeout_s;   /* per worker */
-    int latency;          /* run latency passes */
-    int progress;         /* print progress on stderr */
-    const char *self_exe; /* path used to re-execute the worker */
+    unsigned timeout_s;         /* per worker */
+    int latency;                /* run latency passes */
+    bench_progress_fn progress; /* told where the matrix is, or NULL */
+    void *progress_arg;         /* its second argument */
+    const char *self_exe;       /* path used to re-execute the worker */
 };
 
 /* One (workload, threads, allocator): its runs and their summary. */
@@ -171,7 +220,10 @@ void bench_results_free(struct bench_results *res);
 cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator *a,
                           const char *workload, unsigned threads, unsigned rep);
 
-/* Run a probe worker with `a` preloaded: {status, provider, version} or {status, error}. */
+/*
+ * Run a probe worker with `a` preloaded: {status, provider, version} or {status, error};
+ * status "preload-mismatch" when its malloc is not the library's (error says why).
+ */
 cJSON *bench_probe(const char *self_exe, const struct allocator *a, unsigned timeout_s);
 
 /* The number at dotted `path` ("latency.malloc.p99_ns") in `j`; 1 if found. */
@@ -213,9 +265,13 @@ void free_env(char **env, const char *preload);
 /* ------------------------------------------------------------------------------------- */
 /* Reports                                                                               */
 
-/* The human tables on `fp`; the best value of a row marked when `tty` (colour unless NO_COLOR). */
+/*
+ * The human tables on `fp`, headed "heaplab COMMAND: ...". The best value of each row (and
+ * any that ties it as printed) is green when `color`, else marked '*'. With one repetition
+ * there is no spread to show.
+ */
 void report_table(const struct bench_config *cfg, const struct bench_results *res, FILE *fp,
-                  int tty);
+                  const char *command, int color);
 
 /*
  * The envelope of every results document (bench/envelope.c): {schema, tool {name, version},

@@ -7,11 +7,15 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
@@ -77,6 +81,43 @@ size_t allocator_builtins(struct allocator *out, size_t cap)
     return n;
 }
 
+int allocator_check_file(const char *path, struct diag *d)
+{
+    /* ld.so splits LD_PRELOAD at spaces and colons. */
+    if (strpbrk(path, " :"))
+        return diag_set(d, "%s: a path with a space or colon cannot be preloaded", path);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return diag_set(d, "%s: %s", path, errno == ENOENT ? "no such file" : strerror(errno));
+    if (!S_ISREG(st.st_mode)) return diag_set(d, "%s: not a regular file", path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return diag_set(d, "%s: cannot read it: %s", path, strerror(errno));
+    unsigned char h[EI_NIDENT + 2]; /* e_ident, then e_type in both ELF classes */
+    ssize_t n = read(fd, h, sizeof h);
+    close(fd);
+    if (n != (ssize_t)sizeof h || memcmp(h, ELFMAG, SELFMAG) != 0)
+        return diag_set(d, "%s: not an ELF shared object", path);
+    unsigned type = h[EI_DATA] == ELFDATA2MSB ? (unsigned)h[EI_NIDENT] << 8 | h[EI_NIDENT + 1]
+                                              : (unsigned)h[EI_NIDENT + 1] << 8 | h[EI_NIDENT];
+    if (type == ET_EXEC) return diag_set(d, "%s: an ELF executable, not a shared object", path);
+    if (type != ET_DYN) return diag_set(d, "%s: an ELF file but not a shared object", path);
+    return 0;
+}
+
+int allocator_diagnose(const char *path, struct diag *d)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) return diag_set(d, "%s: cannot be loaded: %s", path, dlerror());
+    /* dlsym on a handle searches the library, then what it depends on (libc's malloc). */
+    void *sym = dlsym(h, "malloc");
+    Dl_info info;
+    char want[PATH_MAX], got[PATH_MAX];
+    if (!sym || !dladdr(sym, &info) || !info.dli_fname || !realpath(path, want)
+        || !realpath(info.dli_fname, got) || strcmp(want, got) != 0)
+        return diag_set(d, "%s: defines no malloc", path);
+    return 0;
+}
+
 int allocator_parse(const char *item, struct allocator *a, struct diag *d)
 {
     if (strncmp(item, "lab:", 4) == 0) {
@@ -116,8 +157,9 @@ int allocator_parse(const char *item, struct allocator *a, struct diag *d)
     const char *path = eq + 1;
     if (realpath(path, resolved)) path = resolved;
     snprintf(a->path, sizeof(a->path), "%s", path);
-    a->found = readable(a->path);
-    if (!a->found) snprintf(a->note, sizeof(a->note), "cannot read %.200s", eq + 1);
+    struct diag why = { { 0 } };
+    a->found = allocator_check_file(a->path, &why) == 0;
+    if (!a->found) snprintf(a->note, sizeof(a->note), "%s", why.msg);
     return 0;
 }
 

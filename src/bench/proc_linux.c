@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,33 @@ void proc_self_usage(struct proc_usage *u)
     u->minor_faults = (uint64_t)r.ru_minflt;
     u->major_faults = (uint64_t)r.ru_majflt;
     u->maxrss_bytes = (uint64_t)r.ru_maxrss * 1024u;
+}
+
+int proc_cpu_allowed(int cpu)
+{
+    cpu_set_t set;
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return 0;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1; /* unknown: let pinning say */
+    return CPU_ISSET(cpu, &set) != 0;
+}
+
+void proc_allowed_cpus(char *buf, size_t cap)
+{
+    cpu_set_t set;
+    size_t n = 0;
+    buf[0] = 0;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return;
+    for (int lo = 0; lo < CPU_SETSIZE && n < cap; lo++) {
+        if (!CPU_ISSET(lo, &set)) continue;
+        int hi = lo;
+        while (hi + 1 < CPU_SETSIZE && CPU_ISSET(hi + 1, &set))
+            hi++;
+        int w = hi > lo ? snprintf(buf + n, cap - n, "%s%d-%d", n ? "," : "", lo, hi)
+                        : snprintf(buf + n, cap - n, "%s%d", n ? "," : "", lo);
+        if (w < 0) break;
+        n += (size_t)w;
+        lo = hi;
+    }
 }
 
 int proc_statm_open(void)

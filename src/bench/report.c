@@ -57,6 +57,11 @@ static const struct metric metrics[] = {
     { "realloc_p50_ns", "latency.realloc.p50_ns", NULL, 1, 0, LOWER },
     { "realloc_p99_ns", "latency.realloc.p99_ns", NULL, 1, 0, LOWER },
     { "timer_overhead_ns", "latency.timer_overhead_ns", NULL, 1, 1, LOWER },
+    { "voluntary_switches", "contention.voluntary_switches", NULL, 1, 0, LOWER },
+    { "involuntary_switches", "contention.involuntary_switches", NULL, 1, 0, LOWER },
+    { "blocked_ns", "contention.blocked_ns", NULL, 1, 0, LOWER },
+    { "runqueue_ns", "contention.runqueue_ns", NULL, 1, 0, LOWER },
+    { "thread_ns", "contention.thread_ns", NULL, 1, 0, LOWER },
 };
 #define N_METRICS (sizeof(metrics) / sizeof(metrics[0]))
 
@@ -71,12 +76,10 @@ static const struct metric *metric_find(const char *key)
     return NULL;
 }
 
-static const char *short_status(const struct bench_cell *c)
+static const char *short_status(const struct bench_config *cfg, const struct bench_cell *c)
 {
+    if (!cfg->allocs[c->alloc_idx].found) return "missing";
     if (c->note[0] == 0) return "n/a";
-    if (strncmp(c->note, "not installed", 13) == 0 || strncmp(c->note, "not built", 9) == 0
-        || strncmp(c->note, "cannot read", 11) == 0)
-        return "missing";
     if (strncmp(c->note, "needs at least", 14) == 0) return "-";
     const char *colon = strchr(c->note, ':');
     static char buf[32];
@@ -105,88 +108,146 @@ static void fmt_sig(char *buf, size_t cap, double v, int decimals)
     snprintf(buf, cap, "%.*f", digits, v);
 }
 
-static void print_table(const struct bench_config *cfg, const struct bench_results *res,
-                        const struct metric *m, FILE *fp, int tty, int color)
+/* One table cell: a metric over a cell's repetitions, as printed. */
+struct table_cell {
+    int have;      /* some successful run has the metric */
+    int below_res; /* a latency under the timer's resolution: printed "<RES", never ranked */
+    int mark;      /* the best of its row; every tied cell is marked */
+    double median; /* over the successful runs */
+    double spread; /* (max - min) / median */
+    char num[32];  /* the median as printed */
+};
+
+/*
+ * A latency whose median is below the timer's resolution (the largest any of the runs
+ * reported) is not a measurement: the timer cannot tell it from 0 or from its step.
+ */
+static void cell_eval(const struct bench_cell *c, const struct metric *m, struct table_cell *tc)
 {
-    size_t na = cfg->n_allocs;
-    fprintf(fp, "\n%s\n", m->title);
-    fprintf(fp, "%-18s %3s", "workload", "thr");
-    for (size_t a = 0; a < na; a++)
-        fprintf(fp, " %*.*s", COL_W, COL_W, cfg->allocs[a].name);
-    fprintf(fp, "\n");
-    /* Ratios to glibc per allocator, for the geometric mean row. */
-    size_t glibc = na;
-    for (size_t a = 0; a < na; a++)
-        if (strcmp(cfg->allocs[a].name, "glibc") == 0) glibc = a;
-    double *ratios = calloc(res->n_cells + 1, sizeof(double));
-    size_t *n_ratios = calloc(na + 1, sizeof(size_t));
-    if (!ratios || !n_ratios) {
-        free(ratios);
-        free(n_ratios);
+    struct summary s, res;
+    memset(tc, 0, sizeof *tc);
+    tc->have = bench_cell_metric(c, m->path, &s);
+    if (!tc->have) return;
+    tc->median = s.median;
+    tc->spread = s.spread;
+    if (strncmp(m->path, "latency.", 8) == 0
+        && bench_cell_metric(c, "latency.timer_resolution_ns", &res) && s.median < res.max) {
+        tc->below_res = 1;
+        snprintf(tc->num, sizeof tc->num, "<%.0f", ceil(res.max));
         return;
     }
-    size_t rows = res->n_cells / (na ? na : 1);
+    fmt_sig(tc->num, sizeof tc->num, s.median / m->scale, m->decimals);
+}
+
+/* May this cell be the best of its row, and count in the geomean? */
+static int rankable(const struct table_cell *tc)
+{
+    return tc->have && !tc->below_res;
+}
+
+/* Mark the best cell of a row and every cell that prints the same number (a tie). */
+static void mark_best(const struct metric *m, struct table_cell *tc, size_t n)
+{
+    int best = -1;
+    for (size_t a = 0; a < n; a++)
+        if (rankable(&tc[a])
+            && (best < 0
+                || (m->better == HIGHER ? tc[a].median > tc[best].median
+                                        : tc[a].median < tc[best].median)))
+            best = (int)a;
+    if (best < 0 || n < 2) return;
+    for (size_t a = 0; a < n; a++)
+        tc[a].mark = rankable(&tc[a]) && strcmp(tc[a].num, tc[best].num) == 0;
+}
+
+/* `text` right-aligned in a column (counting characters, not bytes: "±" is two). */
+static void put_cell(FILE *fp, const char *text, int green)
+{
+    int chars = 0;
+    for (const char *c = text; *c; c++)
+        chars += ((unsigned char)*c & 0xc0) != 0x80;
+    int pad = chars < COL_W ? COL_W - chars : 0;
+    fprintf(fp, " %*s%s%s%s", pad, "", green ? "\033[1;32m" : "", text, green ? "\033[0m" : "");
+}
+
+static void print_cell(FILE *fp, const struct table_cell *tc, const char *status, int spread,
+                       int color)
+{
+    char text[64];
+    const char *star = color ? "" : tc->mark ? "*" : " "; /* numbers stay aligned */
+    if (!tc->have)
+        snprintf(text, sizeof text, "%s", status);
+    else if (!spread || tc->below_res)
+        snprintf(text, sizeof text, "%s%s", tc->num, star);
+    else
+        snprintf(text, sizeof text, "%s%s ±%ld%%", tc->num, star, lround(tc->spread * 100));
+    put_cell(fp, text, tc->mark && color);
+}
+
+/* The geometric mean of each allocator's ratio to glibc (column `glibc`) over the rows. */
+static void print_geomean(FILE *fp, const double *ratios, size_t rows, size_t na)
+{
+    double *v = calloc(rows + 1, sizeof(double));
+    fprintf(fp, "%-22s", "geomean vs glibc");
+    for (size_t a = 0; a < na; a++) {
+        size_t k = 0;
+        for (size_t r = 0; v && r < rows; r++)
+            if (ratios[r * na + a] > 0) v[k++] = ratios[r * na + a];
+        char cell[32] = "-";
+        if (k) snprintf(cell, sizeof cell, "%.2fx", geomean(v, k));
+        put_cell(fp, cell, 0);
+    }
+    fprintf(fp, "\n");
+    free(v);
+}
+
+static void print_table(const struct bench_config *cfg, const struct bench_results *res,
+                        const struct metric *m, FILE *fp, int color)
+{
+    size_t na = cfg->n_allocs, rows = res->n_cells / (na ? na : 1), glibc = na;
+    fprintf(fp, "\n%s\n%-18s %3s", m->title, "workload", "thr");
+    for (size_t a = 0; a < na; a++) {
+        fprintf(fp, " %*.*s", COL_W, COL_W, cfg->allocs[a].name);
+        if (strcmp(cfg->allocs[a].name, "glibc") == 0) glibc = a;
+    }
+    fprintf(fp, "\n");
+    double *ratios = calloc(res->n_cells + 1, sizeof(double)); /* [row * na + a], 0 = none */
+    int below = 0;
+    if (!ratios) return;
     for (size_t r = 0; r < rows; r++) {
         const struct bench_cell *row = &res->cells[r * na];
-        struct summary s[ALLOC_MAX];
-        int have[ALLOC_MAX];
-        int best = -1;
-        for (size_t a = 0; a < na; a++) {
-            have[a] = bench_cell_metric(&row[a], m->key == NULL ? "" : m->path, &s[a]);
-            if (have[a]
-                && (best < 0
-                    || (m->better == HIGHER ? s[a].median > s[best].median
-                                            : s[a].median < s[best].median)))
-                best = (int)a;
-        }
+        struct table_cell tc[ALLOC_MAX];
         int any = 0;
-        for (size_t a = 0; a < na; a++)
-            any |= have[a];
+        for (size_t a = 0; a < na; a++) {
+            cell_eval(&row[a], m, &tc[a]);
+            any |= tc[a].have;
+            below |= tc[a].below_res;
+        }
         if (!any && strncmp(row[0].note, "needs at least", 14) == 0)
             continue; /* a workload that does not run at this thread count */
+        mark_best(m, tc, na);
         fprintf(fp, "%-18s %3u", bench_workload_label(row[0].workload), row[0].threads);
         for (size_t a = 0; a < na; a++) {
-            char cell[64];
-            if (!have[a]) {
-                snprintf(cell, sizeof(cell), "%s", short_status(&row[a]));
-                fprintf(fp, " %*s", COL_W, cell);
-                continue;
-            }
-            char num[32];
-            fmt_sig(num, sizeof(num), s[a].median / m->scale, m->decimals);
-            int pct = (int)lround(s[a].spread * 100);
-            int mark = tty && (int)a == best && na > 1;
-            snprintf(cell, sizeof(cell), "%s%s ±%d%%", num, mark && !color ? "*" : "", pct);
-            if (mark && color)
-                fprintf(fp, " \033[1;32m%*s\033[0m", COL_W, cell);
-            else
-                fprintf(fp, " %*s", COL_W, cell);
-            if (glibc < na && have[glibc] && s[glibc].median > 0 && s[a].median > 0) {
-                ratios[r * na + a] = s[a].median / s[glibc].median;
-                n_ratios[a]++;
-            }
+            print_cell(fp, &tc[a], short_status(cfg, &row[a]), cfg->repeat > 1, color);
+            if (glibc < na && rankable(&tc[a]) && rankable(&tc[glibc]) && tc[a].median > 0
+                && tc[glibc].median > 0)
+                ratios[r * na + a] = tc[a].median / tc[glibc].median;
         }
         fprintf(fp, "\n");
     }
-    if (glibc < na) {
-        fprintf(fp, "%-22s", "geomean vs glibc");
-        for (size_t a = 0; a < na; a++) {
-            double *v = calloc(rows + 1, sizeof(double));
-            size_t k = 0;
-            for (size_t r = 0; v && r < rows; r++)
-                if (ratios[r * na + a] > 0) v[k++] = ratios[r * na + a];
-            char cell[32];
-            if (k)
-                snprintf(cell, sizeof(cell), "%.2fx", geomean(v, k));
-            else
-                snprintf(cell, sizeof(cell), "-");
-            fprintf(fp, " %*s", COL_W, cell);
-            free(v);
-        }
-        fprintf(fp, "\n");
-    }
+    if (glibc < na) print_geomean(fp, ratios, rows, na);
+    if (below)
+        fprintf(fp, "<N: below the timer's resolution of N ns: not ranked, not in the geomean\n");
     free(ratios);
-    free(n_ratios);
+}
+
+/* Does any workload have a seed (a synthetic one, not a trace)? */
+static int any_seeded(const struct bench_config *cfg)
+{
+    for (size_t w = 0; w < cfg->n_workloads; w++)
+        if (strncmp(cfg->workloads[w], BENCH_TRACE_PREFIX, strlen(BENCH_TRACE_PREFIX)) != 0)
+            return 1;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -326,7 +387,7 @@ static void print_frag_tables(const struct bench_config *cfg, const struct bench
                 char cell[64], size[32];
                 double bytes, frag;
                 if (!mark_median(&row[a], labels[i], "footprint_bytes", &bytes)) {
-                    snprintf(cell, sizeof(cell), "%s", short_status(&row[a]));
+                    snprintf(cell, sizeof(cell), "%s", short_status(cfg, &row[a]));
                 } else {
                     fmt_size(size, sizeof(size), bytes);
                     if (mark_median(&row[a], labels[i], "frag", &frag))
@@ -363,16 +424,100 @@ static void print_frag_tables(const struct bench_config *cfg, const struct bench
             frag_row_start(fp, row, b == 0, bands[b].name);
             for (size_t a = 0; a < na; a++) {
                 char cell[64];
-                if (bench_cell_metric(&row[a], bands[b].key, &s))
+                if (bench_cell_metric(&row[a], bands[b].key, &s) && cfg->repeat > 1)
                     snprintf(cell, sizeof(cell), "%.2f ±%d%%", s.median,
                              (int)lround(s.spread * 100));
+                else if (s.n > 0)
+                    snprintf(cell, sizeof(cell), "%.2f", s.median);
                 else
-                    snprintf(cell, sizeof(cell), "%s", short_status(&row[a]));
+                    snprintf(cell, sizeof(cell), "%s", short_status(cfg, &row[a]));
                 fprintf(fp, " %*s", COL_W, cell);
             }
             fprintf(fp, "\n");
         }
     }
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Contention (docs/results.md, "contention"): what a falling throughput curve is made of    */
+
+/* A count in at most 6 characters: 950, 12345, 123k, 12.3M. */
+static void fmt_count(char *buf, size_t cap, double v)
+{
+    if (v < 100000)
+        snprintf(buf, cap, "%.0f", v);
+    else if (v < 1e7)
+        snprintf(buf, cap, "%.0fk", v / 1e3);
+    else
+        snprintf(buf, cap, "%.1fM", v / 1e6);
+}
+
+/* One contention cell: blocked / waiting as % of thread time, or switches vol / invol. */
+static void contention_cell(char *buf, size_t cap, const struct bench_config *cfg,
+                            const struct bench_cell *c, int switches)
+{
+    struct summary th, a, b;
+    if (!bench_cell_metric(c, "contention.thread_ns", &th)) {
+        snprintf(buf, cap, "%s", c->n_ok ? "-" : short_status(cfg, c));
+        return;
+    }
+    if (switches) {
+        char x[16] = "-", y[16] = "-";
+        if (bench_cell_metric(c, "contention.voluntary_switches", &a))
+            fmt_count(x, sizeof x, a.median);
+        if (bench_cell_metric(c, "contention.involuntary_switches", &b))
+            fmt_count(y, sizeof y, b.median);
+        snprintf(buf, cap, "%s / %s", x, y);
+        return;
+    }
+    double total = th.median > 0 ? th.median : 1;
+    char x[16] = "-", y[16] = "-";
+    if (bench_cell_metric(c, "contention.blocked_ns", &a))
+        snprintf(x, sizeof x, "%.0f%%", 100 * a.median / total);
+    if (bench_cell_metric(c, "contention.runqueue_ns", &b))
+        snprintf(y, sizeof y, "%.0f%%", 100 * b.median / total);
+    snprintf(buf, cap, "%s / %s", x, y);
+}
+
+/*
+ * Two tables when some run had more than one thread: time off the CPU, blocked / waiting
+ * for a CPU, as a share of the threads' time, and context switches, voluntary / involuntary;
+ * medians over the repetitions, not ranked (they explain the throughput table).
+ */
+static void print_contention(const struct bench_config *cfg, const struct bench_results *res,
+                             FILE *fp)
+{
+    size_t na = cfg->n_allocs, rows = na ? res->n_cells / na : 0;
+    int multi = 0;
+    for (size_t i = 0; i < res->n_cells; i++)
+        multi |= res->cells[i].threads > 1 && res->cells[i].n_ok > 0;
+    if (!multi) return;
+    static const char *const titles[2] = {
+        "Contention: blocked / waiting for a CPU, % of thread time (median)",
+        "Contention: context switches per run, voluntary / involuntary (median)"
+    };
+    for (int sw = 0; sw < 2; sw++) {
+        fprintf(fp, "\n%s\n%-18s %3s", titles[sw], "workload", "thr");
+        for (size_t a = 0; a < na; a++)
+            fprintf(fp, " %*.*s", COL_W, COL_W, cfg->allocs[a].name);
+        fprintf(fp, "\n");
+        for (size_t r = 0; r < rows; r++) {
+            const struct bench_cell *row = &res->cells[r * na];
+            int any = 0;
+            for (size_t a = 0; a < na; a++)
+                any |= row[a].n_ok > 0;
+            if (!any && strncmp(row[0].note, "needs at least", 14) == 0) continue;
+            fprintf(fp, "%-18s %3u", bench_workload_label(row[0].workload), row[0].threads);
+            for (size_t a = 0; a < na; a++) {
+                char cell[64];
+                contention_cell(cell, sizeof cell, cfg, &row[a], sw);
+                put_cell(fp, cell, 0);
+            }
+            fprintf(fp, "\n");
+        }
+    }
+    fprintf(fp, "blocked: asleep (a lock's futex wait, I/O); waiting: runnable, no CPU free "
+                "(more threads than CPUs)\n");
 }
 
 /* Append to a note ("" at first), a clause at a time. */
@@ -446,21 +591,22 @@ static void trace_notes(const struct bench_config *cfg, const struct bench_resul
 }
 
 void report_table(const struct bench_config *cfg, const struct bench_results *res, FILE *fp,
-                  int tty)
+                  const char *command, int color)
 {
-    const char *nc = getenv("NO_COLOR");
-    int color = tty && !(nc && nc[0]);
-    fprintf(fp,
-            "heaplab bench: seed %llu, %u repeat%s, median and relative spread (max-min)/median",
-            (unsigned long long)cfg->seed, cfg->repeat, cfg->repeat == 1 ? "" : "s");
-    if (tty) fprintf(fp, "; best of each row %s", color ? "in green" : "marked *");
-    fprintf(fp, "\n");
+    fprintf(fp, "heaplab %s: ", command);
+    if (any_seeded(cfg)) fprintf(fp, "seed %llu, ", (unsigned long long)cfg->seed);
+    if (cfg->repeat > 1)
+        fprintf(fp, "%u repeats, median and relative spread (max-min)/median", cfg->repeat);
+    else
+        fprintf(fp, "1 repeat");
+    fprintf(fp, "; best of each row %s\n", color ? "in green" : "marked *");
     for (size_t i = 0; i < sizeof(table_keys) / sizeof(table_keys[0]); i++) {
         const struct metric *m = metric_find(table_keys[i]);
         if (!cfg->latency && strstr(m->path, "latency.")) continue;
-        print_table(cfg, res, m, fp, tty, color);
+        print_table(cfg, res, m, fp, color);
     }
     print_frag_tables(cfg, res, fp);
+    print_contention(cfg, res, fp);
     /* Notes: every failure or missing allocator, once each. */
     int header = 0;
     for (size_t i = 0; i < res->n_cells; i++) {
@@ -479,17 +625,6 @@ void report_table(const struct bench_config *cfg, const struct bench_results *re
                 bench_workload_label(c->workload), c->threads, c->threads == 1 ? "" : "s", c->note);
     }
     trace_notes(cfg, res, fp, &header);
-}
-
-static cJSON *summary_json(const struct summary *s)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "median", s->median);
-    cJSON_AddNumberToObject(j, "min", s->min);
-    cJSON_AddNumberToObject(j, "max", s->max);
-    cJSON_AddNumberToObject(j, "spread", s->spread);
-    cJSON_AddNumberToObject(j, "n", (double)s->n);
-    return j;
 }
 
 cJSON *report_json(const struct bench_config *cfg, const struct bench_results *res,
@@ -593,13 +728,9 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
     }
 }
 
-/* A CSV field: quoted if it holds a comma, quote or newline. */
+/* A CSV text field, quoted as RFC 4180 says (always, so a reader never has to guess). */
 static void sb_field(struct sbuf *b, const char *s)
 {
-    if (strpbrk(s, ",\"\n") == NULL) {
-        sb_printf(b, "%s", s);
-        return;
-    }
     sb_printf(b, "\"");
     for (const char *c = s; *c; c++)
         sb_printf(b, *c == '"' ? "\"\"" : "%c", *c);
@@ -621,10 +752,11 @@ int report_csv(const struct bench_config *cfg, const struct bench_results *res, 
         {
             const cJSON *st = cJSON_GetObjectItemCaseSensitive(run, "status");
             const cJSON *rep = cJSON_GetObjectItemCaseSensitive(run, "rep");
-            sb_printf(&b, "%s,%u,", cell->workload, cell->threads);
+            sb_field(&b, cell->workload);
+            sb_printf(&b, ",%u,", cell->threads);
             sb_field(&b, cfg->allocs[cell->alloc_idx].name);
-            sb_printf(&b, ",%d,%s", cJSON_IsNumber(rep) ? rep->valueint : -1,
-                      cJSON_IsString(st) ? st->valuestring : "?");
+            sb_printf(&b, ",%d,", cJSON_IsNumber(rep) ? rep->valueint : -1);
+            sb_field(&b, cJSON_IsString(st) ? st->valuestring : "?");
             for (size_t m = 0; m < N_METRICS; m++) {
                 double v;
                 if (bench_json_number(run, metrics[m].path, &v))

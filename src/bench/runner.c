@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "util/clock.h"
 #include "util/diag.h"
 #include "workload/workload.h"
 
@@ -76,15 +75,17 @@ static cJSON *failure(const char *status, const char *fmt, ...)
     return j;
 }
 
-/* Last non-empty line of s (modified in place). */
+/* Last non-empty line of s (modified in place), without the worker's "heaplab: " prefix. */
 static const char *last_line(char *s)
 {
+    static const char prefix[] = "heaplab: ";
     if (!s) return "";
     size_t n = strlen(s);
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
         s[--n] = 0;
     char *nl = strrchr(s, '\n');
-    return nl ? nl + 1 : s;
+    char *line = nl ? nl + 1 : s;
+    return strncmp(line, prefix, sizeof prefix - 1) == 0 ? line + sizeof prefix - 1 : line;
 }
 
 cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator *a,
@@ -177,11 +178,35 @@ cJSON *bench_probe(const char *self_exe, const struct allocator *a, unsigned tim
     else if (sr.timed_out)
         res = failure("timeout", "no answer in %u s", timeout_s);
     else if (!WIFEXITED(sr.status) || WEXITSTATUS(sr.status) != 0)
-        res = failure("failed", "%s", sr.err_n ? last_line(sr.err) : "probe failed");
+        res = failure(WEXITSTATUS(sr.status) == 3 ? "preload-mismatch" : "failed", "%s",
+                      sr.err_n ? last_line(sr.err) : "probe failed");
     else if (!(res = cJSON_Parse(sr.out ? sr.out : "")))
         res = failure("failed", "probe wrote no valid result");
     spawn_result_free(&sr);
     return res;
+}
+
+int bench_allocator_check(const char *self_exe, const struct allocator *a, unsigned timeout_s,
+                          struct diag *d)
+{
+    static const char ld_so_error[] = "error while loading shared libraries: ";
+    if (!a->found || a->lab[0] || !a->path[0]) return 0;
+    if (allocator_check_file(a->path, d) != 0) return -1;
+    /* Preloaded, as in the runs: dlopen alone cannot load allocators that use initial-exec
+     * TLS (jemalloc), and loading runs constructors, which must not run in this process. */
+    cJSON *r = bench_probe(self_exe, a, timeout_s);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
+    const char *status = cJSON_IsString(st) ? st->valuestring : "";
+    const char *err = cJSON_IsString(e) ? e->valuestring : "";
+    const char *ld_so = strstr(err, ld_so_error);
+    int rc = 0;
+    if (strcmp(status, "preload-mismatch") == 0) /* the worker said why (allocator_diagnose) */
+        rc = diag_set(d, "%s", err);
+    else if (strcmp(status, "failed") == 0 && ld_so) /* ld.so gave up before main */
+        rc = diag_set(d, "%s: cannot be loaded: %s", a->path, ld_so + strlen(ld_so_error));
+    cJSON_Delete(r);
+    return rc;
 }
 
 /* Walk a dotted path ("latency.malloc.p99_ns") to a number. */
@@ -219,13 +244,28 @@ int bench_cell_metric(const struct bench_cell *c, const char *key, struct summar
     return n > 0;
 }
 
-static void progress(const struct bench_config *cfg, size_t done, size_t total, const char *w,
-                     unsigned t, const char *a, unsigned rep, uint64_t start_ns)
+void bench_progress_format(char *buf, size_t cap, const struct bench_progress *p)
 {
-    if (!cfg->progress || clock_ns() - start_ns < 1000000000u) return;
-    fprintf(stderr, "\r\033[K[%zu/%zu] %s threads=%u %s rep %u/%u", done + 1, total, w, t, a,
-            rep + 1, cfg->repeat);
-    fflush(stderr);
+    if (!p->workload) {
+        snprintf(buf, cap, "[%zu/%zu] done", p->done, p->total);
+        return;
+    }
+    snprintf(buf, cap, "[%zu/%zu] %s threads=%u %s rep %u of 0..%u", p->done + 1, p->total,
+             p->workload, p->threads, p->allocator, p->rep, p->repeat ? p->repeat - 1 : 0);
+}
+
+static void progress(const struct bench_config *cfg, size_t done, size_t total, const char *w,
+                     unsigned t, const char *a, unsigned rep)
+{
+    if (!cfg->progress) return;
+    struct bench_progress p = { .done = done,
+                                .total = total,
+                                .workload = w,
+                                .threads = t,
+                                .allocator = a,
+                                .rep = rep,
+                                .repeat = cfg->repeat };
+    cfg->progress(&p, cfg->progress_arg);
 }
 
 static void record_identity(cJSON *info, const cJSON *run)
@@ -262,7 +302,6 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
             if (fixed || (wl && cfg->threads[t] >= wl->min_threads))
                 total += cfg->repeat * cfg->n_allocs;
     }
-    uint64_t start = clock_ns();
     size_t done = 0;
     for (size_t w = 0; w < cfg->n_workloads; w++) {
         const struct workload *wl = workload_find(cfg->workloads[w]);
@@ -294,8 +333,7 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
                         done++;
                         continue;
                     }
-                    progress(cfg, done, total, bench_workload_label(wname), threads, al->name, rep,
-                             start);
+                    progress(cfg, done, total, bench_workload_label(wname), threads, al->name, rep);
                     cJSON *r = bench_spawn_worker(cfg, al, wname, threads, rep);
                     done++;
                     const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
@@ -314,10 +352,7 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
             }
         }
     }
-    if (cfg->progress && clock_ns() - start >= 1000000000u) {
-        fprintf(stderr, "\r\033[K");
-        fflush(stderr);
-    }
+    progress(cfg, done, total, NULL, 0, NULL, 0);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* bench/summary.c */
 #include "bench/summary.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,4 +68,15 @@ void summary_format(char *buf, size_t cap, const struct summary *s, double scale
         snprintf(buf, cap, "%s (%s..%s)", med, lo, hi);
     else
         snprintf(buf, cap, "%s ±%ld%%", med, lround(s->spread * 100));
+}
+
+cJSON *summary_json(const struct summary *s)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "median", s->median);
+    cJSON_AddNumberToObject(j, "min", s->min);
+    cJSON_AddNumberToObject(j, "max", s->max);
+    cJSON_AddNumberToObject(j, "spread", s->spread);
+    cJSON_AddNumberToObject(j, "n", (double)s->n);
+    return j;
 }

@@ -28,6 +28,10 @@ void summarize(double *v, size_t n, struct summary *out);
  */
 void summary_format(char *buf, size_t cap, const struct summary *s, double scale, int decimals);
 
+typedef struct cJSON cJSON;
+/* {median, min, max, spread, n} as results files carry every summary (docs/results.md). */
+cJSON *summary_json(const struct summary *s);
+
 /* Geometric mean of the positive values of v[0..n); 0 if there are none. */
 double geomean(const double *v, size_t n);
 

@@ -140,26 +140,12 @@ const char *cli_join(int argc, char **argv);
 
 /* Is `fd` a terminal? */
 int cli_isatty(int fd);
+/* Colour on `fd`: a terminal and NO_COLOR unset or empty (no-color.org). The best value
+ * of a table row is green in colour, else marked '*'. */
+int cli_color(int fd);
 
 /* Install the SIGINT/SIGTERM/SIGHUP handler: kill and reap every child process group,
  * remove temporary files (util/cleanup.h), exit 128 + signal. */
 void cli_install_signal_handlers(void);
-
-/* ------------------------------------------------------------------------------------- */
-/* Legacy: commands not yet on an option table (each goes when its command moves over)    */
-
-int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static inline int cli_parse_u64(const char *s, uint64_t *out)
-{
-    return cli_parse_count(s, out);
-}
-int cmd_bench(int argc, char **argv);
-int cmd_record(int argc, char **argv);
-int cmd_trace(int argc, char **argv);
-int cmd_replay(int argc, char **argv);
-int cmd_list(int argc, char **argv);
-int cmd_worker(int argc, char **argv);
-/* The command line as main() saw it (legacy commands record it in results files). */
-extern const char *cli_legacy_command_line;
 
 #endif

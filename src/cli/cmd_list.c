@@ -40,17 +40,27 @@ static void list_workloads(void)
     }
 }
 
+/* Is `name` one of the comma-separated items of `list`? */
+static int in_list(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && strncmp(p, name, n) == 0) return 1;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* Every lab backend `bench --allocator lab:NAME` takes; `race` takes all but vt-glibc. */
 static void list_lab(void)
 {
+    const struct lab_ops *ops;
     printf("%-14s %-8s %s\n", "lab allocator", "default", "strategy");
-    for (size_t i = 0; i < lab_count; i++) {
-        const char *n = lab_list[i]->name;
-        size_t len = strlen(n);
-        const char *set = LAB_DEFAULT_SET;
-        const char *hit = strstr(set, n);
-        int dflt = hit && (hit == set || hit[-1] == ',') && (hit[len] == ',' || hit[len] == 0);
-        printf("%-14s %-8s %s\n", n, dflt ? "yes" : "no", lab_list[i]->summary);
-    }
+    for (size_t i = 0; (ops = bench_lab_get(i)); i++)
+        printf("%-14s %-8s %s\n", ops->name, in_list(LAB_DEFAULT_SET, ops->name) ? "yes" : "no",
+               ops->summary);
 }
 
 static int list_allocators(void)

@@ -460,8 +460,7 @@ static void put_cell(const char *text, size_t width, int best, int color)
 static void print_table(const struct run_args *a, const struct run_state *st)
 {
     static struct run_table t;
-    const char *no_color = getenv("NO_COLOR");
-    int color = cli_isatty(1) && !(no_color && no_color[0]);
+    int color = cli_color(1);
     memset(&t, 0, sizeof t);
     fill_table(st, &t);
     printf("heaplab run: %s\n", cli_join(a->ncmd, a->cmd));
@@ -485,17 +484,6 @@ static void print_table(const struct run_args *a, const struct run_state *st)
     fflush(stdout);
 }
 
-static cJSON *summary_object(const struct summary *s)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "median", s->median);
-    cJSON_AddNumberToObject(j, "min", s->min);
-    cJSON_AddNumberToObject(j, "max", s->max);
-    cJSON_AddNumberToObject(j, "spread", s->spread);
-    cJSON_AddNumberToObject(j, "n", (double)s->n);
-    return j;
-}
-
 /* Allocator i as docs/results.md describes it; its runs move into the object. */
 static cJSON *allocator_object(struct run_state *st, size_t i)
 {
@@ -515,7 +503,7 @@ static cJSON *allocator_object(struct run_state *st, size_t i)
         struct summary s;
         struct bench_cell c = { .runs = st->runs[i] };
         if (bench_cell_metric(&c, run_metrics[m].key, &s))
-            cJSON_AddItemToObject(sum, run_metrics[m].key, summary_object(&s));
+            cJSON_AddItemToObject(sum, run_metrics[m].key, summary_json(&s));
     }
     cJSON_AddItemToObject(o, "runs", st->runs[i]);
     st->runs[i] = NULL;

@@ -4,7 +4,6 @@
  * or with corrupt chunks) is reported as far as it can be read, then the same error line.
  */
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,23 +14,58 @@
 #include "trace/trace.h"
 #include "util/diag.h"
 
-static const char trace_usage[] = "usage: heaplab trace info [--json] FILE\n"
-                                  "       heaplab trace dump [--order file|seq] [--limit N] FILE\n";
+static int run_trace(int argc, char **argv, const struct cli_ctx *ctx);
+static int run_info(int argc, char **argv, const struct cli_ctx *ctx);
+static int run_dump(int argc, char **argv, const struct cli_ctx *ctx);
 
-static const char trace_help[] =
-        "\n"
-        "Inspect a trace written by 'heaplab record' (format heaplab.trace/1, docs/traces.md).\n"
-        "\n"
-        "  info   events by kind, threads, peak live bytes and when, size and lifetime\n"
-        "         histograms, cross-thread frees, frees of unknown pointers, failures,\n"
-        "         and the other files of its recording (FILE.<pid>: children, exec'd images)\n"
-        "         --json   the same as one JSON document (schema heaplab.trace-info/1)\n"
-        "  dump   one line per event\n"
-        "         --order file|seq   as stored (default), or merged by sequence number\n"
-        "         --limit N          at most N events\n"
-        "\n"
+enum { OPT_JSON = 256, OPT_ORDER };
+
+static const struct cli_opt info_opts[] = {
+    { .key = OPT_JSON,
+      .name = "json",
+      .help = "one JSON document on stdout (schema heaplab.trace-info/1)" },
+    { 0 },
+};
+
+static const struct cli_opt dump_opts[] = {
+    { .key = OPT_ORDER,
+      .name = "order",
+      .arg = "file|seq",
+      .help = "as stored (default), or merged by sequence number" },
+    { .key = 'n', .short_name = 'n', .name = "limit", .arg = "N", .help = "at most N events" },
+    { 0 },
+};
+
+static const char trace_exit_notes[] =
         "Exit status: 0; 1 when the file cannot be read, or is truncated or has corrupt\n"
-        "chunks (what could be read is still reported); 2 on a usage error.\n";
+        "chunks (what could be read is still reported); 2 on a usage error.";
+
+static const struct cli_command cmd_info = {
+    .name = "trace info",
+    .args_after = "FILE",
+    .about = "What a trace written by 'heaplab record' holds (docs/traces.md): events by kind,\n"
+             "threads, peak live bytes and when, size and lifetime histograms, cross-thread\n"
+             "frees, frees of unknown pointers, failures, and the other files of its\n"
+             "recording (FILE.<pid>: children, exec'd images).",
+    .opts = info_opts,
+    .notes = trace_exit_notes,
+    .run = run_info,
+};
+
+static const struct cli_command cmd_dump = {
+    .name = "trace dump",
+    .args_after = "FILE",
+    .about = "One line per event of a trace written by 'heaplab record'.",
+    .opts = dump_opts,
+    .notes = trace_exit_notes,
+    .run = run_dump,
+};
+
+const struct cli_command cli_cmd_trace = {
+    .name = "trace",
+    .summary = "inspect a recorded trace ('trace info FILE', 'trace dump FILE')",
+    .run = run_trace,
+};
 
 static void fmt_bytes(char *buf, size_t n, uint64_t b)
 {
@@ -347,12 +381,13 @@ static char *info_json(const char *path, const struct trace_reader *r, const str
 
 /* The one trace file left on the command line, opened: EXIT_OK, or the exit status after
  * reporting a usage error (none or several files) or a file that cannot be read. */
-static int open_trace_arg(int argc, char **argv, const char **path, struct trace_reader **r)
+static int open_trace_arg(const struct cli_command *c, int argc, char **argv, int first,
+                          const char **path, struct trace_reader **r)
 {
-    if (optind != argc - 1)
-        return cli_usage_error(trace_usage, "%s",
-                               optind >= argc ? "no trace file given" : "one trace file at a time");
-    *path = argv[optind];
+    if (first != argc - 1)
+        return cli_usage(c, "%s",
+                         first >= argc ? "no trace file given" : "one trace file at a time");
+    *path = argv[first];
     struct diag d = { { 0 } };
     if (trace_open(r, *path, &d) != 0) {
         cli_error("%s", d.msg);
@@ -371,56 +406,28 @@ static int finish(const char *path, const struct trace_reader *r)
     return EXIT_FAIL;
 }
 
-static int trace_info(int argc, char **argv)
+/* Print the report (text or JSON) of an open trace and its recording. */
+static int info_report(const char *path, struct trace_reader *r, int json)
 {
-    static const struct option longopts[] = {
-        { "json", no_argument, NULL, 'J' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int json = 0, ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'J':
-            json = 1;
-            break;
-        case 'h':
-            fputs(trace_usage, stdout);
-            fputs(trace_help, stdout);
-            return EXIT_OK;
-        default:
-            return cli_usage_error(trace_usage, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        }
-    }
-    const char *path = NULL;
-    struct trace_reader *r = NULL;
-    int rc = open_trace_arg(argc, argv, &path, &r);
-    if (rc != EXIT_OK) return rc;
     struct trace_stats s;
     struct diag d = { { 0 } };
     if (trace_stats(r, &s, &d) != 0) {
         cli_error("%s: %s", path, d.msg);
-        trace_close(r);
         return EXIT_FAIL;
     }
     struct trace_recording rec;
     if (trace_recording_find(&rec, path, &d) != 0) {
         cli_error("%s", d.msg);
-        trace_close(r);
         return EXIT_FAIL;
     }
+    int rc = EXIT_OK;
     if (json) {
         char *text = info_json(path, r, &s, &rec);
-        if (!text) {
+        if (text)
+            puts(text);
+        else
             cli_error("out of memory");
-            trace_recording_fini(&rec);
-            trace_close(r);
-            return EXIT_FAIL;
-        }
-        puts(text);
+        rc = text ? EXIT_OK : EXIT_FAIL;
         free(text);
     } else {
         print_info(path, r, &s);
@@ -428,11 +435,27 @@ static int trace_info(int argc, char **argv)
     }
     trace_recording_fini(&rec);
     fflush(stdout);
-    rc = finish(path, r);
-    trace_close(r);
     return rc;
 }
 
+static int run_info(int argc, char **argv, const struct cli_ctx *ctx)
+{
+    (void)ctx;
+    struct cli_parser p;
+    cli_parser_init(&p, &cmd_info, argc, argv);
+    int json = 0, ch;
+    while ((ch = cli_next(&p)) > 0)
+        json |= ch == OPT_JSON;
+    if (ch != CLI_DONE) return cli_parse_status(ch);
+    const char *path = NULL;
+    struct trace_reader *r = NULL;
+    int rc = open_trace_arg(&cmd_info, argc, argv, p.optind, &path, &r);
+    if (rc != EXIT_OK) return rc;
+    rc = info_report(path, r, json);
+    if (rc == EXIT_OK) rc = finish(path, r);
+    trace_close(r);
+    return rc;
+}
 static void dump_event(const struct trace_event *e, uint64_t start)
 {
     double t = e->ns > start ? (double)(e->ns - start) / 1e9 : 0.0;
@@ -484,45 +507,28 @@ static void dump_event(const struct trace_event *e, uint64_t start)
     putchar('\n');
 }
 
-static int trace_dump(int argc, char **argv)
+static int run_dump(int argc, char **argv, const struct cli_ctx *ctx)
 {
-    static const struct option longopts[] = {
-        { "order", required_argument, NULL, 'o' },
-        { "limit", required_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    (void)ctx;
+    struct cli_parser p;
+    cli_parser_init(&p, &cmd_dump, argc, argv);
     enum trace_order order = TRACE_ORDER_FILE;
     uint64_t limit = UINT64_MAX;
     int ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+n:h", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'o':
-            if (strcmp(optarg, "file") == 0)
-                order = TRACE_ORDER_FILE;
-            else if (strcmp(optarg, "seq") == 0)
-                order = TRACE_ORDER_SEQ;
-            else
-                return cli_usage_error(trace_usage, "bad --order \"%s\" (file or seq)", optarg);
-            break;
-        case 'n':
-            if (cli_parse_u64(optarg, &limit) != 0)
-                return cli_usage_error(trace_usage, "bad --limit \"%s\"", optarg);
-            break;
-        case 'h':
-            fputs(trace_usage, stdout);
-            fputs(trace_help, stdout);
-            return EXIT_OK;
-        default:
-            return cli_usage_error(trace_usage, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        }
+    while ((ch = cli_next(&p)) > 0) {
+        if (ch == OPT_ORDER && strcmp(p.value, "file") == 0)
+            order = TRACE_ORDER_FILE;
+        else if (ch == OPT_ORDER && strcmp(p.value, "seq") == 0)
+            order = TRACE_ORDER_SEQ;
+        else if (ch == OPT_ORDER)
+            return cli_bad_value(&p, "file or seq");
+        else if (ch == 'n' && cli_value_count(&p, 0, UINT64_MAX, &limit) != 0)
+            return EXIT_USAGE;
     }
+    if (ch != CLI_DONE) return cli_parse_status(ch);
     const char *path = NULL;
     struct trace_reader *r = NULL;
-    int rc = open_trace_arg(argc, argv, &path, &r);
+    int rc = open_trace_arg(&cmd_dump, argc, argv, p.optind, &path, &r);
     if (rc != EXIT_OK) return rc;
     uint64_t start = trace_header(r)->start_mono_ns;
     trace_rewind(r, order);
@@ -536,16 +542,23 @@ static int trace_dump(int argc, char **argv)
     return rc;
 }
 
-int cmd_trace(int argc, char **argv)
+/* `heaplab trace SUBCOMMAND ...`; `trace --help` prints both subcommands' help. */
+static int run_trace(int argc, char **argv, const struct cli_ctx *ctx)
 {
-    if (argc < 2) return cli_usage_error(trace_usage, "%s", "no subcommand given (info or dump)");
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-        fputs(trace_usage, stdout);
-        fputs(trace_help, stdout);
+    const char *sub = argc >= 2 ? argv[1] : NULL;
+    if (sub && (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)) {
+        cli_print_help(&cmd_info, stdout);
+        fputc('\n', stdout);
+        cli_print_help(&cmd_dump, stdout);
         return EXIT_OK;
     }
-    if (strcmp(sub, "info") == 0) return trace_info(argc - 1, argv + 1);
-    if (strcmp(sub, "dump") == 0) return trace_dump(argc - 1, argv + 1);
-    return cli_usage_error(trace_usage, "unknown trace subcommand \"%s\"", sub);
+    if (sub && strcmp(sub, "info") == 0) return run_info(argc - 1, argv + 1, ctx);
+    if (sub && strcmp(sub, "dump") == 0) return run_dump(argc - 1, argv + 1, ctx);
+    if (!sub)
+        cli_error("no subcommand given (info or dump)");
+    else
+        cli_error("unknown trace subcommand \"%s\" (info or dump)", sub);
+    cli_print_usage(&cmd_info, stderr);
+    cli_print_usage(&cmd_dump, stderr);
+    return EXIT_USAGE;
 }

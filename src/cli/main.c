@@ -8,53 +8,15 @@
 #include "cli/build_info.h"
 #include "cli/cli.h"
 
-extern const struct cli_command cli_cmd_list, cli_cmd_run, cli_cmd_race, cli_cmd_serve;
-
-/* Commands still parsing their own options: main() hands them argv as it is. */
-static int legacy_bench(int argc, char **argv, const struct cli_ctx *ctx)
-{
-    (void)ctx;
-    return cmd_bench(argc, argv);
-}
-static int legacy_replay(int argc, char **argv, const struct cli_ctx *ctx)
-{
-    (void)ctx;
-    return cmd_replay(argc, argv);
-}
-static int legacy_record(int argc, char **argv, const struct cli_ctx *ctx)
-{
-    (void)ctx;
-    return cmd_record(argc, argv);
-}
-static int legacy_trace(int argc, char **argv, const struct cli_ctx *ctx)
-{
-    (void)ctx;
-    return cmd_trace(argc, argv);
-}
-static int legacy_worker(int argc, char **argv, const struct cli_ctx *ctx)
-{
-    (void)ctx;
-    return cmd_worker(argc, argv);
-}
-
-static const struct cli_command legacy_cmds[] = {
-    { "bench", "run workloads under each allocator: throughput, latency, peak RSS, fragmentation",
-      NULL, NULL, NULL, NULL, NULL, legacy_bench },
-    { "replay", "replay a recorded malloc trace under each allocator", NULL, NULL, NULL, NULL, NULL,
-      legacy_replay },
-    { "record", "run a program and record its malloc calls into a trace", NULL, NULL, NULL, NULL,
-      NULL, legacy_record },
-    { "trace", "inspect a recorded trace ('trace info FILE', 'trace dump FILE')", NULL, NULL, NULL,
-      NULL, NULL, legacy_trace },
-    { "__worker", NULL, NULL, NULL, NULL, NULL, NULL, legacy_worker },
-};
+extern const struct cli_command cli_cmd_bench, cli_cmd_run, cli_cmd_race, cli_cmd_serve,
+        cli_cmd_replay, cli_cmd_record, cli_cmd_trace, cli_cmd_compare, cli_cmd_merge, cli_cmd_list,
+        cli_cmd_worker;
 
 const struct cli_command *const cli_commands[] = {
-    &legacy_cmds[0], &cli_cmd_run,    &cli_cmd_race, &cli_cmd_serve,  &legacy_cmds[1],
-    &legacy_cmds[2], &legacy_cmds[3], &cli_cmd_list, &legacy_cmds[4], NULL,
+    &cli_cmd_bench,  &cli_cmd_run,    &cli_cmd_race,   &cli_cmd_serve,
+    &cli_cmd_replay, &cli_cmd_record, &cli_cmd_trace,  &cli_cmd_compare,
+    &cli_cmd_merge,  &cli_cmd_list,   &cli_cmd_worker, NULL,
 };
-
-const char *cli_legacy_command_line;
 
 const struct cli_command *cli_find_command(const char *name)
 {
@@ -105,7 +67,6 @@ int main(int argc, char **argv)
     static char line[8192];
     snprintf(line, sizeof line, "%s", cli_join(argc, argv));
     struct cli_ctx ctx = { line };
-    cli_legacy_command_line = ctx.command_line;
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         print_main_usage(stdout);
         return EXIT_OK;

@@ -27,16 +27,6 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
-int cli_usage_error(const char *usage, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vmsg("", fmt, ap);
-    va_end(ap);
-    fputs(usage, stderr);
-    return EXIT_USAGE;
-}
-
 void cli_warn(const char *fmt, ...)
 {
     va_list ap;
@@ -199,6 +189,12 @@ const char *cli_join(int argc, char **argv)
 int cli_isatty(int fd)
 {
     return isatty(fd);
+}
+
+int cli_color(int fd)
+{
+    const char *no_color = getenv("NO_COLOR");
+    return isatty(fd) && !(no_color && no_color[0]);
 }
 
 static void on_signal(int sig)

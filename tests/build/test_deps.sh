@@ -110,4 +110,14 @@ check "make without cJSON: not CMake's generic error" \
 check "make without cJSON: cmake's own lines are shown" \
     grep -q "Configuring incomplete" "$TMP/out"
 [ $FAIL -eq 0 ] || sed 's/^/  | /' "$TMP/out" | tail -20 >&2
+
+# --- No npm (CMake is pointed at one that does not exist): the viewer's build says what to
+# install and `make deps`.
+FAKE_MISSING="" PATH="$TMP/bin:$PATH" make -C "$SRC" --no-print-directory build \
+    BUILD="$TMP/build3" CMAKE_ARGS="-DHL_NPM=$TMP/no-npm" >"$TMP/out" 2>&1
+rc=$?
+check "make without npm: fails" [ $rc -ne 0 ]
+check "make without npm: names nodejs and npm" grep -q "apt-get install nodejs npm" "$TMP/out"
+check "make without npm: says make deps" grep -q "make deps" "$TMP/out"
+[ $FAIL -eq 0 ] || sed 's/^/  | /' "$TMP/out" | tail -20 >&2
 finish

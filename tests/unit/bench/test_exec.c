@@ -90,6 +90,36 @@ static void test_exec_cross_thread_stream_completes(void)
     cJSON_Delete(r);
 }
 
+/* Contention: one entry per thread, and blocked = wall - on CPU - waiting (>= 0) in each. */
+static void test_exec_reports_contention_per_thread(void)
+{
+    cJSON *r = run("shared-pool", 2, 5000, 0);
+    REQUIRE(r);
+    const cJSON *c = cJSON_GetObjectItem(r, "contention");
+    REQUIRE(cJSON_IsObject(c));
+    const cJSON *threads = cJSON_GetObjectItem(c, "threads");
+    REQUIRE(cJSON_GetArraySize(threads) == 2);
+    int schedstat = strcmp(cJSON_GetObjectItem(c, "source")->valuestring, "schedstat") == 0;
+    double sum_wall = 0, sum_blocked = 0, sum_vol = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, threads)
+    {
+        double wall = num(t, "wall_ns"), cpu = num(t, "cpu_ns"), blocked = num(t, "blocked_ns");
+        double runq = schedstat ? num(t, "runqueue_ns") : 0;
+        CHECK(wall > 0 && cpu >= 0 && runq >= 0 && blocked >= 0);
+        CHECK(blocked == (wall > cpu + runq ? wall - cpu - runq : 0));
+        CHECK(cJSON_IsNull(cJSON_GetObjectItem(t, "runqueue_ns")) == !schedstat);
+        sum_wall += wall;
+        sum_blocked += blocked;
+        sum_vol += num(t, "voluntary_switches");
+    }
+    CHECK(num(c, "thread_ns") == sum_wall);
+    CHECK(num(c, "blocked_ns") == sum_blocked);
+    CHECK(num(c, "voluntary_switches") == sum_vol);
+    CHECK(num(c, "involuntary_switches") >= 0);
+    cJSON_Delete(r);
+}
+
 static void test_exec_fragmentation_reports_marks_and_reuse(void)
 {
     cJSON *r = run("fragmentation", 1, 50000, 0);
@@ -149,6 +179,7 @@ int main(void)
     RUN_TEST(test_exec_counts_every_op_once);
     RUN_TEST(test_exec_latency_pass_samples_calls);
     RUN_TEST(test_exec_cross_thread_stream_completes);
+    RUN_TEST(test_exec_reports_contention_per_thread);
     RUN_TEST(test_exec_fragmentation_reports_marks_and_reuse);
     RUN_TEST(test_exec_fragmentation_lab_reuse_by_band);
     return check_report();

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""web/tools/gen_assets.py: turn the viewer into the asset table of src/server/assets.h.
+
+    gen_assets.py --web WEB_DIR --modules NODE_MODULES --c OUT.c --site SITE_DIR
+
+Reads WEB_DIR/manifest.txt (the load order), writes SITE_DIR/index.html (WEB_DIR/index.html
+with the <link> and <script> tags of the manifest put in place of its "@styles" and
+"@scripts" markers) and SITE_DIR/assets/NAME for every asset, and OUT.c: one byte array per
+file and `web_assets[]` in manifest order, index.html first. SITE_DIR is what the table
+holds, laid out as the server serves it, so `heaplab serve --web SITE_DIR` serves the same
+files. Files are rewritten only when their content changes (no needless rebuilds).
+"""
+import argparse
+import os
+import re
+import sys
+
+MIME = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".json": "application/json",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+KINDS = ("css", "js", "file")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def fail(msg):
+    sys.stderr.write("gen_assets: %s\n" % msg)
+    sys.exit(1)
+
+
+def read_manifest(web):
+    path = os.path.join(web, "manifest.txt")
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            parts = line.split()
+            if len(parts) not in (2, 3) or parts[0] not in KINDS:
+                fail("%s:%d: expected KIND SOURCE [NAME], KIND one of %s" % (path, n, KINDS))
+            kind, src = parts[0], parts[1]
+            name = parts[2] if len(parts) == 3 else os.path.basename(src)
+            if not NAME_RE.match(name):
+                fail("%s:%d: asset name %r: letters, digits, . _ - only" % (path, n, name))
+            if any(e[2] == name for e in entries):
+                fail("%s:%d: asset name %r twice" % (path, n, name))
+            entries.append((kind, src, name))
+    return entries
+
+
+def source_path(web, modules, src):
+    if src.startswith("npm:"):
+        return os.path.join(modules, src[4:])
+    return os.path.join(web, src)
+
+
+def mime_of(name):
+    ext = os.path.splitext(name)[1].lower()
+    if ext not in MIME:
+        fail("%s: no MIME type for %r files" % (name, ext))
+    return MIME[ext]
+
+
+def write_if_changed(path, data):
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data:
+                return
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def c_array(ident, data):
+    out = ["static const unsigned char %s[%d] = {" % (ident, len(data) + 1)]
+    for i in range(0, len(data), 16):
+        out.append("    " + ", ".join("0x%02x" % b for b in data[i:i + 16]) + ",")
+    out.append("    0x00, /* a NUL past the end (not counted in len): text assets are C strings */")
+    out.append("};")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--web", required=True)
+    ap.add_argument("--modules", required=True)
+    ap.add_argument("--c", required=True)
+    ap.add_argument("--site", required=True)
+    a = ap.parse_args()
+
+    entries = read_manifest(a.web)
+    assets = []  # (path, mime, bytes)
+    for kind, src, name in entries:
+        p = source_path(a.web, a.modules, src)
+        try:
+            with open(p, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            fail("%s: %s (run npm ci in web/?)" % (src, e.strerror))
+        assets.append(("/assets/" + name, mime_of(name), data))
+
+    with open(os.path.join(a.web, "index.html"), encoding="utf-8") as f:
+        html = f.read()
+    styles = "\n".join('<link rel="stylesheet" href="assets/%s">' % n
+                       for k, _, n in entries if k == "css")
+    scripts = "\n".join('<script src="assets/%s"></script>' % n
+                        for k, _, n in entries if k == "js")
+    for marker, tags in (("<!-- @styles -->", styles), ("<!-- @scripts -->", scripts)):
+        if html.count(marker) != 1:
+            fail("index.html: needs the marker %s exactly once" % marker)
+        html = html.replace(marker, tags)
+    assets.insert(0, ("/index.html", mime_of("index.html"), html.encode("utf-8")))
+
+    for path, _, data in assets:
+        write_if_changed(os.path.join(a.site, path.lstrip("/")), data)
+    wanted = {p.rsplit("/", 1)[1] for p, _, _ in assets[1:]}
+    adir = os.path.join(a.site, "assets")
+    for n in os.listdir(adir):  # a file dropped from the manifest leaves the site too
+        if n not in wanted:
+            os.remove(os.path.join(adir, n))
+
+    parts = [
+        "/* Generated by web/tools/gen_assets.py from web/manifest.txt: do not edit. */",
+        "/* The viewer (docs/serve.md, \"Viewer\"): index.html, then the assets in load order. */",
+        "#include \"server/assets.h\"",
+        "",
+    ]
+    for i, (path, _, data) in enumerate(assets):
+        parts.append("/* %s */" % path)
+        parts.append(c_array("asset_%d" % i, data))
+        parts.append("")
+    parts.append("const struct web_asset web_assets[] = {")
+    for i, (path, mime, data) in enumerate(assets):
+        parts.append('    { "%s", "%s", asset_%d, %d },' % (path, mime, i, len(data)))
+    parts.append("};")
+    parts.append("const size_t web_assets_count = sizeof web_assets / sizeof web_assets[0];")
+    write_if_changed(a.c, ("\n".join(parts) + "\n").encode("utf-8"))
+
+
+if __name__ == "__main__":
+    main()
