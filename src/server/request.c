@@ -134,7 +134,7 @@ static int parse_allocators(const cJSON *o, struct request_start *st, unsigned m
             return fail(err, errlen, "allocators must be an array of names");
         const struct lab_ops *ops = lab_find(it->valuestring);
         if (ops == NULL)
-            return fail(err, errlen, "unknown lab allocator \"%s\"",
+            return fail(err, errlen, "unknown allocator \"%s\" (not in heaplab list lab)",
                         shown(it->valuestring, buf, sizeof buf));
         for (size_t k = 0; k < st->nlanes; k++)
             if (st->lanes[k] == ops)

@@ -268,7 +268,7 @@ def test_controls(port):
     check("a control before start is an error", m["request"] == "pause")
     for bad, why in [("not json", "not JSON"), ("[]", "JSON object"), ('{"type":"fly"}', "unknown message type"),
                      ('{"type":"start","workload":"nope"}', "unknown workload"),
-                     ('{"type":"start","workload":"small","allocators":["nope"]}', "unknown lab allocator"),
+                     ('{"type":"start","workload":"small","allocators":["nope"]}', "unknown allocator"),
                      ('{"type":"start","workload":"small","ops":0}', "out of range"),
                      ('{"type":"start","workload":"small","arena":1000}', "not a power of two"),
                      ('{"type":"start","trace":"../../etc/passwd"}', "bad trace"),

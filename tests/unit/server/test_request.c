@@ -156,7 +156,7 @@ static void test_request_unknown_names_are_refused(void)
 {
     refused("{\"type\":\"start\",\"workload\":\"nginx\"}", REQ_START, "unknown workload \"nginx\"");
     refused("{\"type\":\"start\",\"workload\":\"small\",\"allocators\":[\"tlsf\"]}", REQ_START,
-            "unknown lab allocator \"tlsf\"");
+            "unknown allocator \"tlsf\" (not in heaplab list lab)");
     refused("{\"type\":\"start\",\"workload\":\"small\",\"allocators\":[\"span\",\"span\"]}",
             REQ_START, "named twice");
     refused("{\"type\":\"start\",\"workload\":\"small\",\"allocators\":[]}", REQ_START, "1 to 16");
