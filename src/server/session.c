@@ -840,7 +840,7 @@ static void control(struct client *c, const struct request *q)
             return;
         }
         s->overlay = q->overlay;
-        if (s->paused && s->live) s->republish = 1;
+        if ((s->paused || s->ended) && s->live) s->republish = 1; /* no tick would show it */
         break;
     case REQ_CELL:
         if (q->lane >= s->nlanes || q->cell >= s->cells) {
