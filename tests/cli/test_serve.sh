@@ -67,7 +67,7 @@ kill -TERM $pid
 wait $pid
 PATH=/nonexistent "$HEAPLAB" serve --port 0 --open >"$TMP/out" 2>"$TMP/err" &
 pid=$!
-for _ in $(seq 50); do grep -q serving "$TMP/out" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q xdg-open "$TMP/err" && break; sleep 0.1; done
 check "--open without xdg-open warns" grep -q "^heaplab: warning: --open: cannot run xdg-open" "$TMP/err"
 kill -TERM $pid
 wait $pid
