@@ -55,7 +55,7 @@ static uint8_t *race_maps(const char *workload, uint64_t ops, uint64_t every, ui
 static void test_ring_reads_back_every_tick_it_holds(void)
 {
     uint32_t cells, ticks;
-    uint8_t *all = race_maps("nginx-requests", 40000, 200, &cells, &ticks);
+    uint8_t *all = race_maps("nginx-requests", 20000, 200, &cells, &ticks);
     REQUIRE(all != NULL);
     size_t per = LANES * frame_packed_bytes(cells);
     struct ring r;
@@ -91,7 +91,7 @@ static void test_ring_reads_back_every_tick_it_holds(void)
 static void test_ring_drops_whole_old_groups_and_stays_bounded(void)
 {
     uint32_t cells, ticks;
-    uint8_t *all = race_maps("adversarial", 60000, 100, &cells, &ticks);
+    uint8_t *all = race_maps("adversarial", 30000, 100, &cells, &ticks);
     REQUIRE(all != NULL);
     size_t per = LANES * frame_packed_bytes(cells);
     const size_t cap = 6 * per; /* a few keyframes' worth */
