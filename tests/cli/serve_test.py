@@ -338,7 +338,7 @@ def test_controls(port):
 def test_stalled_client(port):
     # A: a tiny receive buffer, starts a race that sends a lot, never reads.
     a = WebSocket(port, rcvbuf=4096)
-    a.send({"type": "start", "workload": "nginx-requests", "ops": 400000, "tick_every": 50, "tps": 0,
+    a.send({"type": "start", "workload": "nginx-requests", "ops": 200000, "tick_every": 50, "tps": 0,
             "arena": 4 << 20})
     time.sleep(1.0)  # A's sender is now blocked in a write
     b = WebSocket(port)
@@ -454,6 +454,14 @@ def test_ticks_mode(ticks_path):
     check("a tick file of another schema is refused", r.returncode == 1 and "heaplab.ticks/9" in r.stderr, r.stderr)
 
 
+def timed(name, fn, *args):
+    t0 = time.time()
+    r = fn(*args)
+    if os.environ.get("SERVE_TEST_TIMES"):
+        print(f"{name}: {time.time() - t0:.1f} s")
+    return r
+
+
 def main():
     traces = os.path.join(TMP, "traces")
     os.makedirs(traces, exist_ok=True)
@@ -468,12 +476,12 @@ def main():
     check("heaplab race --ticks", r.returncode == 0, r.stderr)
     p, port = start_server("--trace-dir", traces)
     try:
-        test_http(port)
-        test_race_equals_tick_file(port, ticks_path)
-        test_controls(port)
-        test_upload(port, trace_path)
-        test_sessions_max(port)
-        test_stalled_client(port)
+        timed("test_http", test_http, port)
+        timed("test_race_equals_tick_file", test_race_equals_tick_file, port, ticks_path)
+        timed("test_controls", test_controls, port)
+        timed("test_upload", test_upload, port, trace_path)
+        timed("test_sessions_max", test_sessions_max, port)
+        timed("test_stalled_client", test_stalled_client, port)
     except (Closed, TimeoutError, OSError, KeyError, StopIteration) as e:
         check("the live tests ran to the end", False, repr(e))
     rc = stop_server(p)
@@ -481,7 +489,7 @@ def main():
     err = p.stderr.read()
     check("nothing on stderr", err == "", err[:300])
     try:
-        test_ticks_mode(ticks_path)
+        timed("test_ticks_mode", test_ticks_mode, ticks_path)
     except (Closed, TimeoutError, OSError, KeyError, StopIteration) as e:
         check("the tick-file tests ran to the end", False, repr(e))
     print(f"{PASS} passed, {FAIL} failed")
