@@ -257,7 +257,10 @@ static void announce(struct session *s, cJSON *fields)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", "race");
     const cJSON *it;
-    cJSON_ArrayForEach(it, fields) cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, 1));
+    cJSON_ArrayForEach(it, fields)
+    {
+        cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, 1));
+    }
     cJSON_AddNumberToObject(o, "session", (double)s->id);
     cJSON_AddNumberToObject(o, "ticks_total", (double)s->ticks_total);
     pthread_mutex_lock(&s->mu);
@@ -964,7 +967,10 @@ int session_export(struct session *s, int (*out)(void *arg, const char *data, si
     cJSON *hdr = report_envelope(TICKS_SCHEMA, s->srv->command_line, s->srv->machine);
     cJSON_AddStringToObject(hdr, "type", "race");
     const cJSON *it;
-    cJSON_ArrayForEach(it, f) cJSON_AddItemToObject(hdr, it->string, cJSON_Duplicate(it, 1));
+    cJSON_ArrayForEach(it, f)
+    {
+        cJSON_AddItemToObject(hdr, it->string, cJSON_Duplicate(it, 1));
+    }
     cJSON_Delete(f);
     int rc = emit(out, arg, hdr);
     size_t packed = frame_packed_bytes(s->cells);

@@ -77,7 +77,7 @@ static void test_ring_reads_back_every_tick_it_holds(void)
         CHECK_EQ_U64(e->key, t % 32 == 0);
     }
     /* The deltas are what keeps it small: far below raw maps. */
-    printf("%u ticks of %u lanes in %zu bytes (raw: %zu)\n", ticks, LANES, r.bytes,
+    printf("%u ticks of %u lanes in %zu bytes (raw: %zu)\n", ticks, (unsigned)LANES, r.bytes,
            (size_t)ticks * per);
     CHECK(r.bytes < (size_t)ticks * per / 2);
     CHECK(ring_get(&r, ticks, maps, NULL) == -1);
