@@ -56,6 +56,18 @@ HL_API size_t hl_usable_size(const void *p);
 /* Return all free memory that can be returned to the OS now, from every thread's heap. */
 HL_API void hl_collect(void);
 
+/*
+ * Check the heap's invariants (I1-I9 of src/hlmalloc/types.h, listed in docs/hlmalloc.md):
+ * every segment, page, free list, queue, foreign cache and counter. Returns 0 if all hold,
+ * else the number of the first one found broken, and writes one line saying what and
+ * where through the output function ("hlmalloc: heap check: I3 broken: ..."). It never
+ * dereferences a pointer it has not verified, so a corrupted heap is reported, not
+ * crashed on. Exact only while no other thread allocates or frees (call it after joining
+ * them, or from a debugger); the HL_DEBUG builds check each thread's own heap by
+ * themselves at safe points.
+ */
+HL_API int hl_heap_check(void);
+
 /* "hlmalloc X.Y.Z" plus the build flavour ("secure"). */
 HL_API const char *hl_version(void);
 

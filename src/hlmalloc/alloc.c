@@ -216,13 +216,27 @@ void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p)
         free_remote(s, pg, b);
 }
 
-void hli_free(void *p)
+/* free() of NULL, a pointer not ours, or a huge block whose header is in another unit. */
+static HL_NOINLINE void free_other(void *p)
 {
     struct hl_segment *s = hl_segment_of(p);
-    if (HL_UNLIKELY(s == NULL)) {
+    if (s == NULL) {
         if (p) hl_invalid_free(p, "not allocated by hlmalloc");
         return;
     }
+    hl_free_generic(s, NULL, p);
+}
+
+void hli_free(void *p)
+{
+    /* The segment map tested here rather than through hl_segment_of: a segment starting
+     * in p's unit is then known to be non-NULL (two instructions fewer). */
+    uintptr_t unit = (uintptr_t)p >> HL_SEG_SHIFT;
+    if (HL_UNLIKELY(unit >= HL_MAP_UNITS || hl_segmap[unit] != HL_MAP_START)) {
+        free_other(p);
+        return;
+    }
+    struct hl_segment *s = (struct hl_segment *)((uintptr_t)p & ~HL_SEG_MASK);
     uintptr_t owner = atomic_load_explicit(&s->thread_id, memory_order_relaxed);
     struct hl_block *b = p;
     if (HL_LIKELY(owner == hl_thread_id())) {
@@ -501,10 +515,12 @@ HL_API const char *hl_version(void)
 
 HL_API void hl_collect(void)
 {
+    hl_abandoned_sweep(UINT32_MAX); /* exited threads' blocks freed since */
     struct hl_heap *h = hl_tls_heap;
     if (h != &hl_heap_empty) {
         hl_heap_delayed_free(h);
         hl_heap_collect(h, true);
     }
     hl_purge_all(true);
+    hl_os_retry_unmaps(); /* munmaps that failed before */
 }

@@ -9,17 +9,26 @@
  * Thread exit (the key's destructor) abandons the heap: its pages stop asking for
  * notifications (delayed state NEVER), empty pages go back to their segments, and segments
  * still holding live blocks go on the abandoned list, where the next thread that needs
- * slices reclaims them. Nothing leaks and no thread waits for another.
+ * slices reclaims them, and the purger sweeps them meanwhile (the blocks freed since go
+ * back to their pages, empty pages and segments to the OS). Nothing leaks and no thread
+ * waits for another.
  *
- * fork: the prepare handler takes every lock (heaps, registry, each segment, abandoned
- * list, huge cache, heap pool) in the documented order, so the child starts with
- * consistent metadata; both sides release them. The child has no purger thread: it starts
- * one again when needed.
+ * fork: the prepare handler takes every lock (the sweep's, heaps, registry, each segment,
+ * abandoned list, huge cache, unmaps to retry) in the documented order, so the child
+ * starts with consistent metadata; both sides release them. The child has no purger
+ * thread: it starts one again when needed.
  *
  * The purger: a background thread started (lazily, at the end of a slow path, never
  * holding a lock) once memory is waiting to be purged, unless HLMALLOC_PURGE_THREAD=0. It
  * purges every segment whose delay has passed, so RSS falls after a spike even when the
- * threads that freed the memory have gone idle.
+ * threads that freed the memory have gone idle. It never keeps the process alive: on Linux
+ * a process lives while any of its threads does, so the purger leaves as soon as it finds
+ * itself the last thread running (main() ended with pthread_exit, a fork child's only
+ * thread returned), and glibc then ends the process with exit(0) as it would have without
+ * it. It looks (hl_os_live_threads, /proc/self/stat, about 25 us) when it wakes after a
+ * thread with a heap has ended, and every HL_PURGER_LOOK_MS in any case (threads that
+ * never allocated end unseen). With nothing left to purge it sleeps HL_PURGER_IDLE_MS at
+ * a time instead of its period (at most 100 ms), and the next page freed wakes it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,16 +59,23 @@ struct hl_counters hl_count;
 pthread_mutex_t hl_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 struct hl_heap *hl_heaps;
 static struct hl_heap *heap_pool;
+size_t hl_pool_bytes; /* mapped for the heap pool (I9) */
 /* Heaps are carved side by side from 64 KiB chunks: at 1776 bytes, one heap's `direct`
  * table (read by every malloc) shared a line with the previous heap's tail (kept_bytes,
  * written on its slow paths). */
 _Static_assert(sizeof(struct hl_heap) % 64 == 0, "a heap shares no cache line");
-static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct hl_segment *abandoned;
+pthread_mutex_t hl_abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+struct hl_segment *hl_abandoned;
 static _Atomic uint64_t abandoned_count;
 static pthread_key_t heap_key;
-static _Atomic int init_state;   /* 0 none, 1 running, 2 done */
-static _Atomic int purger_state; /* 0 none, 1 starting or running */
+static _Atomic int init_state;       /* 0 none, 1 running, 2 done */
+static _Atomic int purger_state;     /* 0 none, 1 starting or running */
+static _Atomic uint32_t purger_word; /* the purger's futex: bumped to wake it */
+static _Atomic int purger_idle;      /* it sleeps with nothing due: a note wakes it */
+static _Atomic int purger_heads_up;  /* a heap's thread ended: is the purger alone now? */
+#define HL_PURGER_IDLE_MS 250        /* sleep with nothing to purge */
+#define HL_PURGER_LOOK_MS 500        /* counts the threads at least this often */
+#define HL_SWEEP_MAX      64         /* abandoned segments the purger sweeps a round */
 extern pthread_mutex_t hl_huge_lock;
 
 uint64_t hl_abandoned_segments(void);
@@ -102,6 +118,11 @@ static void read_options(void)
     hl_opt.verbose = env_long("HLMALLOC_VERBOSE", 0) != 0;
     hl_opt.huge_cache_bytes =
             (size_t)env_long("HLMALLOC_HUGE_CACHE_MB", (long)(hl_opt.huge_cache_bytes >> 20)) << 20;
+    /* Act under the kernel's overcommit policy, or (tests) as if under another. */
+    long policy = env_long("HLMALLOC_OVERCOMMIT", -1);
+    hl_opt.overcommit = policy >= 0 && policy <= 2 ? (int)policy : hl_os_overcommit_policy();
+    hl_opt.commit = hl_opt.overcommit == 2;
+    hl_opt.space_limited = hl_os_space_limited();
 }
 
 /* ---- heap pool ---------------------------------------------------------------------- */
@@ -111,11 +132,12 @@ static struct hl_heap *heap_pool_take(void)
     pthread_mutex_lock(&hl_heaps_lock);
     if (!heap_pool) {
         size_t chunk = 64 * 1024;
-        uint8_t *m = hl_os_map(chunk, 4096);
+        uint8_t *m = hl_os_map(chunk, 4096, 0);
         if (!m) {
             pthread_mutex_unlock(&hl_heaps_lock);
             return NULL;
         }
+        hl_pool_bytes += chunk;
         for (size_t off = 0; off + sizeof(struct hl_heap) <= chunk; off += sizeof(struct hl_heap)) {
             struct hl_heap *h = (struct hl_heap *)(m + off);
             h->pool_next = heap_pool;
@@ -208,8 +230,96 @@ static void abandon_queue(struct hl_page_queue *q)
     }
 }
 
+/* ---- abandoned segments ------------------------------------------------------------ */
+
+/* The list is FIFO: a thread exiting puts its segments at the tail, reclaim and the sweep
+ * take from the head, and the sweep puts back what still holds blocks at the tail, so
+ * that a bounded sweep comes round to every segment. hl_abandoned_lock guards it. */
+static struct hl_segment *abandoned_tail;
+
+static void abandoned_push(struct hl_segment *s)
+{
+    pthread_mutex_lock(&hl_abandoned_lock);
+    s->next = NULL;
+    s->prev = abandoned_tail;
+    if (abandoned_tail)
+        abandoned_tail->next = s;
+    else
+        hl_abandoned = s;
+    abandoned_tail = s;
+    pthread_mutex_unlock(&hl_abandoned_lock);
+    atomic_fetch_add_explicit(&abandoned_count, 1, memory_order_relaxed);
+}
+
+/* The oldest abandoned segment, now the caller's alone; NULL if there is none. */
+static struct hl_segment *abandoned_pop(void)
+{
+    if (atomic_load_explicit(&abandoned_count, memory_order_relaxed) == 0) return NULL;
+    pthread_mutex_lock(&hl_abandoned_lock);
+    struct hl_segment *s = hl_abandoned;
+    if (s) {
+        hl_abandoned = s->next;
+        if (hl_abandoned)
+            hl_abandoned->prev = NULL;
+        else
+            abandoned_tail = NULL;
+    }
+    pthread_mutex_unlock(&hl_abandoned_lock);
+    if (s) atomic_fetch_sub_explicit(&abandoned_count, 1, memory_order_relaxed);
+    return s;
+}
+
+/*
+ * Give back what exited threads' segments no longer use. Blocks of an exited thread that
+ * other threads free go onto their pages' remote-free lists (the pages have no owner to
+ * collect them), so a segment stayed until some thread needed slices and reclaimed it:
+ * in a program whose workers had ended it stayed for good, resident. The sweep takes up
+ * to `max` segments off the list in turn (each the sweeper's alone meanwhile), collects
+ * each page's remote frees, gives the pages left empty back to the segment (dirty:
+ * purged after the delay) and releases a segment left empty; the rest go back. The
+ * purger sweeps every round, hl_collect() all of them.
+ *
+ * transit_lock is held while the purger (or hl_collect) moves a segment between states
+ * that the heap checker must not see half done: off the abandoned list, or out of the
+ * huge cache and not yet unmapped. The checker takes it first; so does fork.
+ */
+static pthread_mutex_t transit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void hl_abandoned_sweep(unsigned max)
+{
+    uint64_t listed = atomic_load_explicit(&abandoned_count, memory_order_relaxed);
+    if (listed == 0) return;
+    if (max > listed) max = (unsigned)listed; /* each at most once: they go back at the tail */
+    pthread_mutex_lock(&transit_lock);
+    for (unsigned n = 0; n < max; n++) {
+        struct hl_segment *s = abandoned_pop();
+        if (!s) break;
+        for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
+            struct hl_page *pg = &s->pages[i];
+            if (pg->slice_back != 0 || pg->slice_count == 0) continue;
+            if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM) continue;
+            hl_page_collect(pg);
+            if (pg->used == 0) hl_segment_free_page(s, pg);
+        }
+        if (hl_segment_used(s) == 0)
+            hl_segment_release(s);
+        else
+            abandoned_push(s);
+    }
+    pthread_mutex_unlock(&transit_lock);
+}
+
+void hl_transit_lock(bool lock)
+{
+    if (lock)
+        pthread_mutex_lock(&transit_lock);
+    else
+        pthread_mutex_unlock(&transit_lock);
+}
+
 static void abandon_heap(struct hl_heap *h)
 {
+    if (HL_DEBUG) hl_debug_check("thread exit");
     hl_foreign_flush_all(h); /* first: some may be blocks of our own pages by now */
     for (unsigned b = 0; b < HL_BINS; b++)
         abandon_queue(&h->bins[b]);
@@ -251,13 +361,7 @@ static void abandon_heap(struct hl_heap *h)
                     s->pages[i].heap = NULL;
             s->heap = NULL;
             atomic_store_explicit(&s->thread_id, HL_TID_ABANDONED, memory_order_release);
-            pthread_mutex_lock(&abandoned_lock);
-            s->prev = NULL;
-            s->next = abandoned;
-            if (abandoned) abandoned->prev = s;
-            abandoned = s;
-            pthread_mutex_unlock(&abandoned_lock);
-            atomic_fetch_add_explicit(&abandoned_count, 1, memory_order_relaxed);
+            abandoned_push(s);
         }
         s = next;
     }
@@ -271,20 +375,16 @@ static void thread_done(void *arg)
     abandon_heap(h);
     hl_tls_heap = (struct hl_heap *)&hl_heap_empty;
     heap_unlink_and_pool(h);
+    /* This may be the program's last thread: the purger looks when it next wakes (not
+     * woken for it: a program running through short threads would have it count them
+     * after each one), and leaves if so. */
+    atomic_store_explicit(&purger_heads_up, 1, memory_order_relaxed);
 }
 
 struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
 {
-    if (atomic_load_explicit(&abandoned_count, memory_order_relaxed) == 0) return NULL;
-    pthread_mutex_lock(&abandoned_lock);
-    struct hl_segment *s = abandoned;
-    if (s) {
-        abandoned = s->next;
-        if (abandoned) abandoned->prev = NULL;
-    }
-    pthread_mutex_unlock(&abandoned_lock);
+    struct hl_segment *s = abandoned_pop();
     if (!s) return NULL;
-    atomic_fetch_sub_explicit(&abandoned_count, 1, memory_order_relaxed);
     s->heap = h;
     s->next = h->segments;
     s->prev = NULL;
@@ -318,19 +418,56 @@ struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
 
 /* ---- the purger --------------------------------------------------------------------- */
 
+/* Is the purger the only thread left running? Without /proc: when no heap is alive. */
+static bool purger_alone(void)
+{
+    int n = hl_os_live_threads();
+    if (n < 0) return atomic_load_explicit(&hl_count.threads, memory_order_relaxed) == 0;
+    return n <= 1;
+}
+
+void hl_purger_wake_idle(void)
+{
+    /* Pairs with the purger's fence: either its scan after going idle sees the memory just
+     * freed, or this load sees it idle. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (HL_UNLIKELY(atomic_load_explicit(&purger_idle, memory_order_relaxed))
+        && atomic_exchange_explicit(&purger_idle, 0, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&purger_word, 1, memory_order_relaxed);
+        hl_os_wake(&purger_word);
+    }
+}
+
 static void *purger_main(void *arg)
 {
     (void)arg;
+    uint64_t looked = hl_os_now_ms();
     for (;;) {
         /* At most 100 ms between rounds: memory goes back within delay + 100 ms. */
         uint32_t period = hl_opt.purge_delay_ms / 2;
         if (period > 100) period = 100;
         if (period < 10) period = 10;
-        struct timespec ts = { .tv_sec = period / 1000,
-                               .tv_nsec = (long)(period % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-        hl_purge_all(false);
+        uint32_t word = atomic_load_explicit(&purger_word, memory_order_relaxed);
+        atomic_store_explicit(&purger_idle, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
+        hl_os_retry_unmaps(); /* munmaps that failed (cheap when there are none) */
+        hl_abandoned_sweep(HL_SWEEP_MAX);
+        if (hl_purge_all(false)) {
+            atomic_store_explicit(&purger_idle, 0, memory_order_relaxed);
+        } else {
+            period = HL_PURGER_IDLE_MS;
+        }
+        hl_os_wait(&purger_word, word, period);
+        atomic_store_explicit(&purger_idle, 0, memory_order_relaxed);
+        uint64_t now = hl_os_now_ms();
+        if (atomic_exchange_explicit(&purger_heads_up, 0, memory_order_relaxed)
+            || now - looked >= HL_PURGER_LOOK_MS) {
+            looked = now;
+            if (purger_alone()) break;
+        }
     }
+    /* The last thread: returning ends the process (glibc calls exit(0)). */
+    atomic_store(&purger_state, 0);
     return NULL;
 }
 
@@ -355,28 +492,36 @@ void hl_purger_maybe_start(void)
 
 static void fork_prepare(void)
 {
+    pthread_mutex_lock(&transit_lock);
     pthread_mutex_lock(&hl_heaps_lock);
     pthread_mutex_lock(&hl_registry_lock);
     for (struct hl_segment *s = hl_registry; s; s = s->all_next)
         pthread_mutex_lock(&s->lock);
-    pthread_mutex_lock(&abandoned_lock);
+    pthread_mutex_lock(&hl_abandoned_lock);
     pthread_mutex_lock(&hl_huge_lock);
+    hl_os_fork(0);
 }
 
 static void fork_parent(void)
 {
+    hl_os_fork(1);
     pthread_mutex_unlock(&hl_huge_lock);
-    pthread_mutex_unlock(&abandoned_lock);
+    pthread_mutex_unlock(&hl_abandoned_lock);
     for (struct hl_segment *s = hl_registry; s; s = s->all_next)
         pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&hl_registry_lock);
     pthread_mutex_unlock(&hl_heaps_lock);
+    pthread_mutex_unlock(&transit_lock);
 }
 
 static void fork_child(void)
 {
     fork_parent();
+    /* The purger did not come along: the child starts its own when it needs one. */
     atomic_store(&purger_state, 0);
+    atomic_store(&purger_idle, 0);
+    atomic_store(&purger_heads_up, 0);
+    atomic_store(&purger_word, 0);
 }
 
 void hl_process_init(void)

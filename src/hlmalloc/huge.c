@@ -1,13 +1,17 @@
 /*
  * hlmalloc/huge.c: blocks larger than HL_LARGE_MAX, one mapping each.
  *
- * A huge segment is mapped aligned to 32 MiB (or to the requested alignment when larger);
- * its first 64 KiB hold the header, the block starts after it, and every 32 MiB unit it
- * covers points to it in the segment map, so free() finds it from the block start and
- * rejects any interior pointer. Freed huge blocks are kept in a small cache (at most
- * HLMALLOC_HUGE_CACHE_MB, default 256 MiB) for purge_delay_ms, so a program that allocates
- * and frees big buffers in a loop reuses the same resident pages instead of faulting them
- * in anew each time; after the delay they are unmapped.
+ * A huge segment starts at a 32 MiB boundary with a 64 KiB header; the block starts
+ * `off` bytes after it: 64 KiB, or the alignment asked for up to 32 MiB, or for a larger
+ * alignment 32 MiB (the segment is placed so that the block is aligned). The address
+ * space between the header and a block further than 64 KiB away is unmapped again: it
+ * would count under `ulimit -v` and, being charged memory, against the overcommit policy.
+ * The segment map marks the header's unit, and the block's unit when it is another
+ * (HL_MAP_BACK), so free() finds the header from the block start and rejects interior
+ * pointers. Freed huge blocks are kept in a small cache (at most HLMALLOC_HUGE_CACHE_MB,
+ * default 256 MiB) for purge_delay_ms, so a program that allocates and frees big buffers
+ * in a loop reuses the same resident pages instead of faulting them in anew each time;
+ * after the delay they are unmapped.
  */
 #include <errno.h>
 
@@ -35,17 +39,55 @@ static void huge_unmap(struct hl_segment *s)
     hl_segment_release(s);
 }
 
-/* A cached mapping that fits `total` bytes with a block at offset `off`, or NULL. */
-static struct hl_segment *cache_take(size_t total, size_t map_align)
+/* The block's offset from its segment (its header). */
+static size_t huge_off(const struct hl_segment *s)
+{
+    return (size_t)(s->pages[HL_FIRST_SLICE].start - (const uint8_t *)s);
+}
+
+/* A fresh mapping of `total` bytes for a block at `off` aligned to `align`, with the
+ * space between the header and the block unmapped again; NULL if the OS refuses. */
+static struct hl_segment *huge_map(size_t total, size_t off, size_t align)
+{
+    size_t unit_align = align > HL_SEG_SIZE ? align : HL_SEG_SIZE;
+    size_t phase = align > HL_SEG_SIZE ? off : 0; /* the block aligned, not the header */
+    uint8_t *s = hl_os_map(total, unit_align, phase);
+    if (s && ((uintptr_t)s + total - 1) >> HL_SEG_SHIFT >= HL_MAP_UNITS) {
+        hl_os_unmap(s, total); /* outside the map: cannot track */
+        s = NULL;
+    }
+    if (s && off > HL_SLICE_SIZE) hl_os_unmap(s + HL_SLICE_SIZE, off - HL_SLICE_SIZE);
+    return (struct hl_segment *)s;
+}
+
+size_t hl_huge_mapped(const struct hl_segment *s)
+{
+    size_t off = huge_off(s);
+    return off > HL_SLICE_SIZE ? s->size - (off - HL_SLICE_SIZE) : s->size;
+}
+
+void hl_huge_unmap(struct hl_segment *s)
+{
+    size_t off = huge_off(s);
+    if (off > HL_SLICE_SIZE) {
+        hl_os_unmap((uint8_t *)s + off, s->size - off);
+        hl_os_unmap(s, HL_SLICE_SIZE);
+    } else {
+        hl_os_unmap(s, s->size);
+    }
+}
+
+/* A cached mapping that fits `total` bytes with the block at `off` aligned to `align`,
+ * wasting at most a quarter, or NULL. */
+static struct hl_segment *cache_take(size_t total, size_t off, size_t align)
 {
     struct hl_segment *best = NULL;
     unsigned at = 0;
     pthread_mutex_lock(&hl_huge_lock);
     for (unsigned i = 0; i < cache_n; i++) {
         struct hl_segment *s = cache[i].s;
-        /* Fits, wastes at most a quarter, and is aligned as asked. */
-        if (s->size >= total && s->size - total <= total / 4
-            && ((uintptr_t)s & (map_align - 1)) == 0 && (!best || s->size < best->size)) {
+        if (s->size >= total && s->size - total <= total / 4 && huge_off(s) == off
+            && (((uintptr_t)s + off) & (align - 1)) == 0 && (!best || s->size < best->size)) {
             best = s;
             at = i;
         }
@@ -61,24 +103,33 @@ static struct hl_segment *cache_take(size_t total, size_t map_align)
 void *hl_huge_alloc(size_t n, size_t align, bool zero)
 {
     if (align < HL_SLICE_SIZE) align = HL_SLICE_SIZE;
-    size_t map_align = align > HL_SEG_SIZE ? align : HL_SEG_SIZE;
-    size_t off = align > HL_SLICE_SIZE ? align : HL_SLICE_SIZE; /* header slice, then block */
+    size_t off = align > HL_SEG_SIZE ? HL_SEG_SIZE : align; /* header slice, then block */
     size_t guard = HL_SECURE ? 4096 : 0;
     if (n > SIZE_MAX / 2 - off - guard - HL_SLICE_SIZE) {
         errno = ENOMEM;
         return NULL;
     }
     size_t total = round_slice(off + n + guard);
-    struct hl_segment *s = cache_take(total, map_align);
+    hl_process_init(); /* the overcommit policy (calloc comes here before any heap) */
+    struct hl_segment *s = cache_take(total, off, align);
     bool reused = s != NULL;
     if (!s) {
-        s = hl_os_map(total, map_align);
-        if (!s) {
-            errno = ENOMEM;
-            return NULL;
+        s = huge_map(total, off, align);
+        struct hl_heap *h = hl_tls_heap == &hl_heap_empty ? NULL : hl_tls_heap;
+        bool limited = __atomic_load_n(&hl_opt.space_limited, __ATOMIC_RELAXED);
+        if (!s && (limited || hl_opt.commit)) {
+            /* Refused for want of address space or commit (under policy 0 or 1 without
+             * `ulimit -v` the kernel judges the request alone): what this process holds
+             * unused goes back first (glibc's frees would have given it back), then once
+             * more; then, for address space, the free slices of this thread's segments. */
+            hl_reclaim_for_space(h);
+            s = huge_map(total, off, align);
         }
-        if (((uintptr_t)s + total - 1) >> HL_SEG_SHIFT >= HL_MAP_UNITS) {
-            hl_os_unmap(s, total);
+        if (!s && h && limited) {
+            hl_segments_punch(h);
+            s = huge_map(total, off, align);
+        }
+        if (!s) {
             errno = ENOMEM;
             return NULL;
         }
@@ -86,18 +137,17 @@ void *hl_huge_alloc(size_t n, size_t align, bool zero)
         s->size = total;
         s->kind = HL_PAGE_HUGE;
         atomic_store_explicit(&s->thread_id, HL_TID_HUGE, memory_order_relaxed);
-        uintptr_t first = (uintptr_t)s >> HL_SEG_SHIFT,
-                  last = ((uintptr_t)s + total - 1) >> HL_SEG_SHIFT;
+        s->pages[HL_FIRST_SLICE].start = (uint8_t *)s + off;
         hl_registry_add(s);
-        for (uintptr_t u = first; u <= last; u++)
-            __atomic_store_n(&hl_segmap[u], s, __ATOMIC_RELEASE);
+        hl_segmap_set(s, total, off, true);
+        /* The guard page stays for good: a cached mapping is reused for the same size. */
+        if (HL_SECURE) hl_os_protect((uint8_t *)s + s->size - guard, guard, 1);
     }
     struct hl_page *pg = &s->pages[HL_FIRST_SLICE];
     pg->kind = HL_PAGE_HUGE;
     pg->start = (uint8_t *)s + off;
     pg->used = 1;
     s->huge_usable = s->size - off - guard;
-    if (HL_SECURE) hl_os_protect((uint8_t *)s + s->size - guard, guard, 1);
     atomic_fetch_add_explicit(&hl_count.huge_blocks, 1, memory_order_relaxed);
     if (zero && reused) memset(pg->start, 0, n);
     ((struct hl_block *)pg->start)->cookie = 0;
@@ -115,7 +165,6 @@ void hl_huge_free(struct hl_segment *s)
     }
     pg->used = 0;
     atomic_fetch_sub_explicit(&hl_count.huge_blocks, 1, memory_order_relaxed);
-    if (HL_SECURE) hl_os_protect((uint8_t *)s + s->size - 4096, 4096, 0);
     struct hl_segment *evict = NULL;
     pthread_mutex_lock(&hl_huge_lock);
     if (s->size <= hl_opt.huge_cache_bytes) {
@@ -145,10 +194,11 @@ void hl_huge_free(struct hl_segment *s)
     hl_purger_note();
 }
 
-void hl_huge_cache_purge(uint64_t now_ms, bool force)
+bool hl_huge_cache_purge(uint64_t now_ms, bool force)
 {
     for (;;) {
         struct hl_segment *e = NULL;
+        hl_transit_lock(true); /* out of the cache and unmapped, as one step */
         pthread_mutex_lock(&hl_huge_lock);
         for (unsigned i = 0; i < cache_n; i++) {
             if (force || now_ms >= cache[i].freed_ms + hl_opt.purge_delay_ms) {
@@ -158,10 +208,22 @@ void hl_huge_cache_purge(uint64_t now_ms, bool force)
                 break;
             }
         }
+        bool left = cache_n != 0;
         pthread_mutex_unlock(&hl_huge_lock);
-        if (!e) return;
-        huge_unmap(e);
+        if (e) huge_unmap(e);
+        hl_transit_lock(false);
+        if (!e) return left;
     }
+}
+
+bool hl_huge_is_cached(const struct hl_segment *s)
+{
+    bool found = false;
+    pthread_mutex_lock(&hl_huge_lock);
+    for (unsigned i = 0; i < cache_n; i++)
+        found |= cache[i].s == s;
+    pthread_mutex_unlock(&hl_huge_lock);
+    return found;
 }
 
 size_t hl_huge_cached_bytes(void)

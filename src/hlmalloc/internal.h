@@ -19,8 +19,8 @@
 
 /* ---- globals ------------------------------------------------------------------------ */
 
-extern HL_HIDDEN struct hl_segment *hl_segmap[HL_MAP_UNITS]; /* I1 */
-extern HL_HIDDEN uintptr_t hl_cookie;                        /* random, set at process init */
+extern HL_HIDDEN uint8_t hl_segmap[HL_MAP_UNITS]; /* I1: enum hl_map_entry */
+extern HL_HIDDEN uintptr_t hl_cookie;             /* random, set at process init */
 extern HL_HIDDEN const struct hl_heap hl_heap_empty;
 extern HL_HIDDEN struct hl_page hl_page_empty;
 extern HL_HIDDEN __thread struct hl_heap *hl_tls_heap __attribute__((tls_model("initial-exec")));
@@ -31,6 +31,10 @@ struct hl_options {
     int show_stats;          /* HLMALLOC_SHOW_STATS: print statistics at exit */
     int verbose;             /* HLMALLOC_VERBOSE: report invalid and double frees */
     size_t huge_cache_bytes; /* HLMALLOC_HUGE_CACHE: freed huge blocks kept for reuse */
+    int overcommit;          /* vm.overcommit_memory, or HLMALLOC_OVERCOMMIT to act as if */
+    bool commit;             /* overcommit 2: commit segment slices when used (os.c) */
+    bool space_limited;      /* RLIMIT_AS set, or a mapping refused: a heap's first
+                                segment is HL_SMALL_SEG_SLICES, not 32 MiB of space */
 };
 extern HL_HIDDEN struct hl_options hl_opt;
 
@@ -86,12 +90,17 @@ HL_INLINE size_t hl_bin_size(unsigned bin)
 
 /* ---- pointer to metadata ------------------------------------------------------------ */
 
-/* The segment owning p, or NULL when p is not ours (I1). */
+/* The segment holding the block that starts at p, or NULL when p is not ours (I1). An
+ * interior pointer of a huge block past its first 32 MiB unit is not ours either. */
 HL_INLINE struct hl_segment *hl_segment_of(const void *p)
 {
     uintptr_t unit = (uintptr_t)p >> HL_SEG_SHIFT;
     if (HL_UNLIKELY(unit >= HL_MAP_UNITS)) return NULL;
-    return hl_segmap[unit];
+    unsigned e = hl_segmap[unit];
+    if (HL_LIKELY(e == HL_MAP_START)) return (struct hl_segment *)(unit << HL_SEG_SHIFT);
+    if (e < HL_MAP_BACK) return NULL;
+    /* A huge block aligned past 32 MiB: its header is `align` bytes before its unit. */
+    return (struct hl_segment *)((unit << HL_SEG_SHIFT) - (HL_SEG_SIZE << (e - HL_MAP_BACK)));
 }
 
 /* The page holding p in a normal segment. */
@@ -135,17 +144,44 @@ HL_INLINE void hl_next_encode(const struct hl_page *pg, struct hl_block *b, stru
 
 /* ---- OS layer (os.c): every system call goes through here --------------------------- */
 
-/* Reserve `size` bytes aligned to `align` (a power of two >= page size), read-write,
- * committed on touch. NULL on failure. */
-HL_HIDDEN void *hl_os_map(size_t size, size_t align);
+/* Address space for a segment: size bytes aligned to align (a power of two >= 64 KiB),
+ * read-write and uncharged (MAP_NORESERVE), or PROT_NONE under hl_opt.commit (then
+ * hl_os_commit makes parts of it usable). NULL on failure; errno unchanged. */
+HL_HIDDEN void *hl_os_reserve(size_t size, size_t align);
+/* Read-write memory charged against the overcommit policy as glibc's mmap'd chunks are
+ * (huge blocks, the heap pool), at p with p + phase a multiple of align. An alignment
+ * above HL_SEG_SIZE asks the kernel for size + align at once, as glibc would. */
+HL_HIDDEN void *hl_os_map(size_t size, size_t align, size_t phase);
+/* Make reserved pages read-write (hl_opt.commit); 0 or -1 (the commit limit). */
+HL_HIDDEN int hl_os_commit(void *p, size_t size);
+/* Unmap; a munmap that fails is kept and retried by hl_os_retry_unmaps. */
 HL_HIDDEN void hl_os_unmap(void *p, size_t size);
-/* Return the pages of [p, p+size) to the OS; they read as zero afterwards. */
-HL_HIDDEN void hl_os_purge(void *p, size_t size);
+HL_HIDDEN void hl_os_retry_unmaps(void);
+HL_HIDDEN size_t hl_os_unmaps_pending(void); /* bytes of failed munmaps kept to retry */
+/* hl_count.mapped_bytes, and the pending bytes in it, read together (heap checker). */
+HL_HIDDEN uint64_t hl_os_mapped_bytes(size_t *pending);
+HL_HIDDEN void hl_os_fork(int phase); /* 0: before fork (locks), 1: after (unlocks) */
+/* Return the pages of [p, p+size) to the OS; they read as zero afterwards (under
+ * hl_opt.commit they are decommitted: PROT_NONE until hl_os_commit). 0, or -1 if the
+ * call failed and nothing changed. */
+HL_HIDDEN int hl_os_purge(void *p, size_t size);
 HL_HIDDEN int hl_os_protect(void *p, size_t size, int none);
+HL_HIDDEN int hl_os_overcommit_policy(void); /* vm.overcommit_memory: 0, 1 or 2 */
+HL_HIDDEN bool hl_os_space_limited(void);    /* RLIMIT_AS (`ulimit -v`) is set */
+/* Fault injection (only the HL_FAULT=1 build fails calls): fail the nth memory call
+ * (mmap, munmap, madvise, mprotect) from now on, counting from 1; 0 disarms. */
+HL_HIDDEN void hl_os_fault_arm(uint64_t nth);
+HL_HIDDEN uint64_t hl_os_fault_calls(void); /* memory calls since arming */
+HL_HIDDEN uint64_t hl_os_fault_count(void); /* calls failed on purpose, ever */
 HL_HIDDEN uint64_t hl_os_now_ms(void);
 HL_HIDDEN void hl_os_write(const char *s, size_t n);
 HL_HIDDEN uintptr_t hl_os_random(void);
 HL_HIDDEN void hl_os_yield(void);
+/* Sleep until *word != seen, a wake, or ms milliseconds pass (a futex; may return early). */
+HL_HIDDEN void hl_os_wait(_Atomic uint32_t *word, uint32_t seen, uint32_t ms);
+HL_HIDDEN void hl_os_wake(_Atomic uint32_t *word);
+/* Threads of this process still running (zombies not counted); -1 if unknown. */
+HL_HIDDEN int hl_os_live_threads(void);
 
 /* ---- output and errors (stats.c) ---------------------------------------------------- */
 
@@ -158,7 +194,18 @@ HL_HIDDEN __attribute__((noreturn)) void hl_fatal(const char *what, const void *
 
 /* ---- segments (segment.c) ------------------------------------------------------------ */
 
-HL_HIDDEN struct hl_segment *hl_segment_new(struct hl_heap *h);
+/* A new segment for h with room for `need` slices; `squeeze`: when a whole one cannot be
+ * mapped, trim h's segments' free tails and map part of one. NULL if the OS refuses. */
+HL_HIDDEN struct hl_segment *hl_segment_new(struct hl_heap *h, uint32_t need, bool squeeze);
+/* Mark the units of [s, s+size) in the segment map (I1), or clear them (!live). A huge
+ * block at block_off >= HL_SEG_SIZE (its alignment) gets its unit marked HL_MAP_BACK+k. */
+HL_HIDDEN void hl_segmap_set(const struct hl_segment *s, size_t size, size_t block_off, bool live);
+/* The OS refused memory: give back what is held unused (h's empty pages and segments,
+ * the huge cache, failed munmaps; under hl_opt.commit every dirty slice) before a retry. */
+HL_HIDDEN void hl_reclaim_for_space(struct hl_heap *h);
+/* Unmap the free slices of h's segments that hold pages (holes until they are released):
+ * the last resort when the address space runs out. */
+HL_HIDDEN void hl_segments_punch(struct hl_heap *h);
 HL_HIDDEN void hl_segment_release(struct hl_segment *s);
 /* Slices in pages, read under the segment's lock (before deciding to release it). */
 HL_HIDDEN uint32_t hl_segment_used(struct hl_segment *s);
@@ -175,9 +222,10 @@ HL_HIDDEN bool hl_segment_resize_large(struct hl_segment *s, struct hl_page *pg,
 HL_HIDDEN void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force);
 HL_HIDDEN void hl_registry_add(struct hl_segment *s);
 HL_HIDDEN void hl_registry_remove(struct hl_segment *s);
-HL_HIDDEN void hl_purge_all(bool force);
+/* Purge what is due (everything when force); true if freed memory still waits its delay. */
+HL_HIDDEN bool hl_purge_all(bool force);
 HL_HIDDEN int hl_purger_wanted(void); /* some memory is waiting to be purged */
-HL_HIDDEN void hl_purger_note(void);  /* say so */
+HL_HIDDEN void hl_purger_note(void);  /* say so (and wake the purger if it idles) */
 #define HL_PURGER_AFTER (4u << 20)    /* bytes of slices taken before the purger is wanted */
 extern HL_HIDDEN pthread_mutex_t hl_registry_lock;
 extern HL_HIDDEN struct hl_segment *hl_registry;
@@ -185,6 +233,7 @@ extern HL_HIDDEN struct hl_segment *hl_registry;
 /* ---- pages (page.c) ----------------------------------------------------------------- */
 
 HL_HIDDEN void *hl_malloc_generic(struct hl_heap *h, size_t n);
+HL_HIDDEN uint32_t hl_page_slices(size_t block_size); /* slices of a page of that class */
 HL_HIDDEN void hl_page_collect(struct hl_page *pg);
 HL_HIDDEN void hl_page_retire(struct hl_page *pg);
 HL_HIDDEN void hl_heap_trim_kept(struct hl_heap *h, bool idle);
@@ -202,7 +251,15 @@ HL_HIDDEN void *hl_malloc_bin(struct hl_heap *h, unsigned bin);
 HL_HIDDEN struct hl_heap *hl_heap_get(void); /* the thread's heap, initialized; NULL on OOM */
 HL_HIDDEN void hl_process_init(void);
 HL_HIDDEN struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h);
+/* Collect remote frees in up to `max` abandoned segments, give back their empty pages and
+ * release those left empty (heap.c). */
+HL_HIDDEN void hl_abandoned_sweep(unsigned max);
+/* Held (lock true) while a segment moves between states the heap checker must not see
+ * half done: the abandoned sweep, a huge block leaving the cache (heap.c). */
+HL_HIDDEN void hl_transit_lock(bool lock);
 HL_HIDDEN void hl_purger_maybe_start(void);
+/* Freed memory is waiting: wake the purger if it sleeps with nothing to do (heap.c). */
+HL_HIDDEN void hl_purger_wake_idle(void);
 
 /* Start the purger if it is wanted: memory is waiting to be purged, or the process has
  * taken more than HL_PURGER_AFTER of slices or a huge block, so that memory it frees
@@ -215,12 +272,19 @@ static inline void hl_purger_poke(void)
 }
 extern HL_HIDDEN pthread_mutex_t hl_heaps_lock;
 extern HL_HIDDEN struct hl_heap *hl_heaps;
+extern HL_HIDDEN pthread_mutex_t hl_abandoned_lock; /* a leaf: guards hl_abandoned */
+extern HL_HIDDEN struct hl_segment *hl_abandoned;   /* segments of exited threads */
+extern HL_HIDDEN size_t hl_pool_bytes;              /* mapped for heaps (under heaps lock) */
 
 /* ---- huge blocks (huge.c) ----------------------------------------------------------- */
 
 HL_HIDDEN void *hl_huge_alloc(size_t n, size_t align, bool zero);
 HL_HIDDEN void hl_huge_free(struct hl_segment *s);
-HL_HIDDEN void hl_huge_cache_purge(uint64_t now_ms, bool force);
+HL_HIDDEN void hl_huge_unmap(struct hl_segment *s); /* the mapped parts of a huge segment */
+HL_HIDDEN size_t hl_huge_mapped(const struct hl_segment *s);  /* bytes of them */
+HL_HIDDEN bool hl_huge_is_cached(const struct hl_segment *s); /* a freed one kept */
+/* Unmap cached huge blocks freed purge_delay_ms ago (all when force); true if some remain. */
+HL_HIDDEN bool hl_huge_cache_purge(uint64_t now_ms, bool force);
 HL_HIDDEN size_t hl_huge_cached_bytes(void);
 
 /* ---- free (alloc.c) ----------------------------------------------------------------- */
@@ -248,6 +312,14 @@ HL_INLINE struct hl_block *hl_foreign_pop(struct hl_heap *h, unsigned bin)
     }
     return b;
 }
+
+/* ---- the heap checker (check.c) ------------------------------------------------------ */
+
+/* Invariants of the calling thread's heap and segments only (safe while other threads
+ * run): the HL_DEBUG builds' safe points. 0 or the number of the first broken one. */
+HL_HIDDEN int hl_heap_check_local(void);
+/* HL_DEBUG: check the calling thread's heap here, and abort on a broken invariant. */
+HL_HIDDEN void hl_debug_check(const char *where);
 
 /* ---- the public operations under internal names (alloc.c) --------------------------- */
 

@@ -242,7 +242,7 @@ void hl_heap_delayed_free(struct hl_heap *h)
  * to 5.73), then these (python-repl 12.3 to 11.8 MiB, adversarial 5.78 to 5.48, kvstore
  * 22.8 to 22.0; see docs/hlmalloc.md).
  */
-static uint32_t page_slices(size_t bs)
+uint32_t hl_page_slices(size_t bs)
 {
     if (bs <= HL_SMALL_MAX) return 1;
     size_t want = ((size_t)HL_MEDIUM_SLICES << HL_SLICE_SHIFT) / bs;
@@ -257,7 +257,7 @@ static uint32_t page_slices(size_t bs)
 static struct hl_page *page_new(struct hl_heap *h, unsigned bin)
 {
     size_t bs = hl_bin_size(bin);
-    uint32_t slices = page_slices(bs);
+    uint32_t slices = hl_page_slices(bs);
     struct hl_page *pg = hl_segment_take_slices(h, slices, NULL);
     if (!pg) return NULL;
     struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
@@ -399,6 +399,7 @@ static struct hl_page *find_page(struct hl_heap *h, unsigned bin)
 /* Housekeeping every HL_COLLECT_EVERY slow calls, or all of it when forced. */
 void hl_heap_collect(struct hl_heap *h, bool force)
 {
+    if (HL_DEBUG) hl_debug_check("housekeeping");
     uint64_t now = hl_os_now_ms();
     /* Other heaps' blocks go home (I8): a thread that stopped allocating some size must
      * not pin its owner's pages for long. */
@@ -552,6 +553,7 @@ void *hl_malloc_bin(struct hl_heap *h, unsigned bin)
     if (HL_UNLIKELY(atomic_load_explicit(&h->delayed_free, memory_order_relaxed) != 0))
         hl_heap_delayed_free(h);
     if (HL_UNLIKELY(++h->heartbeat % HL_COLLECT_EVERY == 0)) hl_heap_collect(h, false);
+    if (HL_DEBUG >= 2 && h->heartbeat % 64 == 0) hl_debug_check("slow path");
     if (h->kept_bytes != 0 && (h->heartbeat & 63) == 0) hl_heap_trim_kept(h, true);
     struct hl_page *pg = h->bins[bin].first;
     if (!pg || !pg->free) pg = find_page(h, bin);

@@ -11,15 +11,16 @@
  * its own full delay (a program that frees and rebuilds a structure every few hundred
  * milliseconds keeps it resident instead of faulting it in each time).
  *
- * Lock order: hl_heaps_lock, then hl_registry_lock, then a segment's lock. madvise runs
- * under the segment lock; the owner waits for it only on its slow path.
+ * Lock order: the transit lock (heap.c), hl_heaps_lock, hl_registry_lock, then a
+ * segment's lock. madvise runs under the segment lock; the owner waits for it only on its
+ * slow path.
  */
 #define _GNU_SOURCE
 #include <stddef.h>
 
 #include "hlmalloc/internal.h"
 
-struct hl_segment *hl_segmap[HL_MAP_UNITS];
+uint8_t hl_segmap[HL_MAP_UNITS];
 pthread_mutex_t hl_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 struct hl_segment *hl_registry;
 static _Atomic int purger_wanted;
@@ -45,6 +46,33 @@ static inline void bit_clear(uint64_t *m, uint32_t i)
 static inline bool bit_test(const uint64_t *m, uint32_t i)
 {
     return (m[i >> 6] >> (i & 63)) & 1;
+}
+
+/* The address of slice i of s. */
+static inline uint8_t *slice_addr(struct hl_segment *s, uint32_t i)
+{
+    return (uint8_t *)s + ((size_t)i << HL_SLICE_SHIFT);
+}
+
+/* The next run of set bits of `map` at or after *i: [*i, *end). false if there is none. */
+static bool next_run(const uint64_t *map, uint32_t *i, uint32_t *end)
+{
+    uint32_t k = *i;
+    while (k < HL_SLICES) {
+        if ((k & 63) == 0 && map[k >> 6] == 0) {
+            k += 64; /* a whole word with none */
+            continue;
+        }
+        if (bit_test(map, k)) break;
+        k++;
+    }
+    if (k >= HL_SLICES) return false;
+    uint32_t e = k;
+    while (e < HL_SLICES && bit_test(map, e))
+        e++;
+    *i = k;
+    *end = e;
+    return true;
 }
 
 /* Slice i of s is free and touched from now on. Caller holds s->lock. */
@@ -88,31 +116,98 @@ void hl_registry_remove(struct hl_segment *s)
     atomic_fetch_sub_explicit(&hl_count.segments, 1, memory_order_relaxed);
 }
 
-static void segmap_set(struct hl_segment *s, size_t size, struct hl_segment *v)
+void hl_segmap_set(const struct hl_segment *s, size_t size, size_t block_off, bool live)
 {
     uintptr_t first = (uintptr_t)s >> HL_SEG_SHIFT;
     uintptr_t last = ((uintptr_t)s + size - 1) >> HL_SEG_SHIFT;
-    for (uintptr_t u = first; u <= last && u < HL_MAP_UNITS; u++)
-        __atomic_store_n(&hl_segmap[u], v, __ATOMIC_RELEASE);
+    uintptr_t block = ((uintptr_t)s + block_off) >> HL_SEG_SHIFT;
+    for (uintptr_t u = first; u <= last && u < HL_MAP_UNITS; u++) {
+        uint8_t e = HL_MAP_NONE;
+        if (live && u == first)
+            e = HL_MAP_START;
+        else if (live && u == block) /* block_off is the alignment, a power of two */
+            e = (uint8_t)(HL_MAP_BACK + __builtin_ctzll(block_off >> HL_SEG_SHIFT));
+        else if (live)
+            e = HL_MAP_INSIDE;
+        __atomic_store_n(&hl_segmap[u], e, __ATOMIC_RELEASE);
+    }
 }
 
-struct hl_segment *hl_segment_new(struct hl_heap *h)
+/* Give every free slice of s back to the OS (unmapped; they become holes, never taken
+ * again while s lives), so that when the address space runs out (`ulimit -v`) it goes
+ * to what is asked for now. A 1 MiB block leaves 14 slices of a 32 MiB segment unused,
+ * and a small page can pin a whole segment. Holes are what release leaves alone: the
+ * kernel may have put another mapping there since. Only for the calling thread's own
+ * segments: release (by the owner) reads the holes without the lock. */
+static void segment_punch(struct hl_segment *s)
 {
-    struct hl_segment *s = hl_os_map(HL_SEG_SIZE, HL_SEG_SIZE);
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t i = HL_FIRST_SLICE, end; next_run(s->free_map, &i, &end); i = end) {
+        for (uint32_t k = i; k < end; k++) {
+            bit_clear(s->free_map, k);
+            bit_clear(s->dirty_map, k);
+            s->pages[k].hole = 1;
+        }
+        hl_os_unmap(slice_addr(s, i), (size_t)(end - i) << HL_SLICE_SHIFT);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void hl_segments_punch(struct hl_heap *h)
+{
+    for (struct hl_segment *s = h->segments; s; s = s->next)
+        if (__atomic_load_n(&s->used_slices, __ATOMIC_RELAXED) != 0) segment_punch(s);
+}
+
+/* Map a segment of `slices` slices: the full 32 MiB unit, or (squeezed for address
+ * space) its first part. NULL if the OS refuses. */
+static struct hl_segment *segment_map(uint32_t slices)
+{
+    size_t size = (size_t)slices << HL_SLICE_SHIFT;
+    struct hl_segment *s = hl_os_reserve(size, HL_SEG_SIZE);
     if (!s) return NULL;
-    if ((uintptr_t)s >> HL_SEG_SHIFT >= HL_MAP_UNITS) { /* outside the map: cannot track */
-        hl_os_unmap(s, HL_SEG_SIZE);
+    if ((uintptr_t)s >> HL_SEG_SHIFT >= HL_MAP_UNITS /* outside the map: cannot track */
+        || (hl_opt.commit && hl_os_commit(s, HL_SLICE_SIZE) != 0)) { /* the header */
+        hl_os_unmap(s, size);
         return NULL;
     }
+    return s;
+}
+
+/* Under `ulimit -v` a heap starts with a segment this small (4 MiB): a program that makes
+ * a few small allocations and then big ones (64 MiB blocks: 29 served instead of glibc's
+ * 30 under `ulimit -v 2000000`) does not spend 32 MiB of its address space on them. */
+#define HL_SMALL_SEG_SLICES 64
+
+struct hl_segment *hl_segment_new(struct hl_heap *h, uint32_t need, bool squeeze)
+{
+    uint32_t slices = HL_SLICES;
+    if (__atomic_load_n(&hl_opt.space_limited, __ATOMIC_RELAXED) && !h->segments
+        && HL_FIRST_SLICE + need <= HL_SMALL_SEG_SLICES)
+        slices = HL_SMALL_SEG_SLICES;
+    struct hl_segment *s = segment_map(slices);
+    if (!s) /* from now on: the address space is short */
+        __atomic_store_n(&hl_opt.space_limited, true, __ATOMIC_RELAXED);
+    if (!s && squeeze) {
+        /* Out of address space (`ulimit -v`): the free slices of this heap's segments go
+         * back, then a part of a segment is mapped, as much as fits of half, a quarter,
+         * ..., down to the slices asked for. Partial segments take what a full one would
+         * have left unused: served under `ulimit -v 2000000`, 1 MiB blocks, 1798 MiB
+         * before, 1930 with it (docs/hlmalloc.md). */
+        hl_segments_punch(h);
+        for (uint32_t k = HL_SLICES / 2; !s && k >= HL_FIRST_SLICE + need; k /= 2)
+            if ((s = segment_map(k)) != NULL) slices = k;
+        if (!s && (s = segment_map(HL_FIRST_SLICE + need)) != NULL) slices = HL_FIRST_SLICE + need;
+    }
+    if (!s) return NULL;
     /* Fresh mappings are zero: every descriptor is already "not a page" (I2's check
      * fails on a zero divisor), and no slice is dirty. */
     pthread_mutex_init(&s->lock, NULL);
-    s->size = HL_SEG_SIZE;
+    s->size = (size_t)slices << HL_SLICE_SHIFT;
+    s->slices = slices;
     s->kind = HL_PAGE_SMALL;
-    for (uint32_t i = 0; i < HL_SLICES / 64; i++)
-        s->free_map[i] = ~(uint64_t)0;
-    for (uint32_t i = 0; i < HL_FIRST_SLICE; i++)
-        bit_clear(s->free_map, i); /* the header and descriptors */
+    for (uint32_t i = HL_FIRST_SLICE; i < slices; i++)
+        bit_set(s->free_map, i);
     s->heap = h;
     atomic_store_explicit(&s->thread_id, h->thread_id, memory_order_release);
     s->next = h->segments;
@@ -120,7 +215,7 @@ struct hl_segment *hl_segment_new(struct hl_heap *h)
     if (h->segments) h->segments->prev = s;
     h->segments = s;
     hl_registry_add(s);
-    segmap_set(s, HL_SEG_SIZE, s);
+    hl_segmap_set(s, s->size, 0, true);
     return s;
 }
 
@@ -136,13 +231,28 @@ uint32_t hl_segment_used(struct hl_segment *s)
 
 void hl_segment_release(struct hl_segment *s)
 {
-    segmap_set(s, s->size, NULL);
+    hl_segmap_set(s, s->size, 0, false);
     hl_registry_remove(s);
     pthread_mutex_destroy(&s->lock);
     /* An unmap returns memory too: counted with the purges (hlmalloc.h). */
     atomic_fetch_add_explicit(&hl_count.purges, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&hl_count.purged_bytes, s->size, memory_order_relaxed);
-    hl_os_unmap(s, s->size);
+    if (s->kind == HL_PAGE_HUGE) {
+        hl_huge_unmap(s);
+        return;
+    }
+    /* The mapped runs between holes, last first: the descriptors in slice 0 go last (and
+     * slices 0 and 1, under the header, are no holes). */
+    for (uint32_t end = s->slices; end > 0;) {
+        while (end > HL_FIRST_SLICE && s->pages[end - 1].hole)
+            end--;
+        uint32_t start = end;
+        while (start > HL_FIRST_SLICE && !s->pages[start - 1].hole)
+            start--;
+        if (start == HL_FIRST_SLICE) start = 0;
+        if (end > start) hl_os_unmap(slice_addr(s, start), (size_t)(end - start) << HL_SLICE_SHIFT);
+        end = start;
+    }
 }
 
 /*
@@ -175,27 +285,6 @@ static int find_run(const uint64_t *map, uint32_t n, bool best_end)
     return best;
 }
 
-/* The next run of set bits of `map` at or after *i: [*i, *end). false if there is none. */
-static bool next_run(const uint64_t *map, uint32_t *i, uint32_t *end)
-{
-    uint32_t k = *i;
-    while (k < HL_SLICES) {
-        if ((k & 63) == 0 && map[k >> 6] == 0) {
-            k += 64; /* a whole word with none */
-            continue;
-        }
-        if (bit_test(map, k)) break;
-        k++;
-    }
-    if (k >= HL_SLICES) return false;
-    uint32_t e = k;
-    while (e < HL_SLICES && bit_test(map, e))
-        e++;
-    *i = k;
-    *end = e;
-    return true;
-}
-
 /*
  * The start of the n free slices of s that hold the most resident (dirty) ones, or -1:
  * of all the windows of n in the free runs, the one that faults the fewest pages in anew.
@@ -225,10 +314,25 @@ static int find_run_dirtiest(const struct hl_segment *s, uint32_t n)
     return best;
 }
 
-/* Claim slices [first, first+n) of s under its lock; returns how many were clean (never
- * touched, or purged): the slices that will fault in anew. */
-static uint32_t claim(struct hl_segment *s, uint32_t first, uint32_t n)
+/*
+ * Claim slices [first, first+n) of s (caller holds s->lock); returns how many were clean
+ * (never touched, or purged): the slices that will fault in anew. Under hl_opt.commit
+ * they are made read-write first (committed), and in the secure build too (a freed page
+ * keeps its guard page until then); if that fails (the commit limit) nothing is claimed
+ * and the result is -1. Slices the failed call may have committed become dirty, so that
+ * a purge decommits them.
+ */
+static int claim(struct hl_segment *s, uint32_t first, uint32_t n)
 {
+    if ((HL_SECURE || hl_opt.commit)
+        && hl_os_commit(slice_addr(s, first), (size_t)n << HL_SLICE_SHIFT) != 0) {
+        if (hl_opt.commit) {
+            uint64_t now = hl_os_now_ms();
+            for (uint32_t i = first; i < first + n; i++)
+                mark_dirty(s, i, now);
+        }
+        return -1;
+    }
     uint32_t clean = n;
     for (uint32_t i = first; i < first + n; i++) {
         if (bit_test(s->dirty_map, i)) {
@@ -238,7 +342,7 @@ static uint32_t claim(struct hl_segment *s, uint32_t first, uint32_t n)
         bit_clear(s->free_map, i);
     }
     __atomic_store_n(&s->used_slices, s->used_slices + n, __ATOMIC_RELAXED);
-    return clean;
+    return (int)clean;
 }
 
 static struct hl_page *init_span(struct hl_segment *s, uint32_t first, uint32_t n)
@@ -270,12 +374,11 @@ static struct hl_page *take_from(struct hl_segment *s, uint32_t n, int *is_zero,
         first = find_run_dirtiest(s, n);
     else
         first = find_run(s->free_map, n, false);
-    uint32_t fresh = 0;
-    if (first >= 0) fresh = claim(s, (uint32_t)first, n);
+    int fresh = first >= 0 ? claim(s, (uint32_t)first, n) : -1;
     pthread_mutex_unlock(&s->lock);
-    if (first < 0) return NULL;
-    if (is_zero) *is_zero = fresh == n;
-    *clean = fresh;
+    if (fresh < 0) return NULL;
+    if (is_zero) *is_zero = (uint32_t)fresh == n;
+    *clean = (uint32_t)fresh;
     if (atomic_load_explicit(&slices_taken, memory_order_relaxed) < HL_PURGER_AFTER
                 >> HL_SLICE_SHIFT
         && atomic_fetch_add_explicit(&slices_taken, n, memory_order_relaxed) + n >= HL_PURGER_AFTER
@@ -299,6 +402,8 @@ static struct hl_page *take_owned(struct hl_heap *h, uint32_t n, int *is_zero, u
     return NULL;
 }
 
+#define HL_PURGE_RETRY_MS 10 /* after a purge (madvise) that failed */
+
 /* Purge up to `budget` dirty slices of s freed at least min_age ms ago, in dirty runs of
  * at most max_run slices, one madvise per run (fewer calls and TLB shootdowns); returns
  * the budget left. With next_wait: the least time until a slice it kept reaches min_age
@@ -316,13 +421,16 @@ static uint32_t purge_segment_aged(struct hl_segment *s, uint32_t budget, uint32
                 continue;
             }
             uint32_t j = i;
-            while (j < end && budget && slice_age(s, j, now) >= min_age) {
-                bit_clear(s->dirty_map, j);
+            while (j < end && j - i < budget && slice_age(s, j, now) >= min_age)
                 j++;
-                budget--;
+            if (hl_os_purge(slice_addr(s, i), (size_t)(j - i) << HL_SLICE_SHIFT) != 0) {
+                /* They stay dirty, and are tried again in HL_PURGE_RETRY_MS. */
+                if (next_wait && HL_PURGE_RETRY_MS < *next_wait) *next_wait = HL_PURGE_RETRY_MS;
+                return 0;
             }
-            hl_os_purge((uint8_t *)s + ((size_t)i << HL_SLICE_SHIFT), (size_t)(j - i)
-                                                                              << HL_SLICE_SHIFT);
+            for (uint32_t k = i; k < j; k++)
+                bit_clear(s->dirty_map, k);
+            budget -= j - i;
             i = j;
         }
     }
@@ -392,7 +500,8 @@ static void give_back_for_growth(struct hl_heap *h, uint32_t fresh)
     if (fresh) purge_aged(h, fresh, 0, HL_GROWTH_SHORT_RUN, now);
 }
 
-static struct hl_page *take_slices(struct hl_heap *h, uint32_t n, int *is_zero, uint32_t *clean)
+static struct hl_page *take_slices(struct hl_heap *h, uint32_t n, int *is_zero, uint32_t *clean,
+                                   bool squeeze)
 {
     struct hl_page *pg = take_owned(h, n, is_zero, clean, true);
     if (pg) return pg;
@@ -406,9 +515,17 @@ static struct hl_page *take_slices(struct hl_heap *h, uint32_t n, int *is_zero, 
         pg = take_from(s, n, is_zero, clean, false);
         if (pg) return pg;
     }
-    s = hl_segment_new(h);
+    s = hl_segment_new(h, n, squeeze);
     if (!s) return NULL;
     return take_from(s, n, is_zero, clean, false);
+}
+
+void hl_reclaim_for_space(struct hl_heap *h)
+{
+    if (h) hl_heap_collect(h, true); /* empty pages and segments */
+    hl_huge_cache_purge(0, true);
+    hl_os_retry_unmaps();
+    if (hl_opt.commit) hl_purge_all(true); /* decommits: what the commit limit counts */
 }
 
 /*
@@ -423,7 +540,14 @@ struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_ze
 {
     if (n == 0 || n >= HL_SLICES) return NULL;
     uint32_t clean = 0;
-    struct hl_page *pg = take_slices(h, n, is_zero, &clean);
+    struct hl_page *pg = take_slices(h, n, is_zero, &clean, false);
+    if (!pg) {
+        /* The OS refused memory: give back what this process holds unused, as glibc
+         * would have (its frees coalesce and trim), and try once more, squeezing
+         * segments into the address space left. */
+        hl_reclaim_for_space(h);
+        pg = take_slices(h, n, is_zero, &clean, true);
+    }
     if (pg && clean != 0 && n > HL_MEDIUM_SLICES) give_back_for_growth(h, clean);
     return pg;
 }
@@ -442,7 +566,10 @@ bool hl_segment_resize_large(struct hl_segment *s, struct hl_page *pg, uint32_t 
                 return false; /* the next slices are taken: the caller moves the block */
             }
         }
-        claim(s, first + have, want - have);
+        if (claim(s, first + have, want - have) < 0) {
+            pthread_mutex_unlock(&s->lock);
+            return false; /* not committed: the caller tries a new block */
+        }
         for (uint32_t i = have; i < want; i++) {
             memset(&s->pages[first + i], 0, sizeof(struct hl_page));
             s->pages[first + i].slice_back = i * (uint32_t)sizeof(struct hl_page);
@@ -461,20 +588,20 @@ bool hl_segment_resize_large(struct hl_segment *s, struct hl_page *pg, uint32_t 
 }
 
 /* Give a page's slices back to its segment: dirty (purged after the delay), or purged now
- * (before they are marked free, so no other thread can take them meanwhile). */
+ * (before they are marked free, so no other thread can take them meanwhile; dirty if the
+ * purge fails). The secure build's guard page at the end stays until the slices are
+ * claimed again (claim makes them read-write). */
 static void segment_free_span(struct hl_segment *s, struct hl_page *pg, bool purge_now)
 {
     uint32_t first = (uint32_t)(pg - s->pages), n = pg->slice_count;
-    if (HL_SECURE && n > 0) {
-        /* Lift the guard page at the end of the page or large block (see page.c). */
-        hl_os_protect((uint8_t *)s + ((size_t)(first + n) << HL_SLICE_SHIFT) - 4096, 4096, 0);
-    }
-    for (uint32_t i = 0; i < n; i++)
-        memset(&s->pages[first + i], 0, sizeof(struct hl_page));
-    if (purge_now)
-        hl_os_purge((uint8_t *)s + ((size_t)first << HL_SLICE_SHIFT), (size_t)n << HL_SLICE_SHIFT);
+    if (purge_now && hl_os_purge(slice_addr(s, first), (size_t)n << HL_SLICE_SHIFT) != 0)
+        purge_now = false;
     uint64_t now = hl_os_now_ms();
     pthread_mutex_lock(&s->lock);
+    /* The descriptors too under the lock: the heap checker reads a segment's slices
+     * under it while a large block of it may be freed by another thread. */
+    for (uint32_t i = 0; i < n; i++)
+        memset(&s->pages[first + i], 0, sizeof(struct hl_page));
     for (uint32_t i = first; i < first + n; i++) {
         if (purge_now)
             bit_set(s->free_map, i);
@@ -500,6 +627,7 @@ void hl_purger_note(void)
 {
     if (!atomic_load_explicit(&purger_wanted, memory_order_relaxed))
         atomic_store_explicit(&purger_wanted, 1, memory_order_relaxed);
+    hl_purger_wake_idle();
 }
 
 void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force)
@@ -516,14 +644,18 @@ void hl_segment_purge(struct hl_segment *s, uint64_t now_ms, bool force)
     pthread_mutex_unlock(&s->lock);
 }
 
-void hl_purge_all(bool force)
+bool hl_purge_all(bool force)
 {
     uint64_t now = hl_os_now_ms();
+    bool left = false;
     pthread_mutex_lock(&hl_registry_lock);
-    for (struct hl_segment *s = hl_registry; s; s = s->all_next)
-        if (s->kind != HL_PAGE_HUGE) hl_segment_purge(s, now, force);
+    for (struct hl_segment *s = hl_registry; s; s = s->all_next) {
+        if (s->kind == HL_PAGE_HUGE) continue;
+        hl_segment_purge(s, now, force);
+        left |= __atomic_load_n(&s->purge_at_ms, __ATOMIC_RELAXED) != 0;
+    }
     pthread_mutex_unlock(&hl_registry_lock);
-    hl_huge_cache_purge(now, force);
+    return hl_huge_cache_purge(now, force) || left;
 }
 
 int hl_purger_wanted(void)

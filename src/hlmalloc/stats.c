@@ -78,9 +78,9 @@ HL_API void hl_stats(struct hl_stats *out)
         if (s->kind == HL_PAGE_HUGE) {
             if (s->pages[HL_FIRST_SLICE].used) {
                 out->allocated_bytes += s->huge_usable;
-                out->active_bytes += s->size;
+                out->active_bytes += hl_huge_mapped(s);
             }
-            out->resident_bytes += s->size; /* an upper bound: all of it may be touched */
+            out->resident_bytes += hl_huge_mapped(s); /* an upper bound: all may be touched */
             continue;
         }
         out->resident_bytes += HL_SLICE_SIZE; /* the header */

@@ -13,8 +13,10 @@
  *            descriptor of its first slice.
  *   heap     one per thread (reached through one initial-exec TLS pointer): per-class
  *            queues of pages with free blocks and a direct table for sizes <= 1 KiB.
- *   segmap   a flat table, one entry per 32 MiB of the address space, naming the segment
- *            there: how free() tells our pointers from foreign ones in O(1).
+ *   segmap   a flat table, one byte per 32 MiB of the address space, saying whether a
+ *            segment starts there: how free() tells our pointers from foreign ones in
+ *            O(1). A byte, not a pointer: 4 MiB of address space instead of 32, which
+ *            counts under `ulimit -v`.
  *
  * Free lists are per page, two of them: `free` is what malloc pops and what the owner
  * thread's frees push onto (LIFO: the block freed last is handed out next, still in
@@ -26,8 +28,12 @@
  * foreign cache (I8), and home later in runs.
  *
  * Invariants
- *   I1  segmap[a >> 25] == s for every 32 MiB unit a of a live segment s, and NULL for
- *       units no live segment covers. A normal segment covers exactly one unit.
+ *   I1  segmap[u] is HL_MAP_START for the unit u where a live segment starts (its
+ *       header), HL_MAP_INSIDE for the other units a huge segment covers, except
+ *       HL_MAP_BACK + k for the unit of a huge block aligned to 2^k * 32 MiB (its header
+ *       is that far back), and HL_MAP_NONE for units no live segment covers. A normal
+ *       segment covers one unit, all of it (`slices` == HL_SLICES) or, mapped when the
+ *       address space ran short, its first `slices` slices.
  *   I2  a page's blocks are start + i * block_size, i < reserved; every pointer handed
  *       out is a block start, 16-byte aligned.
  *   I3  page->used == blocks handed out - blocks freed locally - remote frees collected;
@@ -39,7 +45,11 @@
  *   I5  a page with HL_PAGE_IN_FULL is in its heap's full queue, else in its bin queue
  *       (small/medium pages); large pages are in no queue.
  *   I6  free_map/dirty_map/purge state of a segment change only under its lock;
- *       dirty_map is a subset of free_map.
+ *       dirty_map is a subset of free_map; free_map holds no slice at or past `slices`
+ *       nor any hole; used_slices counts the slices of its pages, the rest below
+ *       `slices` are free or holes (unmapped when the address space ran short). Under
+ *       hl_opt.commit exactly the slices in pages, the dirty ones and slice 0 are
+ *       committed (read-write).
  *   I7  heap->direct[i] is the head page of the bin queue for size i*16, or the static
  *       empty page (whose free list is NULL), so the malloc fast path needs no init test.
  *   I8  heap->foreign[b] lists blocks of small pages of class b that this heap's thread
@@ -50,6 +60,13 @@
  *       back to their pages (one CAS per run of a page) when the class overflows, every
  *       HL_COLLECT_EVERY slow calls, on a forced collect and at thread exit; malloc hands
  *       them out when the class's first page has no free block.
+ *   I9  the counters agree with what is there: hl_count.mapped_bytes is the bytes mapped
+ *       of every registered segment (less its holes; a huge one's header and block), of
+ *       the heap pool, and of munmaps that failed and wait for a retry; segments counts
+ *       the registered segments, huge_blocks the live huge blocks (a freed one is in the
+ *       huge cache or unmapped), threads the heaps on the heap list. Every normal
+ *       segment is on exactly one live heap's list or the abandoned list.
+ * hl_heap_check() (check.c) verifies I1-I9.
  *
  * Delayed-free states (low 2 bits of xthread_free):
  *   NONE   remote frees push onto xthread_free
@@ -112,6 +129,14 @@ enum hl_page_kind {
     HL_PAGE_HUGE,
 };
 
+/* Entries of the segment map (I1). */
+enum hl_map_entry {
+    HL_MAP_NONE = 0,
+    HL_MAP_START = 1,  /* a segment's header is at the start of this unit */
+    HL_MAP_INSIDE = 2, /* a later unit of a huge segment */
+    HL_MAP_BACK = 3,   /* + k: the huge block starting here has its header 2^k units back */
+};
+
 enum hl_page_flags {
     HL_PAGE_IN_FULL = 1, /* in the heap's full queue (I5) */
 };
@@ -153,7 +178,8 @@ struct hl_page {
     uint8_t is_zero;      /* large pages: the block is known to be zeroed memory */
     uint8_t div_shift;
     uint8_t kept; /* the empty last page of its size, kept (heap kept_bytes counts it) */
-    uint8_t pad_[2];
+    uint8_t hole; /* a slice given back to the OS (unmapped) while its segment lives */
+    uint8_t pad_;
     struct hl_heap *heap; /* owner heap; NULL once abandoned */
     uintptr_t key;        /* secure build: free-list pointer key */
     /* Second line: written by the owner on every malloc and free of the page, and by
@@ -191,6 +217,7 @@ struct hl_segment {
             uint64_t dirty_map[HL_SLICES / 64]; /* bit i: free, touched, not yet purged */
             uint64_t purge_at_ms; /* the oldest dirty slice is due then; 0 = none dirty */
             uint32_t used_slices; /* slices in pages */
+            uint32_t slices;      /* slices mapped: HL_SLICES, fewer when space ran short */
             uint8_t kind;         /* HL_PAGE_SMALL (normal) or HL_PAGE_HUGE */
         };
         struct hl_page pages[HL_SLICES]; /* pages[0], pages[1]: the header above */

@@ -65,6 +65,7 @@ static inline void hl_compat_set_output(void (*fn)(const char *msg, void *arg), 
 #define hl_stats(out)                  hl_compat_stats(out)
 #define hl_stats_print()               ((void)0)
 #define hl_set_output(fn, arg)         hl_compat_set_output((fn), (arg))
+#define hl_heap_check()                0
 #endif
 
 #endif

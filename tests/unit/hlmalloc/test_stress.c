@@ -10,6 +10,8 @@
  *   fork     fork while other threads allocate; parent and child both allocate and free,
  *            the child checks and frees the blocks it inherited.
  * The seed is printed; `test_hlmalloc_stress SEED` reruns one. alarm() bounds every process.
+ * After each multi-threaded part, with the threads joined, hl_heap_check() must find every
+ * invariant holding (and the -debug build checks each thread's heap as it goes).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -377,6 +379,7 @@ static void test_stress_workers_hand_blocks_across_threads(void)
      * depends on how the workers are scheduled; a tenth is the floor. */
     CHECK(cross * 10 >= frees);
     CHECK(atomic_load(&failures) == 0);
+    CHECK(hl_heap_check() == 0); /* the workers have ended: the whole heap is stable */
 }
 
 /*
@@ -515,6 +518,7 @@ static void test_stress_thread_churn_frees_blocks_of_exited_threads(void)
            CHURN_THREADS, WAVE, (unsigned long long)freed_foreign, left, now_s() - t0);
     CHECK(freed_foreign > 0 && left > 0);
     CHECK(atomic_load(&failures) == 0);
+    CHECK(hl_heap_check() == 0);
     if (HL_TEST_LIBC) return;
     /* Nothing leaked and the heaps of exited threads are not kept alive. */
     struct hl_stats st;

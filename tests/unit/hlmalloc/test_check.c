@@ -1,0 +1,310 @@
+/*
+ * tests/unit/hlmalloc/test_check.c: hl_heap_check() finds each invariant of
+ * src/hlmalloc/types.h broken on purpose, by its number, and passes on a busy heap.
+ *
+ * White-box: it includes the allocator's internal header to reach pages, queues and
+ * counters, breaks one thing, expects the invariant's number, and puts it back (the
+ * check must then pass again). Built a second time against the HL_DEBUG=2 library
+ * (test_hlmalloc_check_debug), where a broken invariant must also stop the program at
+ * the next safe point (a forked child, killed by SIGABRT).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "hlmalloc/internal.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+static char out_buf[4096];
+static size_t out_len;
+
+static void capture(const char *msg, void *arg)
+{
+    (void)arg;
+    size_t n = strlen(msg);
+    if (out_len + n < sizeof(out_buf)) {
+        memcpy(out_buf + out_len, msg, n + 1);
+        out_len += n;
+    }
+}
+
+/* hl_heap_check(), its report captured (and shown if it is not 0). */
+static int heap_check(void)
+{
+    out_len = 0;
+    out_buf[0] = 0;
+    hl_set_output(capture, NULL);
+    int r = hl_heap_check();
+    hl_set_output(NULL, NULL);
+    return r;
+}
+
+static struct hl_page *page_of(void *p)
+{
+    struct hl_segment *s = hl_segment_of(p);
+    return hl_page_of(s, p);
+}
+
+/* ---- a heap with something of everything -------------------------------------------- */
+
+enum { KEEP = 4000 };
+static void *kept[KEEP];
+static size_t nkept;
+
+struct gift {
+    void *blocks[512];
+    size_t n;
+};
+
+static void *allocator_thread(void *arg)
+{
+    struct gift *g = arg;
+    for (size_t i = 0; i < 512; i++)
+        g->blocks[g->n++] = hl_malloc(16 + i * 24 % 3000);
+    return NULL; /* its heap is abandoned with the blocks alive */
+}
+
+/* Every size class, large and huge blocks, aligned ones, a realloc chain, and blocks of
+ * an exited thread freed here (foreign cache, abandoned segments). */
+static void build_busy_heap(void)
+{
+    for (unsigned b = 0; b < HL_BINS; b++) {
+        for (int k = 0; k < 3 && nkept < KEEP; k++)
+            kept[nkept++] = hl_malloc(hl_bin_size(b));
+        hl_free(hl_malloc(hl_bin_size(b))); /* a free block on the page */
+    }
+    kept[nkept++] = hl_malloc(300 * KiB);
+    kept[nkept++] = hl_malloc(3 * MiB);
+    kept[nkept++] = hl_malloc(40 * MiB); /* huge */
+    hl_free(hl_malloc(20 * MiB));        /* cached huge */
+    kept[nkept++] = hl_aligned_alloc(64 * KiB, 1000);
+    kept[nkept++] = hl_aligned_alloc(MiB, 200 * KiB);
+    void *r = NULL;
+    for (size_t n = 8; n < 2 * MiB; n *= 3)
+        r = hl_realloc(r, n);
+    kept[nkept++] = r;
+    struct gift g = { .n = 0 };
+    pthread_t t;
+    if (pthread_create(&t, NULL, allocator_thread, &g) == 0) {
+        pthread_join(t, NULL);
+        for (size_t i = 0; i < g.n; i += 2)
+            hl_free(g.blocks[i]); /* half of them: foreign cache and remote frees */
+        for (size_t i = 1; i < g.n && nkept < KEEP; i += 2)
+            kept[nkept++] = g.blocks[i];
+    }
+}
+
+static void free_busy_heap(void)
+{
+    for (size_t i = 0; i < nkept; i++)
+        hl_free(kept[i]);
+    nkept = 0;
+}
+
+static void test_check_passes_on_a_busy_heap(void)
+{
+    REQUIRE(heap_check() == 0);
+    build_busy_heap();
+    int r = heap_check();
+    if (r) fprintf(stderr, "%s", out_buf);
+    CHECK(r == 0);
+    free_busy_heap();
+    hl_collect();
+    r = heap_check();
+    if (r) fprintf(stderr, "%s", out_buf);
+    CHECK(r == 0);
+}
+
+/* ---- each invariant broken ------------------------------------------------------------ */
+
+static void expect_broken(int inv, const char *how)
+{
+    int r = heap_check();
+    if (r != inv) fprintf(stderr, "  %s: got I%d, want I%d: %s", how, r, inv, out_buf);
+    CHECK(r == inv);
+    CHECK(strstr(out_buf, "heap check: I") != NULL);
+}
+
+static void test_check_finds_i1_segment_map(void)
+{
+    void *p = hl_malloc(100);
+    REQUIRE(p);
+    uintptr_t unit = (uintptr_t)p >> HL_SEG_SHIFT;
+    hl_segmap[unit] = HL_MAP_NONE; /* the segment's unit unmarked */
+    expect_broken(1, "segment's unit unmarked");
+    hl_segmap[unit] = HL_MAP_START;
+    /* A unit marked that no segment covers (the address of this test's stack). */
+    uintptr_t stray = (uintptr_t)&unit >> HL_SEG_SHIFT;
+    REQUIRE(hl_segmap[stray] == HL_MAP_NONE);
+    hl_segmap[stray] = HL_MAP_INSIDE;
+    expect_broken(1, "stray unit");
+    hl_segmap[stray] = HL_MAP_NONE;
+    CHECK(heap_check() == 0);
+    hl_free(p);
+}
+
+static void test_check_finds_i2_free_list_off_the_blocks(void)
+{
+    void *a = hl_malloc(48), *b = hl_malloc(48);
+    REQUIRE(a && b);
+    hl_free(b);
+    struct hl_page *pg = page_of(a);
+    REQUIRE(pg->free != NULL);
+    struct hl_block *head = pg->free, *next = head->next;
+    head->next = (struct hl_block *)((uint8_t *)a + 8); /* inside a live block */
+    expect_broken(2, "free list into a block's middle");
+    head->next = next;
+    CHECK(heap_check() == 0);
+    hl_free(a);
+}
+
+static void test_check_finds_i3_used_count(void)
+{
+    void *a = hl_malloc(200);
+    REQUIRE(a);
+    struct hl_page *pg = page_of(a);
+    pg->used++;
+    expect_broken(3, "used one too many");
+    pg->used--;
+    /* A block both free and on the heap's delayed list (as a double free would leave
+     * it): b, just freed, heads its page's free list; the delayed list follows the same
+     * link from it. */
+    void *b = hl_malloc(200);
+    REQUIRE(b);
+    hl_free(b);
+    REQUIRE(pg->free == b);
+    struct hl_heap *h = hl_tls_heap;
+    REQUIRE(atomic_load(&h->delayed_free) == 0);
+    atomic_store(&h->delayed_free, (uintptr_t)b);
+    expect_broken(3, "block free and delayed");
+    atomic_store(&h->delayed_free, 0);
+    CHECK(heap_check() == 0);
+    hl_free(a);
+}
+
+static void test_check_finds_i4_page_of_another_heap(void)
+{
+    void *a = hl_malloc(3000);
+    REQUIRE(a);
+    struct hl_page *pg = page_of(a);
+    struct hl_heap *mine = pg->heap;
+    pg->heap = (struct hl_heap *)&hl_heap_empty;
+    expect_broken(4, "page's heap");
+    pg->heap = mine;
+    CHECK(heap_check() == 0);
+    hl_free(a);
+}
+
+static void test_check_finds_i5_queue(void)
+{
+    void *a = hl_malloc(700);
+    REQUIRE(a);
+    struct hl_page *pg = page_of(a);
+    struct hl_page_queue *q = &hl_tls_heap->bins[pg->bin];
+    q->count++;
+    expect_broken(5, "queue count");
+    q->count--;
+    /* The full flag on a page of a class's queue (the free fast path kept in step). */
+    pg->flags |= HL_PAGE_IN_FULL;
+    uint32_t fast = pg->fast_limit;
+    pg->fast_limit = 0;
+    expect_broken(5, "full flag in a class queue");
+    pg->flags &= (uint8_t)~HL_PAGE_IN_FULL;
+    pg->fast_limit = fast;
+    CHECK(heap_check() == 0);
+    hl_free(a);
+}
+
+static void test_check_finds_i6_dirty_slice_in_use(void)
+{
+    void *a = hl_malloc(5000);
+    REQUIRE(a);
+    struct hl_segment *s = hl_segment_of(a);
+    uint32_t i = (uint32_t)(((uintptr_t)a - (uintptr_t)s) >> HL_SLICE_SHIFT);
+    s->dirty_map[i >> 6] |= (uint64_t)1 << (i & 63);
+    expect_broken(6, "dirty bit on a used slice");
+    s->dirty_map[i >> 6] &= ~((uint64_t)1 << (i & 63));
+    uint32_t used = s->used_slices;
+    s->used_slices = used + 1;
+    expect_broken(6, "used_slices");
+    s->used_slices = used;
+    CHECK(heap_check() == 0);
+    hl_free(a);
+}
+
+static void test_check_finds_i7_direct_slot(void)
+{
+    void *a = hl_malloc(16);
+    REQUIRE(a);
+    struct hl_heap *h = hl_tls_heap;
+    struct hl_page *was = h->direct[1];
+    REQUIRE(was != &hl_page_empty);
+    h->direct[1] = &hl_page_empty;
+    expect_broken(7, "direct slot");
+    h->direct[1] = was;
+    CHECK(heap_check() == 0);
+    hl_free(a);
+}
+
+static void test_check_finds_i8_foreign_room(void)
+{
+    void *a = hl_malloc(64);
+    REQUIRE(a);
+    struct hl_heap *h = hl_tls_heap;
+    h->foreign_room[3]--;
+    expect_broken(8, "foreign room");
+    h->foreign_room[3]++;
+    CHECK(heap_check() == 0);
+    hl_free(a);
+}
+
+static void test_check_finds_i9_counters(void)
+{
+    atomic_fetch_add(&hl_count.mapped_bytes, 4096);
+    expect_broken(9, "mapped bytes");
+    atomic_fetch_sub(&hl_count.mapped_bytes, 4096);
+    atomic_fetch_add(&hl_count.huge_blocks, 1);
+    expect_broken(9, "huge blocks");
+    atomic_fetch_sub(&hl_count.huge_blocks, 1);
+    CHECK(heap_check() == 0);
+}
+
+/* The HL_DEBUG build checks the thread's heap at its safe points and aborts. */
+static void test_check_debug_build_stops_at_a_safe_point(void)
+{
+    SKIP_IF(!HL_DEBUG, "needs the HL_DEBUG library (test_hlmalloc_check_debug)");
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        void *a = hl_malloc(200);
+        page_of(a)->used++;
+        hl_collect(); /* housekeeping: a safe point */
+        _exit(0);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+}
+
+int main(void)
+{
+    RUN_TEST(test_check_passes_on_a_busy_heap);
+    RUN_TEST(test_check_finds_i1_segment_map);
+    RUN_TEST(test_check_finds_i2_free_list_off_the_blocks);
+    RUN_TEST(test_check_finds_i3_used_count);
+    RUN_TEST(test_check_finds_i4_page_of_another_heap);
+    RUN_TEST(test_check_finds_i5_queue);
+    RUN_TEST(test_check_finds_i6_dirty_slice_in_use);
+    RUN_TEST(test_check_finds_i7_direct_slot);
+    RUN_TEST(test_check_finds_i8_foreign_room);
+    RUN_TEST(test_check_finds_i9_counters);
+    RUN_TEST(test_check_debug_build_stops_at_a_safe_point);
+    return check_report();
+}
