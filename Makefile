@@ -53,8 +53,9 @@ test-asan:
 # purger thread in a fork child (prefork servers need it), which TSan refuses by default.
 test-tsan:
 	@$(call configure,$(TSAN_BUILD),-DCMAKE_BUILD_TYPE=Debug -DHEAPLAB_TSAN=ON)
-	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_bench_exec test_hlmalloc_stress test_hlmalloc_api test_hlmalloc_stress_debug
-	@TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 ctest --test-dir $(TSAN_BUILD) -R '^(bench/exec|hlmalloc/(stress|api|stress-debug))$$' --output-on-failure
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_bench_exec test_hlmalloc_stress test_hlmalloc_api \
+		test_hlmalloc_stress_debug test_server_mailbox test_server_session
+	@TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 ctest --test-dir $(TSAN_BUILD) -R '^(bench/exec|hlmalloc/(stress|api|stress-debug)|server/(mailbox|session))$$' --output-on-failure
 
 test: deps build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -70,12 +71,13 @@ bench: deps build
 		$(BUILD)/heaplab bench $(BENCH_ARGS) --json $(RESULTS)/bench-$$stamp.json \
 			--report $(RESULTS)/bench-$$stamp.html
 
-# The libFuzzer targets of the trace reader and the results reader, FUZZ_TIME seconds each
-# (make test runs each for 20); the corpora grow in $(BUILD)/tests/fuzz/corpus*. Needs clang
-# (scripts/deps.sh installs it).
+# The libFuzzer targets, FUZZ_TIME seconds each (make test runs each for 20): the trace
+# reader's, the results reader's, and what heaplab serve reads from a page; the corpora grow
+# in $(BUILD)/tests/fuzz/corpus*. Needs clang (scripts/deps.sh installs it).
 fuzz: deps build
 	@bash tests/fuzz/run_fuzz.sh $(BUILD)/tests/fuzz/fuzz_trace $(BUILD)/heaplab $(FUZZ_TIME)
 	@bash tests/fuzz/run_fuzz_results.sh $(BUILD)/tests/fuzz/fuzz_results $(BUILD)/heaplab $(FUZZ_TIME)
+	@bash tests/fuzz/run_fuzz_serve.sh $(BUILD)/tests/fuzz/fuzz_serve $(BUILD)/heaplab $(FUZZ_TIME)
 
 # Every figure of docs/performance.md (about 15 minutes).
 perf: deps build

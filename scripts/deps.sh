@@ -9,10 +9,11 @@
 # it checks nothing; CMake then says what it cannot find.
 set -u
 
-# Building: the compiler, CMake, cJSON through pkg-config, python3 (generators), and node
-# with npm (the viewer's uPlot, web/). Debian's nodejs and npm only where no npm is found: a
-# machine whose node comes from elsewhere (NodeSource's bundles npm) keeps it.
-BUILD_PKGS=(build-essential cmake pkg-config libcjson-dev python3)
+# Building: the compiler, CMake, cJSON through pkg-config, civetweb (heaplab serve), python3
+# (generators), and node with npm (the viewer's uPlot, web/). Debian's nodejs and npm only
+# where no npm is found: a machine whose node comes from elsewhere (NodeSource's bundles npm)
+# keeps it.
+BUILD_PKGS=(build-essential cmake pkg-config libcjson-dev libcivetweb-dev python3)
 command -v npm >/dev/null 2>&1 || BUILD_PKGS+=(nodejs npm)
 # Testing and benchmarking: the peer allocators' runtime libraries; python3 and jsonschema
 # (results checks); redis-server and git (real programs under hlmalloc); clang and

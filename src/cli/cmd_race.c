@@ -21,11 +21,10 @@
 
 #define PROCEED (-1) /* a step went well: go on to the next */
 
-#define RACE_SCHEMA          "heaplab.race/1"
-#define TICKS_SCHEMA         "heaplab.ticks/2"
-#define RACE_DEFAULT_OPS_CAP 200000u
-#define RACE_DEFAULT_TICKS   100u
-#define RACE_MAX_OPS         100000000u
+#define RACE_SCHEMA        "heaplab.race/1"
+#define TICKS_SCHEMA       "heaplab.ticks/2"
+#define RACE_DEFAULT_TICKS 100u
+#define RACE_MAX_OPS       100000000u
 
 static int race_main(int argc, char **argv, const struct cli_ctx *ctx);
 
@@ -376,26 +375,14 @@ static int open_race(struct race *r, const struct race_args *a, struct race_plan
 {
     struct diag d = { { 0 } };
     struct opstream s;
-    const struct workload *w = pl->w;
-    struct wl_params p = { .seed = a->seed, .threads = w->min_threads ? w->min_threads : 1 };
-    p.ops = a->ops ? a->ops
-                   : (w->default_ops < RACE_DEFAULT_OPS_CAP ? w->default_ops
-                                                            : RACE_DEFAULT_OPS_CAP);
-    if (p.threads > 1) p.ops = (p.ops + p.threads - 1) / p.threads;
-    if (workload_build(w, &p, &s, &d) != 0) {
+    if (race_build(pl->w, a->seed, a->ops, &s, &d) != 0) {
         cli_error("%s", d.msg);
         return EXIT_FAIL;
     }
     /* Without --arena: 2 MiB, or the smallest power of two holding twice the stream's peak
      * live bytes, so that the race compares strategies rather than who runs out first. */
     pl->auto_arena = a->arena == 0;
-    pl->arena = (size_t)a->arena;
-    if (pl->auto_arena) {
-        uint64_t need = 2 * opstream_peak_live(&s);
-        pl->arena = LAB_ARENA_DEFAULT;
-        while (pl->arena < need && pl->arena < LAB_ARENA_MAX)
-            pl->arena *= 2;
-    }
+    pl->arena = pl->auto_arena ? race_auto_arena(&s, LAB_ARENA_MAX) : (size_t)a->arena;
     int rc = race_open(r, &s, pl->lanes, pl->nlanes, pl->arena, &d);
     opstream_destroy(&s);
     if (rc != 0) {

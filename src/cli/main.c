@@ -8,14 +8,24 @@
 #include "cli/build_info.h"
 #include "cli/cli.h"
 
-extern const struct cli_command cli_cmd_bench, cli_cmd_run, cli_cmd_race, cli_cmd_replay,
-        cli_cmd_record, cli_cmd_trace, cli_cmd_compare, cli_cmd_merge, cli_cmd_report, cli_cmd_list,
-        cli_cmd_worker;
+extern const struct cli_command cli_cmd_bench, cli_cmd_run, cli_cmd_race, cli_cmd_serve,
+        cli_cmd_replay, cli_cmd_record, cli_cmd_trace, cli_cmd_compare, cli_cmd_merge,
+        cli_cmd_report, cli_cmd_list, cli_cmd_worker;
 
 const struct cli_command *const cli_commands[] = {
-    &cli_cmd_bench,  &cli_cmd_run,   &cli_cmd_race,    &cli_cmd_replay,
-    &cli_cmd_record, &cli_cmd_trace, &cli_cmd_compare, &cli_cmd_merge,
-    &cli_cmd_report, &cli_cmd_list,  &cli_cmd_worker,  NULL,
+    &cli_cmd_bench,
+    &cli_cmd_run,
+    &cli_cmd_race,
+    &cli_cmd_serve,
+    &cli_cmd_replay,
+    &cli_cmd_record,
+    &cli_cmd_trace,
+    &cli_cmd_compare,
+    &cli_cmd_merge,
+    &cli_cmd_report,
+    &cli_cmd_list,
+    &cli_cmd_worker,
+    NULL,
 };
 
 const struct cli_command *cli_find_command(const char *name)

@@ -54,6 +54,24 @@ static int flatten(struct race *r, const struct opstream *s, struct diag *d)
     return 0;
 }
 
+int race_build(const struct workload *w, uint64_t seed, uint64_t ops, struct opstream *s,
+               struct diag *d)
+{
+    struct wl_params p = { .seed = seed, .threads = w->min_threads ? w->min_threads : 1 };
+    p.ops = ops ? ops : (w->default_ops < RACE_OPS_CAP ? w->default_ops : RACE_OPS_CAP);
+    if (p.threads > 1) p.ops = (p.ops + p.threads - 1) / p.threads;
+    return workload_build(w, &p, s, d);
+}
+
+size_t race_auto_arena(const struct opstream *s, size_t max)
+{
+    uint64_t need = 2 * opstream_peak_live(s);
+    size_t arena = LAB_ARENA_DEFAULT;
+    while (arena < need && arena < max)
+        arena *= 2;
+    return arena;
+}
+
 int race_open(struct race *r, const struct opstream *s, const struct lab_ops *const *ops, size_t n,
               size_t arena_size, struct diag *d)
 {
@@ -85,8 +103,9 @@ int race_open(struct race *r, const struct opstream *s, const struct lab_ops *co
         l->raw = osmem_alloc(objs * sizeof *l->raw);
         l->pad = osmem_alloc(objs * sizeof *l->pad);
         l->req = osmem_alloc(objs * sizeof *l->req);
+        l->born = osmem_alloc(objs * sizeof *l->born);
         l->cells = osmem_alloc(lab_cells_for(arena_size));
-        if (!l->raw || !l->pad || !l->req || !l->cells) goto oom;
+        if (!l->raw || !l->pad || !l->req || !l->born || !l->cells) goto oom;
         hist_init(&l->lat_all);
         hist_init(&l->lat_alloc);
         hist_init(&l->lat_free);
@@ -120,6 +139,7 @@ static unsigned char *lane_alloc(struct race *r, struct race_lane *l, uint32_t o
     l->raw[obj] = p;
     l->pad[obj] = (uint32_t)pad;
     l->req[obj] = size;
+    l->born[obj] = r->at;
     l->live_req += size;
     l->live_usable += l->ops->usable_size(self, p);
     return p + pad;
@@ -207,6 +227,7 @@ void race_step(struct race *r, size_t i)
 {
     const struct op *o = &r->order[i];
     if (o->kind == OP_MARK) return;
+    r->at = i;
     for (size_t k = 0; k < r->nlanes; k++) {
         struct race_lane *l = &r->lane[(k + i) % r->nlanes];
         lane_op(r, l, o);
@@ -270,6 +291,7 @@ void race_close(struct race *r)
         if (l->raw) osmem_free(l->raw, objs * sizeof *l->raw);
         if (l->pad) osmem_free(l->pad, objs * sizeof *l->pad);
         if (l->req) osmem_free(l->req, objs * sizeof *l->req);
+        if (l->born) osmem_free(l->born, objs * sizeof *l->born);
         if (l->cells) osmem_free(l->cells, lab_cells_for(r->arena_size));
     }
     if (r->reqbuf) osmem_free(r->reqbuf, objs * sizeof *r->reqbuf);

@@ -35,8 +35,10 @@
 struct diag;
 struct opstream;
 struct op;
+struct workload;
 
 #define RACE_MAX_LANES    16
+#define RACE_OPS_CAP      200000u /* a workload's default ops, at most this (race_build) */
 #define RACE_PREFAULT_MAX ((size_t)256 << 20) /* arenas up to this are faulted in up front */
 
 struct race_lane {
@@ -45,6 +47,7 @@ struct race_lane {
     unsigned char **raw; /* per object: pointer the allocator returned, NULL if not live */
     uint32_t *pad;       /* per object: alignment padding (user pointer = raw + pad) */
     uint64_t *req;       /* per object: requested bytes, 0 if not live */
+    uint64_t *born;      /* per object: index of the op that allocated its block */
 
     uint64_t calls, failures;
     uint64_t live_req, live_usable;           /* L and U now */
@@ -77,7 +80,20 @@ struct race {
     size_t nlanes;
     struct lab_request *reqbuf; /* scratch for snapshots, obj_count entries */
     uint64_t stream_peak;       /* the stream's own peak live requested bytes */
+    size_t at;                  /* the op race_step() is running */
 };
+
+/*
+ * The stream `heaplab race` races for workload `w`: `ops` operations (0: the workload's
+ * default, at most RACE_OPS_CAP), on one thread unless the workload needs more (their ops
+ * split between them; race_open() merges them by seq). 0, or -1 with `d` filled.
+ */
+int race_build(const struct workload *w, uint64_t seed, uint64_t ops, struct opstream *s,
+               struct diag *d);
+
+/* The arena for a stream when none is asked for: 2 MiB, or the smallest power of two
+ * holding twice its peak live bytes, at most `max`. */
+size_t race_auto_arena(const struct opstream *s, size_t max);
 
 /* Flatten `s` and open one lane per allocator over an arena of `arena_size` bytes.
  * 0, or -1 with `d` filled. */

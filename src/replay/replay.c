@@ -309,11 +309,10 @@ static int on_event(const struct trace_event *ev, void *arg)
     return c->oom || s->error ? 1 : 0;
 }
 
-int replay_stream(const char *path, struct opstream *s, struct replay_stats *st, struct diag *d)
+/* Compile the trace open in `r` (closed here); `label` names it in `d`. */
+static int compile(struct trace_reader *r, const char *label, struct opstream *s,
+                   struct replay_stats *st, struct diag *d)
 {
-    memset(st, 0, sizeof *st);
-    struct trace_reader *r;
-    if (trace_open(&r, path, d) != 0) return -1;
     const struct trace_status *ts = trace_status(r);
     size_t nthreads = 0;
     const struct trace_thread *threads = trace_threads(r, &nthreads);
@@ -326,28 +325,46 @@ int replay_stream(const char *path, struct opstream *s, struct replay_stats *st,
     struct diag why = { { 0 } };
     if (opstream_init(s, streams, streams > 1, &why) != 0) {
         trace_close(r);
-        return diag_set(d, "%s: %s", path, why.msg);
+        return diag_set(d, "%s: %s", label, why.msg);
     }
     struct compiler c = { .s = s, .st = st, .threads = threads, .nthreads = nthreads };
     if (amap_init(&c.map, 1u << 16) != 0) {
         trace_close(r);
         opstream_destroy(s);
-        return diag_set(d, "%s: out of memory for the address map", path);
+        return diag_set(d, "%s: out of memory for the address map", label);
     }
     trace_foreach(r, TRACE_ORDER_SEQ, on_event, &c);
     int rc = 0;
     if (c.oom || s->error) {
-        rc = diag_set(d, "%s: compiling the trace failed: %s", path,
+        rc = diag_set(d, "%s: compiling the trace failed: %s", label,
                       c.oom ? "out of memory" : strerror(s->error));
         opstream_destroy(s);
     } else if (opstream_ops(s) == 0) {
-        rc = diag_set(d, "%s: no allocation events to replay", path);
+        rc = diag_set(d, "%s: no allocation events to replay", label);
         opstream_destroy(s);
     }
     amap_destroy(&c.map);
     if (c.pend) osmem_free(c.pend, c.cap_pend * sizeof *c.pend);
     trace_close(r);
     return rc;
+}
+
+int replay_stream(const char *path, struct opstream *s, struct replay_stats *st, struct diag *d)
+{
+    memset(st, 0, sizeof *st);
+    struct trace_reader *r;
+    if (trace_open(&r, path, d) != 0) return -1;
+    return compile(r, path, s, st, d);
+}
+
+int replay_stream_mem(const void *data, size_t len, const char *name, struct opstream *s,
+                      struct replay_stats *st, struct diag *d)
+{
+    memset(st, 0, sizeof *st);
+    struct trace_reader *r;
+    struct diag why = { { 0 } };
+    if (trace_open_mem(&r, data, len, &why) != 0) return diag_set(d, "%s: %s", name, why.msg);
+    return compile(r, name, s, st, d);
 }
 
 /* Does the event become an op? Only a block that was returned does (on_event's rule);

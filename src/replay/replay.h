@@ -12,6 +12,7 @@
 #ifndef HEAPLAB_REPLAY_REPLAY_H
 #define HEAPLAB_REPLAY_REPLAY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "trace/trace.h"
@@ -37,6 +38,11 @@ struct replay_stats {
 /* Compile the trace at `path` into stream `s` (initialized here). 0, or -1 with `d`, which
  * names the file first ("PATH: reason"). */
 int replay_stream(const char *path, struct opstream *s, struct replay_stats *st, struct diag *d);
+
+/* The same for a trace held in memory (`len` bytes at `data`, e.g. an upload); `name` stands
+ * for the path in `d`. */
+int replay_stream_mem(const void *data, size_t len, const char *name, struct opstream *s,
+                      struct replay_stats *st, struct diag *d);
 
 /*
  * The threads a trace recorded (for running it at that count) and, when `status` is not

@@ -1,0 +1,67 @@
+/*
+ * server/ring.h: the tick ring of a session (docs/serve.md): the recent ticks of a race, for
+ * the scrubber (`seek`) and the export.
+ *
+ * Each tick keeps its metrics frame (the `tick` JSON text) and one packed kind map per lane:
+ * a keyframe (every lane raw) every `key_every` ticks (tick % key_every == 0, and the first
+ * tick pushed), otherwise each lane as a delta or fill against the previous tick (frame.h,
+ * the smaller), or raw when neither is smaller. Reading tick N decodes its keyframe and applies the deltas up to
+ * N. When the ring holds more than `cap_bytes`, the oldest keyframe group (a keyframe and
+ * the deltas up to the next one) is dropped, but never the group of the newest tick: the
+ * ring holds at most cap_bytes plus one group.
+ *
+ * Bytes counted: every tick's maps and JSON and its bookkeeping, and the two working maps.
+ * Not thread-safe: the session's mutex guards it.
+ */
+#ifndef HEAPLAB_SERVER_RING_H
+#define HEAPLAB_SERVER_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ring_entry {
+    uint32_t tick;
+    uint64_t op;
+    int key;       /* a keyframe: every lane raw */
+    uint8_t *data; /* per lane: encoding byte, 4-byte length, the map; malloc'd */
+    size_t data_len;
+    char *json; /* the metrics frame, NUL-terminated; malloc'd */
+    size_t json_len;
+};
+
+struct ring {
+    uint32_t nlanes, cells, key_every;
+    size_t packed;    /* bytes of one lane's packed map */
+    size_t cap_bytes; /* the bound (plus one group) */
+    size_t bytes;     /* what it holds now */
+    struct ring_entry *e;
+    size_t e_cap, first, n; /* e[(first + i) % e_cap] for i < n */
+    uint8_t *last;          /* the newest tick's maps, nlanes * packed */
+    uint8_t *enc;           /* scratch: one tick encoded */
+    uint8_t *tmp;           /* scratch: one lane's map */
+    uint64_t dropped;       /* ticks dropped */
+};
+
+/* 0, or -1 out of memory. */
+int ring_init(struct ring *r, uint32_t nlanes, uint32_t cells, size_t cap_bytes,
+              uint32_t key_every);
+void ring_fini(struct ring *r);
+
+/*
+ * Append tick `tick` (the newest + 1, or any number when the ring is empty) with its maps
+ * (`maps`: nlanes packed maps one after the other) and its JSON text. 0, or -1 when the tick
+ * is out of order or memory ran out (the ring is then unchanged).
+ */
+int ring_push(struct ring *r, uint32_t tick, uint64_t op, const uint8_t *maps, const char *json,
+              size_t json_len);
+
+/* Is `tick` in the ring? The oldest and newest ticks (only when n > 0). */
+int ring_has(const struct ring *r, uint32_t tick);
+uint32_t ring_first(const struct ring *r);
+uint32_t ring_head(const struct ring *r);
+
+/* Tick `tick`'s maps into maps[nlanes * packed], and its entry (for op and JSON, valid
+ * until the next push). 0, or -1 when it is not in the ring or a stored delta is bad. */
+int ring_get(const struct ring *r, uint32_t tick, uint8_t *maps, const struct ring_entry **entry);
+
+#endif
