@@ -4,7 +4,7 @@
  * run is applied in place and the painter reads one byte per pixel.
  *
  * Frame header (16 bytes, little-endian): magic 0x4c48, version 1, type (1 kind, 2
- * overlay), lane, encoding (0 raw, 1 delta), reserved u16, tick u32, cells u32.
+ * overlay), lane, encoding (0 raw, 1 delta, 3 fill), reserved u16, tick u32, cells u32.
  */
 (function (HL) {
     'use strict';
@@ -85,6 +85,20 @@
                     if (r.pos + nbytes > body.length) throw new FrameError('delta run truncated');
                     unpack2(body, r.pos, count, map, cell);
                     r.pos += nbytes;
+                    cell += count;
+                }
+            } else if (enc === 3) {
+                // fill: runs of one kind, each (varint skip, varint x): x >> 2 cells of kind x & 3
+                if (!prev || prev.length !== cells) throw new FrameError('fill without a previous map of lane ' + lane);
+                map = prev;
+                const r = { pos: 0 };
+                let cell = 0;
+                while (r.pos < body.length) {
+                    cell += varint(body, r);
+                    const x = varint(body, r);
+                    const count = Math.floor(x / 4);
+                    if (cell + count > cells) throw new FrameError('fill run past the map');
+                    map.fill(x & 3, cell, cell + count);
                     cell += count;
                 }
             } else {

@@ -112,7 +112,8 @@
         else this.queue.push(s);
     };
     LiveSource.prototype.start = function (p) {
-        this.send(Object.assign({ type: 'start' }, p));
+        // The page decodes delta and fill maps besides raw (docs/serve.md, kind maps).
+        this.send(Object.assign({ type: 'start', encodings: [1, 3] }, p));
     };
     LiveSource.prototype.pause = function () {
         this.send({ type: 'pause' });
