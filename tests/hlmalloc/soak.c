@@ -45,6 +45,7 @@ static struct slot mailbox[MAILBOX];
 static unsigned mail_n;
 static pthread_mutex_t mail_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int failed;
+static int in_child; /* a fork child: the mailbox lock may be held by a thread it lacks */
 static _Atomic uint64_t total_ops, total_helpers, total_forks, total_handoffs;
 static uint64_t epoch_end_ns;
 
@@ -131,6 +132,10 @@ static void *helper(void *arg)
             drop(&mine[i]);
             continue;
         }
+        if (in_child) {
+            drop(&mine[i]);
+            continue;
+        }
         pthread_mutex_lock(&mail_lock);
         if (mail_n < MAILBOX && mine[i].p) {
             mailbox[mail_n++] = mine[i];
@@ -144,6 +149,7 @@ static void *helper(void *arg)
 
 static void fork_child_work(uint64_t r)
 {
+    in_child = 1;
     alarm(20);
     void *keep[256];
     for (int i = 0; i < 256; i++) {
@@ -241,8 +247,13 @@ static void *worker(void *arg)
             if (pid == 0) fork_child_work(next(&r));
             if (pid < 0) continue;
             int st = 0;
-            if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-                fail("soak: a fork child failed or hung");
+            if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                char msg[96];
+                snprintf(msg, sizeof(msg), "soak: a fork child failed: %s %d",
+                         WIFSIGNALED(st) ? "signal" : "exit status",
+                         WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+                fail(msg);
+            }
             total_forks++;
         }
     }
