@@ -8,8 +8,9 @@
  *
  * Thread exit (the key's destructor) abandons the heap: its pages stop asking for
  * notifications (delayed state NEVER), empty pages go back to their segments, and segments
- * still holding live blocks go on the abandoned list, where the next thread that needs
- * slices reclaims them, and the purger sweeps them meanwhile (the blocks freed since go
+ * still holding live blocks go on the abandoned list, where the next thread that needs a
+ * page (page.c find_page, before a fresh page) or slices reclaims them, and the purger
+ * sweeps them meanwhile (the blocks freed since go
  * back to their pages, empty pages and segments to the OS). Nothing leaks and no thread
  * waits for another.
  *

@@ -1,11 +1,12 @@
 /*
- * workload/threads.c: multithreaded patterns: thread-local, producer-consumer, shared-pool.
+ * workload/threads.c: multithreaded patterns: thread-local, producer-consumer, shared-pool,
+ * thread-churn.
  *
- * thread-local is WL_PER_THREAD (no object crosses threads). producer-consumer and
- * shared-pool are WL_SHARED: one call emits every thread's ops in one global order, on
- * fixed ids from ops_reserve(), and executors honour each op's seq, so an op that needs
- * another thread's earlier op on the same object waits for it (workload.h). The emission
- * order is chosen so that such waits are rare and short.
+ * thread-local is WL_PER_THREAD (no object crosses threads). producer-consumer,
+ * shared-pool and thread-churn are WL_SHARED: one call emits every thread's ops in one
+ * global order, on fixed ids from ops_reserve(), and executors honour each op's seq, so an
+ * op that needs another thread's earlier op on the same object waits for it (workload.h).
+ * The emission order is chosen so that such waits are rare and short.
  */
 #include "util/osmem.h"
 #include "workload/workload.h"
@@ -171,4 +172,77 @@ const struct workload wl_shared_pool = {
     .min_threads = 1,
     .default_ops = 1200000,
     .generate = gen_shared_pool,
+};
+
+/* ------------------------------------------------------------------------------------- */
+/* thread-churn                                                                          */
+
+#define TC_SLOTS 4096
+#define TC_COOL  1024 /* slots out of the draw after a put: seq waits stay rare */
+#define TC_PUTS  2    /* puts per visit (one short thread of the pattern) */
+
+/*
+ * The thread-churn pattern of hlmalloc issue 17 on the harness's threads: short "visits"
+ * of TC_PUTS puts each, by the threads in turn; a put frees the object in a random slot of
+ * a shared table (usually another thread's) and puts a new 64-512 B object there. The
+ * harness's threads live for the whole run, so this is the allocation pattern of a thread
+ * per request without the thread exits themselves (tests/hlmalloc/churn.c has those).
+ */
+static int gen_thread_churn(const struct wl_ctx *c)
+{
+    struct opstream *s = c->s;
+    struct prng *r = c->rng;
+    uint64_t total = (uint64_t)c->threads * c->ops;
+    uint32_t n = TC_SLOTS, cool = TC_COOL, nelig = n - cool, head = 0;
+    uint32_t base = ops_reserve(s, n);
+    uint32_t *slot = osmem_alloc((size_t)n * sizeof(uint32_t)); /* eligible, then FIFO */
+    if (base == UINT32_MAX || !slot) {
+        osmem_free(slot, (size_t)n * sizeof(uint32_t));
+        return -1;
+    }
+    uint32_t *fifo = slot + nelig;
+    for (uint32_t i = 0; i < n; i++)
+        slot[i] = base + i;
+    uint64_t emitted = 0, live = 0, visit = 0;
+    while (!s->error) {
+        unsigned t = (unsigned)(visit++ % c->threads);
+        int done = 0;
+        for (int k = 0; k < TC_PUTS && !done; k++) {
+            uint32_t i = (uint32_t)prng_below(r, nelig);
+            uint32_t obj = slot[i];
+            /* Room for this put and for freeing what is live at the end. */
+            if (emitted + live + 3 > total) {
+                done = 1;
+                break;
+            }
+            if (ops_is_live(s, obj)) {
+                ops_free(s, t, obj);
+                emitted++;
+                live--;
+            }
+            ops_alloc_at(s, t, obj, prng_range(r, 64, 512), 0);
+            emitted++;
+            live++;
+            slot[i] = fifo[head];
+            fifo[head] = obj;
+            head = head + 1 == cool ? 0 : head + 1;
+        }
+        if (done) break;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t obj = i < nelig ? slot[i] : fifo[(head + i - nelig) % cool];
+        if (ops_is_live(s, obj)) ops_free(s, (unsigned)prng_below(r, c->threads), obj);
+    }
+    osmem_free(slot, (size_t)n * sizeof(uint32_t));
+    return s->error ? -1 : 0;
+}
+
+const struct workload wl_thread_churn = {
+    .name = "thread-churn",
+    .summary = "threads take turns putting 64-512 B objects into a shared table of 4096 slots",
+    .category = "threads",
+    .shape = WL_SHARED,
+    .min_threads = 1,
+    .default_ops = 400000,
+    .generate = gen_thread_churn,
 };
