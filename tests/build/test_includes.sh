@@ -14,8 +14,8 @@ trap 'rm -rf "$TMP"' EXIT
 # One interface header of each component, plus the few headers shared with the standalone
 # libraries.
 HEADERS="util/diag.h workload/workload.h heaplab/lab.h race/race.h trace/trace.h
-         trace/format.h replay/replay.h bench/bench.h bench/provider.h cli/cli.h hlmalloc.h
-         hlmalloc/internal.h"
+         trace/format.h replay/replay.h inside/inside.h bench/bench.h bench/provider.h
+         cli/cli.h hlmalloc.h hlmalloc/internal.h"
 
 # The headers each target may include: the dependency graph of docs/architecture.md.
 allowed() {
@@ -26,10 +26,15 @@ allowed() {
     hl_race) echo "util/diag.h workload/workload.h heaplab/lab.h race/race.h" ;;
     hl_trace) echo "util/diag.h trace/trace.h trace/format.h" ;;
     hl_replay) echo "util/diag.h workload/workload.h trace/trace.h trace/format.h replay/replay.h" ;;
-    hl_bench) echo "util/diag.h workload/workload.h heaplab/lab.h bench/bench.h bench/provider.h" ;;
+    hl_inside) echo "util/diag.h inside/inside.h hlmalloc.h" ;;
+    hl_bench)
+        echo "util/diag.h workload/workload.h heaplab/lab.h inside/inside.h bench/bench.h"
+        echo "bench/provider.h"
+        ;;
     heaplab)
         echo "util/diag.h workload/workload.h heaplab/lab.h race/race.h trace/trace.h"
-        echo "trace/format.h replay/replay.h bench/bench.h bench/provider.h cli/cli.h"
+        echo "trace/format.h replay/replay.h inside/inside.h bench/bench.h bench/provider.h"
+        echo "cli/cli.h"
         ;;
     heaplab-probe) echo "bench/provider.h" ;;
     heaplab-trace) echo "trace/format.h trace/trace.h" ;;
