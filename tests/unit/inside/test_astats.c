@@ -100,10 +100,14 @@ static void test_astats_merge_adds_parts_and_retained_follows(void)
     part.active_bytes = 1000;
     part.free_pages_bytes = 4096;
     part.n_classes = 1;
-    part.classes[0] = (struct astats_class){ .size_bytes = 64, .objects_live = 10,
-                                            .objects_free = ASTATS_NULL, .slabs = 1,
-                                            .slab_bytes = 1000, .capacity = 15,
-                                            .requests = ASTATS_NULL, .fills = ASTATS_NULL };
+    part.classes[0] = (struct astats_class){ .size_bytes = 64,
+                                             .objects_live = 10,
+                                             .objects_free = ASTATS_NULL,
+                                             .slabs = 1,
+                                             .slab_bytes = 1000,
+                                             .capacity = 15,
+                                             .requests = ASTATS_NULL,
+                                             .fills = ASTATS_NULL };
     astats_merge(&st, &part);
     astats_merge(&st, &part);
     astats_finish(&st);

@@ -21,8 +21,8 @@
 
 static void *raw_mmap(size_t len)
 {
-    return (void *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return (void *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                           -1, 0);
 }
 
 static _Atomic int bg_stage; /* 1 started, 2 go, 3 done, 4 may exit */
