@@ -14,9 +14,10 @@
  *   4. live objects, as the caller names them: their bytes are added to the cells they
  *      cover (an object outside every region counts in outside_bytes);
  *   5. /proc/self/pagemap, read for every mapping that smaps says has pages resident or
- *      swapped (a reservation of terabytes costs nothing): each page's present and swapped
- *      bits fill the cells of the regions, and every mapping's present anonymous pages are
- *      summed for the RSS cross-check against /proc/self/smaps_rollup;
+ *      swapped, or that holds harness memory (a reservation of terabytes costs nothing;
+ *      the harness's own may have been touched since smaps was read): each page's present
+ *      and swapped bits fill the cells of the regions, and every mapping's present
+ *      anonymous pages are summed for the RSS cross-check against smaps_rollup;
  *   6. each cell is classified and the cells of each region are run-length encoded.
  * Steps 1 and 2 are repeated when reading moved one of our own buffers (osmem_realloc
  * mremaps it), since the maps would then show a harness block the exclusions do not.
@@ -43,8 +44,10 @@
 #define PM_PRESENT     ((uint64_t)1 << 63)
 #define PM_SWAPPED     ((uint64_t)1 << 62)
 #define PM_FILE        ((uint64_t)1 << 61) /* file page or shared anonymous */
+#define PM_EXCLUSIVE   ((uint64_t)1 << 56) /* mapped by this process alone */
 #define MAX_CELL_SHIFT 19                  /* a cell's live bytes fit a uint32_t */
 #define USER_TOP       ((uintptr_t)1 << 47)
+#define SMALL_BYTES    ((size_t)64 << 10) /* statm and smaps_rollup: a page or two of text */
 
 struct heapmap {
     struct heapmap_config cfg;
@@ -91,11 +94,17 @@ struct heapmap *heapmap_create(const struct heapmap_config *cfg, struct diag *d)
     hm->pm = osmem_alloc(PM_CHUNK * sizeof *hm->pm);
     hm->shots = osmem_alloc(HEAPMAP_MAX_SHOTS * sizeof *hm->shots);
     hm->oreg = osmem_alloc(OSMEM_REGISTRY_MAX * sizeof *hm->oreg);
-    if (!hm->live || !hm->res || !hm->pm || !hm->shots || !hm->oreg) {
+    hm->small.cap = SMALL_BYTES;
+    hm->small.p = osmem_alloc(SMALL_BYTES);
+    if (!hm->live || !hm->res || !hm->pm || !hm->shots || !hm->oreg || !hm->small.p) {
         heapmap_destroy(hm);
         diag_set(d, "out of memory for the heap map");
         return NULL;
     }
+    /* The buffers written between the pagemap walk and the smaps_rollup read are faulted in
+     * now: a page of ours faulted in between would count in one and not the other. */
+    osmem_prefault(hm->pm, PM_CHUNK * sizeof *hm->pm);
+    osmem_prefault(hm->small.p, SMALL_BYTES);
     return hm;
 }
 
@@ -389,6 +398,20 @@ void heapmap_add(struct heapmap *hm, uintptr_t p, uint64_t size)
 /* ------------------------------------------------------------------------------------- */
 /* Residency, the RSS check, classification and encoding                                 */
 
+/* Does [lo, hi) overlap an exclusion (sorted, merged)? */
+static int overlaps_excl(const struct heapmap *hm, uintptr_t lo, uintptr_t hi)
+{
+    size_t a = 0, b = hm->n_excl;
+    while (a < b) { /* the first exclusion that ends after lo */
+        size_t mid = a + (b - a) / 2;
+        if (hm->excl[mid].hi <= lo)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    return a < hm->n_excl && hm->excl[a].lo < hi;
+}
+
 /*
  * Read the pagemap entries of every mapping once: count present anonymous and swapped pages
  * of all of them (the cross-check), and fill the cells of the regions. -1 when a read
@@ -401,7 +424,11 @@ static int read_pagemap(struct heapmap *hm, int fd)
     unsigned k = s->cell_shift - hm->page_shift;
     struct procfs_vma v;
     for (const char *line = hm->maps.p; (line = procfs_maps_next(line, &v)) != NULL;) {
-        if (v.start >= USER_TOP || (v.rss_bytes == 0 && v.swap_bytes == 0)) continue;
+        /* Skip what smaps found empty, but not harness memory: the snapshot itself may
+         * have touched it since (the cell arrays), and the check would miss those pages. */
+        if (v.start >= USER_TOP
+            || (v.rss_bytes == 0 && v.swap_bytes == 0 && !overlaps_excl(hm, v.start, v.end)))
+            continue;
         uint64_t first = v.start >> hm->page_shift, pages = (v.end - v.start) >> hm->page_shift;
         for (uint64_t done = 0; done < pages;) {
             size_t want = pages - done < PM_CHUNK ? (size_t)(pages - done) : PM_CHUNK;
@@ -416,6 +443,10 @@ static int read_pagemap(struct heapmap *hm, int fd)
             for (size_t j = 0; j < n; j++) {
                 uint64_t e = hm->pm[j];
                 uintptr_t a = (uintptr_t)(first + done + j) << hm->page_shift;
+                /* The shared zero page, mapped by a read of untouched memory, is present but
+                 * neither file-backed nor exclusive: it takes no memory, and smaps does not
+                 * count it. Anonymous memory of ours is exclusive (the worker never forks). */
+                if (!(e & PM_FILE) && !(e & PM_EXCLUSIVE)) e &= ~PM_PRESENT;
                 if ((e & PM_PRESENT) && !(e & PM_FILE)) s->check.pagemap_anon_bytes += hm->page;
                 if (e & PM_SWAPPED) s->check.pagemap_swap_bytes += hm->page;
                 while (ri < rend && hm->regions[ri].start + hm->regions[ri].bytes <= a)
