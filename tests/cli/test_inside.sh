@@ -71,6 +71,18 @@ for b in bad:
 sys.exit(1 if bad else 0)
 EOF
 
+# The picture of the maps: a PNG with one column per allocator.
+/usr/bin/python3 "$ROOT/scripts/heapmap_png.py" "$TMP/kl.json" -w known-live -m holes \
+    -o "$TMP/kl.png" >"$TMP/png.out" 2>&1
+check "heapmap_png.py draws the maps" /usr/bin/python3 - "$TMP/kl.png" "$peer" <<'EOF'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+w, h, depth, kind = struct.unpack(">IIBB", data[16:26])
+ok = data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and depth == 8 and kind == 2
+ok = ok and w >= (2 if sys.argv[2] else 1) * 384 and h > 100 and data.endswith(b"IEND\xaeB`\x82")
+sys.exit(0 if ok else 1)
+EOF
+
 # ---- every installed allocator's statistics ---------------------------------------------
 all="glibc"
 for a in jemalloc tcmalloc mimalloc hlmalloc; do have $a && all="$all,$a"; done
