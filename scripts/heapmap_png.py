@@ -201,7 +201,8 @@ def main():
     ap.add_argument("results")
     ap.add_argument("-w", "--workload", help="a workload, or the trace's file name")
     ap.add_argument("-t", "--threads", type=int)
-    ap.add_argument("-m", "--mark", default="end", help="the snapshot's label (default: end)")
+    ap.add_argument("-m", "--mark", default="end",
+                    help="the snapshot's label, or LABEL@OPS (every@80000) (default: end)")
     ap.add_argument("-a", "--allocators", help="comma-separated: only these, in this order")
     ap.add_argument("-o", "--output", default="heapmap.png")
     ap.add_argument("--max-rows", type=int, default=360,
@@ -220,9 +221,11 @@ def main():
         order = a.allocators.split(",")
         cells = sorted((c for c in cells if c["allocator"] in order),
                        key=lambda c: order.index(c["allocator"]))
+    label, _, at = a.mark.partition("@")
     snaps = []
     for c in cells:
-        s = next((s for s in c["heapmap"]["snapshots"] if s["label"] == a.mark), None)
+        s = next((s for s in c["heapmap"]["snapshots"] if s["label"] == label
+                  and (not at or s["ops"] == int(at))), None)
         if s:
             snaps.append((c["allocator"], s))
     if not snaps:

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench/bench.h"
@@ -51,13 +52,22 @@ static const cJSON *section(const struct bench_cell *c, const char *key, const c
 }
 
 /* The first snapshot labelled `label` of a section. */
-static const cJSON *snapshot_at(const cJSON *sec, const char *label)
+/* The first snapshot labelled `mark` of a section; "LABEL@OPS" picks the one of that label
+ * taken at OPS of thread 0's ops (the periodic ones all say "every"). */
+static const cJSON *snapshot_at(const cJSON *sec, const char *mark)
 {
+    const char *at = strchr(mark, '@');
+    size_t len = at ? (size_t)(at - mark) : strlen(mark);
+    double ops = at ? strtod(at + 1, NULL) : -1;
     const cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(sec, "snapshots"))
     {
         const cJSON *l = cJSON_GetObjectItemCaseSensitive(s, "label");
-        if (cJSON_IsString(l) && strcmp(l->valuestring, label) == 0) return s;
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(s, "ops");
+        if (cJSON_IsString(l) && strlen(l->valuestring) == len
+            && strncmp(l->valuestring, mark, len) == 0
+            && (ops < 0 || (cJSON_IsNumber(o) && o->valuedouble == ops)))
+            return s;
     }
     return NULL;
 }

@@ -126,7 +126,8 @@ const struct cli_opt cmd_bench_opts[] = {
       .name = "inside-mark",
       .arg = "LABEL",
       .help = "the snapshot the heap map and statistics tables show: a\n"
-              "mark's label, \"peak-live\" or \"end\" (default: end)" },
+              "mark's label, \"peak-live\" or \"end\", or LABEL@OPS, the one\n"
+              "taken at OPS of thread 0's ops (\"every@80000\") (default: end)" },
     { 0 },
 };
 

@@ -83,6 +83,12 @@ ok = ok and w >= (2 if sys.argv[2] else 1) * 384 and h > 100 and data.endswith(b
 sys.exit(0 if ok else 1)
 EOF
 
+# A periodic snapshot picked by its ops: after 1000 entries, 1000 blocks are live (3.91M).
+"$HEAPLAB" bench -w known-live --ops 3002 -a glibc -r 1 --no-latency --heapmap \
+    --heapmap-every 1000 --inside-mark every@1000 >"$TMP/at.out" 2>&1
+check "--inside-mark every@1000 shows that snapshot" \
+    grep -qE '^known-live +1 live \(stream\) +3\.91M$' "$TMP/at.out"
+
 # ---- every installed allocator's statistics ---------------------------------------------
 all="glibc"
 for a in jemalloc tcmalloc mimalloc hlmalloc; do have $a && all="$all,$a"; done
