@@ -47,7 +47,8 @@
 #define PM_EXCLUSIVE   ((uint64_t)1 << 56) /* mapped by this process alone */
 #define MAX_CELL_SHIFT 19                  /* a cell's live bytes fit a uint32_t */
 #define USER_TOP       ((uintptr_t)1 << 47)
-#define SMALL_BYTES    ((size_t)64 << 10) /* statm and smaps_rollup: a page or two of text */
+#define SMALL_BYTES    ((size_t)64 << 10)   /* statm and smaps_rollup: a page or two of text */
+#define WALK_MAX_BYTES ((uint64_t)16 << 30) /* a larger mapping's pagemap is not read */
 
 struct heapmap {
     struct heapmap_config cfg;
@@ -429,6 +430,19 @@ static int read_pagemap(struct heapmap *hm, int fd)
         if (v.start >= USER_TOP
             || (v.rss_bytes == 0 && v.swap_bytes == 0 && !overlaps_excl(hm, v.start, v.end)))
             continue;
+        if (v.end - v.start > WALK_MAX_BYTES) {
+            /* Reading 8 bytes a page of a reservation by the terabyte (AddressSanitizer's
+             * shadow) would take minutes: its counts come from smaps, its cells stay
+             * unknown. */
+            s->check.pagemap_anon_bytes += v.anon_bytes;
+            s->check.pagemap_swap_bytes += v.swap_bytes;
+            while (ri < rend && hm->regions[ri].start < v.end) {
+                if (hm->regions[ri].start >= v.start) hm->regions[ri].unwalked = 1;
+                ri++;
+            }
+            s->unwalked++;
+            continue;
+        }
         uint64_t first = v.start >> hm->page_shift, pages = (v.end - v.start) >> hm->page_shift;
         for (uint64_t done = 0; done < pages;) {
             size_t want = pages - done < PM_CHUNK ? (size_t)(pages - done) : PM_CHUNK;
@@ -540,7 +554,8 @@ static int encode_region(struct heapmap *hm, size_t idx, int encode)
         unsigned bucket =
                 live == 0 ? 0 : (unsigned)((live * HEAPMAP_BUCKETS + cell_bytes - 1) / cell_bytes);
         if (bucket > HEAPMAP_BUCKETS) bucket = HEAPMAP_BUCKETS;
-        int residency = !s->resident_known ? 2 : 2 * (uint64_t)hm->res[base + c] >= in_cell;
+        int residency =
+                !s->resident_known || r->unwalked ? 2 : 2 * (uint64_t)hm->res[base + c] >= in_cell;
         int cls = residency == 0                 ? HEAPMAP_NOT_RESIDENT
                   : bucket == 0                  ? HEAPMAP_EMPTY
                   : bucket <= HEAPMAP_SPARSE_MAX ? HEAPMAP_SPARSE
@@ -577,6 +592,13 @@ void heapmap_end(struct heapmap *hm)
             hm->regions[s->first_region + i].resident_bytes = 0;
     }
     if (fd >= 0) close(fd);
+    if (s->unwalked) {
+        size_t n = strlen(s->note);
+        snprintf(s->note + n, sizeof s->note - n,
+                 "%s%u mapping%s over %llu GiB: counted from smaps, cells' residency unknown",
+                 n ? "; " : "", s->unwalked, s->unwalked == 1 ? "" : "s",
+                 (unsigned long long)(WALK_MAX_BYTES >> 30));
+    }
     uint64_t mappings = 0;
     struct procfs_vma v;
     for (const char *line = hm->maps.p; (line = procfs_maps_next(line, &v)) != NULL;)

@@ -64,6 +64,8 @@ struct heapmap_region {
     uint64_t live_bytes;     /* requested bytes of live objects on its pages */
     uint64_t objects;        /* live objects that start in it */
     uint64_t largest_bytes;  /* the largest of them */
+    int unwalked;            /* in a mapping too large to read the pagemap of: residency
+                                unknown, resident_bytes 0 */
     size_t text_off;         /* its cells, run-length encoded, in the map's text */
     size_t text_len;         /* 0 when the text cap was reached */
 };
@@ -101,6 +103,7 @@ struct heapmap_shot {
     size_t first_region;     /* its regions in the map's region array */
     size_t n_regions;
     struct heapmap_check check; /* RSS cross-check */
+    unsigned unwalked;          /* mappings counted from smaps, not the pagemap */
     char note[192];             /* what went wrong (pagemap unreadable, text cap), or "" */
 };
 

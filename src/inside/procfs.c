@@ -108,7 +108,7 @@ const char *procfs_maps_next(const char *s, struct procfs_vma *v)
     if (n >= sizeof v->name) n = sizeof v->name - 1;
     memcpy(v->name, name, n);
     v->name[n] = 0;
-    v->rss_bytes = v->swap_bytes = 0;
+    v->rss_bytes = v->swap_bytes = v->anon_bytes = 0;
     if (*s == '\n') s++;
     /* smaps' fields: "Key:   123 kB" lines up to the next mapping's line (hex, lower case). */
     while (*s >= 'A' && *s <= 'Z') {
@@ -118,6 +118,9 @@ const char *procfs_maps_next(const char *s, struct procfs_vma *v)
         } else if (strncmp(s, "Swap:", 5) == 0) {
             s += 5;
             v->swap_bytes = dec(&s) * 1024;
+        } else if (strncmp(s, "Anonymous:", 10) == 0) {
+            s += 10;
+            v->anon_bytes = dec(&s) * 1024;
         }
         while (*s && *s != '\n')
             s++;

@@ -26,6 +26,7 @@ struct procfs_vma {
     char name[64];       /* path or "[heap]", "[stack]", "[anon:NAME]"; "" for anonymous */
     uint64_t rss_bytes;  /* its Rss field (0 when the text is maps, not smaps) */
     uint64_t swap_bytes; /* its Swap field */
+    uint64_t anon_bytes; /* its Anonymous field */
 };
 
 /* Parse the mapping at `s` (a maps line, then smaps' field lines if any) into `v`; the next
