@@ -285,8 +285,7 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* Free whatever is still live (untimed) and reset the slots for another pass. */
-static void cleanup_slots(struct exec_shared *sh)
+void exec_cleanup_slots(struct exec_shared *sh)
 {
     struct slot *slots = sh->slots;
     for (uint32_t i = 0; i < sh->s->obj_count; i++) {
@@ -389,7 +388,7 @@ static cJSON *throughput_pass(struct exec_shared *sh, struct exec_thread *xs, st
     exec_sampler_stop(sp);
     f->rss = sp;
     cJSON *out = exec_json_result(sh, xs, f);
-    cleanup_slots(sh);
+    exec_cleanup_slots(sh);
     return out;
 }
 
@@ -413,7 +412,7 @@ static int latency_pass(struct exec_shared *sh, struct exec_thread *xs, struct h
         prng_seed(&xs[t].rng, 0x1a7e9c7, t);
     }
     if (exec_run_pass(sh, xs, 1, d) == UINT64_MAX) return -1;
-    cleanup_slots(sh);
+    exec_cleanup_slots(sh);
     for (unsigned t = 1; t < s->threads; t++) {
         hist_merge(xs[0].h_alloc, xs[t].h_alloc);
         hist_merge(xs[0].h_free, xs[t].h_free);

@@ -153,6 +153,8 @@ void exec_sampler_stop(struct sampler *sp);
 
 /* Run all threads of one pass; wall ns, or UINT64_MAX with `d` filled. */
 uint64_t exec_run_pass(struct exec_shared *sh, struct exec_thread *xs, int timed, struct diag *d);
+/* Free whatever is still live (untimed) and reset the slots for another pass. */
+void exec_cleanup_slots(struct exec_shared *sh);
 
 /* ------------------------------------------------------------------------------------- */
 /* The inside passes (exec_inside.c)                                                      */

@@ -268,6 +268,7 @@ cJSON *exec_inside_pass(struct exec_shared *sh, struct exec_thread *xs, struct d
     sh->in = in;
     uint64_t wall = exec_run_pass(sh, xs, 0, d);
     sh->in = NULL;
+    exec_cleanup_slots(sh);
     if (wall == UINT64_MAX) goto fail;
     cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "status", "ok");
