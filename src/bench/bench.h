@@ -105,8 +105,19 @@ const struct lab_ops *bench_lab_find(const char *name);
 /* The i-th lab backend: the lab's registry, then vt-glibc; NULL past the last. */
 const struct lab_ops *bench_lab_get(size_t i);
 
+/* The untimed passes that look inside the allocator (exec_opts.inside), each in a worker of
+ * its own: heap maps and statistics share one pass, OS calls are counted in another. */
+enum {
+    EXEC_INSIDE_HEAPMAP = 1, /* heap maps at marks, every K ops, at peak live and at the end */
+    EXEC_INSIDE_STATS = 2,   /* the allocator's own statistics at the same points */
+    EXEC_INSIDE_OSCALLS = 4, /* count memory system calls in a traced child */
+};
+
 struct exec_opts {
     const struct lab_ops *lab; /* run through this lab allocator instead of malloc */
+    unsigned inside;           /* EXEC_INSIDE_*: run that pass instead of the timed ones */
+    uint64_t heapmap_every;    /* inside: thread 0's ops between snapshots (0 = an eighth) */
+    const char *pagemap_path;  /* inside: the pagemap to read (NULL = /proc/self/pagemap) */
     int latency;               /* run the latency pass */
     unsigned sample_stride;    /* mean ops between timed calls in the latency pass (>= 1) */
     int pin_count;             /* CPUs in pin_cpus (0 = no pinning) */
@@ -114,7 +125,11 @@ struct exec_opts {
     unsigned sample_ms;        /* RSS sampling period */
 };
 
-/* Run stream `s` through the process's malloc and return the result as a JSON object. */
+/*
+ * Run stream `s` through the process's malloc and return the result as a JSON object: the
+ * timed passes, or with o->inside the untimed pass it names (exec_inside.c): heap maps and
+ * statistics ({heapmap, alloc_stats}), or OS calls ({os_calls}). NULL with `d` filled.
+ */
 cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct diag *d);
 
 /* ------------------------------------------------------------------------------------- */
@@ -160,14 +175,16 @@ struct bench_progress {
     const char *workload;  /* the next run's workload (table label); NULL once all are done */
     unsigned threads;      /* its threads */
     const char *allocator; /* its allocator */
-    unsigned rep;          /* its repetition, 0-based like the results' `rep` */
+    unsigned rep;          /* its repetition, 0-based like the results' `rep`; `repeat` for
+                              the untimed inside passes that follow them */
     unsigned repeat;       /* repetitions */
 };
 
 /* Called before each run and once at the end; the library never prints progress itself. */
 typedef void (*bench_progress_fn)(const struct bench_progress *p, void *arg);
 
-/* The progress line, "[3/40] small threads=1 glibc rep 0 of 0..4", into buf. */
+/* The progress line, "[3/40] small threads=1 glibc rep 0 of 0..4" (or "... glibc inside"
+ * for the inside passes), into buf. */
 void bench_progress_format(char *buf, size_t cap, const struct bench_progress *p);
 
 struct bench_config {
@@ -189,6 +206,9 @@ struct bench_config {
     bench_progress_fn progress; /* told where the matrix is, or NULL */
     void *progress_arg;         /* its second argument */
     const char *self_exe;       /* path used to re-execute the worker */
+    unsigned inside;            /* EXEC_INSIDE_*: untimed workers per cell (docs/inside.md) */
+    uint64_t heapmap_every;     /* their snapshot period in thread 0's ops, 0 = an eighth */
+    const char *inside_mark;    /* the snapshot the tables show: a mark's label, or "end" */
 };
 
 /* One (workload, threads, allocator): its runs and their summary. */
@@ -199,6 +219,7 @@ struct bench_cell {
     cJSON *runs;    /* array of per-run objects (worker JSON or {status, error}) */
     int n_ok;       /* runs that succeeded */
     char note[256]; /* failure note when no run succeeded */
+    cJSON *inside;  /* {heapmap, alloc_stats, os_calls} as asked (cfg.inside), or NULL */
 };
 
 struct bench_results {
@@ -219,6 +240,18 @@ void bench_results_free(struct bench_results *res);
 /* Run one worker process: returns its JSON (caller frees) or an object {status, error}. */
 cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator *a,
                           const char *workload, unsigned threads, unsigned rep);
+
+/*
+ * The inside sections of one cell (cfg->inside): a worker for heap maps and statistics, one
+ * for OS calls, each asked section as the worker reported it, or {status: "failed" or
+ * "skipped", note} when there is none. Never NULL (caller frees).
+ */
+cJSON *bench_spawn_inside(const struct bench_config *cfg, const struct allocator *a,
+                          const char *workload, unsigned threads);
+
+/* Table what the inside workers saw (report_inside.c), after report_table's tables. */
+void report_inside_tables(const struct bench_config *cfg, const struct bench_results *res,
+                          FILE *fp);
 
 /*
  * Run a probe worker with `a` preloaded: {status, provider, version} or {status, error};
@@ -280,7 +313,7 @@ void report_table(const struct bench_config *cfg, const struct bench_results *re
  */
 cJSON *report_envelope(const char *schema, const char *command_line, const cJSON *machine);
 
-/* The whole results document (schema heaplab.results/1); caller frees. */
+/* The whole results document (schema heaplab.results/2); caller frees. */
 cJSON *report_json(const struct bench_config *cfg, const struct bench_results *res,
                    const char *command_line);
 

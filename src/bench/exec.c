@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inside/inside.h"
 #include "util/clock.h"
 #include "util/diag.h"
 #include "util/hist.h"
@@ -76,11 +77,13 @@ static inline void *do_alloc(const struct op *o)
     return posix_memalign(&p, align, o->size) == 0 ? p : NULL;
 }
 
-static void wait_seq(_Atomic uint32_t *a, uint32_t want, uint64_t *waits)
+static void wait_seq(struct exec_thread *x, _Atomic uint32_t *a, uint32_t want, uint64_t *waits,
+                     const int inside)
 {
     (*waits)++;
     unsigned spins = 0;
     while (atomic_load_explicit(a, memory_order_acquire) != want) {
+        if (inside) exec_inside_wait(x); /* a snapshot must not wait for this thread */
         if (++spins < 200)
             __asm__ __volatile__("pause" ::: "memory");
         else
@@ -120,11 +123,12 @@ static inline uint64_t timed_delta(const struct exec_thread *x, uint64_t t0, uin
 }
 
 /*
- * The loop. SYNC and TIMED are compile-time constants at each call site, so the four
- * variants are specialized and the throughput pass carries no timing code at all.
+ * The loop. SYNC, TIMED, LAB and INSIDE are compile-time constants at each call site, so
+ * the variants are specialized: the throughput pass carries no timing code at all, and
+ * only the inside pass (untimed) calls out after each op.
  */
-static inline __attribute__((always_inline)) void run_ops(struct exec_thread *x, const int sync,
-                                                          const int timed, const int lab)
+static inline __attribute__((always_inline)) void
+run_ops(struct exec_thread *x, const int sync, const int timed, const int lab, const int inside)
 {
     const struct op_seq *q = &x->sh->s->th[x->t];
     struct slot *slots = x->sh->slots;
@@ -136,11 +140,12 @@ static inline __attribute__((always_inline)) void run_ops(struct exec_thread *x,
         if (o->kind == OP_MARK) {
             x->live = live;
             log_mark(x, o);
+            if (inside) exec_inside_step(x, i, o);
             continue;
         }
         struct slot *sl = &slots[o->obj];
         if (sync && atomic_load_explicit(&sl->seq, memory_order_acquire) != o->seq)
-            wait_seq(&sl->seq, o->seq, &waits);
+            wait_seq(x, &sl->seq, o->seq, &waits, inside);
         int sample = 0;
         if (timed && --countdown == 0) {
             sample = 1;
@@ -212,6 +217,7 @@ static inline __attribute__((always_inline)) void run_ops(struct exec_thread *x,
         }
         if (sync) atomic_store_explicit(&sl->seq, o->seq + 1, memory_order_release);
         done++;
+        if (inside) exec_inside_step(x, i, o);
     }
     x->ops_done = done;
     x->failures = failures;
@@ -263,24 +269,31 @@ static void read_sched(struct exec_sched *sc, int before)
         sc->cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The OS counting pass's markers open and close each thread's window around its ops. */
 static void run_thread_body(struct exec_thread *x)
 {
-    int sync = x->sh->s->cross_thread;
+    const struct exec_shared *sh = x->sh;
+    int sync = sh->s->cross_thread;
     note_cpu(x);
     read_sched(&x->sched0, 1);
+    if (sh->os_markers) oscount_marker(OSCOUNT_BEGIN);
     x->t_start = clock_ns();
-    if (x->sh->o->lab) /* single-threaded: never sync */
-        x->timed ? run_ops(x, 0, 1, 1) : run_ops(x, 0, 0, 1);
+    if (sh->in)
+        sync ? run_ops(x, 1, 0, 0, 1) : run_ops(x, 0, 0, 0, 1);
+    else if (sh->o->lab) /* single-threaded: never sync */
+        x->timed ? run_ops(x, 0, 1, 1, 0) : run_ops(x, 0, 0, 1, 0);
     else if (sync && x->timed)
-        run_ops(x, 1, 1, 0);
+        run_ops(x, 1, 1, 0, 0);
     else if (sync)
-        run_ops(x, 1, 0, 0);
+        run_ops(x, 1, 0, 0, 0);
     else if (x->timed)
-        run_ops(x, 0, 1, 0);
+        run_ops(x, 0, 1, 0, 0);
     else
-        run_ops(x, 0, 0, 0);
+        run_ops(x, 0, 0, 0, 0);
     x->t_end = clock_ns();
     read_sched(&x->sched1, 0);
+    if (sh->os_markers) oscount_marker(OSCOUNT_END);
+    if (sh->in) exec_inside_done(x);
     note_cpu(x);
 }
 
@@ -305,6 +318,7 @@ static int pin_failed(const struct exec_shared *sh, const struct exec_thread *x,
 static void *thread_main(void *arg)
 {
     struct exec_thread *x = arg;
+    if (x->sh->os_markers) oscount_marker(OSCOUNT_HARNESS);
     pin_self(x);
     atomic_fetch_add_explicit(&x->sh->ready, 1, memory_order_release);
     int go;
@@ -314,8 +328,7 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* Free whatever is still live (untimed) and reset the slots for another pass. */
-static void cleanup_slots(struct exec_shared *sh)
+void exec_cleanup_slots(struct exec_shared *sh)
 {
     struct slot *slots = sh->slots;
     for (uint32_t i = 0; i < sh->s->obj_count; i++) {
@@ -330,8 +343,21 @@ static void cleanup_slots(struct exec_shared *sh)
     }
 }
 
-/* Run all threads of one pass; returns wall ns, or UINT64_MAX with `d` filled. */
-static uint64_t run_pass(struct exec_shared *sh, struct exec_thread *xs, int timed, struct diag *d)
+/* A thread of the pass, on a stack of the harness's when it has them (a heap map must
+ * tell the threads' stacks from the allocator's memory). */
+static int start_thread(struct exec_shared *sh, struct exec_thread *x)
+{
+    if (!sh->stacks) return pthread_create(&x->tid, NULL, thread_main, x);
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) return -1;
+    int rc = pthread_attr_setstack(&attr, (char *)sh->stacks + (size_t)x->t * EXEC_STACK_BYTES,
+                                   EXEC_STACK_BYTES);
+    if (rc == 0) rc = pthread_create(&x->tid, &attr, thread_main, x);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
+uint64_t exec_run_pass(struct exec_shared *sh, struct exec_thread *xs, int timed, struct diag *d)
 {
     const struct opstream *s = sh->s;
     atomic_store(&sh->n_marks, 0);
@@ -353,7 +379,7 @@ static uint64_t run_pass(struct exec_shared *sh, struct exec_thread *xs, int tim
     atomic_store(&sh->ready, 0);
     unsigned started = 0;
     for (unsigned t = 0; t < s->threads; t++) {
-        if (pthread_create(&xs[t].tid, NULL, thread_main, &xs[t]) != 0) break;
+        if (start_thread(sh, &xs[t]) != 0) break;
         started++;
     }
     /* Every thread has pinned itself (acquire pairs with thread_main's release) before the
@@ -394,7 +420,7 @@ static cJSON *throughput_pass(struct exec_shared *sh, struct exec_thread *xs, st
         return NULL;
     }
     proc_self_usage(&f->u0);
-    f->wall_ns = run_pass(sh, xs, 0, d);
+    f->wall_ns = exec_run_pass(sh, xs, 0, d);
     proc_self_usage(&f->u1);
     if (f->wall_ns == UINT64_MAX) {
         exec_sampler_stop(sp);
@@ -406,7 +432,7 @@ static cJSON *throughput_pass(struct exec_shared *sh, struct exec_thread *xs, st
     f->rss = sp;
     cJSON *out = exec_json_result(sh, xs, f);
     if (out) exec_json_contention(out, xs, sh->s->threads);
-    cleanup_slots(sh);
+    exec_cleanup_slots(sh);
     return out;
 }
 
@@ -429,8 +455,8 @@ static int latency_pass(struct exec_shared *sh, struct exec_thread *xs, struct h
         hist_init(xs[t].h_realloc);
         prng_seed(&xs[t].rng, 0x1a7e9c7, t);
     }
-    if (run_pass(sh, xs, 1, d) == UINT64_MAX) return -1;
-    cleanup_slots(sh);
+    if (exec_run_pass(sh, xs, 1, d) == UINT64_MAX) return -1;
+    exec_cleanup_slots(sh);
     for (unsigned t = 1; t < s->threads; t++) {
         hist_merge(xs[0].h_alloc, xs[t].h_alloc);
         hist_merge(xs[0].h_free, xs[t].h_free);
@@ -438,6 +464,29 @@ static int latency_pass(struct exec_shared *sh, struct exec_thread *xs, struct h
     }
     exec_json_latency(out, &xs[0], cal, o->sample_stride);
     return 0;
+}
+
+/*
+ * The untimed passes instead of the timed ones: heap maps and statistics, with the threads
+ * on stacks of the harness's (so a map can leave them out), or OS call counting.
+ */
+static cJSON *inside_passes(struct exec_shared *sh, struct exec_thread *xs, struct diag *d)
+{
+    const struct exec_opts *o = sh->o;
+    if (o->lab) {
+        diag_set(d, "the inside passes look at the process's malloc, not at lab allocators");
+        return NULL;
+    }
+    if (o->inside & EXEC_INSIDE_OSCALLS) return exec_oscount_pass(sh, xs, d);
+    size_t stacks_bytes = sh->s->threads > 1 ? sh->s->threads * EXEC_STACK_BYTES : 0;
+    if (stacks_bytes && !(sh->stacks = osmem_alloc(stacks_bytes))) {
+        diag_set(d, "out of memory for thread stacks");
+        return NULL;
+    }
+    cJSON *out = exec_inside_pass(sh, xs, d);
+    osmem_free(sh->stacks, stacks_bytes);
+    sh->stacks = NULL;
+    return out;
 }
 
 cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct diag *d)
@@ -482,6 +531,11 @@ cJSON *exec_stream(const struct opstream *s, const struct exec_opts *o, struct d
     osmem_prefault(hs, hist_bytes);
     osmem_prefault(sh.marks, marks_bytes);
     osmem_prefault(samp, samp_bytes);
+
+    if (o->inside) {
+        out = inside_passes(&sh, xs, d);
+        goto out;
+    }
 
     struct clock_cal cal;
     clock_calibrate(&cal, 50);

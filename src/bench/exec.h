@@ -4,6 +4,8 @@
  *   exec_lab.c   the lab backend: the arena, vt-glibc, bench_lab_find/get
  *   exec_rss.c   the RSS sampler thread
  *   exec_json.c  the result object: counters, RSS series, marks, latency, CPUs
+ *   exec_inside.c  the untimed passes that look inside the allocator: heap maps and
+ *                statistics at snapshot points (threads stopped), and OS call counting
  * Other components use exec_stream() from bench/bench.h.
  */
 #ifndef HEAPLAB_BENCH_EXEC_H
@@ -21,6 +23,7 @@
 #include "workload/workload.h"
 
 struct clock_cal;
+struct exec_inside;
 struct hist;
 
 #define EXEC_MAX_MARKS       256        /* marks logged per pass */
@@ -55,6 +58,9 @@ struct exec_shared {
     uint64_t overhead_ticks; /* subtracted from each timed call */
     _Atomic unsigned ready;  /* threads pinned (or not) and waiting for `go` */
     struct lab_heap lab;     /* the lab backend's allocator and arena, when o->lab */
+    struct exec_inside *in;  /* the snapshotting pass's state, or NULL */
+    int os_markers;          /* OS counting: each thread marks its window (oscount_marker) */
+    void *stacks;            /* threads' stacks from osmem (EXEC_STACK_BYTES each), or NULL */
 };
 
 /* A thread's scheduler counters, read by the thread just outside its timed region (exec.c):
@@ -65,6 +71,7 @@ struct exec_sched {
     uint64_t runq_ns;       /* runnable but waiting for a CPU (schedstat's run_delay) */
     int schedstat;          /* runq_ns was read: /proc/thread-self/schedstat exists */
 };
+#define EXEC_STACK_BYTES ((size_t)2 << 20) /* a thread's stack when the harness maps it */
 
 struct exec_thread {
     struct exec_shared *sh;
@@ -149,6 +156,29 @@ void exec_sampler_init(struct sampler *sp, void *mem, int fd, unsigned period_ms
 /* Start sampling, times counted from `start_ns` (clock_ns). 0, or -1 without a thread. */
 int exec_sampler_start(struct sampler *sp, uint64_t start_ns);
 void exec_sampler_stop(struct sampler *sp);
+
+/* ------------------------------------------------------------------------------------- */
+/* The passes of exec.c that exec_inside.c runs                                          */
+
+/* Run all threads of one pass; wall ns, or UINT64_MAX with `d` filled. */
+uint64_t exec_run_pass(struct exec_shared *sh, struct exec_thread *xs, int timed, struct diag *d);
+/* Free whatever is still live (untimed) and reset the slots for another pass. */
+void exec_cleanup_slots(struct exec_shared *sh);
+
+/* ------------------------------------------------------------------------------------- */
+/* The inside passes (exec_inside.c)                                                      */
+
+/* After op `i` of thread x->t (a mark included): snapshot or stop for one when due. */
+void exec_inside_step(struct exec_thread *x, size_t i, const struct op *o);
+/* While waiting for another thread's op: stop for a snapshot if one is wanted. */
+void exec_inside_wait(struct exec_thread *x);
+/* Thread x->t has run its ops: the end snapshot (thread 0), or stay stopped until it. */
+void exec_inside_done(struct exec_thread *x);
+
+/* The heap-map and statistics pass: {heapmap, alloc_stats}; NULL with `d` filled. */
+cJSON *exec_inside_pass(struct exec_shared *sh, struct exec_thread *xs, struct diag *d);
+/* The OS counting pass, in a traced child: {os_calls}; NULL with `d` filled. */
+cJSON *exec_oscount_pass(struct exec_shared *sh, struct exec_thread *xs, struct diag *d);
 
 /* ------------------------------------------------------------------------------------- */
 /* The result object (exec_json.c)                                                       */

@@ -1,5 +1,5 @@
 /*
- * bench/report.c: the human tables, the JSON results document (heaplab.results/1, see
+ * bench/report.c: the human tables, the JSON results document (heaplab.results/2, see
  * docs/results.md) and the per-run CSV. One metric table drives all three.
  */
 #include <cjson/cJSON.h>
@@ -607,6 +607,7 @@ void report_table(const struct bench_config *cfg, const struct bench_results *re
     }
     print_frag_tables(cfg, res, fp);
     print_contention(cfg, res, fp);
+    report_inside_tables(cfg, res, fp);
     /* Notes: every failure or missing allocator, once each. */
     int header = 0;
     for (size_t i = 0; i < res->n_cells; i++) {
@@ -630,7 +631,7 @@ void report_table(const struct bench_config *cfg, const struct bench_results *re
 cJSON *report_json(const struct bench_config *cfg, const struct bench_results *res,
                    const char *command_line)
 {
-    cJSON *doc = report_envelope("heaplab.results/1", command_line, res->machine);
+    cJSON *doc = report_envelope("heaplab.results/2", command_line, res->machine);
     cJSON *c = cJSON_AddObjectToObject(doc, "config");
     cJSON_AddNumberToObject(c, "seed", (double)cfg->seed);
     cJSON_AddNumberToObject(c, "ops_per_thread", (double)cfg->ops);
@@ -646,6 +647,13 @@ cJSON *report_json(const struct bench_config *cfg, const struct bench_results *r
     cJSON *pin = cJSON_AddArrayToObject(c, "pin_cpus");
     for (int i = 0; i < cfg->pin_count; i++)
         cJSON_AddItemToArray(pin, cJSON_CreateNumber(cfg->pin_cpus[i]));
+    cJSON *ins = cJSON_AddArrayToObject(c, "inside");
+    if (cfg->inside & EXEC_INSIDE_HEAPMAP) cJSON_AddItemToArray(ins, cJSON_CreateString("heapmap"));
+    if (cfg->inside & EXEC_INSIDE_STATS)
+        cJSON_AddItemToArray(ins, cJSON_CreateString("alloc_stats"));
+    if (cfg->inside & EXEC_INSIDE_OSCALLS)
+        cJSON_AddItemToArray(ins, cJSON_CreateString("os_calls"));
+    cJSON_AddNumberToObject(c, "heapmap_every", (double)cfg->heapmap_every);
     cJSON_AddItemToObject(doc, "allocators", cJSON_Duplicate(res->alloc_info, 1));
     cJSON *results = cJSON_AddArrayToObject(doc, "results");
     for (size_t i = 0; i < res->n_cells; i++) {
@@ -668,6 +676,9 @@ cJSON *report_json(const struct bench_config *cfg, const struct bench_results *r
                 cJSON_AddItemToObject(sum, metrics[m].key, summary_json(&s));
         }
         cJSON_AddItemToObject(r, "runs", cJSON_Duplicate(cell->runs, 1));
+        const cJSON *sec;
+        cJSON_ArrayForEach(sec, cell->inside) /* heapmap, alloc_stats, os_calls */
+                cJSON_AddItemToObject(r, sec->string, cJSON_Duplicate(sec, 1));
         cJSON_AddItemToArray(results, r);
     }
     return doc;

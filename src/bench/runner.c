@@ -88,10 +88,11 @@ static const char *last_line(char *s)
     return strncmp(line, prefix, sizeof prefix - 1) == 0 ? line + sizeof prefix - 1 : line;
 }
 
-cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator *a,
-                          const char *workload, unsigned threads, unsigned rep)
+/* A worker for one run (`inside` NULL) or an inside pass ("heapmap,stats", "os-calls"). */
+static cJSON *spawn_worker(const struct bench_config *cfg, const struct allocator *a,
+                           const char *workload, unsigned threads, unsigned rep, const char *inside)
 {
-    char s_threads[16], s_ops[32], s_seed[32], s_rep[16], s_pin[512];
+    char s_threads[16], s_ops[32], s_seed[32], s_rep[16], s_pin[512], s_every[32];
     snprintf(s_threads, sizeof(s_threads), "%u", threads);
     snprintf(s_ops, sizeof(s_ops), "%llu", (unsigned long long)cfg->ops);
     snprintf(s_seed, sizeof(s_seed), "%llu", (unsigned long long)cfg->seed);
@@ -126,6 +127,15 @@ cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator
         argv[k++] = "--lab";
         argv[k++] = a->lab;
     }
+    if (inside) {
+        argv[k++] = "--inside";
+        argv[k++] = inside;
+        snprintf(s_every, sizeof s_every, "%llu", (unsigned long long)cfg->heapmap_every);
+        if (cfg->heapmap_every) {
+            argv[k++] = "--heapmap-every";
+            argv[k++] = s_every;
+        }
+    }
     argv[k] = NULL;
 
     char **env = worker_env(a->path);
@@ -157,6 +167,67 @@ cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator
     spawn_result_free(&sr);
     cJSON_AddNumberToObject(res, "rep", rep);
     return res;
+}
+
+cJSON *bench_spawn_worker(const struct bench_config *cfg, const struct allocator *a,
+                          const char *workload, unsigned threads, unsigned rep)
+{
+    return spawn_worker(cfg, a, workload, threads, rep, NULL);
+}
+
+/* Move section `key` of worker result `r` into `to`, or say why there is none. */
+static void take_section(cJSON *to, cJSON *r, const char *key)
+{
+    cJSON *sec = cJSON_DetachItemFromObjectCaseSensitive(r, key);
+    if (sec) {
+        cJSON_AddItemToObject(to, key, sec);
+        return;
+    }
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
+    char note[512];
+    snprintf(note, sizeof note, "%s: %s", cJSON_IsString(st) ? st->valuestring : "failed",
+             cJSON_IsString(e) ? e->valuestring : "the worker reported no such section");
+    cJSON *f = cJSON_AddObjectToObject(to, key);
+    cJSON_AddStringToObject(f, "status", "failed");
+    cJSON_AddStringToObject(f, "note", note);
+}
+
+cJSON *bench_spawn_inside(const struct bench_config *cfg, const struct allocator *a,
+                          const char *workload, unsigned threads)
+{
+    static const struct {
+        unsigned flag;
+        const char *key;
+    } sections[] = { { EXEC_INSIDE_HEAPMAP, "heapmap" },
+                     { EXEC_INSIDE_STATS, "alloc_stats" },
+                     { EXEC_INSIDE_OSCALLS, "os_calls" } };
+    cJSON *out = cJSON_CreateObject();
+    if (a->lab[0]) {
+        for (size_t i = 0; i < 3; i++) {
+            if (!(cfg->inside & sections[i].flag)) continue;
+            cJSON *f = cJSON_AddObjectToObject(out, sections[i].key);
+            cJSON_AddStringToObject(f, "status", "skipped");
+            cJSON_AddStringToObject(f, "note", "a lab allocator: heaplab race draws its heap");
+        }
+        return out;
+    }
+    unsigned snap = cfg->inside & (EXEC_INSIDE_HEAPMAP | EXEC_INSIDE_STATS);
+    if (snap) {
+        const char *which = snap == EXEC_INSIDE_HEAPMAP ? "heapmap"
+                            : snap == EXEC_INSIDE_STATS ? "stats"
+                                                        : "heapmap,stats";
+        cJSON *r = spawn_worker(cfg, a, workload, threads, 0, which);
+        for (size_t i = 0; i < 2; i++)
+            if (snap & sections[i].flag) take_section(out, r, sections[i].key);
+        cJSON_Delete(r);
+    }
+    if (cfg->inside & EXEC_INSIDE_OSCALLS) {
+        cJSON *r = spawn_worker(cfg, a, workload, threads, 0, "os-calls");
+        take_section(out, r, "os_calls");
+        cJSON_Delete(r);
+    }
+    return out;
 }
 
 cJSON *bench_probe(const char *self_exe, const struct allocator *a, unsigned timeout_s)
@@ -250,8 +321,12 @@ void bench_progress_format(char *buf, size_t cap, const struct bench_progress *p
         snprintf(buf, cap, "[%zu/%zu] done", p->done, p->total);
         return;
     }
-    snprintf(buf, cap, "[%zu/%zu] %s threads=%u %s rep %u of 0..%u", p->done + 1, p->total,
-             p->workload, p->threads, p->allocator, p->rep, p->repeat ? p->repeat - 1 : 0);
+    if (p->rep >= p->repeat) /* past the repetitions: the inside passes */
+        snprintf(buf, cap, "[%zu/%zu] %s threads=%u %s inside", p->done + 1, p->total, p->workload,
+                 p->threads, p->allocator);
+    else
+        snprintf(buf, cap, "[%zu/%zu] %s threads=%u %s rep %u of 0..%u", p->done + 1, p->total,
+                 p->workload, p->threads, p->allocator, p->rep, p->repeat ? p->repeat - 1 : 0);
 }
 
 static void progress(const struct bench_config *cfg, size_t done, size_t total, const char *w,
@@ -300,7 +375,7 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
         unsigned fixed = cfg->fixed_threads ? cfg->fixed_threads[w] : 0;
         for (size_t t = 0; t < (fixed ? 1 : cfg->n_threads); t++)
             if (fixed || (wl && cfg->threads[t] >= wl->min_threads))
-                total += cfg->repeat * cfg->n_allocs;
+                total += (cfg->repeat + (cfg->inside != 0)) * cfg->n_allocs;
     }
     size_t done = 0;
     for (size_t w = 0; w < cfg->n_workloads; w++) {
@@ -350,6 +425,18 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
                     cJSON_AddItemToArray(c->runs, r);
                 }
             }
+            /* The untimed inside passes, once per cell, after its timed runs. */
+            for (size_t a = 0; a < cfg->n_allocs && cfg->inside; a++) {
+                struct bench_cell *c = &row[a];
+                if (!cfg->allocs[a].found || c->n_ok == 0) {
+                    done++;
+                    continue;
+                }
+                progress(cfg, done, total, bench_workload_label(wname), threads,
+                         cfg->allocs[a].name, cfg->repeat);
+                c->inside = bench_spawn_inside(cfg, &cfg->allocs[a], wname, threads);
+                done++;
+            }
         }
     }
     progress(cfg, done, total, NULL, 0, NULL, 0);
@@ -358,8 +445,10 @@ int bench_run(const struct bench_config *cfg, struct bench_results *res, struct 
 
 void bench_results_free(struct bench_results *res)
 {
-    for (size_t i = 0; i < res->n_cells; i++)
+    for (size_t i = 0; i < res->n_cells; i++) {
         cJSON_Delete(res->cells[i].runs);
+        cJSON_Delete(res->cells[i].inside);
+    }
     free(res->cells);
     cJSON_Delete(res->machine);
     cJSON_Delete(res->alloc_info);

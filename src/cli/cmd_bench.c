@@ -31,7 +31,12 @@ enum {
     OPT_REPORT,
     OPT_TIMEOUT,
     OPT_NO_LATENCY,
-    OPT_STRICT
+    OPT_STRICT,
+    OPT_HEAPMAP,
+    OPT_ALLOC_STATS,
+    OPT_OS_CALLS,
+    OPT_HEAPMAP_EVERY,
+    OPT_INSIDE_MARK
 };
 
 static const char *const workload_aliases[] = { "profile", NULL };
@@ -87,7 +92,7 @@ const struct cli_opt cmd_bench_opts[] = {
     { .key = OPT_JSON,
       .name = "json",
       .arg = "FILE",
-      .help = "write all results (schema heaplab.results/1)" },
+      .help = "write all results (schema heaplab.results/2)" },
     { .key = OPT_CSV, .name = "csv", .arg = "FILE", .help = "write one row per run" },
     { .key = OPT_REPORT,
       .name = "report",
@@ -108,6 +113,30 @@ const struct cli_opt cmd_bench_opts[] = {
       .name = "strict",
       .help = "a damaged trace is an error (else replayed as far as it\ncan be read, with a "
               "warning)" },
+    { .key = OPT_HEAPMAP,
+      .name = "heapmap",
+      .help = "heap maps of each allocator: its pages, resident or not, and\n"
+              "the live bytes on each, at each mark and over time (an untimed\n"
+              "pass in a worker of its own; docs/inside.md)" },
+    { .key = OPT_ALLOC_STATS,
+      .name = "alloc-stats",
+      .help = "each allocator's own statistics, in one vocabulary, at the\n"
+              "same points (the same untimed pass)" },
+    { .key = OPT_OS_CALLS,
+      .name = "os-calls",
+      .help = "count the pass's mmap, munmap, mremap, madvise, brk, futex\n"
+              "and mprotect calls and the time in them (a traced worker)" },
+    { .key = OPT_HEAPMAP_EVERY,
+      .name = "heapmap-every",
+      .arg = "N",
+      .help = "with --heapmap or --alloc-stats: also a snapshot every N ops\n"
+              "of thread 0 (default: 8 over its stream)" },
+    { .key = OPT_INSIDE_MARK,
+      .name = "inside-mark",
+      .arg = "LABEL",
+      .help = "the snapshot the heap map and statistics tables show: a\n"
+              "mark's label, \"peak-live\" or \"end\", or LABEL@OPS, the one\n"
+              "taken at OPS of thread 0's ops (\"every@80000\") (default: end)" },
     { 0 },
 };
 
@@ -270,6 +299,20 @@ static int parse_opt(struct cmd_bench_args *a, const struct cli_parser *p, int k
     case OPT_NO_LATENCY:
         cfg->latency = 0;
         return 0;
+    case OPT_HEAPMAP:
+        cfg->inside |= EXEC_INSIDE_HEAPMAP;
+        return 0;
+    case OPT_ALLOC_STATS:
+        cfg->inside |= EXEC_INSIDE_STATS;
+        return 0;
+    case OPT_OS_CALLS:
+        cfg->inside |= EXEC_INSIDE_OSCALLS;
+        return 0;
+    case OPT_HEAPMAP_EVERY:
+        return cli_value_count(p, 1, 1000000000000u, &cfg->heapmap_every);
+    case OPT_INSIDE_MARK:
+        cfg->inside_mark = p->value;
+        return 0;
     case 'q':
         a->quiet = 1;
         return 0;
@@ -398,11 +441,24 @@ static int check_outputs(const struct cmd_bench_args *a, const struct cli_comman
     return 0;
 }
 
+/* --heapmap-every and --inside-mark say when to snapshot: without a snapshot pass, nothing. */
+static int check_inside(const struct cmd_bench_args *a, const struct cli_command *c)
+{
+    const struct bench_config *cfg = &a->cfg;
+    unsigned snap = cfg->inside & (EXEC_INSIDE_HEAPMAP | EXEC_INSIDE_STATS);
+    if (cfg->heapmap_every && !snap)
+        return cli_usage(c, "--heapmap-every needs --heapmap or --alloc-stats");
+    if (cfg->inside_mark && !snap)
+        return cli_usage(c, "--inside-mark needs --heapmap or --alloc-stats");
+    return 0;
+}
+
 /* Usage errors: everything the command line alone can show to be wrong. */
 static int validate(struct cmd_bench_args *a, const struct cli_command *c)
 {
     int rc;
     if ((rc = check_outputs(a, c)) != 0) return rc;
+    if ((rc = check_inside(a, c)) != 0) return rc;
     if ((rc = check_workloads(a, c)) != 0) return rc;
     if ((rc = check_traces(a, c)) != 0) return rc;
     if ((rc = check_allocators(a, c)) != 0) return rc;

@@ -17,7 +17,17 @@
 
 #define EXIT_PRELOAD 3
 
-enum { OPT_REP = 256, OPT_EXPECT, OPT_PIN, OPT_NO_LATENCY, OPT_PROBE, OPT_LAB };
+enum {
+    OPT_REP = 256,
+    OPT_EXPECT,
+    OPT_PIN,
+    OPT_NO_LATENCY,
+    OPT_PROBE,
+    OPT_LAB,
+    OPT_INSIDE,
+    OPT_HEAPMAP_EVERY,
+    OPT_PAGEMAP
+};
 
 static const struct cli_opt worker_opts[] = {
     { .key = 'w', .name = "workload", .arg = "NAME", .help = "a workload, or trace:PATH" },
@@ -33,6 +43,19 @@ static const struct cli_opt worker_opts[] = {
     { .key = OPT_NO_LATENCY, .name = "no-latency", .help = "skip the latency pass" },
     { .key = OPT_PROBE, .name = "probe", .help = "only prove the preload and report the version" },
     { .key = OPT_LAB, .name = "lab", .arg = "NAME", .help = "run through this lab allocator" },
+    { .key = OPT_INSIDE,
+      .name = "inside",
+      .arg = "LIST",
+      .help = "instead of the timed passes: heapmap,stats (one pass) or os-calls" },
+    { .key = OPT_HEAPMAP_EVERY,
+      .name = "heapmap-every",
+      .arg = "N",
+      .help = "snapshot every N ops of thread 0 (default: 8 over the stream)" },
+    { .key = OPT_PAGEMAP,
+      .name = "pagemap",
+      .arg = "PATH",
+      .help = "read this file as the pagemap (tests)",
+      .hidden = 1 },
     { 0 },
 };
 
@@ -68,6 +91,27 @@ static int parse_pin(struct worker_args *a, const struct cli_parser *p)
     return 0;
 }
 
+/* --inside LIST: heapmap and stats share a pass; os-calls is a pass of its own. */
+static int parse_inside(struct worker_args *a, const struct cli_parser *p)
+{
+    const char *items[8];
+    size_t n = 0;
+    if (cli_split(p->value, items, &n, 8) != 0) return cli_bad_value(p, NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(items[i], "heapmap") == 0)
+            a->exec.inside |= EXEC_INSIDE_HEAPMAP;
+        else if (strcmp(items[i], "stats") == 0)
+            a->exec.inside |= EXEC_INSIDE_STATS;
+        else if (strcmp(items[i], "os-calls") == 0)
+            a->exec.inside |= EXEC_INSIDE_OSCALLS;
+        else
+            return cli_bad_value(p, "heapmap, stats or os-calls");
+    }
+    if ((a->exec.inside & EXEC_INSIDE_OSCALLS) && a->exec.inside != EXEC_INSIDE_OSCALLS)
+        return cli_bad_value(p, "os-calls is a pass of its own");
+    return 0;
+}
+
 /* One option into `a`: 0, or non-zero after a usage error. */
 static int parse_opt(struct worker_args *a, const struct cli_parser *p, int key)
 {
@@ -96,6 +140,13 @@ static int parse_opt(struct worker_args *a, const struct cli_parser *p, int key)
         return 0;
     case OPT_LAB:
         a->lab = p->value;
+        return 0;
+    case OPT_INSIDE:
+        return parse_inside(a, p);
+    case OPT_HEAPMAP_EVERY:
+        return cli_value_count(p, 1, UINT64_MAX / 2, &a->exec.heapmap_every);
+    case OPT_PAGEMAP:
+        a->exec.pagemap_path = p->value;
         return 0;
     default:
         return -1;

@@ -1,9 +1,10 @@
 /*
  * workload/micro.c: classic allocator micro-benchmarks: single-size, bulk, reverse-free,
- * random-stress.
+ * random-stress; and known-live, a live set known page by page for checking heap maps.
  *
  * Each is WL_PER_THREAD: every thread runs its own instance with its own seed, and frees
- * everything it allocates, counting those frees in its budget of c->ops.
+ * everything it allocates (known-live keeps half), counting those frees in its budget of
+ * c->ops.
  */
 #include "util/osmem.h"
 #include "workload/workload.h"
@@ -169,4 +170,55 @@ const struct workload wl_random_stress = {
     .min_threads = 1,
     .default_ops = 120000,
     .generate = gen_random_stress,
+};
+
+/* ------------------------------------------------------------------------------------- */
+/* known-live                                                                            */
+
+#define KL_SIZE        4096 /* one page */
+#define KL_ALIGN_SHIFT 12   /* on a page boundary */
+
+/*
+ * A live set known page by page, for checking heap maps (docs/inside.md): N blocks of 4096 B
+ * aligned to 4096 ("filled"), then every other one (the odd positions) freed, in an order
+ * drawn from the seed ("holes"). Whatever the allocator's layout, each live block covers
+ * exactly one page, so at "holes" N/2 pages hold 4096 live bytes and no page holds fewer
+ * but some. The survivors stay live to the end.
+ */
+static int gen_known_live(const struct wl_ctx *c)
+{
+    struct opstream *s = c->s;
+    unsigned t = c->thread;
+    /* N allocations + N/2 frees + 2 marks = c->ops; N even, at least 4. */
+    uint64_t n64 = c->ops >= 8 ? (c->ops - 2) * 2 / 3 : 4;
+    if (n64 > UINT32_MAX / 2) n64 = UINT32_MAX / 2;
+    uint32_t n = (uint32_t)n64 & ~1u, half = n / 2;
+    uint32_t base = ops_reserve(s, n);
+    uint32_t *odd = osmem_alloc((size_t)half * sizeof *odd);
+    if (base == UINT32_MAX || !odd) return -1;
+    for (uint32_t i = 0; i < n; i++)
+        ops_alloc_at(s, t, base + i, KL_SIZE, KL_ALIGN_SHIFT);
+    ops_mark(s, t, "filled");
+    for (uint32_t k = 0; k < half; k++)
+        odd[k] = 2 * k + 1;
+    for (uint32_t k = half; k > 1; k--) { /* Fisher-Yates: the seed orders the frees */
+        uint32_t j = (uint32_t)prng_below(c->rng, k), tmp = odd[k - 1];
+        odd[k - 1] = odd[j];
+        odd[j] = tmp;
+    }
+    for (uint32_t k = 0; k < half; k++)
+        ops_free(s, t, base + odd[k]);
+    ops_mark(s, t, "holes");
+    osmem_free(odd, (size_t)half * sizeof *odd);
+    return s->error ? -1 : 0;
+}
+
+const struct workload wl_known_live = {
+    .name = "known-live",
+    .summary = "4096 B page-aligned blocks, every other one freed: live bytes known per page",
+    .category = "micro",
+    .shape = WL_PER_THREAD,
+    .min_threads = 1,
+    .default_ops = 3002,
+    .generate = gen_known_live,
 };

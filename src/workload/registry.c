@@ -7,29 +7,14 @@
 /* Defined one per workload in size.c, micro.c, app.c, threads.c. */
 extern const struct workload wl_small, wl_medium, wl_large, wl_mixed, wl_churn, wl_fragmentation,
         wl_webserver, wl_kvstore, wl_json_tree, wl_redis_cache, wl_nginx_requests, wl_python_repl,
-        wl_adversarial, wl_single_size, wl_bulk, wl_reverse_free, wl_random_stress, wl_thread_local,
-        wl_producer_consumer, wl_shared_pool, wl_thread_churn;
+        wl_adversarial, wl_single_size, wl_bulk, wl_reverse_free, wl_random_stress, wl_known_live,
+        wl_thread_local, wl_producer_consumer, wl_shared_pool, wl_thread_churn;
 
 const struct workload *const workload_list[] = {
-    &wl_small,
-    &wl_medium,
-    &wl_large,
-    &wl_mixed,
-    &wl_churn,
-    &wl_fragmentation,
-    &wl_webserver,
-    &wl_kvstore,
-    &wl_json_tree,
-    &wl_redis_cache,
-    &wl_nginx_requests,
-    &wl_python_repl,
-    &wl_adversarial,
-    &wl_single_size,
-    &wl_bulk,
-    &wl_reverse_free,
-    &wl_random_stress,
-    &wl_thread_local,
-    &wl_producer_consumer,
+    &wl_small,          &wl_medium,        &wl_large,       &wl_mixed,        &wl_churn,
+    &wl_fragmentation,  &wl_webserver,     &wl_kvstore,     &wl_json_tree,    &wl_redis_cache,
+    &wl_nginx_requests, &wl_python_repl,   &wl_adversarial, &wl_single_size,  &wl_bulk,
+    &wl_reverse_free,   &wl_random_stress, &wl_known_live,  &wl_thread_local, &wl_producer_consumer,
     &wl_shared_pool,
     &wl_thread_churn,
 };

@@ -14,8 +14,8 @@ trap 'rm -rf "$TMP"' EXIT
 # One interface header of each component, plus the few headers shared with the standalone
 # libraries.
 HEADERS="util/diag.h workload/workload.h heaplab/lab.h race/race.h trace/trace.h
-         trace/format.h replay/replay.h report/report.h bench/bench.h bench/provider.h
-         server/server.h cli/cli.h hlmalloc.h hlmalloc/internal.h"
+         trace/format.h replay/replay.h report/report.h inside/inside.h bench/bench.h
+         bench/provider.h server/server.h cli/cli.h hlmalloc.h hlmalloc/internal.h"
 
 # The headers each target may include: the dependency graph of docs/architecture.md.
 allowed() {
@@ -27,15 +27,20 @@ allowed() {
     hl_trace) echo "util/diag.h trace/trace.h trace/format.h" ;;
     hl_replay) echo "util/diag.h workload/workload.h trace/trace.h trace/format.h replay/replay.h" ;;
     hl_report) echo "util/diag.h report/report.h" ;;
-    hl_bench) echo "util/diag.h workload/workload.h heaplab/lab.h bench/bench.h bench/provider.h" ;;
+    hl_inside) echo "util/diag.h inside/inside.h hlmalloc.h" ;;
+    hl_bench)
+        echo "util/diag.h workload/workload.h heaplab/lab.h inside/inside.h bench/bench.h"
+        echo "bench/provider.h"
+        ;;
     hl_server)
         echo "util/diag.h workload/workload.h heaplab/lab.h race/race.h trace/trace.h"
-        echo "trace/format.h replay/replay.h bench/bench.h bench/provider.h server/server.h"
+        echo "trace/format.h replay/replay.h inside/inside.h bench/bench.h bench/provider.h"
+        echo "server/server.h"
         ;;
     heaplab)
         echo "util/diag.h workload/workload.h heaplab/lab.h race/race.h trace/trace.h"
-        echo "trace/format.h replay/replay.h report/report.h bench/bench.h bench/provider.h"
-        echo "server/server.h"
+        echo "trace/format.h replay/replay.h report/report.h inside/inside.h bench/bench.h"
+        echo "bench/provider.h server/server.h"
         echo "cli/cli.h"
         ;;
     heaplab-probe) echo "bench/provider.h" ;;

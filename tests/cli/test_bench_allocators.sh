@@ -39,7 +39,7 @@ check "not an ELF shared object" \
 check "defines no malloc" grep -q "^heaplab: warning: nomalloc: .*libz.*: defines no malloc$" "$TMP/err"
 check "fails to load, with the loader's reason" \
     grep -q "^heaplab: warning: noload: $TMP/libneeds.so: cannot be loaded: libdep.so: cannot open" "$TMP/err"
-check "results validate" validate results-1.schema.json "$TMP/r.json"
+check "results validate" validate results-2.schema.json "$TMP/r.json"
 check "bad allocators never ran; their cells say why" /usr/bin/python3 - "$TMP/r.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -24,6 +24,11 @@ bench_rows="-w, --workload LIST
 --no-latency
 -q, --quiet
 --strict
+--heapmap
+--alloc-stats
+--os-calls
+--heapmap-every N
+--inside-mark LABEL
 -h, --help"
 # replay is bench without the options that choose what runs.
 replay_rows=$(sed '1,6d' <<<"$bench_rows")

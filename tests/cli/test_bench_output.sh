@@ -44,7 +44,7 @@ check "... nothing written" [ ! -e "$TMP/d/r" ]
 read -r cpu_a cpu_b <<<"$(/usr/bin/python3 -c "import os; c = sorted(os.sched_getaffinity(0)); print(c[-1], c[0])")"
 "$HEAPLAB" "${QUICK[@]}" --repeat 2 --pin "$cpu_a" --json "$TMP/pin.json" -q
 check "--pin $cpu_a: exits 0" [ $? -eq 0 ]
-check "--pin $cpu_a: results validate" validate results-1.schema.json "$TMP/pin.json"
+check "--pin $cpu_a: results validate" validate results-2.schema.json "$TMP/pin.json"
 runs_cpus() {
     /usr/bin/python3 -c "
 import json, sys

@@ -53,7 +53,7 @@ for p in tr_single tr_threads tr_fork; do
         --json "$TMP/$p.json" >"$TMP/$p.table" 2>"$TMP/$p.rerr"
     check "replay $p exits 0" [ $? -eq 0 ]
     check "replay $p table names the trace" grep -q "^trace:$p.trace" "$TMP/$p.table"
-    check "replay $p results validate" validate results-1.schema.json "$TMP/$p.json"
+    check "replay $p results validate" validate results-2.schema.json "$TMP/$p.json"
     check "replay $p reproduces the recording" same_as_recorded "$p" "$TMP/$p.trace" "$TMP/$p.json"
 done
 # The fork child's own trace replays too.

@@ -14,7 +14,7 @@ check "run exits 0" [ $? -eq 0 ]
 check "race exits 0" [ $? -eq 0 ]
 head -n 1 "$TMP/race.ticks" >"$TMP/header.json"
 
-check "bench validates" validate results-1.schema.json "$TMP/bench.json"
+check "bench validates" validate results-2.schema.json "$TMP/bench.json"
 check "run validates" validate run-2.schema.json "$TMP/run.json"
 check "race validates" validate race-1.schema.json "$TMP/race.json"
 check "tick header validates" /usr/bin/python3 "$TESTS_DIR/cli/validate_json.py" --lines \
@@ -25,7 +25,7 @@ import json, re, sys
 tmp = sys.argv[1]
 docs = {n: json.load(open("%s/%s" % (tmp, n))) for n in
         ("bench.json", "run.json", "race.json", "header.json")}
-want = {"bench.json": ("heaplab.results/1", "bench"), "run.json": ("heaplab.run/2", "run"),
+want = {"bench.json": ("heaplab.results/2", "bench"), "run.json": ("heaplab.run/2", "run"),
         "race.json": ("heaplab.race/1", "race"), "header.json": ("heaplab.ticks/2", "race")}
 bad = []
 base = docs["bench.json"]

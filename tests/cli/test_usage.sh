@@ -46,7 +46,7 @@ check "run of a missing program says so" grep -q "^heaplab: cannot execute" "$TM
 out=$("$HEAPLAB" list workloads)
 for w in small medium large mixed churn fragmentation webserver kvstore json-tree redis-cache \
          nginx-requests python-repl adversarial single-size bulk reverse-free random-stress \
-         thread-local producer-consumer shared-pool; do
+         known-live thread-local producer-consumer shared-pool; do
     check "list shows $w" grep -q "^$w " <<<"$out"
 done
 out=$("$HEAPLAB" list allocators)

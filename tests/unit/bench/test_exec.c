@@ -174,6 +174,54 @@ static void test_exec_fragmentation_lab_reuse_by_band(void)
     cJSON_Delete(segfit);
 }
 
+/*
+ * The snapshot pass, threads stopped at each snapshot (also under ASan and TSan): every
+ * thread-0 mark and the end are there, the map holds exactly the stream's live bytes (inside
+ * the allocator's regions, or outside them under a sanitizer's allocator, but all of them),
+ * and the statistics name the same live bytes. With cross-thread frees at 2 threads.
+ */
+static void check_snapshots(const char *workload, unsigned threads, uint64_t ops,
+                            const char *const *want, size_t n_want)
+{
+    struct opstream s;
+    struct diag d = { { 0 } };
+    struct wl_params p = { .seed = 42, .ops = ops, .threads = threads };
+    REQUIRE(workload_build(workload_find(workload), &p, &s, &d) == 0);
+    struct exec_opts o;
+    memset(&o, 0, sizeof o);
+    o.inside = EXEC_INSIDE_HEAPMAP | EXEC_INSIDE_STATS;
+    o.heapmap_every = ops / 4;
+    cJSON *r = exec_stream(&s, &o, &d);
+    uint64_t end_live = s.live_bytes;
+    opstream_destroy(&s);
+    REQUIRE(r);
+    const cJSON *maps = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "heapmap"), "snapshots");
+    const cJSON *stats = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "alloc_stats"), "snapshots");
+    REQUIRE(cJSON_GetArraySize(maps) >= (int)n_want);
+    CHECK(cJSON_GetArraySize(maps) == cJSON_GetArraySize(stats));
+    size_t found = 0;
+    for (int i = 0; i < cJSON_GetArraySize(maps); i++) {
+        const cJSON *m = cJSON_GetArrayItem(maps, i), *st = cJSON_GetArrayItem(stats, i);
+        const char *label = cJSON_GetObjectItem(m, "label")->valuestring;
+        CHECK(strcmp(label, cJSON_GetObjectItem(st, "label")->valuestring) == 0);
+        CHECK(num(m, "live_bytes") + num(m, "outside_bytes") == num(st, "live_bytes"));
+        if (found < n_want && strcmp(label, want[found]) == 0) found++;
+        if (strcmp(label, "end") == 0) CHECK(num(st, "live_bytes") == (double)end_live);
+    }
+    CHECK_EQ_U64(found, n_want); /* in order */
+    cJSON_Delete(r);
+}
+
+static void test_exec_inside_pass_snapshots_marks_and_end(void)
+{
+    static const char *const frag[] = { "filled",       "holes",         "refill-smaller",
+                                        "refill-equal", "refill-larger", "end" };
+    check_snapshots("fragmentation", 1, 20000, frag, 6);
+    static const char *const end[] = { "end" };
+    check_snapshots("producer-consumer", 2, 20000, end, 1);
+    check_snapshots("fragmentation", 3, 6000, frag, 6); /* thread 0's marks */
+}
+
 int main(void)
 {
     RUN_TEST(test_exec_counts_every_op_once);
@@ -182,5 +230,6 @@ int main(void)
     RUN_TEST(test_exec_reports_contention_per_thread);
     RUN_TEST(test_exec_fragmentation_reports_marks_and_reuse);
     RUN_TEST(test_exec_fragmentation_lab_reuse_by_band);
+    RUN_TEST(test_exec_inside_pass_snapshots_marks_and_end);
     return check_report();
 }

@@ -403,6 +403,43 @@ static void test_workloads_per_thread_thread0_same_at_any_thread_count(void)
 }
 
 /*
+ * known-live: N page-aligned 4096 B blocks, "filled", the odd ones freed (each once, in an
+ * order the seed draws), "holes"; the even ones stay live to the end.
+ */
+static void test_workloads_known_live_frees_the_odd_blocks(void)
+{
+    const struct workload *w = workload_find("known-live");
+    REQUIRE(w != NULL);
+    struct opstream s;
+    REQUIRE(build(w, 1, TEST_SEED, 3002, &s) == 0);
+    const struct op_seq *q = &s.th[0];
+    uint32_t allocs = 0, frees = 0, marks = 0, in_order = 1, last = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        const struct op *o = &q->ops[i];
+        if (o->kind == OP_MARK) {
+            CHECK(strcmp(s.mark_names[o->size], marks == 0 ? "filled" : "holes") == 0);
+            CHECK(marks == 0 ? frees == 0 : allocs == 2000);
+            marks++;
+        } else if (o->kind == OP_ALLOC) {
+            CHECK(marks == 0 && o->size == 4096 && o->align_shift == 12);
+            allocs++;
+        } else {
+            REQUIRE(o->kind == OP_FREE && marks == 1);
+            uint32_t pos = o->obj - q->ops[0].obj; /* position in the fill */
+            CHECK(pos % 2 == 1);
+            if (frees++ && pos < last) in_order = 0;
+            last = pos;
+        }
+    }
+    CHECK_EQ_U64(allocs, 2000);
+    CHECK_EQ_U64(frees, 1000);
+    CHECK_EQ_U64(marks, 2);
+    CHECK(!in_order); /* shuffled by the seed */
+    CHECK_EQ_U64(s.live_bytes, 1000 * 4096);
+    opstream_destroy(&s);
+}
+
+/*
  * fragmentation: five marks in order; the holes are every other fill object; the refill's
  * bands are smaller than half the smallest hole, equal to the holes one by one, and larger
  * than the largest, a third of the holes each (the last band takes the rest); the first two
@@ -678,6 +715,7 @@ int main(void)
     RUN_TEST(test_workloads_same_seed_same_stream_other_seed_differs);
     RUN_TEST(test_workloads_per_thread_thread0_same_at_any_thread_count);
     RUN_TEST(test_workloads_fragmentation_refill_bands_fit_their_holes);
+    RUN_TEST(test_workloads_known_live_frees_the_odd_blocks);
     RUN_TEST(test_workloads_peak_live_per_thread_peaks_apart);
     RUN_TEST(test_workloads_peak_live_cross_thread_emission_order);
     RUN_TEST(test_workloads_producer_consumer_frees_on_other_thread);
