@@ -236,7 +236,7 @@ static const struct known_schema {
     int kind;         /* enum results_kind, or -1 for a set, -2 for not a results file */
     const char *what; /* what it is, for "not a results document" */
 } known[] = {
-    { "results", 1, RESULTS_BENCH, NULL },
+    { "results", 2, RESULTS_BENCH, NULL },
     { "run", 2, RESULTS_RUN, NULL },
     { "race", 1, RESULTS_RACE, NULL },
     { "results-set", 1, -1, NULL },
@@ -245,7 +245,7 @@ static const struct known_schema {
     { "trace-info", 1, -2, "the output of 'heaplab trace info --json'" },
 };
 #define N_KNOWN (sizeof known / sizeof known[0])
-#define READS   "heaplab.results/1, heaplab.run/2, heaplab.race/1 and heaplab.results-set/1"
+#define READS   "heaplab.results/1 and /2, heaplab.run/2, heaplab.race/1 and heaplab.results-set/1"
 
 /* The known schema `s` names, checked for its version; NULL after vfail. */
 static const struct known_schema *schema_of(const struct vctx *v, const char *s)
@@ -270,7 +270,8 @@ static const struct known_schema *schema_of(const struct vctx *v, const char *s)
                          "heaplab wrote it",
                          s, k->name, k->major),
                    NULL;
-        if (major < k->major)
+        /* heaplab.results/2 only added the inside sections: /1 files read the same. */
+        if (major < k->major && !(k->kind == RESULTS_BENCH && major == 1))
             return vfail(v, "",
                          "%.64s is an older version that this heaplab no longer reads (it reads "
                          "heaplab.%s/%u)",

@@ -15,8 +15,7 @@ const struct workload *const workload_list[] = {
     &wl_fragmentation,  &wl_webserver,     &wl_kvstore,     &wl_json_tree,    &wl_redis_cache,
     &wl_nginx_requests, &wl_python_repl,   &wl_adversarial, &wl_single_size,  &wl_bulk,
     &wl_reverse_free,   &wl_random_stress, &wl_known_live,  &wl_thread_local, &wl_producer_consumer,
-    &wl_shared_pool,
-    &wl_thread_churn,
+    &wl_shared_pool,    &wl_thread_churn,
 };
 const size_t workload_count = sizeof(workload_list) / sizeof(workload_list[0]);
 

@@ -13,7 +13,7 @@ check "bench (1) exits 0" [ $? -eq 0 ]
 check "bench (2) exits 0" [ $? -eq 0 ]
 python3 "$TESTS_DIR/cli/synth_results.py" "$TMP/real2.json" "$TMP/base.json" "$TMP/new.json"
 check "synthetic files made" [ -s "$TMP/base.json" ] && [ -s "$TMP/new.json" ]
-check "synthetic base validates" validate results-1.schema.json "$TMP/base.json"
+check "synthetic base validates" validate results-2.schema.json "$TMP/base.json"
 
 # --- the synthetic pair ---------------------------------------------------------------
 "$HEAPLAB" compare "$TMP/base.json" "$TMP/new.json" --json "$TMP/cmp.json" >"$TMP/out" 2>"$TMP/err"
@@ -95,7 +95,7 @@ one_line() { # NAME FILE: compare base.json FILE fails with one line naming FILE
 head -c 2000 "$TMP/base.json" >"$TMP/trunc.json"
 echo "not json" >"$TMP/text.json"
 : >"$TMP/empty.json"
-sed 's|"heaplab.results/1"|"heaplab.results/2"|' "$TMP/base.json" >"$TMP/v2.json"
+sed 's|"heaplab.results/[12]"|"heaplab.results/3"|' "$TMP/base.json" >"$TMP/v2.json"
 python3 - "$TMP" <<'PY'
 import json, sys
 t = sys.argv[1]
@@ -116,7 +116,7 @@ one_line "not JSON" "$TMP/text.json"
 check "not JSON: says so" grep -q "not JSON (line 1" "$TMP/err"
 one_line "empty file" "$TMP/empty.json"
 one_line "newer version" "$TMP/v2.json"
-check "newer version: says so" grep -q "heaplab.results/2 is newer" "$TMP/err"
+check "newer version: says so" grep -q "heaplab.results/3 is newer" "$TMP/err"
 one_line "empty results" "$TMP/noresults.json"
 check "empty results: says so" grep -q "no results: the results array is empty" "$TMP/err"
 one_line "a tick file" "$TMP/race.ticks"

@@ -46,7 +46,7 @@ for p in inputs:
         docs_in.append(d)
 docs_out = [x for k in m["machines"].values() for x in k["documents"]]
 def runs(d):
-    if d["schema"] == "heaplab.results/1":
+    if d["schema"] in ("heaplab.results/1", "heaplab.results/2"):
         return sum(len(c["runs"]) for c in d["results"])
     if d["schema"] == "heaplab.run/2":
         return sum(len(a["runs"]) for a in d["allocators"])

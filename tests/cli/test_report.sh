@@ -131,9 +131,9 @@ expect_fail() {
 }
 "$HEAPLAB" race -w small -n 2000 --ticks "$TMP/t.ticks" -q >/dev/null 2>&1
 expect_fail "a tick file" ".*t.ticks: .*tick file" "$TMP/t.ticks"
-sed 's/"heaplab.results\/1"/"heaplab.results\/2"/' "$TMP/b.json" >"$TMP/v2.json"
-expect_fail "a newer version" ".*v2.json: heaplab.results/2 is newer than this heaplab reads" "$TMP/v2.json"
-sed 's/"heaplab.results\/1"/"heaplab.compare\/1"/' "$TMP/b.json" >"$TMP/other.json"
+sed 's/"heaplab.results\/[12]"/"heaplab.results\/3"/' "$TMP/b.json" >"$TMP/v2.json"
+expect_fail "a newer version" ".*v2.json: heaplab.results/3 is newer than this heaplab reads" "$TMP/v2.json"
+sed 's/"heaplab.results\/[12]"/"heaplab.compare\/1"/' "$TMP/b.json" >"$TMP/other.json"
 expect_fail "another schema" ".*other.json: .*heaplab.compare/1" "$TMP/other.json"
 head -c 5000 "$TMP/b.json" >"$TMP/trunc.json"
 expect_fail "a truncated file" ".*trunc.json: truncated" "$TMP/trunc.json"

@@ -17,7 +17,7 @@ print(','.join(map(str, sorted(s))))")
 "$HEAPLAB" bench --workload small,shared-pool --allocator glibc --threads sweep,3 --ops 2000 \
     --repeat 2 --no-latency --json "$TMP/sweep.json" >"$TMP/out" 2>"$TMP/err"
 check "sweep exits 0" [ $? -eq 0 ]
-check "the results validate" validate results-1.schema.json "$TMP/sweep.json"
+check "the results validate" validate results-2.schema.json "$TMP/sweep.json"
 check "config.threads is the sweep plus 3, ascending ($EXPECT)" python3 -c "
 import json, sys
 d = json.load(open('$TMP/sweep.json'))

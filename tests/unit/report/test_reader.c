@@ -169,8 +169,8 @@ static void test_reader_bad_bytes_get_one_line_each(void)
 
 static void test_reader_schemas_and_versions_are_named(void)
 {
-    CHECK(strstr(doc_error(envelope("heaplab.results/2", "h")),
-                 "heaplab.results/2 is newer than this heaplab reads (heaplab.results/1)")
+    CHECK(strstr(doc_error(envelope("heaplab.results/3", "h")),
+                 "heaplab.results/3 is newer than this heaplab reads (heaplab.results/2)")
           != NULL);
     CHECK(strstr(doc_error(envelope("heaplab.run/1", "h")), "an older version") != NULL);
     CHECK(strstr(doc_error(envelope("heaplab.compare/1", "h")), "heaplab compare --json") != NULL);

@@ -286,7 +286,7 @@ static int same_stream(const struct opstream *a, const struct opstream *b)
 
 static void test_workloads_registry_names_are_unique_and_found(void)
 {
-    CHECK_EQ_U64(workload_count, 21);
+    CHECK_EQ_U64(workload_count, 22);
     for (size_t i = 0; i < workload_count; i++) {
         const struct workload *w = workload_list[i];
         CHECK_WL(workload_find(w->name) == w, w, 0);
