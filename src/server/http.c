@@ -392,7 +392,7 @@ static int serve_upload(struct server *srv, struct mg_connection *conn)
     u->events = info.events;
     u->threads = info.threads;
     u->refs = 1;
-    snprintf(u->name, sizeof u->name, "%s", name);
+    snprintf(u->name, sizeof u->name, "%.*s", (int)sizeof u->name - 1, name);
     snprintf(u->damage, sizeof u->damage, "%s", info.damage);
     pthread_mutex_lock(&srv->mu);
     u->id = ++srv->next_id;
