@@ -3,20 +3,9 @@
 # page (fuzz_serve.c) for SECONDS. Seeds: messages of every type, a recorded trace as an
 # upload, a small tick file, map payloads; kept with what the fuzzer adds in
 # <build>/tests/fuzz/corpus-serve. Exit 77 (ctest: skipped) without clang's libFuzzer.
-set -u
-FUZZER=$1
-HEAPLAB=$2
-SECONDS_=${3:-20}
-HERE=$(cd "$(dirname "$0")" && pwd)
-if [ ! -x "$FUZZER" ]; then
-    echo "skip: no fuzzer binary (needs clang with libFuzzer: scripts/deps.sh installs clang and libclang-rt-14-dev)"
-    exit 77
-fi
-DIR=$(dirname "$FUZZER")
-SEEDS=$DIR/seeds-serve
-CORPUS=$DIR/corpus-serve
-mkdir -p "$SEEDS" "$CORPUS"
-if [ -z "$(ls -A "$SEEDS" 2>/dev/null)" ]; then
+NAME=serve
+source "$(dirname "$0")/fuzz_lib.sh"
+if seeds_wanted; then
     # 0: messages (0x80: a tick file is served)
     n=0
     while IFS= read -r msg; do
@@ -50,14 +39,4 @@ MSGS
     # 3: map payloads: 100 cells, a delta of two runs
     printf '\003\002\032\000\010\344\344\010\004\033' >"$SEEDS/delta"
 fi
-LOG=$DIR/fuzz-serve.log
-"$FUZZER" -max_total_time="$SECONDS_" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-    -dict="$HERE/serve.dict" -print_final_stats=1 "$CORPUS" "$SEEDS" >"$LOG" 2>&1
-rc=$?
-if [ $rc -ne 0 ]; then
-    tail -n 60 "$LOG"
-    echo "fuzz_serve: FAILED (exit $rc); the input is in $(pwd)/crash-* and the log in $LOG"
-    exit 1
-fi
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$LOG")
-echo "fuzz_serve: ${runs:-?} inputs in ${SECONDS_} s, no failure (corpus: $(ls "$CORPUS" | wc -l) files)"
+fuzz_run 65536 serve.dict
