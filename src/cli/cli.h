@@ -92,6 +92,8 @@ int cli_bad_value(const struct cli_parser *p, const char *why);
 /* The current value as a count / byte size in [lo, hi]; 0, or -1 after a usage error. */
 int cli_value_count(const struct cli_parser *p, uint64_t lo, uint64_t hi, uint64_t *out);
 int cli_value_bytes(const struct cli_parser *p, uint64_t lo, uint64_t hi, uint64_t *out);
+/* The current value as a decimal number in [lo, hi]; 0, or -1 after a usage error. */
+int cli_value_number(const struct cli_parser *p, double lo, double hi, double *out);
 /* Append the current comma-separated value to list[*n]; empty items and a name already in
  * the list (`what` "workload" -> workload "x" named twice) are usage errors (-1). */
 int cli_value_list(const struct cli_parser *p, const char *what, const char **list, size_t *n,

@@ -54,21 +54,6 @@ struct compare_args {
     const char *json;
 };
 
-/* A decimal number in [lo, hi]; 0, or -1 after a usage error. */
-static int value_number(const struct cli_parser *p, double lo, double hi, double *out)
-{
-    char *end = NULL;
-    double v = strtod(p->value, &end);
-    char why[64];
-    if (end != p->value && *end == 0 && v >= lo && v <= hi) {
-        *out = v;
-        return 0;
-    }
-    snprintf(why, sizeof why, "a number, %g..%g", lo, hi);
-    cli_bad_value(p, why);
-    return -1;
-}
-
 static int parse_args(int argc, char **argv, struct compare_args *a)
 {
     struct cli_parser p;
@@ -81,10 +66,10 @@ static int parse_args(int argc, char **argv, struct compare_args *a)
             int bad = 0;
             switch (ch) {
             case OPT_THRESHOLD:
-                bad = value_number(&p, 0, 1000, &pct);
+                bad = cli_value_number(&p, 0, 1000, &pct);
                 break;
             case OPT_ALPHA:
-                bad = value_number(&p, 0.0001, 0.5, &a->opts.alpha);
+                bad = cli_value_number(&p, 0.0001, 0.5, &a->opts.alpha);
                 break;
             case OPT_FAIL:
                 a->fail_on_regression = 1;

@@ -59,21 +59,6 @@ struct report_args {
     struct compare_opts opts;
 };
 
-/* A decimal number in [lo, hi]; 0, or -1 after a usage error. */
-static int value_number(const struct cli_parser *p, double lo, double hi, double *out)
-{
-    char *end = NULL;
-    double v = strtod(p->value, &end);
-    char why[64];
-    if (end != p->value && *end == 0 && v >= lo && v <= hi) {
-        *out = v;
-        return 0;
-    }
-    snprintf(why, sizeof why, "a number, %g..%g", lo, hi);
-    cli_bad_value(p, why);
-    return -1;
-}
-
 static int parse_args(int argc, char **argv, struct report_args *a)
 {
     struct cli_parser p;
@@ -89,9 +74,9 @@ static int parse_args(int argc, char **argv, struct report_args *a)
             if (ch == 'o')
                 a->out = p.value;
             else if (ch == OPT_THRESHOLD)
-                bad = value_number(&p, 0, 1000, &pct);
+                bad = cli_value_number(&p, 0, 1000, &pct);
             else if (ch == OPT_ALPHA)
-                bad = value_number(&p, 0.0001, 0.5, &a->opts.alpha);
+                bad = cli_value_number(&p, 0.0001, 0.5, &a->opts.alpha);
             if (bad) return EXIT_USAGE;
         }
         if (ch != CLI_DONE) return cli_parse_status(ch);

@@ -204,6 +204,20 @@ int cli_value_bytes(const struct cli_parser *p, uint64_t lo, uint64_t hi, uint64
     return -1;
 }
 
+int cli_value_number(const struct cli_parser *p, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    double v = strtod(p->value, &end);
+    char why[64];
+    if (end != p->value && *end == 0 && v >= lo && v <= hi) {
+        *out = v;
+        return 0;
+    }
+    snprintf(why, sizeof why, "a number, %g..%g", lo, hi);
+    cli_bad_value(p, why);
+    return -1;
+}
+
 int cli_value_list(const struct cli_parser *p, const char *what, const char **list, size_t *n,
                    size_t cap)
 {
