@@ -99,7 +99,7 @@ static void log_mark(struct exec_thread *x, const struct op *o)
     struct mark_rec *m = &sh->marks[i];
     m->idx = (unsigned)o->size;
     m->thread = x->t;
-    m->t_ns = clock_ns() - sh->pass_start_ns;
+    m->t_ns = clock_ns() - (sh->mark_origin_ns ? sh->mark_origin_ns : sh->pass_start_ns);
     m->rss_bytes = proc_rss_bytes(sh->statm_fd);
     m->live_bytes = x->live;
     m->footprint = 0;
@@ -235,28 +235,18 @@ static void note_cpu(struct exec_thread *x)
 /*
  * The calling thread's scheduler counters: context switches from getrusage(RUSAGE_THREAD);
  * time on a CPU from CLOCK_THREAD_CPUTIME_ID (the kernel brings the running thread's sum up
- * to date for it, exact in ns; schedstat's first field is only as fresh as the last tick or
- * switch); time runnable but waiting for a CPU from /proc/thread-self/schedstat's second
- * field (run_delay), which counts a wait when it ends, so every wait before this read is in.
- * Plain syscalls into a stack buffer: nothing here calls the allocator under test. The CPU
- * clock is read nearest the timed region (last `before` it, first after it), so the other
- * reads' own cost stays out of cpu_ns.
+ * to date for it, exact in ns); time runnable but waiting for a CPU from
+ * /proc/thread-self/schedstat's second field (run_delay), which counts a wait when it ends.
+ * The schedstat read is innermost on both sides (the file is opened before and closed after,
+ * outside), and `at_ns` brackets it from outside: every wait in the difference of two reads
+ * lies between their `at_ns`, so a preemption just outside the timed region is counted in
+ * that window, never against the shorter [t_start, t_end]. Plain syscalls into a stack
+ * buffer: nothing here calls the allocator under test.
  */
-static void read_sched(struct exec_sched *sc, int before)
+static void read_runq(struct exec_sched *sc, int fd)
 {
-    struct rusage ru;
-    struct timespec ts;
-    memset(sc, 0, sizeof *sc);
-    if (!before && clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
-        sc->cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    if (getrusage(RUSAGE_THREAD, &ru) == 0) {
-        sc->nvcsw = (uint64_t)ru.ru_nvcsw;
-        sc->nivcsw = (uint64_t)ru.ru_nivcsw;
-    }
     char buf[128];
-    int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0) close(fd);
+    ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
     unsigned long long cpu, runq;
     if (n > 0) {
         buf[n] = 0;
@@ -265,8 +255,38 @@ static void read_sched(struct exec_sched *sc, int before)
             sc->schedstat = 1;
         }
     }
-    if (before && clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+}
+
+static void read_usage(struct exec_sched *sc)
+{
+    struct rusage ru;
+    struct timespec ts;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+        sc->nvcsw = (uint64_t)ru.ru_nvcsw;
+        sc->nivcsw = (uint64_t)ru.ru_nivcsw;
+    }
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
         sc->cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Before the pass: returns the schedstat fd that sched_after reads and closes. */
+static int sched_before(struct exec_sched *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    read_usage(sc);
+    sc->at_ns = clock_ns();
+    read_runq(sc, fd);
+    return fd;
+}
+
+static void sched_after(struct exec_sched *sc, int fd)
+{
+    memset(sc, 0, sizeof *sc);
+    read_runq(sc, fd);
+    sc->at_ns = clock_ns();
+    read_usage(sc);
+    if (fd >= 0) close(fd);
 }
 
 /* The OS counting pass's markers open and close each thread's window around its ops. */
@@ -275,7 +295,7 @@ static void run_thread_body(struct exec_thread *x)
     const struct exec_shared *sh = x->sh;
     int sync = sh->s->cross_thread;
     note_cpu(x);
-    read_sched(&x->sched0, 1);
+    int sfd = sched_before(&x->sched0);
     if (sh->os_markers) oscount_marker(OSCOUNT_BEGIN);
     x->t_start = clock_ns();
     if (sh->in)
@@ -291,7 +311,7 @@ static void run_thread_body(struct exec_thread *x)
     else
         run_ops(x, 0, 0, 0, 0);
     x->t_end = clock_ns();
-    read_sched(&x->sched1, 0);
+    sched_after(&x->sched1, sfd);
     if (sh->os_markers) oscount_marker(OSCOUNT_END);
     if (sh->in) exec_inside_done(x);
     note_cpu(x);
@@ -420,7 +440,9 @@ static cJSON *throughput_pass(struct exec_shared *sh, struct exec_thread *xs, st
         return NULL;
     }
     proc_self_usage(&f->u0);
+    sh->mark_origin_ns = start_ns; /* marks and rss_series on one time axis */
     f->wall_ns = exec_run_pass(sh, xs, 0, d);
+    sh->mark_origin_ns = 0;
     proc_self_usage(&f->u1);
     if (f->wall_ns == UINT64_MAX) {
         exec_sampler_stop(sp);

@@ -53,7 +53,8 @@ struct exec_shared {
     _Atomic int go; /* 0 = wait, 1 = run, -1 = give up (a thread failed to start) */
     int statm_fd;
     uint64_t pass_start_ns;
-    struct mark_rec *marks; /* EXEC_MAX_MARKS */
+    uint64_t mark_origin_ns; /* nonzero: marks' times count from here (the RSS series' origin) */
+    struct mark_rec *marks;  /* EXEC_MAX_MARKS */
     _Atomic unsigned n_marks;
     uint64_t overhead_ticks; /* subtracted from each timed call */
     _Atomic unsigned ready;  /* threads pinned (or not) and waiting for `go` */
@@ -69,6 +70,7 @@ struct exec_sched {
     uint64_t nvcsw, nivcsw; /* voluntary, involuntary context switches (RUSAGE_THREAD) */
     uint64_t cpu_ns;        /* time on a CPU (CLOCK_THREAD_CPUTIME_ID) */
     uint64_t runq_ns;       /* runnable but waiting for a CPU (schedstat's run_delay) */
+    uint64_t at_ns;         /* clock_ns() bounding the schedstat read (see read_sched) */
     int schedstat;          /* runq_ns was read: /proc/thread-self/schedstat exists */
 };
 #define EXEC_STACK_BYTES ((size_t)2 << 20) /* a thread's stack when the harness maps it */

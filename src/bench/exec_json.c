@@ -229,7 +229,8 @@ void exec_json_latency(cJSON *out, const struct exec_thread *x0, const struct cl
 /*
  * Per thread, over [t_start, t_end] of the throughput pass: context switches, time on a CPU,
  * waiting for one (runnable: more threads than CPUs) and blocked (neither: asleep, in a futex
- * wait on a lock, a page fault's I/O), blocked = wall - on CPU - waiting. Without
+ * wait on a lock, a page fault's I/O), blocked = wall - on CPU - waiting, where wall is the
+ * window the schedstat reads bracket (the pass plus the reads, so waiting <= wall). Without
  * /proc/thread-self/schedstat (a kernel without CONFIG_SCHED_INFO), waiting is unknown
  * (null, "source": "cputime") and blocked = wall - on CPU holds it too. The sums over the
  * threads sit beside throughput in the results.
@@ -243,7 +244,7 @@ void exec_json_contention(cJSON *out, const struct exec_thread *xs, unsigned thr
     for (unsigned t = 0; t < threads; t++) {
         const struct exec_sched *a = &xs[t].sched0, *b = &xs[t].sched1;
         int ss = a->schedstat && b->schedstat;
-        uint64_t w = sub0(xs[t].t_end, xs[t].t_start);
+        uint64_t w = ss ? sub0(b->at_ns, a->at_ns) : sub0(xs[t].t_end, xs[t].t_start);
         uint64_t on = sub0(b->cpu_ns, a->cpu_ns), rq = ss ? sub0(b->runq_ns, a->runq_ns) : 0;
         uint64_t bl = sub0(w, on + rq);
         cJSON *j = cJSON_CreateObject();

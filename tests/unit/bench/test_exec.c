@@ -107,6 +107,7 @@ static void test_exec_reports_contention_per_thread(void)
         double wall = num(t, "wall_ns"), cpu = num(t, "cpu_ns"), blocked = num(t, "blocked_ns");
         double runq = schedstat ? num(t, "runqueue_ns") : 0;
         CHECK(wall > 0 && cpu >= 0 && runq >= 0 && blocked >= 0);
+        CHECK(runq <= wall); /* the window brackets every wait counted in it */
         CHECK(blocked == (wall > cpu + runq ? wall - cpu - runq : 0));
         CHECK(cJSON_IsNull(cJSON_GetObjectItem(t, "runqueue_ns")) == !schedstat);
         sum_wall += wall;
