@@ -101,7 +101,7 @@ format-check:
 
 lint: build
 	@cppcheck --std=c11 --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
-		--quiet -Isrc -Iinclude src tests
+		--quiet -Isrc -Iinclude -Itests --library=tests/lint/cjson.cfg src tests
 
 clean:
 	@rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

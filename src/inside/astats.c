@@ -93,6 +93,7 @@ void astats_open(struct astats_src *src)
         if (!ok) continue;
         src->source = known[i].source;
         src->name = known[i].name;
+        /* cppcheck-suppress uninitvar ; fn is zero-initialised above */
         memcpy(src->fn, fn, sizeof fn);
         return;
     }

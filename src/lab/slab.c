@@ -518,7 +518,7 @@ static int check_slab(struct slab *s, uint32_t pg, uint64_t *live, uint64_t *liv
              pg, class_size(h->cls), bad);
     if ((uint32_t)listed + h->nobj - h->carved != h->nfree)
         FAIL("S4: slab at page %u: %d listed + %u uncarved free objects, header says %u", pg,
-             listed, h->nobj - h->carved, h->nfree);
+             listed, (unsigned)(h->nobj - h->carved), (unsigned)h->nfree);
     if (h->nfree == h->nobj) FAIL("S5: slab at page %u is empty but was not released", pg);
     if (h->nfree > 0) partial_count[h->cls]++;
     if (h->nfree == 0 && (h->next != NIL || h->prev != NIL || s->partial[h->cls] == pg))

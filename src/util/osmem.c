@@ -117,8 +117,10 @@ void osmem_prefault(void *p, size_t bytes)
 {
     volatile char *c = p;
     size_t pg = osmem_page_size();
-    for (size_t off = 0; off < bytes; off += pg)
-        c[off] = c[off];
+    for (size_t off = 0; off < bytes; off += pg) {
+        char v = c[off]; /* a read then a write of the same byte: the page is touched for write */
+        c[off] = v;
+    }
 }
 
 void osmem_populate(void *p, size_t bytes)
