@@ -275,6 +275,42 @@ int report_data(cJSON *doc, const struct results_set *all, const struct compare 
                 const struct results_set *base, const struct results_set *new,
                 const struct compare_opts *o, struct diag *d);
 
+/*
+ * The inside sections (docs/inside.md) of a page (inside.c). A page holds at most
+ * REPORT_MAP_SQUARES squares of heap maps in all, a snapshot at most REPORT_MAP_SNAPSHOT
+ * (and at least REPORT_MAP_SNAPSHOT_MIN of the budget when there are many: report_data
+ * shares the budget out), at most REPORT_MAP_REGIONS regions a snapshot; a stretch of at
+ * least REPORT_MAP_FOLD cells not resident with nothing live is one token.
+ */
+#define REPORT_MAP_SQUARES      ((size_t)1 << 19)
+#define REPORT_MAP_SNAPSHOT     ((size_t)16384)
+#define REPORT_MAP_SNAPSHOT_MIN ((size_t)256)
+#define REPORT_MAP_REGIONS      128
+#define REPORT_MAP_FOLD         ((size_t)256)
+
+/*
+ * Re-encode heaplab.rle/1 cells `in` with squares of `f` consecutive cells: a square is
+ * resident when at least half its cells are, of unknown residency when any is, and its
+ * bucket is the mean of theirs rounded up; a run of `fold_min` or more not-resident empty
+ * cells ('A') is written "<cells>-" and starts the next square afresh, as does the end. The
+ * text into out[0..cap) (NUL-terminated) unless `out` is NULL (then only counted); the
+ * squares into *squares when not NULL. The text's length, or -1 when `in` is malformed or
+ * the text does not fit.
+ */
+long report_rle_fold(const char *in, size_t f, size_t fold_min, char *out, size_t cap,
+                     size_t *squares);
+
+/* The heap map snapshots of results cell `cell` (0 without a heap map). */
+size_t report_inside_snapshots(const cJSON *cell);
+
+/*
+ * A results cell's inside sections as a page holds them (docs/report.md, "The data":
+ * cells[].inside), or NULL when it has none: each snapshot's map drawn with at most
+ * `snapshot_cap` squares, charged to *budget; a snapshot the budget cannot pay for keeps
+ * its totals and says so.
+ */
+cJSON *report_inside(const cJSON *cell, size_t snapshot_cap, size_t *budget);
+
 struct web_asset;
 
 /*
