@@ -1160,6 +1160,7 @@
         rssOverTime(host, bd);
         latency(host, bd);
         memoryBars(host, bd);
+        HL.rinside.section(host, bd, section, label);
         tables(host, bd);
         about(host, m, di);
     }
