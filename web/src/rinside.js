@@ -448,7 +448,7 @@
         p.appendChild(body);
         host.appendChild(p);
         HL.rcharts.bars(body, { groups: CALLS, series: series, fmt: function (v) {
-            return HL.rtables.shortCount(v);
+            return v < 1 ? '' : HL.rtables.shortCount(v);
         }, height: 220 });
     }
 
