@@ -281,9 +281,9 @@ static void add_string(cJSON *o, const char *key, const cJSON *from)
     if (cJSON_IsString(j)) cJSON_AddStringToObject(o, key, j->valuestring);
 }
 
-/* How the page's heap map squares are shared out: per snapshot, and what is left. */
+/* How the page's bytes for heap maps are shared out: per snapshot, and what is left. */
 struct map_budget {
-    size_t per_snapshot, left;
+    size_t share, left;
 };
 
 static cJSON *cell_json(const struct results_set *s, size_t i, double *scratch,
@@ -342,7 +342,7 @@ static cJSON *cell_json(const struct results_set *s, size_t i, double *scratch,
         if (marks) cJSON_AddItemToObject(j, "marks", marks);
     }
     if (kind == RESULTS_BENCH) {
-        cJSON *inside = report_inside(c->json, mb->per_snapshot, &mb->left);
+        cJSON *inside = report_inside(c->json, mb->share, &mb->left);
         if (inside) cJSON_AddItemToObject(j, "inside", inside);
     }
     return j;
@@ -478,14 +478,13 @@ int report_data(cJSON *doc, const struct results_set *all, const struct compare 
         }
         cJSON_AddItemToArray(docs, doc_json(all, i, m));
     }
-    struct map_budget mb = { REPORT_MAP_SNAPSHOT, REPORT_MAP_SQUARES };
+    struct map_budget mb = { REPORT_MAP_BYTES, REPORT_MAP_BYTES };
     size_t snaps = 0;
     for (size_t i = 0; i < all->n_cells; i++)
         if (all->docs[all->cells[i].doc].kind == RESULTS_BENCH)
             snaps += report_inside_snapshots(all->cells[i].json);
-    if (snaps && REPORT_MAP_SQUARES / snaps < mb.per_snapshot)
-        mb.per_snapshot = REPORT_MAP_SQUARES / snaps;
-    if (mb.per_snapshot < REPORT_MAP_SNAPSHOT_MIN) mb.per_snapshot = REPORT_MAP_SNAPSHOT_MIN;
+    if (snaps) mb.share = REPORT_MAP_BYTES / snaps;
+    if (mb.share < REPORT_MAP_SHARE_MIN) mb.share = REPORT_MAP_SHARE_MIN;
     for (size_t i = 0; i < all->n_cells && !oom; i++)
         cJSON_AddItemToArray(cells, cell_json(all, i, scratch, &mb, &oom));
     if (oom || why_json(doc, all, rows) != 0) goto oom;

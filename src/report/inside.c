@@ -6,7 +6,8 @@
  * Heap maps. A results file keeps every page of every snapshot (heaplab.rle/1); a page could
  * not hold them all (a 100 MB heap is 25,600 pages a snapshot, and a cell has a dozen
  * snapshots). So each snapshot is drawn with squares of f cells, f the smallest power of two
- * that keeps it under its share of the page's budget, and a long stretch of cells not
+ * that keeps it within 16,384 squares and its share of the page's budget of bytes for heap
+ * maps (1 MiB, shared out equally among the snapshots of all cells), and a long stretch of cells not
  * resident with nothing live (address space reserved or purged) is folded into one token
  * that the page draws as one labelled line. A square of f cells is resident when at least
  * half of them are, of unknown residency when any is, and its bucket is the mean of theirs
@@ -197,21 +198,24 @@ size_t report_inside_snapshots(const cJSON *cell)
     return ok_section(hm) && cJSON_IsArray(snaps) ? (size_t)cJSON_GetArraySize(snaps) : 0;
 }
 
-/* The squares of snapshot `s`'s regions (at most REPORT_MAP_REGIONS) with f cells each;
- * (size_t)-1 when a region's cells are malformed or missing. */
-static size_t snapshot_squares(const cJSON *regions, size_t f)
+/* What a snapshot's regions (at most REPORT_MAP_REGIONS) cost drawn with squares of f
+ * cells: squares, and bytes in the page (their text and REPORT_MAP_REGION_BYTES a region).
+ * -1 when a region's cells are malformed or missing. */
+static int snapshot_cost(const cJSON *regions, size_t f, size_t *squares, size_t *bytes)
 {
-    size_t total = 0, i = 0, sq;
+    size_t i = 0, sq;
     const cJSON *r;
+    *squares = *bytes = 0;
     cJSON_ArrayForEach(r, regions)
     {
         if (i++ == REPORT_MAP_REGIONS) break;
         const char *cells = str(r, "cells");
-        if (!cells || report_rle_fold(cells, f, REPORT_MAP_FOLD, NULL, 0, &sq) < 0)
-            return (size_t)-1;
-        total += sq;
+        long len = cells ? report_rle_fold(cells, f, REPORT_MAP_FOLD, NULL, 0, &sq) : -1;
+        if (len < 0) return -1;
+        *squares += sq;
+        *bytes += (size_t)len + REPORT_MAP_REGION_BYTES;
     }
-    return total;
+    return 0;
 }
 
 /* A region's kind as drawn: brk, reserved, anon, or huge (one object is most of it). */
@@ -258,19 +262,24 @@ static cJSON *regions_json(const cJSON *regions, size_t f)
     return out;
 }
 
-/* The snapshot's squares: f chosen, regions added, the budget charged; or a note why not. */
-static void snapshot_map(cJSON *j, const cJSON *s, size_t cap, size_t *budget)
+/*
+ * The snapshot's squares: f the smallest power of two that keeps them within
+ * REPORT_MAP_SNAPSHOT squares and `share` bytes (or one square a region can hold no fewer),
+ * the regions added and their bytes charged to *budget; or a note why not.
+ */
+static void snapshot_map(cJSON *j, const cJSON *s, size_t share, size_t *budget)
 {
     const cJSON *regions = cJSON_GetObjectItemCaseSensitive(s, "regions");
-    size_t f = 1, sq = snapshot_squares(regions, 1);
+    size_t f = 1, sq = 0, bytes = 0, last = (size_t)-1;
     const char *why = NULL;
-    if (!cJSON_IsArray(regions) || sq == (size_t)-1)
+    if (!cJSON_IsArray(regions) || snapshot_cost(regions, f, &sq, &bytes) != 0)
         why = "not drawn: its cells are not in the results file";
-    while (!why && sq > cap && f < ((size_t)1 << 30)) {
+    while (!why && (sq > REPORT_MAP_SNAPSHOT || bytes > share) && sq < last) {
+        last = sq;
         f *= 2;
-        sq = snapshot_squares(regions, f);
+        snapshot_cost(regions, f, &sq, &bytes);
     }
-    if (!why && sq > *budget) why = "not drawn: the page's budget of squares is spent";
+    if (!why && bytes > *budget) why = "not drawn: the page's budget for heap maps is spent";
     cJSON *rj = why ? NULL : regions_json(regions, f);
     if (!why && !rj) why = "not drawn: its cells are malformed";
     cJSON_AddNumberToObject(j, "f", (double)f);
@@ -278,14 +287,14 @@ static void snapshot_map(cJSON *j, const cJSON *s, size_t cap, size_t *budget)
         cJSON_AddStringToObject(j, "map_note", why);
         return;
     }
-    *budget -= sq;
+    *budget -= bytes;
     int n = cJSON_GetArraySize(regions);
     if (n > REPORT_MAP_REGIONS)
         cJSON_AddNumberToObject(j, "regions_left_out", n - REPORT_MAP_REGIONS);
     cJSON_AddItemToObject(j, "regions", rj);
 }
 
-static cJSON *heapmap_snapshot(const cJSON *s, size_t cap, size_t *budget)
+static cJSON *heapmap_snapshot(const cJSON *s, size_t share, size_t *budget)
 {
     static const char *const counts[] = { "not_resident", "empty", "sparse", "dense" };
     cJSON *j = cJSON_CreateObject();
@@ -308,11 +317,11 @@ static cJSON *heapmap_snapshot(const cJSON *s, size_t cap, size_t *budget)
     const cJSON *rc = cJSON_GetObjectItemCaseSensitive(s, "rss_check");
     if (cJSON_IsObject(rc)) cJSON_AddBoolToObject(j, "rss_agree", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rc, "agree")));
     copy_str(j, "note", s);
-    snapshot_map(j, s, cap, budget);
+    snapshot_map(j, s, share, budget);
     return j;
 }
 
-static cJSON *heapmap_json(const cJSON *hm, size_t cap, size_t *budget)
+static cJSON *heapmap_json(const cJSON *hm, size_t share, size_t *budget)
 {
     cJSON *j = cJSON_CreateObject();
     copy_str(j, "status", hm);
@@ -324,7 +333,7 @@ static cJSON *heapmap_json(const cJSON *hm, size_t cap, size_t *budget)
     const cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(hm, "snapshots"))
     {
-        if (cJSON_IsObject(s)) cJSON_AddItemToArray(arr, heapmap_snapshot(s, cap, budget));
+        if (cJSON_IsObject(s)) cJSON_AddItemToArray(arr, heapmap_snapshot(s, share, budget));
     }
     return j;
 }
@@ -430,14 +439,14 @@ static cJSON *os_json(const cJSON *os)
     return j;
 }
 
-cJSON *report_inside(const cJSON *cell, size_t snapshot_cap, size_t *budget)
+cJSON *report_inside(const cJSON *cell, size_t share, size_t *budget)
 {
     const cJSON *hm = cJSON_GetObjectItemCaseSensitive(cell, "heapmap");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(cell, "alloc_stats");
     const cJSON *os = cJSON_GetObjectItemCaseSensitive(cell, "os_calls");
     if (!cJSON_IsObject(hm) && !cJSON_IsObject(st) && !cJSON_IsObject(os)) return NULL;
     cJSON *j = cJSON_CreateObject();
-    if (cJSON_IsObject(hm)) cJSON_AddItemToObject(j, "heapmap", heapmap_json(hm, snapshot_cap, budget));
+    if (cJSON_IsObject(hm)) cJSON_AddItemToObject(j, "heapmap", heapmap_json(hm, share, budget));
     if (cJSON_IsObject(st)) cJSON_AddItemToObject(j, "stats", stats_json(st));
     if (cJSON_IsObject(os)) cJSON_AddItemToObject(j, "os", os_json(os));
     return j;

@@ -276,15 +276,16 @@ int report_data(cJSON *doc, const struct results_set *all, const struct compare 
                 const struct compare_opts *o, struct diag *d);
 
 /*
- * The inside sections (docs/inside.md) of a page (inside.c). A page holds at most
- * REPORT_MAP_SQUARES squares of heap maps in all, a snapshot at most REPORT_MAP_SNAPSHOT
- * (and at least REPORT_MAP_SNAPSHOT_MIN of the budget when there are many: report_data
- * shares the budget out), at most REPORT_MAP_REGIONS regions a snapshot; a stretch of at
- * least REPORT_MAP_FOLD cells not resident with nothing live is one token.
+ * The inside sections (docs/inside.md) of a page (inside.c). The heap maps of a page take at
+ * most REPORT_MAP_BYTES (their text, and REPORT_MAP_REGION_BYTES a region), shared out
+ * equally among its snapshots, at least REPORT_MAP_SHARE_MIN each while the budget lasts;
+ * a snapshot at most REPORT_MAP_SNAPSHOT squares and REPORT_MAP_REGIONS regions; a stretch
+ * of at least REPORT_MAP_FOLD cells not resident with nothing live is one token.
  */
-#define REPORT_MAP_SQUARES      ((size_t)1 << 19)
+#define REPORT_MAP_BYTES        ((size_t)1 << 20)
+#define REPORT_MAP_SHARE_MIN    ((size_t)1024)
+#define REPORT_MAP_REGION_BYTES ((size_t)40)
 #define REPORT_MAP_SNAPSHOT     ((size_t)16384)
-#define REPORT_MAP_SNAPSHOT_MIN ((size_t)256)
 #define REPORT_MAP_REGIONS      128
 #define REPORT_MAP_FOLD         ((size_t)256)
 
@@ -305,11 +306,11 @@ size_t report_inside_snapshots(const cJSON *cell);
 
 /*
  * A results cell's inside sections as a page holds them (docs/report.md, "The data":
- * cells[].inside), or NULL when it has none: each snapshot's map drawn with at most
- * `snapshot_cap` squares, charged to *budget; a snapshot the budget cannot pay for keeps
- * its totals and says so.
+ * cells[].inside), or NULL when it has none: each snapshot's map drawn in at most `share`
+ * bytes (and REPORT_MAP_SNAPSHOT squares), charged to *budget; a snapshot the budget cannot
+ * pay for keeps its totals and says so.
  */
-cJSON *report_inside(const cJSON *cell, size_t snapshot_cap, size_t *budget);
+cJSON *report_inside(const cJSON *cell, size_t share, size_t *budget);
 
 struct web_asset;
 

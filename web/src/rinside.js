@@ -243,6 +243,7 @@
         ctx.cells.forEach(function (c, i) {
             const a = ctx.allocs[i];
             const p = HL.el('div', { class: 'chart hpanel' });
+            p.style.maxWidth = Math.max(200, 9 + COLS * ctx.sq + 14) + 'px'; /* its text wraps within the map's width */
             const h = HL.el('h4');
             const dot = HL.el('span', { class: 'dot' });
             dot.style.background = ctx.colour(a);

@@ -2,7 +2,7 @@
  * tests/unit/report/test_inside.c: a cell's inside sections as a report holds them
  * (report/inside.c): heap map cells re-encoded in squares of f cells (residency by half,
  * the bucket the mean rounded up, unknown residency wins, long not-resident stretches
- * folded, malformed text refused), the page's budget of squares (a snapshot it cannot pay
+ * folded, malformed text refused), the page's budget of bytes for heap maps (a snapshot it cannot pay
  * for keeps its totals and says so), statistics with "not exposed" kept null, and OS calls.
  */
 #include <cjson/cJSON.h>
@@ -111,12 +111,19 @@ static void test_cell_inside(void)
     cJSON *cell = cell_with("2i8a10A");
     REQUIRE(cell != NULL);
     CHECK(report_inside_snapshots(cell) == 1);
+    /* "2i8a10A" and a region's 40 bytes are 47 bytes: a share of 47 draws every cell. */
     size_t budget = 100;
-    cJSON *j = report_inside(cell, 16, &budget);
+    cJSON *j = report_inside(cell, 47, &budget);
     REQUIRE(j != NULL);
-    CHECK(budget == 90);
+    CHECK(budget == 53 && path(j, "heapmap", "snaps", 0, "f")->valuedouble == 1);
+    cJSON_Delete(j);
+    /* One byte less: squares of 2 cells, "i4a5A", 45 bytes. */
+    budget = 100;
+    j = report_inside(cell, 46, &budget);
+    REQUIRE(j != NULL);
+    CHECK(budget == 55);
     const cJSON *f = path(j, "heapmap", "snaps", 0, "f");
-    CHECK(cJSON_IsNumber(f) && f->valuedouble == 2); /* 20 cells in at most 16 squares */
+    CHECK(cJSON_IsNumber(f) && f->valuedouble == 2);
     const cJSON *regions = path(j, "heapmap", "snaps", 0, "regions");
     const cJSON *r0 = cJSON_GetArrayItem(regions, 0);
     CHECK(strcmp(cJSON_GetArrayItem(r0, 0)->valuestring, "0x1000") == 0);
@@ -134,7 +141,7 @@ static void test_cell_inside(void)
     cJSON_Delete(j);
     /* A budget that cannot pay: the totals stay, the regions do not, a note says why. */
     budget = 5;
-    j = report_inside(cell, 16, &budget);
+    j = report_inside(cell, 46, &budget);
     CHECK(budget == 5 && path(j, "heapmap", "snaps", 0, "regions") == NULL);
     CHECK(cJSON_IsString(path(j, "heapmap", "snaps", 0, "map_note")));
     CHECK(path(j, "heapmap", "snaps", 0, "live")->valuedouble == 8192);
@@ -143,7 +150,7 @@ static void test_cell_inside(void)
     /* Malformed cells: a note, no crash. */
     cell = cell_with("2i8z");
     budget = 100;
-    j = report_inside(cell, 16, &budget);
+    j = report_inside(cell, 46, &budget);
     CHECK(j && path(j, "heapmap", "snaps", 0, "regions") == NULL && budget == 100);
     cJSON_Delete(j);
     cJSON_Delete(cell);
