@@ -90,8 +90,10 @@ static void out_text(struct rle_out *o, size_t count, char letter)
     char tmp[32];
     int n = count == 1 ? snprintf(tmp, sizeof tmp, "%c", letter)
                        : snprintf(tmp, sizeof tmp, "%zu%c", count, letter);
-    if (o->buf && o->len + (size_t)n < o->cap) memcpy(o->buf + o->len, tmp, (size_t)n);
-    else if (o->buf) o->full = 1;
+    if (o->buf && o->len + (size_t)n < o->cap)
+        memcpy(o->buf + o->len, tmp, (size_t)n);
+    else if (o->buf)
+        o->full = 1;
     o->len += (size_t)n;
 }
 
@@ -224,8 +226,8 @@ static const char *region_kind(const cJSON *r)
     const char *k = str(r, "kind");
     double bytes, largest;
     if (!k) return "anon";
-    if (strcmp(k, "anon") == 0 && num(r, "bytes", &bytes) && num(r, "largest_object_bytes", &largest)
-        && bytes > 0 && 2 * largest >= bytes)
+    if (strcmp(k, "anon") == 0 && num(r, "bytes", &bytes)
+        && num(r, "largest_object_bytes", &largest) && bytes > 0 && 2 * largest >= bytes)
         return "huge";
     return k;
 }
@@ -312,10 +314,13 @@ static cJSON *heapmap_snapshot(const cJSON *s, size_t share, size_t *budget)
     const cJSON *cells = cJSON_GetObjectItemCaseSensitive(s, "cells");
     for (size_t k = 0; k < 4; k++) {
         double v;
-        cJSON_AddItemToArray(cn, num(cells, counts[k], &v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
+        cJSON_AddItemToArray(cn, num(cells, counts[k], &v) ? cJSON_CreateNumber(v)
+                                                           : cJSON_CreateNull());
     }
     const cJSON *rc = cJSON_GetObjectItemCaseSensitive(s, "rss_check");
-    if (cJSON_IsObject(rc)) cJSON_AddBoolToObject(j, "rss_agree", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rc, "agree")));
+    if (cJSON_IsObject(rc))
+        cJSON_AddBoolToObject(j, "rss_agree",
+                              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rc, "agree")));
     copy_str(j, "note", s);
     snapshot_map(j, s, share, budget);
     return j;
@@ -342,8 +347,8 @@ static cJSON *heapmap_json(const cJSON *hm, size_t share, size_t *budget)
 
 static cJSON *classes_json(const cJSON *classes)
 {
-    static const char *const keys[] = { "size_bytes", "objects_live", "capacity", "fill",
-                                        "objects_free", "cache_hit_rate" };
+    static const char *const keys[] = { "size_bytes", "objects_live", "capacity",
+                                        "fill",       "objects_free", "cache_hit_rate" };
     if (!cJSON_IsArray(classes)) return cJSON_CreateNull();
     cJSON *out = cJSON_CreateArray();
     const cJSON *c;
@@ -352,7 +357,8 @@ static cJSON *classes_json(const cJSON *classes)
         cJSON *row = cJSON_CreateArray();
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
             double v;
-            cJSON_AddItemToArray(row, num(c, keys[k], &v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
+            cJSON_AddItemToArray(row,
+                                 num(c, keys[k], &v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
         }
         cJSON_AddItemToArray(out, row);
     }
@@ -361,16 +367,18 @@ static cJSON *classes_json(const cJSON *classes)
 
 static cJSON *stats_json(const cJSON *st)
 {
-    static const char *const fields[] = { "live_bytes",         "allocated_bytes", "active_bytes",
-                                          "resident_bytes",     "mapped_bytes",    "retained_bytes",
-                                          "metadata_bytes",     "thread_cache_bytes",
-                                          "free_pages_bytes" };
+    static const char *const fields[] = {
+        "live_bytes",     "allocated_bytes",    "active_bytes",
+        "resident_bytes", "mapped_bytes",       "retained_bytes",
+        "metadata_bytes", "thread_cache_bytes", "free_pages_bytes"
+    };
     cJSON *j = cJSON_CreateObject();
     copy_str(j, "status", st);
     copy_str(j, "note", st);
     if (!ok_section(st)) return j;
     copy_str(j, "source", st);
-    cJSON_AddBoolToObject(j, "exposed", !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(st, "exposed")));
+    cJSON_AddBoolToObject(j, "exposed",
+                          !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(st, "exposed")));
     cJSON *arr = cJSON_AddArrayToObject(j, "snaps");
     const cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(st, "snapshots"))
@@ -381,7 +389,8 @@ static cJSON *stats_json(const cJSON *st)
         copy_num(o, "ops", s, "ops");
         for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
             copy_num(o, fields[k], s, fields[k]);
-        cJSON_AddItemToObject(o, "classes", classes_json(cJSON_GetObjectItemCaseSensitive(s, "classes")));
+        cJSON_AddItemToObject(o, "classes",
+                              classes_json(cJSON_GetObjectItemCaseSensitive(s, "classes")));
         copy_str(o, "note", s);
         cJSON_AddItemToArray(arr, o);
     }
@@ -394,7 +403,7 @@ static cJSON *stats_json(const cJSON *st)
  * {name: count} beside. */
 static cJSON *calls_json(const cJSON *calls, cJSON *by)
 {
-    static const char *const names[] = { "mmap", "munmap", "mremap", "madvise",
+    static const char *const names[] = { "mmap", "munmap", "mremap",  "madvise",
                                          "brk",  "futex",  "mprotect" };
     static const char *const keys[] = { "count", "time_ns", "bytes", "errors" };
     cJSON *out = cJSON_CreateObject();
@@ -404,7 +413,8 @@ static cJSON *calls_json(const cJSON *calls, cJSON *by)
         cJSON *row = cJSON_CreateArray();
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
             double v;
-            cJSON_AddItemToArray(row, num(c, keys[k], &v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
+            cJSON_AddItemToArray(row,
+                                 num(c, keys[k], &v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
         }
         cJSON_AddItemToObject(out, names[i], row);
         const cJSON *sub = cJSON_GetObjectItemCaseSensitive(c, i == 3 ? "by_advice" : "by_op");
@@ -414,8 +424,10 @@ static cJSON *calls_json(const cJSON *calls, cJSON *by)
         cJSON_ArrayForEach(x, sub)
         {
             double v;
-            if (num(x, "count", &v)) cJSON_AddNumberToObject(b, x->string, v);
-            else if (cJSON_IsNumber(x)) cJSON_AddNumberToObject(b, x->string, x->valuedouble);
+            if (num(x, "count", &v))
+                cJSON_AddNumberToObject(b, x->string, v);
+            else if (cJSON_IsNumber(x))
+                cJSON_AddNumberToObject(b, x->string, x->valuedouble);
         }
     }
     return out;
@@ -433,9 +445,11 @@ static cJSON *os_json(const cJSON *os)
     copy_num(j, "minor_faults", os, "minor_faults");
     copy_num(j, "major_faults", os, "major_faults");
     cJSON *by = cJSON_CreateObject();
-    cJSON_AddItemToObject(j, "calls", calls_json(cJSON_GetObjectItemCaseSensitive(os, "calls"), by));
+    cJSON_AddItemToObject(j, "calls",
+                          calls_json(cJSON_GetObjectItemCaseSensitive(os, "calls"), by));
     cJSON_AddItemToObject(j, "by", by);
-    cJSON_AddItemToObject(j, "background", calls_json(cJSON_GetObjectItemCaseSensitive(os, "background"), NULL));
+    cJSON_AddItemToObject(j, "background",
+                          calls_json(cJSON_GetObjectItemCaseSensitive(os, "background"), NULL));
     return j;
 }
 

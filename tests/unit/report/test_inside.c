@@ -134,9 +134,12 @@ static void test_cell_inside(void)
     CHECK(cJSON_IsNull(path(j, "stats", "snaps", 0, "resident_bytes"))); /* absent: null */
     CHECK(path(j, "stats", "snaps", 0, "allocated_bytes")->valuedouble == 8208);
     const cJSON *os = cJSON_GetObjectItemCaseSensitive(j, "os");
-    const cJSON *brk = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(os, "calls"), "brk");
-    CHECK(cJSON_GetArrayItem(brk, 0)->valuedouble == 3 && cJSON_GetArrayItem(brk, 1)->valuedouble == 900);
-    const cJSON *by = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(os, "by"), "madvise");
+    const cJSON *brk =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(os, "calls"), "brk");
+    CHECK(cJSON_GetArrayItem(brk, 0)->valuedouble == 3
+          && cJSON_GetArrayItem(brk, 1)->valuedouble == 900);
+    const cJSON *by =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(os, "by"), "madvise");
     CHECK(cJSON_GetObjectItemCaseSensitive(by, "dontneed")->valuedouble == 2);
     cJSON_Delete(j);
     /* A budget that cannot pay: the totals stay, the regions do not, a note says why. */
