@@ -345,23 +345,34 @@ static cJSON *heapmap_json(const cJSON *hm, size_t share, size_t *budget)
 
 /* ---- statistics ----------------------------------------------------------------------- */
 
+/*
+ * Size classes, what the fill bars need: {n: classes listed, free: whether their free
+ * objects are counted, fill: [[size, objects_live, capacity], ...] of those that hold
+ * blocks (capacity > 0)}; null when the allocator lists none.
+ */
 static cJSON *classes_json(const cJSON *classes)
 {
-    static const char *const keys[] = { "size_bytes", "objects_live", "capacity",
-                                        "fill",       "objects_free", "cache_hit_rate" };
     if (!cJSON_IsArray(classes)) return cJSON_CreateNull();
-    cJSON *out = cJSON_CreateArray();
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "n", cJSON_GetArraySize(classes));
+    cJSON *fill = cJSON_CreateArray();
     const cJSON *c;
+    int with_free = 0;
     cJSON_ArrayForEach(c, classes)
     {
+        double size, live, cap, fr;
+        with_free |= num(c, "objects_free", &fr);
+        if (!num(c, "size_bytes", &size) || !num(c, "objects_live", &live)
+            || !num(c, "capacity", &cap) || cap <= 0)
+            continue;
         cJSON *row = cJSON_CreateArray();
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            double v;
-            cJSON_AddItemToArray(row,
-                                 num(c, keys[k], &v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
-        }
-        cJSON_AddItemToArray(out, row);
+        cJSON_AddItemToArray(row, cJSON_CreateNumber(size));
+        cJSON_AddItemToArray(row, cJSON_CreateNumber(live));
+        cJSON_AddItemToArray(row, cJSON_CreateNumber(cap));
+        cJSON_AddItemToArray(fill, row);
     }
+    cJSON_AddBoolToObject(out, "free", with_free);
+    cJSON_AddItemToObject(out, "fill", fill);
     return out;
 }
 

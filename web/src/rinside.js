@@ -319,18 +319,14 @@
             const h = HL.el('h4', null, a + ': size classes, fill');
             p.appendChild(h);
             g.appendChild(p);
-            const cls = s && s.classes ? s.classes.filter(function (c) {
-                return c[3] !== null && c[2] > 0;
-            }) : [];
             if (!s || !s.classes) {
                 p.appendChild(HL.el('p', { class: 'note' }, s ? 'not exposed' : '–'));
                 return;
             }
+            const cls = s.classes.fill;
             if (!cls.length) {
-                p.appendChild(HL.el('p', { class: 'note' }, s.classes.length + ' classes, their fill not exposed' +
-                    (s.classes.some(function (c) {
-                        return c[4] !== null;
-                    }) ? ' (free objects per class only)' : '')));
+                p.appendChild(HL.el('p', { class: 'note' }, s.classes.n + ' classes, their fill not exposed' +
+                    (s.classes.free ? ' (free objects per class only)' : '')));
                 return;
             }
             const W = 300;
@@ -364,7 +360,7 @@
             const colour = ctx.colour(a);
             x.fillStyle = colour;
             cls.forEach(function (c, j) {
-                const bh = Math.max(1, ph * Math.min(1, c[3]));
+                const bh = Math.max(1, ph * Math.min(1, c[1] / c[2]));
                 x.fillRect(32 + j * bw, top + ph - bh, Math.max(1, bw - 1), bh);
             });
             x.fillStyle = '#9aa4b2';
@@ -376,7 +372,7 @@
                 const b = cv.getBoundingClientRect();
                 const j = Math.floor((ev.clientX - b.left - 32) / bw);
                 const c = cls[j];
-                HL.rcharts.tip(c ? HL.rtables.shortSize(c[0]) + ' class: ' + c[1] + ' live of ' + c[2] + ' (' + (c[3] * 100).toFixed(1) + '%)' : null, ev.pageX, ev.pageY);
+                HL.rcharts.tip(c ? HL.rtables.shortSize(c[0]) + ' class: ' + c[1] + ' live of ' + c[2] + ' (' + (c[1] / c[2] * 100).toFixed(1) + '%)' : null, ev.pageX, ev.pageY);
             });
             cv.addEventListener('mouseleave', function () {
                 HL.rcharts.tip(null);
