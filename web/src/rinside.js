@@ -434,19 +434,25 @@
                 return o;
             }).method || '?') + ' in a separate pass (docs/inside.md, "OS calls"); the time is wall time less the tracing\'s own cost. Hover a count for its bytes and errors.',
         });
-        const series = ctx.allocs.map(function (a, i) {
-            return { label: a, colour: ctx.colour(a), values: CALLS.map(function (k) {
-                return os[i] && os[i].calls[k] ? os[i].calls[k][0] : null;
-            }) };
-        });
-        const p = HL.el('div', { class: 'chart rpanel wide' });
-        p.appendChild(HL.el('h4', null, 'OS calls per allocator, count (log scale; a grey tick is 0)'));
-        const body = HL.el('div', { class: 'rbody' });
-        p.appendChild(body);
-        host.appendChild(p);
-        HL.rcharts.bars(body, { groups: CALLS, series: series, fmt: function (v) {
+        [[0, 'OS calls per allocator, count (log scale; a grey tick is 0)', function (v) {
             return v < 1 ? '' : HL.rtables.shortCount(v);
-        }, height: 220 });
+        }], [1, 'Time in them, ms (log scale; a grey tick is 0)', function (v) {
+            return v >= 1 ? +v.toPrecision(3) + ' ms' : v >= 0.001 ? +(v * 1000).toPrecision(3) + ' µs' : +(v * 1e6).toPrecision(3) + ' ns';
+        }]].forEach(function (what) {
+            const scale = what[0] === 1 ? 1e6 : 1;
+            const series = ctx.allocs.map(function (a, i) {
+                return { label: a, colour: ctx.colour(a), values: CALLS.map(function (k) {
+                    const v = os[i] && os[i].calls[k];
+                    return v && v[what[0]] !== null ? v[what[0]] / scale : null;
+                }) };
+            });
+            const p = HL.el('div', { class: 'chart rpanel wide' });
+            p.appendChild(HL.el('h4', null, what[1]));
+            const body = HL.el('div', { class: 'rbody' });
+            p.appendChild(body);
+            host.appendChild(p);
+            HL.rcharts.bars(body, { groups: CALLS, series: series, fmt: what[2], height: 220 });
+        });
     }
 
     /* Draw workload w at t threads: the maps at the chosen stop, its statistics, its calls. */
