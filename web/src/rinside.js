@@ -72,93 +72,72 @@
         }, 0);
     }
 
-    const FOLD_H = 4; /* a folded stretch's row, in squares' rows at least */
+    const FOLD_H = 4; /* a folded stretch's line, in squares' rows at least */
+    const LEFT = 7; /* the kind strip and a gap, css px */
 
-    /* Draw snapshot s on a new canvas in `host`, squares of `sq` css px. */
-    function drawMap(host, s, sq, pageBytes) {
-        const dpr = window.devicePixelRatio || 1;
-        const left = 7;
-        const foldH = Math.max(11, sq * FOLD_H);
+    /* The css px a snapshot's map takes, squares of `sq` px, a fold `foldH` px. */
+    function mapHeight(s, sq, foldH) {
         let h = 4;
         (s.regions || []).forEach(function (r) {
             h += 4;
             let col = 0;
             runs(r[3]).forEach(function (x) {
                 if (x.l === '-') {
-                    if (col) h += sq;
+                    h += (col ? sq : 0) + foldH;
                     col = 0;
-                    h += foldH;
                     return;
                 }
-                const total = col + x.n;
-                h += Math.floor(total / COLS) * sq;
-                col = total % COLS;
+                h += Math.floor((col + x.n) / COLS) * sq;
+                col = (col + x.n) % COLS;
             });
             if (col) h += sq;
         });
-        const W = left + COLS * sq + 2;
-        const H = Math.max(120, h + 4);
-        const cv = HL.el('canvas', { class: 'rcanvas hmap' });
-        cv.width = Math.round(W * dpr);
-        cv.height = Math.round(H * dpr);
-        cv.style.width = W + 'px';
-        cv.style.height = H + 'px';
-        host.appendChild(cv);
-        const ctx = cv.getContext('2d');
-        ctx.scale(dpr, dpr);
-        ctx.fillStyle = BG;
-        ctx.fillRect(0, 0, W, H);
-        const squares = {};
-        const used = {};
-        const hits = [];
-        const cellBytes = (s.cell_bytes || pageBytes || 4096);
-        let y = 4;
-        (s.regions || []).forEach(function (r) {
-            y += 4;
-            const top = y;
-            let col = 0;
-            let off = 0; /* cells from the region's start */
-            ctx.font = '9px system-ui, sans-serif';
-            ctx.textBaseline = 'middle';
-            runs(r[3]).forEach(function (x) {
-                if (x.l === '-') {
-                    if (col) y += sq;
+        return h + 4;
+    }
+
+    /* Draw region r from y (css px) on ctx; the y after it. `acc`: the squares by letter, the
+     * colours used, the hover spans. */
+    function drawRegion(ctx, r, y, sq, foldH, cellBytes, acc) {
+        const top = y;
+        let col = 0;
+        runs(r[3]).forEach(function (x) {
+            if (x.l === '-') {
+                if (col) y += sq;
+                col = 0;
+                const text = HL.rtables.shortSize(x.n * cellBytes) + ' not resident, nothing live';
+                ctx.fillStyle = '#222936';
+                ctx.fillRect(LEFT, y + 1, COLS * sq, foldH - 2);
+                ctx.fillStyle = '#9aa4b2';
+                ctx.fillText('⋯ ' + text, LEFT + 3, y + foldH / 2);
+                acc.hits.push({ y0: y, y1: y + foldH, text: text });
+                y += foldH;
+                return;
+            }
+            const c = colourOf(x.l);
+            ctx.fillStyle = c;
+            if (acc.colours.indexOf(c) < 0) acc.colours.push(c);
+            acc.squares[x.l] = (acc.squares[x.l] || 0) + x.n;
+            for (let n = x.n; n > 0;) {
+                const k = Math.min(n, COLS - col);
+                ctx.fillRect(LEFT + col * sq, y, k * sq, sq);
+                col += k;
+                n -= k;
+                if (col === COLS) {
                     col = 0;
-                    ctx.fillStyle = '#222936';
-                    ctx.fillRect(left, y + 1, COLS * sq, foldH - 2);
-                    ctx.fillStyle = '#9aa4b2';
-                    ctx.fillText('⋯ ' + HL.rtables.shortSize(x.n * cellBytes) + ' not resident, nothing live', left + 3, y + foldH / 2);
-                    used['fold'] = '#222936';
-                    hits.push({ y0: y, y1: y + foldH, text: HL.rtables.shortSize(x.n * cellBytes) + ' not resident, nothing live' });
-                    y += foldH;
-                    off += x.n;
-                    return;
+                    y += sq;
                 }
-                const c = colourOf(x.l);
-                ctx.fillStyle = c;
-                used[x.l] = c;
-                squares[x.l] = (squares[x.l] || 0) + x.n;
-                let n = x.n;
-                while (n > 0) {
-                    const k = Math.min(n, COLS - col);
-                    ctx.fillRect(left + col * sq, y, k * sq, sq);
-                    col += k;
-                    n -= k;
-                    if (col === COLS) {
-                        col = 0;
-                        y += sq;
-                    }
-                }
-                off += x.n * s.f;
-            });
-            if (col) y += sq;
-            ctx.fillStyle = KINDS[r[2]] || KINDS.anon;
-            ctx.fillRect(1, top, 4, Math.max(2, y - top));
-            hits.push({ y0: top, y1: y, text: r[2] + ' at ' + r[0] + ', ' + HL.rtables.shortSize(r[1]) });
+            }
         });
+        if (col) y += sq;
+        ctx.fillStyle = KINDS[r[2]] || KINDS.anon;
+        ctx.fillRect(1, top, 4, Math.max(2, y - top));
+        acc.hits.push({ y0: top, y1: y, text: r[2] + ' at ' + r[0] + ', ' + HL.rtables.shortSize(r[1]) });
+        return y;
+    }
+
+    function hover(cv, hits) {
         cv.addEventListener('mousemove', function (ev) {
-            const b = cv.getBoundingClientRect();
-            const my = ev.clientY - b.top;
+            const my = ev.clientY - cv.getBoundingClientRect().top;
             const t = hits.filter(function (x) {
                 return my >= x.y0 && my < x.y1;
             }).map(function (x) {
@@ -169,14 +148,34 @@
         cv.addEventListener('mouseleave', function () {
             HL.rcharts.tip(null);
         });
-        const colours = Object.keys(used).filter(function (k) {
-            return k !== 'fold';
-        }).map(function (k) {
-            return used[k];
+    }
+
+    /* Draw snapshot s on a new canvas in `host`, squares of `sq` css px: {cv, squares (by
+     * letter), colours (those drawn)}. */
+    function drawMap(host, s, sq, pageBytes) {
+        const dpr = window.devicePixelRatio || 1;
+        const foldH = Math.max(11, sq * FOLD_H);
+        const W = LEFT + COLS * sq + 2;
+        const H = Math.max(120, mapHeight(s, sq, foldH));
+        const cv = HL.el('canvas', { class: 'rcanvas hmap' });
+        cv.width = Math.round(W * dpr);
+        cv.height = Math.round(H * dpr);
+        cv.style.width = W + 'px';
+        cv.style.height = H + 'px';
+        host.appendChild(cv);
+        const ctx = cv.getContext('2d');
+        ctx.scale(dpr, dpr);
+        ctx.fillStyle = BG;
+        ctx.fillRect(0, 0, W, H);
+        ctx.font = '9px system-ui, sans-serif';
+        ctx.textBaseline = 'middle';
+        const acc = { squares: {}, colours: [], hits: [] };
+        let y = 4;
+        (s.regions || []).forEach(function (r) {
+            y = drawRegion(ctx, r, y + 4, sq, foldH, s.cell_bytes || pageBytes || 4096, acc);
         });
-        return { cv: cv, squares: squares, colours: colours.filter(function (c, i) {
-            return colours.indexOf(c) === i;
-        }) };
+        hover(cv, acc.hits);
+        return { cv: cv, squares: acc.squares, colours: acc.colours };
     }
 
     function legend(host) {
@@ -243,7 +242,7 @@
         ctx.cells.forEach(function (c, i) {
             const a = ctx.allocs[i];
             const p = HL.el('div', { class: 'chart hpanel' });
-            p.style.maxWidth = Math.max(200, 9 + COLS * ctx.sq + 14) + 'px'; /* its text wraps within the map's width */
+            p.style.maxWidth = Math.max(200, LEFT + 2 + COLS * ctx.sq + 14) + 'px'; /* its text wraps within the map's width */
             const h = HL.el('h4');
             const dot = HL.el('span', { class: 'dot' });
             dot.style.background = ctx.colour(a);
