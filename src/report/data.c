@@ -281,13 +281,8 @@ static void add_string(cJSON *o, const char *key, const cJSON *from)
     if (cJSON_IsString(j)) cJSON_AddStringToObject(o, key, j->valuestring);
 }
 
-/* How the page's bytes for heap maps are shared out: per snapshot, and what is left. */
-struct map_budget {
-    size_t share, left;
-};
-
 static cJSON *cell_json(const struct results_set *s, size_t i, double *scratch,
-                        struct map_budget *mb, int *oom)
+                        struct report_map_budget *mb, int *oom)
 {
     const struct results_cell *c = &s->cells[i];
     enum results_kind kind = s->docs[c->doc].kind;
@@ -342,7 +337,7 @@ static cJSON *cell_json(const struct results_set *s, size_t i, double *scratch,
         if (marks) cJSON_AddItemToObject(j, "marks", marks);
     }
     if (kind == RESULTS_BENCH) {
-        cJSON *inside = report_inside(c->json, mb->share, &mb->left);
+        cJSON *inside = report_inside(c->json, mb);
         if (inside) cJSON_AddItemToObject(j, "inside", inside);
     }
     return j;
@@ -478,13 +473,10 @@ int report_data(cJSON *doc, const struct results_set *all, const struct compare 
         }
         cJSON_AddItemToArray(docs, doc_json(all, i, m));
     }
-    struct map_budget mb = { REPORT_MAP_BYTES, REPORT_MAP_BYTES };
-    size_t snaps = 0;
+    struct report_map_budget mb = { REPORT_MAP_BYTES, 0 };
     for (size_t i = 0; i < all->n_cells; i++)
         if (all->docs[all->cells[i].doc].kind == RESULTS_BENCH)
-            snaps += report_inside_snapshots(all->cells[i].json);
-    if (snaps) mb.share = REPORT_MAP_BYTES / snaps;
-    if (mb.share < REPORT_MAP_SHARE_MIN) mb.share = REPORT_MAP_SHARE_MIN;
+            mb.snapshots += report_inside_snapshots(all->cells[i].json);
     for (size_t i = 0; i < all->n_cells && !oom; i++)
         cJSON_AddItemToArray(cells, cell_json(all, i, scratch, &mb, &oom));
     if (oom || why_json(doc, all, rows) != 0) goto oom;

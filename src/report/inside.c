@@ -7,7 +7,7 @@
  * not hold them all (a 100 MB heap is 25,600 pages a snapshot, and a cell has a dozen
  * snapshots). So each snapshot is drawn with squares of f cells, f the smallest power of two
  * that keeps it within 16,384 squares and its share of the page's budget of bytes for heap
- * maps (1 MiB, shared out equally among the snapshots of all cells), and a long stretch of cells not
+ * maps (1 MiB, shared out among the snapshots of all cells), and a long stretch of cells not
  * resident with nothing live (address space reserved or purged) is folded into one token
  * that the page draws as one labelled line. A square of f cells is resident when at least
  * half of them are, of unknown residency when any is, and its bucket is the mean of theirs
@@ -266,11 +266,15 @@ static cJSON *regions_json(const cJSON *regions, size_t f)
 
 /*
  * The snapshot's squares: f the smallest power of two that keeps them within
- * REPORT_MAP_SNAPSHOT squares and `share` bytes (or one square a region can hold no fewer),
- * the regions added and their bytes charged to *budget; or a note why not.
+ * REPORT_MAP_SNAPSHOT squares and its share of the budget `b` (what is left over the
+ * snapshots still to come, so what one leaves unused goes to those after it; a square a
+ * region can hold no fewer), the regions added and their bytes charged; or a note why not.
  */
-static void snapshot_map(cJSON *j, const cJSON *s, size_t share, size_t *budget)
+static void snapshot_map(cJSON *j, const cJSON *s, struct report_map_budget *b)
 {
+    size_t share = b->snapshots > 1 ? b->left / b->snapshots : b->left;
+    if (share < REPORT_MAP_SHARE_MIN) share = REPORT_MAP_SHARE_MIN;
+    if (b->snapshots) b->snapshots--;
     const cJSON *regions = cJSON_GetObjectItemCaseSensitive(s, "regions");
     size_t f = 1, sq = 0, bytes = 0, last = (size_t)-1;
     const char *why = NULL;
@@ -281,7 +285,7 @@ static void snapshot_map(cJSON *j, const cJSON *s, size_t share, size_t *budget)
         f *= 2;
         snapshot_cost(regions, f, &sq, &bytes);
     }
-    if (!why && bytes > *budget) why = "not drawn: the page's budget for heap maps is spent";
+    if (!why && bytes > b->left) why = "not drawn: the page's budget for heap maps is spent";
     cJSON *rj = why ? NULL : regions_json(regions, f);
     if (!why && !rj) why = "not drawn: its cells are malformed";
     cJSON_AddNumberToObject(j, "f", (double)f);
@@ -289,14 +293,14 @@ static void snapshot_map(cJSON *j, const cJSON *s, size_t share, size_t *budget)
         cJSON_AddStringToObject(j, "map_note", why);
         return;
     }
-    *budget -= bytes;
+    b->left -= bytes;
     int n = cJSON_GetArraySize(regions);
     if (n > REPORT_MAP_REGIONS)
         cJSON_AddNumberToObject(j, "regions_left_out", n - REPORT_MAP_REGIONS);
     cJSON_AddItemToObject(j, "regions", rj);
 }
 
-static cJSON *heapmap_snapshot(const cJSON *s, size_t share, size_t *budget)
+static cJSON *heapmap_snapshot(const cJSON *s, struct report_map_budget *b)
 {
     static const char *const counts[] = { "not_resident", "empty", "sparse", "dense" };
     cJSON *j = cJSON_CreateObject();
@@ -322,11 +326,11 @@ static cJSON *heapmap_snapshot(const cJSON *s, size_t share, size_t *budget)
         cJSON_AddBoolToObject(j, "rss_agree",
                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rc, "agree")));
     copy_str(j, "note", s);
-    snapshot_map(j, s, share, budget);
+    snapshot_map(j, s, b);
     return j;
 }
 
-static cJSON *heapmap_json(const cJSON *hm, size_t share, size_t *budget)
+static cJSON *heapmap_json(const cJSON *hm, struct report_map_budget *b)
 {
     cJSON *j = cJSON_CreateObject();
     copy_str(j, "status", hm);
@@ -338,7 +342,7 @@ static cJSON *heapmap_json(const cJSON *hm, size_t share, size_t *budget)
     const cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(hm, "snapshots"))
     {
-        if (cJSON_IsObject(s)) cJSON_AddItemToArray(arr, heapmap_snapshot(s, share, budget));
+        if (cJSON_IsObject(s)) cJSON_AddItemToArray(arr, heapmap_snapshot(s, b));
     }
     return j;
 }
@@ -464,14 +468,14 @@ static cJSON *os_json(const cJSON *os)
     return j;
 }
 
-cJSON *report_inside(const cJSON *cell, size_t share, size_t *budget)
+cJSON *report_inside(const cJSON *cell, struct report_map_budget *b)
 {
     const cJSON *hm = cJSON_GetObjectItemCaseSensitive(cell, "heapmap");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(cell, "alloc_stats");
     const cJSON *os = cJSON_GetObjectItemCaseSensitive(cell, "os_calls");
     if (!cJSON_IsObject(hm) && !cJSON_IsObject(st) && !cJSON_IsObject(os)) return NULL;
     cJSON *j = cJSON_CreateObject();
-    if (cJSON_IsObject(hm)) cJSON_AddItemToObject(j, "heapmap", heapmap_json(hm, share, budget));
+    if (cJSON_IsObject(hm)) cJSON_AddItemToObject(j, "heapmap", heapmap_json(hm, b));
     if (cJSON_IsObject(st)) cJSON_AddItemToObject(j, "stats", stats_json(st));
     if (cJSON_IsObject(os)) cJSON_AddItemToObject(j, "os", os_json(os));
     return j;

@@ -278,7 +278,8 @@ int report_data(cJSON *doc, const struct results_set *all, const struct compare 
 /*
  * The inside sections (docs/inside.md) of a page (inside.c). The heap maps of a page take at
  * most REPORT_MAP_BYTES (their text, and REPORT_MAP_REGION_BYTES a region), shared out
- * equally among its snapshots, at least REPORT_MAP_SHARE_MIN each while the budget lasts;
+ * among its snapshots in order: each may take what is left over the snapshots still to come
+ * (at least REPORT_MAP_SHARE_MIN while the budget lasts);
  * a snapshot at most REPORT_MAP_SNAPSHOT squares and REPORT_MAP_REGIONS regions; a stretch
  * of at least REPORT_MAP_FOLD cells not resident with nothing live is one token.
  */
@@ -304,13 +305,18 @@ long report_rle_fold(const char *in, size_t f, size_t fold_min, char *out, size_
 /* The heap map snapshots of results cell `cell` (0 without a heap map). */
 size_t report_inside_snapshots(const cJSON *cell);
 
+/* The bytes left for heap maps in a page, and the snapshots still to draw. */
+struct report_map_budget {
+    size_t left, snapshots;
+};
+
 /*
  * A results cell's inside sections as a page holds them (docs/report.md, "The data":
- * cells[].inside), or NULL when it has none: each snapshot's map drawn in at most `share`
- * bytes (and REPORT_MAP_SNAPSHOT squares), charged to *budget; a snapshot the budget cannot
- * pay for keeps its totals and says so.
+ * cells[].inside), or NULL when it has none: each snapshot's map drawn within its share of
+ * `b` (and REPORT_MAP_SNAPSHOT squares), charged to it; a snapshot the budget cannot pay
+ * for keeps its totals and says so.
  */
-cJSON *report_inside(const cJSON *cell, size_t share, size_t *budget);
+cJSON *report_inside(const cJSON *cell, struct report_map_budget *b);
 
 struct web_asset;
 

@@ -78,7 +78,7 @@ static void test_fold_refuses_bad_text(void)
  * shape, and OS calls. */
 static cJSON *cell_with(const char *cells)
 {
-    char text[2048];
+    char text[8192];
     snprintf(text, sizeof text,
              "{\"heapmap\": {\"status\": \"ok\", \"page_bytes\": 4096, \"snapshots_dropped\": 0,"
              " \"snapshots\": [{\"label\": \"holes\", \"ops\": 7, \"cell_bytes\": 4096,"
@@ -108,28 +108,34 @@ static const cJSON *path(const cJSON *j, const char *a, const char *b, int i, co
 
 static void test_cell_inside(void)
 {
-    cJSON *cell = cell_with("2i8a10A");
+    /* 1200 cells of alternating full and empty pages: "iaia...", 1200 bytes of text. */
+    char cells[1201];
+    for (size_t i = 0; i < 1200; i++)
+        cells[i] = i % 2 ? 'a' : 'i';
+    cells[1200] = 0;
+    cJSON *cell = cell_with(cells);
     REQUIRE(cell != NULL);
     CHECK(report_inside_snapshots(cell) == 1);
-    /* "2i8a10A" and a region's 40 bytes are 47 bytes: a share of 47 draws every cell. */
-    size_t budget = 100;
-    cJSON *j = report_inside(cell, 47, &budget);
+    /* Its text and a region's 40 bytes are 1240 bytes: a share of 1240 draws every cell. Of
+     * 2480 bytes for two snapshots still to come, this one's share is 1240. */
+    struct report_map_budget budget = { 2480, 2 };
+    cJSON *j = report_inside(cell, &budget);
     REQUIRE(j != NULL);
-    CHECK(budget == 53 && path(j, "heapmap", "snaps", 0, "f")->valuedouble == 1);
+    CHECK(budget.left == 1240 && budget.snapshots == 1);
+    CHECK(path(j, "heapmap", "snaps", 0, "f")->valuedouble == 1);
     cJSON_Delete(j);
-    /* One byte less: squares of 2 cells, "i4a5A", 45 bytes. */
-    budget = 100;
-    j = report_inside(cell, 46, &budget);
+    /* Two bytes less: squares of 2 cells, each half live ("600e", 44 bytes). */
+    budget = (struct report_map_budget){ 2478, 2 };
+    j = report_inside(cell, &budget);
     REQUIRE(j != NULL);
-    CHECK(budget == 55);
+    CHECK(budget.left == 2478 - 44 && budget.snapshots == 1);
     const cJSON *f = path(j, "heapmap", "snaps", 0, "f");
     CHECK(cJSON_IsNumber(f) && f->valuedouble == 2);
     const cJSON *regions = path(j, "heapmap", "snaps", 0, "regions");
     const cJSON *r0 = cJSON_GetArrayItem(regions, 0);
     CHECK(strcmp(cJSON_GetArrayItem(r0, 0)->valuestring, "0x1000") == 0);
-    CHECK(strcmp(cJSON_GetArrayItem(r0, 2)->valuestring, "huge") != 0); /* brk stays brk */
-    CHECK(strcmp(cJSON_GetArrayItem(r0, 2)->valuestring, "brk") == 0);
-    CHECK(strcmp(cJSON_GetArrayItem(r0, 3)->valuestring, "i4a5A") == 0);
+    CHECK(strcmp(cJSON_GetArrayItem(r0, 2)->valuestring, "brk") == 0); /* not "huge" */
+    CHECK(strcmp(cJSON_GetArrayItem(r0, 3)->valuestring, "600e") == 0);
     CHECK(cJSON_IsNull(path(j, "stats", "snaps", 0, "active_bytes")));
     CHECK(cJSON_IsNull(path(j, "stats", "snaps", 0, "resident_bytes"))); /* absent: null */
     CHECK(path(j, "stats", "snaps", 0, "allocated_bytes")->valuedouble == 8208);
@@ -143,18 +149,18 @@ static void test_cell_inside(void)
     CHECK(cJSON_GetObjectItemCaseSensitive(by, "dontneed")->valuedouble == 2);
     cJSON_Delete(j);
     /* A budget that cannot pay: the totals stay, the regions do not, a note says why. */
-    budget = 5;
-    j = report_inside(cell, 46, &budget);
-    CHECK(budget == 5 && path(j, "heapmap", "snaps", 0, "regions") == NULL);
+    budget = (struct report_map_budget){ 43, 1 };
+    j = report_inside(cell, &budget);
+    CHECK(budget.left == 43 && path(j, "heapmap", "snaps", 0, "regions") == NULL);
     CHECK(cJSON_IsString(path(j, "heapmap", "snaps", 0, "map_note")));
     CHECK(path(j, "heapmap", "snaps", 0, "live")->valuedouble == 8192);
     cJSON_Delete(j);
     cJSON_Delete(cell);
     /* Malformed cells: a note, no crash. */
     cell = cell_with("2i8z");
-    budget = 100;
-    j = report_inside(cell, 46, &budget);
-    CHECK(j && path(j, "heapmap", "snaps", 0, "regions") == NULL && budget == 100);
+    budget = (struct report_map_budget){ 100, 1 };
+    j = report_inside(cell, &budget);
+    CHECK(j && path(j, "heapmap", "snaps", 0, "regions") == NULL && budget.left == 100);
     cJSON_Delete(j);
     cJSON_Delete(cell);
 }
