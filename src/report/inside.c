@@ -103,17 +103,18 @@ static void out_flush(struct rle_out *o)
     o->run = 0;
 }
 
-static void out_square(struct rle_out *o, char letter)
+/* k squares of one letter. */
+static void out_squares(struct rle_out *o, char letter, size_t k)
 {
     if (o->run && letter != o->letter) out_flush(o);
     o->letter = letter;
-    o->run++;
-    o->squares++;
+    o->run += k;
+    o->squares += k;
 }
 
 static void out_square_done(struct rle_out *o, struct square *q)
 {
-    if (q->n) out_square(o, square_letter(q));
+    if (q->n) out_squares(o, square_letter(q), 1);
     memset(q, 0, sizeof *q);
 }
 
@@ -135,11 +136,9 @@ long report_rle_fold(const char *in, size_t f, size_t fold_min, char *out, size_
         }
         while (count) {
             size_t take = f - q.n < count ? f - q.n : count;
-            if (q.n == 0 && take == f && count >= f) { /* whole squares of one letter */
-                size_t k = count / f;
-                for (size_t i = 0; i < k; i++)
-                    out_square(&o, letter);
-                count -= k * f;
+            if (q.n == 0 && count >= f) { /* whole squares of one letter */
+                out_squares(&o, letter, count / f);
+                count %= f;
                 continue;
             }
             square_add(&q, letter, take);

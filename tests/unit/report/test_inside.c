@@ -45,6 +45,9 @@ static void test_fold_merges_squares(void)
     CHECK(strcmp(fold("3ip", 4, 1000, &sq), "v") == 0);
     /* The end starts no new square: 5 cells in squares of 4 are 2 squares. */
     CHECK(strcmp(fold("5i", 4, 1000, &sq), "2i") == 0 && sq == 2);
+    /* A run of 10^11 cells is counted, not walked. */
+    CHECK(strcmp(fold("99999999999i", 1, 1000, &sq), "99999999999i") == 0 && sq == 99999999999u);
+    CHECK(strcmp(fold("99999999999i", 1024, 1000, &sq), "97656250i") == 0 && sq == 97656250);
     /* Runs of whole squares stay runs. */
     CHECK(strcmp(fold("4000i8a", 8, 100000, &sq), "500ia") == 0 && sq == 501);
 }
