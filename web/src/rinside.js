@@ -205,16 +205,20 @@
         host.appendChild(k);
     }
 
-    /* The snapshots of the first allocator that has any, as the slider's stops; each other
-     * allocator's snapshot at a stop is the one with the same label and ops. */
+    /* The snapshots of the first allocator that has any heap map (else statistics), as the
+     * slider's stops; each other allocator's snapshot at a stop is the one with the same
+     * label and ops (the same stream: the same points). */
     function stops(cells) {
-        for (let i = 0; i < cells.length; i++) {
-            const hm = cells[i] && cells[i].inside && cells[i].inside.heapmap;
-            if (hm && hm.snaps && hm.snaps.length) return hm.snaps.map(function (s) {
-                return { label: s.label, ops: s.ops };
-            });
-        }
-        return [];
+        const of = function (part) {
+            for (let i = 0; i < cells.length; i++) {
+                const x = cells[i] && cells[i].inside && cells[i].inside[part];
+                if (x && x.snaps && x.snaps.length) return x.snaps.map(function (s) {
+                    return { label: s.label, ops: s.ops };
+                });
+            }
+            return null;
+        };
+        return of('heapmap') || of('stats') || [];
     }
 
     function findSnap(list, stop) {
@@ -308,75 +312,75 @@
         return snaps;
     }
 
-    /* A bar per size class with blocks to hold, its height the fill (live / capacity). */
+    /* A canvas of cls ([size, live, capacity] each) in `host`: a bar per class, its height
+     * live / capacity, in `colour`. */
+    function fillCanvas(host, cls, colour) {
+        const W = 300;
+        const H = 120;
+        const dpr = window.devicePixelRatio || 1;
+        const cv = HL.el('canvas', { class: 'rcanvas' });
+        cv.width = W * dpr;
+        cv.height = H * dpr;
+        cv.style.width = W + 'px';
+        cv.style.height = H + 'px';
+        host.appendChild(cv);
+        const x = cv.getContext('2d');
+        x.scale(dpr, dpr);
+        x.fillStyle = BG;
+        x.fillRect(0, 0, W, H);
+        const top = 6;
+        const ph = H - top - 18;
+        const bw = Math.max(1, Math.min(20, (W - 34) / cls.length));
+        x.strokeStyle = '#2a3140';
+        x.fillStyle = '#9aa4b2';
+        x.font = '9px system-ui, sans-serif';
+        x.textAlign = 'right';
+        [0, 0.5, 1].forEach(function (f) {
+            const y = Math.round(top + ph * (1 - f)) + 0.5;
+            x.beginPath();
+            x.moveTo(30, y);
+            x.lineTo(W, y);
+            x.stroke();
+            x.fillText(Math.round(f * 100) + '%', 27, y);
+        });
+        x.fillStyle = colour;
+        cls.forEach(function (c, j) {
+            const bh = Math.max(1, ph * Math.min(1, c[1] / c[2]));
+            x.fillRect(32 + j * bw, top + ph - bh, Math.max(1, bw - 1), bh);
+        });
+        x.fillStyle = '#9aa4b2';
+        x.textAlign = 'left';
+        x.fillText(HL.rtables.shortSize(cls[0][0]), 32, H - 7);
+        x.textAlign = 'right';
+        x.fillText(HL.rtables.shortSize(cls[cls.length - 1][0]), W - 2, H - 7);
+        cv.addEventListener('mousemove', function (ev) {
+            const c = cls[Math.floor((ev.clientX - cv.getBoundingClientRect().left - 32) / bw)];
+            HL.rcharts.tip(c ? HL.rtables.shortSize(c[0]) + ' class: ' + c[1] + ' live of ' + c[2] + ' (' + (c[1] / c[2] * 100).toFixed(1) + '%)' : null, ev.pageX, ev.pageY);
+        });
+        cv.addEventListener('mouseleave', function () {
+            HL.rcharts.tip(null);
+        });
+        return cv;
+    }
+
+    /* Per allocator, its size classes' fill at the snapshot (snaps[i]), or why there is none. */
     function fillBars(host, ctx, snaps) {
         const g = HL.el('div', { class: 'hgrid' });
         host.appendChild(g);
         snaps.forEach(function (s, i) {
             const a = ctx.allocs[i];
             const p = HL.el('div', { class: 'chart hpanel fills' });
-            const h = HL.el('h4', null, a + ': size classes, fill');
-            p.appendChild(h);
+            p.appendChild(HL.el('h4', null, a + ': size classes, fill'));
             g.appendChild(p);
             if (!s || !s.classes) {
                 p.appendChild(HL.el('p', { class: 'note' }, s ? 'not exposed' : '–'));
-                return;
-            }
-            const cls = s.classes.fill;
-            if (!cls.length) {
+            } else if (!s.classes.fill.length) {
                 p.appendChild(HL.el('p', { class: 'note' }, s.classes.n + ' classes, their fill not exposed' +
                     (s.classes.free ? ' (free objects per class only)' : '')));
-                return;
+            } else {
+                const cv = fillCanvas(p, s.classes.fill, ctx.colour(a));
+                HL.rcharts.all.push({ kind: 'fills', host: p, canvas: cv, colours: [ctx.colour(a)], allocator: a });
             }
-            const W = 300;
-            const H = 120;
-            const dpr = window.devicePixelRatio || 1;
-            const cv = HL.el('canvas', { class: 'rcanvas' });
-            cv.width = W * dpr;
-            cv.height = H * dpr;
-            cv.style.width = W + 'px';
-            cv.style.height = H + 'px';
-            p.appendChild(cv);
-            const x = cv.getContext('2d');
-            x.scale(dpr, dpr);
-            x.fillStyle = BG;
-            x.fillRect(0, 0, W, H);
-            const top = 6;
-            const ph = H - top - 18;
-            const bw = Math.max(1, Math.min(20, (W - 34) / cls.length));
-            x.strokeStyle = '#2a3140';
-            x.fillStyle = '#9aa4b2';
-            x.font = '9px system-ui, sans-serif';
-            x.textAlign = 'right';
-            [0, 0.5, 1].forEach(function (f) {
-                const y = Math.round(top + ph * (1 - f)) + 0.5;
-                x.beginPath();
-                x.moveTo(30, y);
-                x.lineTo(W, y);
-                x.stroke();
-                x.fillText(Math.round(f * 100) + '%', 27, y);
-            });
-            const colour = ctx.colour(a);
-            x.fillStyle = colour;
-            cls.forEach(function (c, j) {
-                const bh = Math.max(1, ph * Math.min(1, c[1] / c[2]));
-                x.fillRect(32 + j * bw, top + ph - bh, Math.max(1, bw - 1), bh);
-            });
-            x.fillStyle = '#9aa4b2';
-            x.textAlign = 'left';
-            x.fillText(HL.rtables.shortSize(cls[0][0]), 32, H - 7);
-            x.textAlign = 'right';
-            x.fillText(HL.rtables.shortSize(cls[cls.length - 1][0]), W - 2, H - 7);
-            cv.addEventListener('mousemove', function (ev) {
-                const b = cv.getBoundingClientRect();
-                const j = Math.floor((ev.clientX - b.left - 32) / bw);
-                const c = cls[j];
-                HL.rcharts.tip(c ? HL.rtables.shortSize(c[0]) + ' class: ' + c[1] + ' live of ' + c[2] + ' (' + (c[1] / c[2] * 100).toFixed(1) + '%)' : null, ev.pageX, ev.pageY);
-            });
-            cv.addEventListener('mouseleave', function () {
-                HL.rcharts.tip(null);
-            });
-            HL.rcharts.all.push({ kind: 'fills', host: p, canvas: cv, colours: [colour], allocator: a });
         });
     }
 
@@ -386,6 +390,29 @@
         if (ns === null || ns === undefined) return '';
         const ms = ns / 1e6;
         return ms >= 100 ? ms.toFixed(0) + ' ms' : ms >= 1 ? ms.toFixed(1) + ' ms' : ms > 0 ? ms.toPrecision(2) + ' ms' : '0';
+    }
+
+    /* A row of the OS calls table: allocator a's calls `o` (null: its section's status). */
+    function osRow(ctx, i, o) {
+        const a = ctx.allocs[i];
+        const head = { text: a, v: a, cls: 'name', dot: ctx.colour(a) };
+        if (!o) {
+            const st = ctx.cells[i] && ctx.cells[i].inside && ctx.cells[i].inside.os;
+            return { key: a, cells: [head, { text: statusLine(st), cls: 'name' }] };
+        }
+        const cells = CALLS.map(function (k) {
+            const v = o.calls[k];
+            if (!v) return { text: '–' };
+            return { text: v[0] + (v[0] ? ' · ' + msText(v[1]) : ''), v: v[0], title: (v[2] !== null && v[2] !== undefined ? HL.rtables.shortSize(v[2]) + ', ' : '') + (v[3] || 0) + ' errors' };
+        });
+        const by = function (name) {
+            const b = o.by && o.by[name];
+            const keys = b ? Object.keys(b) : [];
+            return { text: keys.length ? keys.map(function (x) {
+                return x + ' ' + b[x];
+            }).join(', ') : '–', cls: 'name' };
+        };
+        return { key: a, cells: [head].concat(cells).concat([by('madvise'), by('futex'), { text: String(o.minor_faults), v: o.minor_faults }]) };
     }
 
     function osCalls(host, ctx) {
@@ -402,25 +429,7 @@
             return;
         }
         const rows = os.map(function (o, i) {
-            const a = ctx.allocs[i];
-            const head = { text: a, v: a, cls: 'name', dot: ctx.colour(a) };
-            if (!o) {
-                const st = ctx.cells[i] && ctx.cells[i].inside && ctx.cells[i].inside.os;
-                return { key: a, cells: [head, { text: statusLine(st), cls: 'name' }] };
-            }
-            const cells = CALLS.map(function (k) {
-                const v = o.calls[k];
-                if (!v) return { text: '–' };
-                return { text: v[0] + (v[0] ? ' · ' + msText(v[1]) : ''), v: v[0], title: (v[2] !== null && v[2] !== undefined ? HL.rtables.shortSize(v[2]) + ', ' : '') + (v[3] || 0) + ' errors' };
-            });
-            const by = function (name) {
-                const b = o.by && o.by[name];
-                const keys = b ? Object.keys(b) : [];
-                return { text: keys.length ? keys.map(function (x) {
-                    return x + ' ' + b[x];
-                }).join(', ') : '–', cls: 'name' };
-            };
-            return { key: a, cells: [head].concat(cells).concat([by('madvise'), by('futex'), { text: String(o.minor_faults), v: o.minor_faults }]) };
+            return osRow(ctx, i, o);
         });
         HL.rtables.table(host, {
             title: 'OS calls of one untimed pass: count · time',
@@ -433,6 +442,11 @@
                 return o;
             }).method || '?') + ' in a separate pass (docs/inside.md, "OS calls"); the time is wall time less the tracing\'s own cost. Hover a count for its bytes and errors.',
         });
+        osBars(host, ctx, os);
+    }
+
+    /* Bars of the calls' counts and of their time, per call and allocator. */
+    function osBars(host, ctx, os) {
         [[0, 'OS calls per allocator, count (log scale; a grey tick is 0)', function (v) {
             return v < 1 ? '' : HL.rtables.shortCount(v);
         }], [1, 'Time in them, ms (log scale; a grey tick is 0)', function (v) {
@@ -454,6 +468,63 @@
         });
     }
 
+    /* The side of a square: one for every stop and allocator, so the slider does not
+     * rescale; the tallest map near MAX_H. */
+    function squareSide(cells) {
+        let rows = 1;
+        cells.forEach(function (c) {
+            const hm = c.inside.heapmap;
+            ((hm && hm.snaps) || []).forEach(function (s) {
+                rows = Math.max(rows, snapRows(s));
+            });
+        });
+        return Math.max(2, Math.min(6, Math.floor(MAX_H / rows)));
+    }
+
+    /* The slider and the mark buttons, the maps, the legend, the statistics at the stop. */
+    function snapshotViews(host, ctx) {
+        ctx.sq = squareSide(ctx.cells);
+        const bar = HL.el('div', { class: 'rpick hslider' });
+        const slider = HL.el('input', { type: 'range', min: '0', max: String(ctx.stops.length - 1), step: '1', value: '0', id: ctx.id + '-slider' });
+        const what = HL.el('span', { class: 'hstop' });
+        bar.appendChild(HL.el('span', { class: 'note' }, 'snapshot: '));
+        bar.appendChild(slider);
+        bar.appendChild(what);
+        host.appendChild(bar);
+        const marks = HL.el('div', { class: 'rpick' });
+        marks.appendChild(HL.el('span', { class: 'note' }, 'marks: '));
+        host.appendChild(marks);
+        const mapHost = HL.el('div', { class: 'hmaps' });
+        host.appendChild(mapHost);
+        legend(host);
+        const statsHost = HL.el('div');
+        host.appendChild(statsHost);
+        const show = function (k) {
+            slider.value = String(k);
+            const s = ctx.stops[k];
+            what.textContent = s.label + ' at op ' + s.ops + ' (' + (k + 1) + ' of ' + ctx.stops.length + ')';
+            maps(mapHost, ctx, k);
+            HL.rcharts.forget(statsHost);
+            statsHost.textContent = '';
+            fillBars(statsHost, ctx, statsTable(statsHost, ctx, k));
+        };
+        ctx.stops.forEach(function (s, k) {
+            if (s.label === 'every') return;
+            const b = HL.el('button', { type: 'button', 'data-mark': s.label }, s.label);
+            b.addEventListener('click', function () {
+                show(k);
+            });
+            marks.appendChild(b);
+        });
+        slider.addEventListener('input', function () {
+            show(Number(slider.value));
+        });
+        const holes = ctx.stops.findIndex(function (s) {
+            return s.label === 'holes';
+        });
+        show(holes >= 0 ? holes : 0);
+    }
+
     /* Draw workload w at t threads: the maps at the chosen stop, its statistics, its calls. */
     function drawWorkload(host, bd, w, t) {
         HL.rcharts.forget(host);
@@ -467,55 +538,7 @@
         });
         const ctx = { allocs: allocs, cells: cells, colour: bd.m.colour.bind(bd.m), stops: stops(cells), id: 'd' + bd.di + '-inside' };
         if (ctx.stops.length) {
-            /* One square size for every stop and allocator, so the slider does not rescale. */
-            let rows = 1;
-            cells.forEach(function (c) {
-                const hm = c.inside.heapmap;
-                ((hm && hm.snaps) || []).forEach(function (s) {
-                    rows = Math.max(rows, snapRows(s));
-                });
-            });
-            ctx.sq = Math.max(2, Math.min(6, Math.floor(MAX_H / rows)));
-            const bar = HL.el('div', { class: 'rpick hslider' });
-            const slider = HL.el('input', { type: 'range', min: '0', max: String(ctx.stops.length - 1), step: '1', value: '0', id: ctx.id + '-slider' });
-            const what = HL.el('span', { class: 'hstop' });
-            bar.appendChild(HL.el('span', { class: 'note' }, 'snapshot: '));
-            bar.appendChild(slider);
-            bar.appendChild(what);
-            host.appendChild(bar);
-            const marks = HL.el('div', { class: 'rpick' });
-            marks.appendChild(HL.el('span', { class: 'note' }, 'marks: '));
-            host.appendChild(marks);
-            const mapHost = HL.el('div', { class: 'hmaps' });
-            host.appendChild(mapHost);
-            legend(host);
-            const statsHost = HL.el('div');
-            host.appendChild(statsHost);
-            const show = function (k) {
-                slider.value = String(k);
-                const s = ctx.stops[k];
-                what.textContent = s.label + ' at op ' + s.ops + ' (' + (k + 1) + ' of ' + ctx.stops.length + ')';
-                maps(mapHost, ctx, k);
-                HL.rcharts.forget(statsHost);
-                statsHost.textContent = '';
-                const snaps = statsTable(statsHost, ctx, k);
-                fillBars(statsHost, ctx, snaps);
-            };
-            ctx.stops.forEach(function (s, k) {
-                if (s.label === 'every') return;
-                const b = HL.el('button', { type: 'button', 'data-mark': s.label }, s.label);
-                b.addEventListener('click', function () {
-                    show(k);
-                });
-                marks.appendChild(b);
-            });
-            slider.addEventListener('input', function () {
-                show(Number(slider.value));
-            });
-            const first = ctx.stops.findIndex(function (s) {
-                return s.label === 'holes';
-            });
-            show(first >= 0 ? first : 0);
+            snapshotViews(host, ctx);
         } else {
             host.appendChild(HL.el('p', { class: 'note' }, 'Heap maps and statistics: ' + cells.map(function (c, i) {
                 return allocs[i] + ' ' + statusLine(c.inside.heapmap || c.inside.stats);
