@@ -3,9 +3,10 @@
 # well-formed HTML (tests/cli/check_report_html.py: an HTML parser with a stack of open
 # elements), inlines the viewer's assets in table order, names every allocator and workload,
 # loads nothing and has no URL, and stays under 2 MB; bench --report writes the same page;
-# two files are compared; run, race and merged results of two machines are shown; and every
-# kind of bad input is one line, exit 1 (2 for usage), with nothing written. The page in a
-# browser is web/test/report.mjs's.
+# two files are compared; run, race and merged results of two machines are shown; the inside
+# sections (heap maps, statistics, OS calls) are the results', and a heap too large for the
+# page is downsampled within its budget; and every kind of bad input is one line, exit 1 (2
+# for usage), with nothing written. The page in a browser is web/test/report.mjs's.
 source "$(dirname "$0")/lib.sh"
 SITE=$(dirname "$HEAPLAB")/web/site
 CHECK="$TESTS_DIR/cli/check_report_html.py"
