@@ -42,13 +42,16 @@ const struct cli_command cli_cmd_report = {
     .args_before = "FILE...",
     .about = "Write one HTML file that shows results files (bench, replay, run and race results,\n"
              "or merged sets): a summary with the winners and why, throughput against threads,\n"
-             "RSS over time, latency percentiles, memory and OS bars and every table of the\n"
-             "terminal, grouped by machine. Two files are compared as 'heaplab compare' does,\n"
-             "as charts. The file holds the viewer and the data: it opens offline, alone.",
+             "RSS over time, latency percentiles, memory and OS bars, the allocators' heap maps,\n"
+             "statistics and OS calls (with bench --heapmap --alloc-stats --os-calls), and every\n"
+             "table of the terminal, grouped by machine. Two files are compared as 'heaplab\n"
+             "compare' does, as charts. The file holds the viewer and the data: it opens offline,\n"
+             "alone.",
     .opts = report_opts,
-    .notes = "Series are downsampled to about 2000 points each; the results files keep every\n"
-             "value. Two files that share no cell, or of different kinds, are an error: merge\n"
-             "them first ('heaplab merge') to see them side by side.",
+    .notes = "Series are downsampled to about 2000 points each, heap maps to 1 MiB a page (a\n"
+             "square for 2, 4, ... pages when a heap is large: the page says so); the results\n"
+             "files keep every value. Two files that share no cell, or of different kinds, are an\n"
+             "error: merge them first ('heaplab merge') to see them side by side.",
     .run = report_main,
 };
 

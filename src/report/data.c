@@ -281,7 +281,8 @@ static void add_string(cJSON *o, const char *key, const cJSON *from)
     if (cJSON_IsString(j)) cJSON_AddStringToObject(o, key, j->valuestring);
 }
 
-static cJSON *cell_json(const struct results_set *s, size_t i, double *scratch, int *oom)
+static cJSON *cell_json(const struct results_set *s, size_t i, double *scratch,
+                        struct report_map_budget *mb, int *oom)
 {
     const struct results_cell *c = &s->cells[i];
     enum results_kind kind = s->docs[c->doc].kind;
@@ -334,6 +335,10 @@ static cJSON *cell_json(const struct results_set *s, size_t i, double *scratch, 
         if (series) cJSON_AddItemToObject(j, "rss", series);
         cJSON *marks = marks_json(med);
         if (marks) cJSON_AddItemToObject(j, "marks", marks);
+    }
+    if (kind == RESULTS_BENCH) {
+        cJSON *inside = report_inside(c->json, mb);
+        if (inside) cJSON_AddItemToObject(j, "inside", inside);
     }
     return j;
 }
@@ -468,8 +473,12 @@ int report_data(cJSON *doc, const struct results_set *all, const struct compare 
         }
         cJSON_AddItemToArray(docs, doc_json(all, i, m));
     }
+    struct report_map_budget mb = { REPORT_MAP_BYTES, 0 };
+    for (size_t i = 0; i < all->n_cells; i++)
+        if (all->docs[all->cells[i].doc].kind == RESULTS_BENCH)
+            mb.snapshots += report_inside_snapshots(all->cells[i].json);
     for (size_t i = 0; i < all->n_cells && !oom; i++)
-        cJSON_AddItemToArray(cells, cell_json(all, i, scratch, &oom));
+        cJSON_AddItemToArray(cells, cell_json(all, i, scratch, &mb, &oom));
     if (oom || why_json(doc, all, rows) != 0) goto oom;
     if (cmp) {
         cJSON *c = compare_part(cmp, base, new, o);

@@ -275,6 +275,49 @@ int report_data(cJSON *doc, const struct results_set *all, const struct compare 
                 const struct results_set *base, const struct results_set *new,
                 const struct compare_opts *o, struct diag *d);
 
+/*
+ * The inside sections (docs/inside.md) of a page (inside.c). The heap maps of a page take at
+ * most REPORT_MAP_BYTES (their text, and REPORT_MAP_REGION_BYTES a region), shared out
+ * among its snapshots in order: each may take what is left over the snapshots still to come
+ * (at least REPORT_MAP_SHARE_MIN while the budget lasts);
+ * a snapshot at most REPORT_MAP_SNAPSHOT squares and REPORT_MAP_REGIONS regions; a stretch
+ * of at least REPORT_MAP_FOLD cells not resident with nothing live is one token.
+ */
+#define REPORT_MAP_BYTES        ((size_t)1 << 20)
+#define REPORT_MAP_SHARE_MIN    ((size_t)1024)
+#define REPORT_MAP_REGION_BYTES ((size_t)40)
+#define REPORT_MAP_SNAPSHOT     ((size_t)16384)
+#define REPORT_MAP_REGIONS      128
+#define REPORT_MAP_FOLD         ((size_t)256)
+
+/*
+ * Re-encode heaplab.rle/1 cells `in` with squares of `f` consecutive cells: a square is
+ * resident when at least half its cells are, of unknown residency when any is, and its
+ * bucket is the mean of theirs rounded up; a run of `fold_min` or more not-resident empty
+ * cells ('A') is written "<cells>-" and starts the next square afresh, as does the end. The
+ * text into out[0..cap) (NUL-terminated) unless `out` is NULL (then only counted); the
+ * squares into *squares when not NULL. The text's length, or -1 when `in` is malformed or
+ * the text does not fit.
+ */
+long report_rle_fold(const char *in, size_t f, size_t fold_min, char *out, size_t cap,
+                     size_t *squares);
+
+/* The heap map snapshots of results cell `cell` (0 without a heap map). */
+size_t report_inside_snapshots(const cJSON *cell);
+
+/* The bytes left for heap maps in a page, and the snapshots still to draw. */
+struct report_map_budget {
+    size_t left, snapshots;
+};
+
+/*
+ * A results cell's inside sections as a page holds them (docs/report.md, "The data":
+ * cells[].inside), or NULL when it has none: each snapshot's map drawn within its share of
+ * `b` (and REPORT_MAP_SNAPSHOT squares), charged to it; a snapshot the budget cannot pay
+ * for keeps its totals and says so.
+ */
+cJSON *report_inside(const cJSON *cell, struct report_map_budget *b);
+
 struct web_asset;
 
 /*

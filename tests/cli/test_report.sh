@@ -3,9 +3,10 @@
 # well-formed HTML (tests/cli/check_report_html.py: an HTML parser with a stack of open
 # elements), inlines the viewer's assets in table order, names every allocator and workload,
 # loads nothing and has no URL, and stays under 2 MB; bench --report writes the same page;
-# two files are compared; run, race and merged results of two machines are shown; and every
-# kind of bad input is one line, exit 1 (2 for usage), with nothing written. The page in a
-# browser is web/test/report.mjs's.
+# two files are compared; run, race and merged results of two machines are shown; the inside
+# sections (heap maps, statistics, OS calls) are the results', and a heap too large for the
+# page is downsampled within its budget; and every kind of bad input is one line, exit 1 (2
+# for usage), with nothing written. The page in a browser is web/test/report.mjs's.
 source "$(dirname "$0")/lib.sh"
 SITE=$(dirname "$HEAPLAB")/web/site
 CHECK="$TESTS_DIR/cli/check_report_html.py"
@@ -113,6 +114,82 @@ page = open(sys.argv[1]).read()
 data = json.loads(re.search(r'id="heaplab-results">(.*?)</script>', page, re.S).group(1))
 sys.exit(0 if all(c["replay"]["events"] > 0 for c in data["cells"]) else 1)
 PY
+
+# --- inside the allocators: heap maps, statistics and OS calls (docs/report.md) -----------
+# known-live at "holes": every other page of 4096-byte blocks on their own pages is live,
+# so its map has exactly live_bytes / 4096 full squares and none partly live.
+"$HEAPLAB" bench -w known-live,fragmentation -a glibc,jemalloc -t 1 -r 1 -n 3000 --heapmap \
+    --alloc-stats --os-calls --json "$TMP/in.json" -q >/dev/null 2>"$TMP/err"
+check "bench --heapmap --alloc-stats --os-calls exits 0" [ $? -eq 0 ]
+"$HEAPLAB" report "$TMP/in.json" -o "$TMP/in.html" >/dev/null 2>"$TMP/err"
+check "report of inside data: exit 0" [ $? -eq 0 ]
+check "report of inside data: the page checks out" python3 "$CHECK" "$TMP/in.html" --site "$SITE" \
+    --allocators glibc,jemalloc --workloads known-live,fragmentation --kinds bench
+check "report of inside data: heap maps, statistics and OS calls are the results'" \
+    python3 - "$TMP/in.html" "$TMP/in.json" <<'PY2'
+import json, re, sys
+page = open(sys.argv[1]).read()
+data = json.loads(re.search(r'id="heaplab-results">(.*?)</script>', page, re.S).group(1))
+res = json.load(open(sys.argv[2]))
+def squares(text):
+    out = {}
+    for n, l in re.findall(r'(\d*)([A-Ia-ip-x-])', text):
+        if l != '-': out[l] = out.get(l, 0) + (int(n) if n else 1)
+    return out
+ok = len(data["cells"]) == len(res["results"]) == 4
+for c, r in zip(data["cells"], res["results"]):
+    ins = c["inside"]
+    hm, st, os_ = ins["heapmap"], ins["stats"], ins["os"]
+    ok &= len(hm["snaps"]) == len(r["heapmap"]["snapshots"]) > 0
+    for s, rs in zip(hm["snaps"], r["heapmap"]["snapshots"]):
+        ok &= s["live"] == rs["live_bytes"] and s["label"] == rs["label"] and s["f"] == 1
+        ok &= s["counts"] == [rs["cells"][k] for k in ("not_resident", "empty", "sparse", "dense")]
+        if c["workload"] == "known-live" and s["label"] in ("filled", "holes"):
+            sq = {}
+            for reg in s["regions"]:
+                for l, n in squares(reg[3]).items(): sq[l] = sq.get(l, 0) + n
+            ok &= sq.get("i", 0) == s["live"] // 4096 and s["live"] % 4096 == 0
+            ok &= not any(sq.get(l) for l in "bcdefgh")
+    for s, rs in zip(st["snaps"], r["alloc_stats"]["snapshots"]):
+        for k in ("allocated_bytes", "active_bytes", "metadata_bytes", "thread_cache_bytes"):
+            ok &= s[k] == rs[k]  # null stays null: "not exposed"
+    for k, v in r["os_calls"]["calls"].items():
+        ok &= os_["calls"][k][:2] == [v["count"], v["time_ns"]]
+    ok &= os_["by"]["madvise"] == {a: v["count"] for a, v in r["os_calls"]["calls"]["madvise"]["by_advice"].items()}
+ok &= any(s["active_bytes"] is None for c in data["cells"] for s in c["inside"]["stats"]["snaps"])
+sys.exit(0 if ok else 1)
+PY2
+# A heap too large for the page: every region made 200,000 cells of random buckets (worst
+# for run-length encoding). Each snapshot is drawn with squares of 2^k cells within its share,
+# the page keeps its budget for heap maps (1 MiB) and its cap, and the totals stay exact.
+python3 - "$TMP/in.json" "$TMP/big.json" <<'PY2'
+import json, random, sys
+random.seed(3)
+d = json.load(open(sys.argv[1]))
+for c in d["results"]:
+    for s in c["heapmap"]["snapshots"]:
+        for r in s["regions"]:
+            r["cells"] = "".join(random.choice("abcdefghiA") for _ in range(200000))
+json.dump(d, open(sys.argv[2], "w"))
+PY2
+"$HEAPLAB" report "$TMP/big.json" -o "$TMP/big.html" >/dev/null 2>"$TMP/err"
+check "a heap too large for the page: exit 0" [ $? -eq 0 ]
+check "a heap too large for the page: downsampled within the budget, under 2 MB, totals exact" \
+    python3 - "$TMP/big.html" "$TMP/big.json" <<'PY2'
+import json, os, re, sys
+page = open(sys.argv[1]).read()
+data = json.loads(re.search(r'id="heaplab-results">(.*?)</script>', page, re.S).group(1))
+res = json.load(open(sys.argv[2]))
+total, ok = 0, os.path.getsize(sys.argv[1]) < 2 * 1000 * 1000
+for c, r in zip(data["cells"], res["results"]):
+    for s, rs in zip(c["inside"]["heapmap"]["snaps"], r["heapmap"]["snapshots"]):
+        n = sum(sum(int(k) if k else 1 for k, l in re.findall(r'(\d*)([A-Ia-ip-x])', reg[3])) for reg in s["regions"])
+        cells = 200000 * len(rs["regions"])
+        ok &= s["f"] > 1 and n <= 16384 and n >= cells / s["f"] / 2 and s["live"] == rs["live_bytes"]
+        total += sum(len(reg[3]) + 40 for reg in s["regions"])
+ok &= total <= (1 << 20)
+sys.exit(0 if ok else 1)
+PY2
 
 # --- bad input: one line, exit 1, nothing written; usage: exit 2 --------------------------
 # expect_fail NAME PATTERN ARGS...: report ARGS -o $TMP/bad.html exits 1 with one line

@@ -331,6 +331,11 @@
             });
         });
         const r = (o.bytes ? byteRange(vals) : logRange(vals)) || { a: 0, b: 1 };
+        /* A smallest value on the axis's lowest line would be a bar of no height: a decade
+         * lower, so a count of 1 shows. */
+        if (vals.some(function (v) {
+            return v > 0 && Math.log10(v) <= r.a + 1e-9;
+        })) r.a -= 1;
         const ph = H - top - bottom;
         const pw = W - left - 8;
         const yOf = function (v) {

@@ -4,7 +4,8 @@
  * main.js. Per machine, per document:
  *   bench, replay   summary (winners on time and memory, margins, spread, why), geomeans,
  *                   throughput against threads, RSS over time, latency percentiles, memory
- *                   and OS bars, every table of the terminal, the machine and versions;
+ *                   and OS bars, inside the allocators (heap maps, their statistics, OS
+ *                   calls: rinside.js), every table of the terminal, the machine and versions;
  *   run             a table and bars per allocator;   race   the leaderboard and bars;
  * then the comparison of two files (changes as charts and tables) and, with several
  * machines, the same cells across machines. Everything here is drawn from the data: no
@@ -1160,6 +1161,7 @@
         rssOverTime(host, bd);
         latency(host, bd);
         memoryBars(host, bd);
+        HL.rinside.section(host, bd, section, label);
         tables(host, bd);
         about(host, m, di);
     }

@@ -6,8 +6,12 @@
 // thread buttons redraw their sections, nothing left the file, no console errors. Then two
 // files (compare's synthetic pair: a known regression and improvement) as the comparison's
 // chart and tables, a merged set of two machines grouped by machine, and data of a newer
-// schema refused with one line. Screenshots: OUT/web-report-bench.png (the whole page),
-// OUT/web-report-bench-top.png, OUT/web-report-compare.png, OUT/web-report-machines.png.
+// schema refused with one line. Inside the allocators (bench --heapmap --alloc-stats
+// --os-calls of known-live and fragmentation): the full squares of known-live's maps counted in
+// pixels at two marks of the slider, the statistics and OS calls tables the results', the fill
+// bars drawn. Screenshots: OUT/web-report-bench.png (the whole page),
+// OUT/web-report-bench-top.png, OUT/web-report-compare.png, OUT/web-report-machines.png,
+// OUT/web-report-inside.png, OUT/web-report-inside-known-live.png.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,6 +151,94 @@ function checkDrawn(list, what) {
     await page.close();
 }
 
+// ---- inside the allocators: heap maps, statistics, OS calls ----------------------------------
+// known-live at "holes": every other one of N page-aligned 4096-byte blocks is live, each on
+// a page of its own, so each map has exactly live / 4096 full squares (the darkest green) and
+// none partly live; at "filled" twice as many. Counted in the canvases' pixels.
+{
+    const IN_WLS = ['known-live', 'fragmentation'];
+    run(['bench', '-w', IN_WLS.join(','), '-a', ALLOCS.join(','), '-t', '1', '-r', '1', '-n', '3000',
+        '--heapmap', '--alloc-stats', '--os-calls', '--json', join(tmp, 'in.json'), '-q']);
+    const file = join(a.out, 'web-report-test-inside.html');
+    run(['report', join(tmp, 'in.json'), '-o', file]);
+    const inside = JSON.parse(readFileSync(join(tmp, 'in.json'), 'utf8'));
+    const { page, errors, outside } = await open(file);
+    const maps = () => page.evaluate(() => {
+        const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+        const count = (cv, rgb) => {
+            const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+            let n = 0;
+            for (let i = 0; i < d.length; i += 4) if (d[i] === rgb[0] && d[i + 1] === rgb[1] && d[i + 2] === rgb[2]) n++;
+            return n;
+        };
+        return HL.rcharts.all.filter((ch) => ch.kind === 'heapmap').map((ch) => ({
+            allocator: ch.allocator, label: ch.label, ops: ch.ops, px: ch.px, squares: ch.squares,
+            full: count(ch.canvas, hex(HL.rinside.RESIDENT[8])),
+            sparse: [1, 2, 3, 4].reduce((n, b) => n + count(ch.canvas, hex(HL.rinside.RESIDENT[b])), 0),
+        }));
+    });
+    const livePages = (al, label) => {
+        const cell = inside.results.find((x) => x.workload === 'known-live' && x.allocator === al);
+        return cell.heapmap.snapshots.find((s) => s.label === label).live_bytes / 4096;
+    };
+    c.ok('inside: a workload button each', (await page.locator('#d0-inside button[data-workload]').count()) === IN_WLS.length);
+    let m = await maps();
+    c.ok('inside: a map per allocator at "holes"', m.length === ALLOCS.length && m.every((x) => x.label === 'holes'), m);
+    for (const x of m) {
+        const want = livePages(x.allocator, 'holes');
+        c.ok(`inside: ${x.allocator} at holes: ${want} full squares drawn`, x.full === want * x.px * x.px && want > 500, { full: x.full, px: x.px, want });
+        c.ok(`inside: ${x.allocator} at holes: no square partly live`, x.sparse === 0, x.sparse);
+    }
+    await page.addStyleTag({ content: 'body.report .top { position: static; }' }); /* off the screenshots */
+    await page.locator('#d0-inside').screenshot({ path: join(a.out, 'web-report-inside-known-live.png') });
+    // The slider to "filled": every block live, twice the full squares.
+    const filled = inside.results[0].heapmap.snapshots.findIndex((s) => s.label === 'filled');
+    await page.evaluate((k) => {
+        const sl = document.querySelector('#d0-inside-slider');
+        sl.value = String(k);
+        sl.dispatchEvent(new Event('input'));
+    }, filled);
+    m = await maps();
+    c.ok('inside: the slider moved the maps to "filled"', m.length === ALLOCS.length && m.every((x) => x.label === 'filled'), m.map((x) => x.label));
+    for (const x of m) {
+        const want = livePages(x.allocator, 'filled');
+        c.ok(`inside: ${x.allocator} at filled: ${want} full squares`, x.full === want * x.px * x.px && want === 2 * livePages(x.allocator, 'holes'), { full: x.full, want });
+    }
+    // The statistics table at "filled": the results' bytes, "not exposed" for null.
+    const stats = await page.evaluate(() => Array.from(document.querySelectorAll('#d0-inside-stats tbody tr')).map((tr) => ({
+        key: tr.getAttribute('data-key'), cells: Array.from(tr.children).map((td) => ({ text: td.textContent, title: td.title })),
+    })));
+    for (const [i, al] of ALLOCS.entries()) {
+        const snap = inside.results.find((x) => x.workload === 'known-live' && x.allocator === al).alloc_stats.snapshots.find((s) => s.label === 'filled');
+        for (const f of ['allocated_bytes', 'active_bytes', 'metadata_bytes', 'thread_cache_bytes']) {
+            const row = stats.find((r) => r.key === f);
+            const cell = row && row.cells[i + 1];
+            const ok = snap[f] === null ? cell.text === 'not exposed' : cell.title === `${snap[f]} B`;
+            c.ok(`inside: stats ${f} of ${al} is the results'`, ok, { cell, want: snap[f] });
+        }
+    }
+    // The OS calls table: each count the results'.
+    const os = await page.evaluate(() => Array.from(document.querySelectorAll('#d0-inside-os tbody tr')).map((tr) => Array.from(tr.children).map((td) => td.getAttribute('data-v'))));
+    for (const [i, al] of ALLOCS.entries()) {
+        const calls = inside.results.find((x) => x.workload === 'known-live' && x.allocator === al).os_calls.calls;
+        const row = os.find((r, k) => k === i);
+        c.ok(`inside: OS calls of ${al} are the results'`, row && ['mmap', 'munmap', 'mremap', 'madvise', 'brk'].every((k, j) => Number(row[j + 1]) === calls[k].count), { row, calls });
+    }
+    // fragmentation: its maps and its size classes drawn.
+    await page.click('#d0-inside button[data-workload="fragmentation"]');
+    m = await maps();
+    c.ok('inside: fragmentation\'s maps at holes', m.length === ALLOCS.length && m.every((x) => x.label === 'holes') &&
+        m.every((x) => x.sparse > 0), m.map((x) => [x.label, x.sparse]));
+    const list = await drawnColours(page);
+    checkDrawn(list.filter((x) => x.section === 'd0-inside'), 'inside');
+    c.ok('inside: size-class fill bars drawn', list.some((x) => x.kind === 'fills'), list.map((x) => x.kind));
+    c.ok('inside: the OS calls\' bars drawn', list.some((x) => x.kind === 'bars' && x.section === 'd0-inside'));
+    await page.locator('#d0-inside').screenshot({ path: join(a.out, 'web-report-inside.png') });
+    c.ok('no request left the file (inside)', outside.length === 0, outside);
+    c.ok('no console errors (inside)', errors.length === 0, errors);
+    await page.close();
+}
+
 // ---- two files: the comparison -------------------------------------------------------------
 {
     run(['bench', '-w', 'small,single-size', '-a', 'glibc,hlmalloc', '-n', '2000', '-r', '5', '--json', join(tmp, 'real.json'), '-q']);
@@ -204,5 +296,5 @@ function checkDrawn(list, what) {
 
 await close();
 rmSync(tmp, { recursive: true, force: true });
-console.log(`screenshots: ${['bench', 'bench-top', 'compare', 'machines'].map((n) => join(a.out, `web-report-${n}.png`)).join(' ')}`);
+console.log(`screenshots: ${['bench', 'bench-top', 'compare', 'machines', 'inside', 'inside-known-live'].map((n) => join(a.out, `web-report-${n}.png`)).join(' ')}`);
 process.exit(c.finish());
