@@ -500,6 +500,11 @@ static void give_back_for_growth(struct hl_heap *h, uint32_t fresh)
     if (fresh) purge_aged(h, fresh, 0, HL_GROWTH_SHORT_RUN, now);
 }
 
+void hl_segment_give_back(struct hl_heap *h, uint32_t fresh)
+{
+    if (fresh) give_back_for_growth(h, fresh);
+}
+
 static struct hl_page *take_slices(struct hl_heap *h, uint32_t n, int *is_zero, uint32_t *clean,
                                    bool squeeze)
 {

@@ -98,7 +98,7 @@ const struct workload wl_large = {
 
 static uint64_t draw_large_live(struct prng *r)
 {
-    return wl_size_loguniform(r, (uint64_t)1 << 20, (uint64_t)16 << 20);
+    return wl_size_loguniform(r, (uint64_t)1 << 20, (uint64_t)32 << 20);
 }
 
 /* Many multi-MiB blocks live at once, each replaced at random: the shape where a large-block
@@ -110,11 +110,11 @@ static int gen_large_live(const struct wl_ctx *c)
 
 const struct workload wl_large_live = {
     .name = "large-live",
-    .summary = "32 live log-uniform 1-16 MiB blocks, a random one replaced each step",
+    .summary = "32 live log-uniform 1-32 MiB blocks, a random one replaced each step",
     .category = "size",
     .shape = WL_PER_THREAD,
     .min_threads = 1,
-    .default_ops = 800,
+    .default_ops = 400,
     .generate = gen_large_live,
 };
 

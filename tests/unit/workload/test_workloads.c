@@ -597,7 +597,7 @@ static void test_workloads_shared_pool_shares_objects_evenly(void)
     opstream_destroy(&s);
 }
 
-/* large-live: 32 blocks of 1-16 MiB live at once; each free is followed by the new block. */
+/* large-live: 32 blocks of 1-32 MiB live at once; each free is followed by the new block. */
 static void test_workloads_large_live_replaces_multi_mib_blocks(void)
 {
     const struct workload *w = workload_find("large-live");
@@ -609,7 +609,7 @@ static void test_workloads_large_live_replaces_multi_mib_blocks(void)
     for (size_t i = 0; i < q->n; i++) {
         const struct op *o = &q->ops[i];
         if (o->kind == OP_ALLOC) {
-            CHECK(o->size >= (1u << 20) && o->size <= (16u << 20));
+            CHECK(o->size >= (1u << 20) && o->size <= (32u << 20));
             if (++live > peak) peak = live;
         } else {
             REQUIRE(o->kind == OP_FREE);
