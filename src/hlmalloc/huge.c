@@ -11,8 +11,8 @@
  * pointers. Freed huge blocks are kept in a small cache (at most HLMALLOC_HUGE_CACHE_MB,
  * default 256 MiB) for purge_delay_ms, so a program that allocates and frees big buffers
  * in a loop reuses the same resident pages instead of faulting them in anew each time;
- * after the delay they are unmapped, and a miss that maps a new block unmaps as many cached
- * bytes first (cache_give_back).
+ * after the delay they are unmapped, and a miss that would raise the footprint's peak
+ * unmaps cached bytes first (offset_fresh).
  */
 #include <errno.h>
 
@@ -102,20 +102,13 @@ static struct hl_segment *cache_take(size_t total, size_t off, size_t align)
 }
 
 /*
- * A cache miss is about to map (and fault in) `total` fresh bytes: unmap cached mappings,
- * oldest first, until as many bytes are gone or the cache is empty; hl_huge_alloc then
- * offsets what is left against the heap's resident free slices (hl_segment_give_back), as
- * a large block's fresh slices are. So the process grows in RSS only once its slack is
- * used up: without it, a program keeping many big blocks live and replacing them with
- * other sizes (the large-live workload) held up to HLMALLOC_HUGE_CACHE_MB of freed blocks
- * that no request fitted on top of its live set (616 MiB peak RSS against mimalloc's 401
- * and jemalloc's 406; 383 with it). A loop over one size still hits the cache. Large
- * blocks' fresh slices do not empty the cache too: large-live then peaked 8 MiB lower but
- * faulted 15% more (314K against 274K).
+ * Unmap cached mappings freed at least min_age_ms ago, oldest first, until `total` bytes are
+ * gone or none is left; the bytes gone.
  */
-size_t hl_huge_give_back(size_t total)
+size_t hl_huge_give_back(size_t total, uint32_t min_age_ms)
 {
     size_t gone = 0;
+    uint64_t now = hl_os_now_ms();
     while (gone < total) {
         struct hl_segment *e = NULL;
         size_t size = 0;
@@ -124,7 +117,7 @@ size_t hl_huge_give_back(size_t total)
         unsigned oldest = 0;
         for (unsigned i = 1; i < cache_n; i++)
             if (cache[i].freed_ms < cache[oldest].freed_ms) oldest = i;
-        if (cache_n > 0) {
+        if (cache_n > 0 && cache[oldest].freed_ms + min_age_ms <= now) {
             e = cache[oldest].s;
             size = e->size;
             cache_bytes -= size;
@@ -137,6 +130,24 @@ size_t hl_huge_give_back(size_t total)
         gone += size;
     }
     return gone;
+}
+
+/*
+ * A cache miss is about to map (and fault in) `total` fresh bytes: as many bytes of slack
+ * idle for HL_GROWTH_MIN_AGE go first, cached huge blocks (oldest first) and then the
+ * heap's resident free slices (hl_segment_give_back, the rule a large block's fresh slices
+ * follow), so the process grows in RSS only once its idle slack is used up. large-live
+ * (32 live 1-32 MiB blocks replaced at random; heaplab bench, 1 thread, -r 5 side by side)
+ * peaked at 616 MiB without it, on up to 256 MiB of cached blocks that no request fitted
+ * (mimalloc 401, jemalloc 406). The age spares a program that frees a block and takes
+ * another soon: offsetting every miss in full made scripts/realprog/churn.c (one block of
+ * 64 KiB-32 MiB at a time, 2000 times) fault 1.33M pages instead of 14.6K.
+ */
+#define HL_GROWTH_MIN_AGE 10 /* ms, as in segment.c */
+static void offset_fresh(struct hl_heap *h, size_t total)
+{
+    size_t gone = hl_huge_give_back(total, HL_GROWTH_MIN_AGE);
+    if (h && gone < total) hl_segment_give_back(h, (uint32_t)((total - gone) >> HL_SLICE_SHIFT));
 }
 
 /*
@@ -166,9 +177,7 @@ void *hl_huge_alloc(size_t n, size_t align, bool zero)
     bool reused = s != NULL;
     if (!s) {
         struct hl_heap *h = hl_tls_heap == &hl_heap_empty ? NULL : hl_tls_heap;
-        size_t gone = hl_huge_give_back(total);
-        if (h && gone < total)
-            hl_segment_give_back(h, (uint32_t)((total - gone) >> HL_SLICE_SHIFT));
+        offset_fresh(h, total);
         s = huge_map(total, off, align);
         bool limited = __atomic_load_n(&hl_opt.space_limited, __ATOMIC_RELAXED);
         if (!s && (limited || hl_opt.commit)) {

@@ -237,10 +237,11 @@ static size_t resident_or_zero(const void *p, size_t n)
 }
 
 /*
- * A huge block that no cached one fits is mapped anew only after as many cached bytes are
- * unmapped (huge.c, hl_huge_give_back): a freed 24 MiB block, cached and resident, must be
- * gone once a 48 MiB block is taken. Before, it stayed for the purge delay, and a program
- * replacing big blocks with other sizes held up to 256 MiB of them on top of its live set.
+ * A huge block that no cached one fits is mapped anew only after as many cached bytes idle
+ * for 10 ms are unmapped (huge.c, offset_fresh): a 24 MiB block, freed 30 ms before and
+ * cached, must be gone once a 48 MiB block is taken. Before, it stayed for the purge delay,
+ * and a program replacing big blocks with other sizes held up to 256 MiB of them on top of
+ * its live set.
  */
 static void test_huge_miss_gives_back_cached_blocks(void)
 {
@@ -251,6 +252,7 @@ static void test_huge_miss_gives_back_cached_blocks(void)
     REQUIRE(a != NULL);
     memset(a, 0x44, n);
     hl_free(a);
+    sleep_ms(30);
     size_t cached = resident_or_zero(a, n);
     unsigned char *b = hl_malloc(48 * MiB);
     REQUIRE(b != NULL);
