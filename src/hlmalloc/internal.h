@@ -211,6 +211,9 @@ HL_HIDDEN void hl_segment_release(struct hl_segment *s);
 HL_HIDDEN uint32_t hl_segment_used(struct hl_segment *s);
 /* Take `n` contiguous free slices of a segment owned by h; the first slice index or -1. */
 HL_HIDDEN struct hl_page *hl_segment_take_slices(struct hl_heap *h, uint32_t n, int *is_zero);
+/* A big block is about to fault `fresh` slices in anew: purge as many resident free slices
+ * of h's segments as have been idle long enough (segment.c, give_back_for_growth). */
+HL_HIDDEN void hl_segment_give_back(struct hl_heap *h, uint32_t fresh);
 /* Return a page's slices to its segment (any thread), marking them dirty. */
 HL_HIDDEN void hl_segment_free_page(struct hl_segment *s, struct hl_page *pg);
 /* The same, purging the slices at once (the old block of a realloc that moved). */
@@ -286,6 +289,9 @@ HL_HIDDEN bool hl_huge_is_cached(const struct hl_segment *s); /* a freed one kep
 /* Unmap cached huge blocks freed purge_delay_ms ago (all when force); true if some remain. */
 HL_HIDDEN bool hl_huge_cache_purge(uint64_t now_ms, bool force);
 HL_HIDDEN size_t hl_huge_cached_bytes(void);
+/* Unmap cached huge blocks freed at least min_age_ms ago, oldest first, until `bytes` are
+ * gone or none is left; the bytes gone (a huge block mapped anew offsets them). */
+HL_HIDDEN size_t hl_huge_give_back(size_t bytes, uint32_t min_age_ms);
 
 /* ---- free (alloc.c) ----------------------------------------------------------------- */
 

@@ -54,24 +54,25 @@ static inline uint8_t *slice_addr(struct hl_segment *s, uint32_t i)
     return (uint8_t *)s + ((size_t)i << HL_SLICE_SHIFT);
 }
 
+/* The first bit of `map` at or after k that equals `set`, or HL_SLICES: whole words at a
+ * time (ctz), not bit by bit. */
+static uint32_t scan_bits(const uint64_t *map, uint32_t k, bool set)
+{
+    while (k < HL_SLICES) {
+        uint64_t w = (set ? map[k >> 6] : ~map[k >> 6]) >> (k & 63);
+        if (w) return k + (uint32_t)__builtin_ctzll(w);
+        k = (k | 63) + 1;
+    }
+    return HL_SLICES;
+}
+
 /* The next run of set bits of `map` at or after *i: [*i, *end). false if there is none. */
 static bool next_run(const uint64_t *map, uint32_t *i, uint32_t *end)
 {
-    uint32_t k = *i;
-    while (k < HL_SLICES) {
-        if ((k & 63) == 0 && map[k >> 6] == 0) {
-            k += 64; /* a whole word with none */
-            continue;
-        }
-        if (bit_test(map, k)) break;
-        k++;
-    }
+    uint32_t k = scan_bits(map, *i, true);
     if (k >= HL_SLICES) return false;
-    uint32_t e = k;
-    while (e < HL_SLICES && bit_test(map, e))
-        e++;
     *i = k;
-    *end = e;
+    *end = scan_bits(map, k, false);
     return true;
 }
 
@@ -263,24 +264,16 @@ void hl_segment_release(struct hl_segment *s)
 static int find_run(const uint64_t *map, uint32_t n, bool best_end)
 {
     int best = -1;
-    uint32_t best_len = UINT32_MAX, run = 0;
-    for (uint32_t i = HL_FIRST_SLICE; i <= HL_SLICES; i++) {
-        if (i < HL_SLICES) {
-            if ((i & 63) == 0 && run == 0 && map[i >> 6] == 0) {
-                i += 63; /* a whole word with none */
-                continue;
-            }
-            if (bit_test(map, i)) {
-                if (++run == n && !best_end) return (int)(i + 1 - n);
-                continue;
-            }
-        }
-        if (best_end && run >= n && run < best_len) {
-            best = (int)(i - n);
+    uint32_t best_len = UINT32_MAX;
+    for (uint32_t i = HL_FIRST_SLICE, end; next_run(map, &i, &end); i = end) {
+        uint32_t run = end - i;
+        if (run < n) continue;
+        if (!best_end) return (int)i;
+        if (run < best_len) {
+            best = (int)(end - n);
             best_len = run;
             if (run == n) break;
         }
-        run = 0;
     }
     return best;
 }
@@ -498,6 +491,11 @@ static void give_back_for_growth(struct hl_heap *h, uint32_t fresh)
         if ((i == 0 || ages[i] < ages[i - 1]) && oldest >= ages[i])
             fresh = purge_aged(h, fresh, ages[i], HL_SLICES, now);
     if (fresh) purge_aged(h, fresh, 0, HL_GROWTH_SHORT_RUN, now);
+}
+
+void hl_segment_give_back(struct hl_heap *h, uint32_t fresh)
+{
+    if (fresh) give_back_for_growth(h, fresh);
 }
 
 static struct hl_page *take_slices(struct hl_heap *h, uint32_t n, int *is_zero, uint32_t *clean,

@@ -222,3 +222,117 @@ const struct workload wl_known_live = {
     .default_ops = 3002,
     .generate = gen_known_live,
 };
+
+/* ------------------------------------------------------------------------------------- */
+/* fifo-lifo                                                                             */
+
+#define FL_MIN 16   /* blocks per batch, log-uniform ... */
+#define FL_MAX 2048 /* ... up to this */
+
+/*
+ * Placement: batches of n same-size blocks (n log-uniform 16-2048, the size uniform
+ * 16-256 B so the executor writes every byte); the first half of the batch is freed in
+ * allocation order, then the second half newest first; repeat. Where the next batch lands,
+ * and in what address order it is handed out, is the allocator's placement policy.
+ */
+static int gen_fifo_lifo(const struct wl_ctx *c)
+{
+    struct opstream *s = c->s;
+    unsigned t = c->thread;
+    uint32_t base = ops_reserve(s, FL_MAX);
+    if (base == UINT32_MAX) return -1;
+    for (uint64_t emitted = 0; emitted + 4 <= c->ops && !s->error;) {
+        uint64_t left = (c->ops - emitted) / 2;
+        uint64_t n = wl_size_loguniform(c->rng, FL_MIN, FL_MAX);
+        if (n > left) n = left;
+        uint64_t size = prng_range(c->rng, 16, 256);
+        for (uint32_t i = 0; i < n; i++)
+            ops_alloc_at(s, t, base + i, size, 0);
+        for (uint32_t i = 0; i < n / 2; i++)
+            ops_free(s, t, base + i);
+        for (uint32_t i = (uint32_t)n; i > n / 2; i--)
+            ops_free(s, t, base + i - 1);
+        emitted += 2 * n;
+    }
+    return s->error ? -1 : 0;
+}
+
+const struct workload wl_fifo_lifo = {
+    .name = "fifo-lifo",
+    .summary = "batches of 16-2048 same-size 16-256 B blocks, half freed FIFO, half LIFO",
+    .category = "micro",
+    .shape = WL_PER_THREAD,
+    .min_threads = 1,
+    .default_ops = 2000000,
+    .generate = gen_fifo_lifo,
+};
+
+/* ------------------------------------------------------------------------------------- */
+/* realloc-grow                                                                          */
+
+#define RG_STRINGS 16 /* strings growing at once */
+
+/*
+ * Strings grown by realloc: 16 strings at a time, each started at 8-64 B with a final length
+ * log-uniform 256 B-64 KiB, grown either in small steps (appends of 1-64 B) or by doubling
+ * (the last step lands on the final length), half and half. Each step grows a random one of
+ * the 16; a string that reaches its length is freed and a new one started in its slot.
+ */
+struct rg_string {
+    uint64_t size, target;
+    int doubling;
+};
+
+static void rg_start(const struct wl_ctx *c, uint32_t obj, struct rg_string *g)
+{
+    g->size = prng_range(c->rng, 8, 64);
+    g->target = wl_size_loguniform(c->rng, 256, 65536);
+    g->doubling = (int)prng_below(c->rng, 2);
+    ops_alloc_at(c->s, c->thread, obj, g->size, 0);
+}
+
+static uint64_t rg_next(struct prng *r, const struct rg_string *g)
+{
+    uint64_t next = g->doubling ? 2 * g->size : g->size + prng_range(r, 1, 64);
+    return next < g->target ? next : g->target;
+}
+
+static int gen_realloc_grow(const struct wl_ctx *c)
+{
+    struct opstream *s = c->s;
+    unsigned t = c->thread;
+    uint32_t n = RG_STRINGS;
+    if (n > c->ops / 2) n = c->ops >= 2 ? (uint32_t)(c->ops / 2) : 1;
+    uint32_t base = ops_reserve(s, n);
+    if (base == UINT32_MAX) return -1;
+    struct rg_string g[RG_STRINGS];
+    uint64_t emitted = 0;
+    for (uint32_t i = 0; i < n; i++, emitted++)
+        rg_start(c, base + i, &g[i]);
+    /* Room for this step (a free and an alloc at most) and the final frees. */
+    while (emitted + 2 + n <= c->ops && !s->error) {
+        uint32_t i = (uint32_t)prng_below(c->rng, n);
+        if (g[i].size >= g[i].target) {
+            ops_free(s, t, base + i);
+            rg_start(c, base + i, &g[i]);
+            emitted += 2;
+        } else {
+            g[i].size = rg_next(c->rng, &g[i]);
+            ops_realloc(s, t, base + i, g[i].size);
+            emitted++;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        ops_free(s, t, base + i);
+    return s->error ? -1 : 0;
+}
+
+const struct workload wl_realloc_grow = {
+    .name = "realloc-grow",
+    .summary = "16 strings grown by realloc to 256 B-64 KiB, in 1-64 B steps or by doubling",
+    .category = "micro",
+    .shape = WL_PER_THREAD,
+    .min_threads = 1,
+    .default_ops = 1000000,
+    .generate = gen_realloc_grow,
+};

@@ -4,18 +4,40 @@
 #include "util/diag.h"
 #include "workload/workload.h"
 
-/* Defined one per workload in size.c, micro.c, app.c, threads.c. */
-extern const struct workload wl_small, wl_medium, wl_large, wl_mixed, wl_churn, wl_fragmentation,
-        wl_webserver, wl_kvstore, wl_json_tree, wl_redis_cache, wl_nginx_requests, wl_python_repl,
-        wl_adversarial, wl_single_size, wl_bulk, wl_reverse_free, wl_random_stress, wl_known_live,
-        wl_thread_local, wl_producer_consumer, wl_shared_pool, wl_thread_churn;
+/* Defined one per workload in size.c, fragmentation.c, micro.c, app.c, threads.c. */
+extern const struct workload wl_small, wl_medium, wl_large, wl_large_live, wl_mixed, wl_churn,
+        wl_fragmentation, wl_webserver, wl_kvstore, wl_json_tree, wl_redis_cache, wl_nginx_requests,
+        wl_python_repl, wl_adversarial, wl_single_size, wl_bulk, wl_reverse_free, wl_random_stress,
+        wl_known_live, wl_fifo_lifo, wl_realloc_grow, wl_thread_local, wl_producer_consumer,
+        wl_shared_pool, wl_thread_churn, wl_server;
 
 const struct workload *const workload_list[] = {
-    &wl_small,          &wl_medium,        &wl_large,       &wl_mixed,        &wl_churn,
-    &wl_fragmentation,  &wl_webserver,     &wl_kvstore,     &wl_json_tree,    &wl_redis_cache,
-    &wl_nginx_requests, &wl_python_repl,   &wl_adversarial, &wl_single_size,  &wl_bulk,
-    &wl_reverse_free,   &wl_random_stress, &wl_known_live,  &wl_thread_local, &wl_producer_consumer,
-    &wl_shared_pool,    &wl_thread_churn,
+    &wl_small,
+    &wl_medium,
+    &wl_large,
+    &wl_large_live,
+    &wl_mixed,
+    &wl_churn,
+    &wl_fragmentation,
+    &wl_webserver,
+    &wl_kvstore,
+    &wl_json_tree,
+    &wl_redis_cache,
+    &wl_nginx_requests,
+    &wl_python_repl,
+    &wl_adversarial,
+    &wl_single_size,
+    &wl_bulk,
+    &wl_reverse_free,
+    &wl_random_stress,
+    &wl_known_live,
+    &wl_fifo_lifo,
+    &wl_realloc_grow,
+    &wl_thread_local,
+    &wl_producer_consumer,
+    &wl_shared_pool,
+    &wl_thread_churn,
+    &wl_server,
 };
 const size_t workload_count = sizeof(workload_list) / sizeof(workload_list[0]);
 

@@ -1,5 +1,5 @@
 /*
- * workload/size.c: the size-regime workloads: small, medium, large, mixed, churn.
+ * workload/size.c: the size-regime workloads: small, medium, large, large-live, mixed, churn.
  * Each is WL_PER_THREAD: every thread runs its own instance with its own seed.
  */
 #include "util/osmem.h"
@@ -94,6 +94,28 @@ const struct workload wl_large = {
     .min_threads = 1,
     .default_ops = 160,
     .generate = gen_large,
+};
+
+static uint64_t draw_large_live(struct prng *r)
+{
+    return wl_size_loguniform(r, (uint64_t)1 << 20, (uint64_t)32 << 20);
+}
+
+/* Many multi-MiB blocks live at once, each replaced at random: the shape where a large-block
+ * policy decides whether freed blocks are reused, kept mapped or returned (and refaulted). */
+static int gen_large_live(const struct wl_ctx *c)
+{
+    return steady(c, 32, draw_large_live);
+}
+
+const struct workload wl_large_live = {
+    .name = "large-live",
+    .summary = "32 live log-uniform 1-32 MiB blocks, a random one replaced each step",
+    .category = "size",
+    .shape = WL_PER_THREAD,
+    .min_threads = 1,
+    .default_ops = 400,
+    .generate = gen_large_live,
 };
 
 static uint64_t draw_mixed(struct prng *r)

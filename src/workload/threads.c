@@ -1,9 +1,9 @@
 /*
  * workload/threads.c: multithreaded patterns: thread-local, producer-consumer, shared-pool,
- * thread-churn.
+ * thread-churn, server.
  *
  * thread-local is WL_PER_THREAD (no object crosses threads). producer-consumer,
- * shared-pool and thread-churn are WL_SHARED: one call emits every thread's ops in one
+ * shared-pool, thread-churn and server are WL_SHARED: one call emits every thread's ops in one
  * global order, on fixed ids from ops_reserve(), and executors honour each op's seq, so an
  * op that needs another thread's earlier op on the same object waits for it (workload.h).
  * The emission order is chosen so that such waits are rare and short.
@@ -175,25 +175,30 @@ const struct workload wl_shared_pool = {
 };
 
 /* ------------------------------------------------------------------------------------- */
-/* thread-churn                                                                          */
+/* thread-churn and server: puts into a shared table                                    */
 
-#define TC_SLOTS 4096
-#define TC_COOL  1024 /* slots out of the draw after a put: seq waits stay rare */
-#define TC_PUTS  2    /* puts per visit (one short thread of the pattern) */
+/* How a run of puts is shaped. */
+struct put_shape {
+    uint32_t slots;  /* fixed ids in the shared table */
+    uint32_t cool;   /* slots out of the draw after a put: seq waits stay rare */
+    unsigned visit;  /* puts per visit by threads in turn; 0 = a random thread per put */
+    uint64_t lo, hi; /* object sizes */
+    int loguniform;  /* sizes log-uniform in [lo, hi], else uniform */
+};
 
 /*
- * The thread-churn pattern of hlmalloc issue 17 on the harness's threads: short "visits"
- * of TC_PUTS puts each, by the threads in turn; a put frees the object in a random slot of
- * a shared table (usually another thread's) and puts a new 64-512 B object there. The
- * harness's threads live for the whole run, so this is the allocation pattern of a thread
- * per request without the thread exits themselves (tests/hlmalloc/churn.c has those).
+ * Puts: each picks a random eligible slot, frees the object there if there is one (usually
+ * another thread's, a cross-thread free) and allocates a new one in it, on the putting
+ * thread. The putting thread is the visiting one (threads in turn, `visit` puts each) or a
+ * random one. A slot just used waits in a FIFO of `cool` slots before it can be drawn again.
+ * At the end the live objects are freed by random threads.
  */
-static int gen_thread_churn(const struct wl_ctx *c)
+static int gen_puts(const struct wl_ctx *c, const struct put_shape *sh)
 {
     struct opstream *s = c->s;
     struct prng *r = c->rng;
     uint64_t total = (uint64_t)c->threads * c->ops;
-    uint32_t n = TC_SLOTS, cool = TC_COOL, nelig = n - cool, head = 0;
+    uint32_t n = sh->slots, cool = sh->cool, nelig = n - cool, head = 0;
     uint32_t base = ops_reserve(s, n);
     uint32_t *slot = osmem_alloc((size_t)n * sizeof(uint32_t)); /* eligible, then FIFO */
     if (base == UINT32_MAX || !slot) {
@@ -203,31 +208,26 @@ static int gen_thread_churn(const struct wl_ctx *c)
     uint32_t *fifo = slot + nelig;
     for (uint32_t i = 0; i < n; i++)
         slot[i] = base + i;
-    uint64_t emitted = 0, live = 0, visit = 0;
-    while (!s->error) {
-        unsigned t = (unsigned)(visit++ % c->threads);
-        int done = 0;
-        for (int k = 0; k < TC_PUTS && !done; k++) {
-            uint32_t i = (uint32_t)prng_below(r, nelig);
-            uint32_t obj = slot[i];
-            /* Room for this put and for freeing what is live at the end. */
-            if (emitted + live + 3 > total) {
-                done = 1;
-                break;
-            }
-            if (ops_is_live(s, obj)) {
-                ops_free(s, t, obj);
-                emitted++;
-                live--;
-            }
-            ops_alloc_at(s, t, obj, prng_range(r, 64, 512), 0);
+    uint64_t emitted = 0, live = 0, put = 0;
+    /* Room for this put and for freeing what is live at the end. */
+    while (!s->error && emitted + live + 3 <= total) {
+        unsigned t = sh->visit ? (unsigned)(put++ / sh->visit % c->threads)
+                               : (unsigned)prng_below(r, c->threads);
+        uint32_t i = (uint32_t)prng_below(r, nelig);
+        uint32_t obj = slot[i];
+        if (ops_is_live(s, obj)) {
+            ops_free(s, t, obj);
             emitted++;
-            live++;
-            slot[i] = fifo[head];
-            fifo[head] = obj;
-            head = head + 1 == cool ? 0 : head + 1;
+            live--;
         }
-        if (done) break;
+        uint64_t size = sh->loguniform ? wl_size_loguniform(r, sh->lo, sh->hi)
+                                       : prng_range(r, sh->lo, sh->hi);
+        ops_alloc_at(s, t, obj, size, 0);
+        emitted++;
+        live++;
+        slot[i] = fifo[head];
+        fifo[head] = obj;
+        head = head + 1 == cool ? 0 : head + 1;
     }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t obj = i < nelig ? slot[i] : fifo[(head + i - nelig) % cool];
@@ -235,6 +235,18 @@ static int gen_thread_churn(const struct wl_ctx *c)
     }
     osmem_free(slot, (size_t)n * sizeof(uint32_t));
     return s->error ? -1 : 0;
+}
+
+/*
+ * The thread-churn pattern of hlmalloc issue 17 on the harness's threads: short "visits"
+ * of 2 puts each, by the threads in turn, of 64-512 B objects into a table of 4096 slots.
+ * The harness's threads live for the whole run, so this is the allocation pattern of a thread
+ * per request without the thread exits themselves (tests/hlmalloc/churn.c has those).
+ */
+static int gen_thread_churn(const struct wl_ctx *c)
+{
+    static const struct put_shape sh = { 4096, 1024, 2, 64, 512, 0 };
+    return gen_puts(c, &sh);
 }
 
 const struct workload wl_thread_churn = {
@@ -245,4 +257,25 @@ const struct workload wl_thread_churn = {
     .min_threads = 1,
     .default_ops = 400000,
     .generate = gen_thread_churn,
+};
+
+/*
+ * A many-thread server's shared state: each put, by a random thread, replaces a random slot
+ * of a table of 8192 with a block of log-uniform 16 B-16 KiB, freeing the block another
+ * thread (with T threads, a fraction (T-1)/T of the time) allocated.
+ */
+static int gen_server(const struct wl_ctx *c)
+{
+    static const struct put_shape sh = { 8192, 2048, 0, 16, 16384, 1 };
+    return gen_puts(c, &sh);
+}
+
+const struct workload wl_server = {
+    .name = "server",
+    .summary = "random threads replace random slots of 8192 with 16 B-16 KiB blocks",
+    .category = "threads",
+    .shape = WL_SHARED,
+    .min_threads = 1,
+    .default_ops = 600000,
+    .generate = gen_server,
 };

@@ -44,9 +44,10 @@ check "run of a missing program exits 1" [ $rc -eq 1 ]
 check "run of a missing program says so" grep -q "^heaplab: cannot execute" "$TMP/err"
 
 out=$("$HEAPLAB" list workloads)
-for w in small medium large mixed churn fragmentation webserver kvstore json-tree redis-cache \
-         nginx-requests python-repl adversarial single-size bulk reverse-free random-stress \
-         known-live thread-local producer-consumer shared-pool; do
+for w in small medium large large-live mixed churn fragmentation webserver kvstore json-tree \
+         redis-cache nginx-requests python-repl adversarial single-size bulk reverse-free \
+         random-stress known-live fifo-lifo realloc-grow thread-local producer-consumer \
+         shared-pool thread-churn server; do
     check "list shows $w" grep -q "^$w " <<<"$out"
 done
 out=$("$HEAPLAB" list allocators)

@@ -229,6 +229,108 @@ static void test_growth_gives_back_runs_past_min_age(void)
     SKIP_IF(!timed && check_cur_failed == 0, "the timing was off");
 }
 
+/* Pages of [p, p + n) still resident; 0 when the range is no longer mapped. */
+static size_t resident_or_zero(const void *p, size_t n)
+{
+    size_t r = resident_pages(p, n);
+    return r == SIZE_MAX ? 0 : r;
+}
+
+/*
+ * A huge block that no cached one fits is mapped anew only after as many cached bytes idle
+ * for 10 ms are unmapped (huge.c, offset_fresh): a 24 MiB block, freed 30 ms before and
+ * cached, must be gone once a 48 MiB block is taken. Before, it stayed for the purge delay,
+ * and a program replacing big blocks with other sizes held up to 256 MiB of them on top of
+ * its live set.
+ */
+static void test_huge_miss_gives_back_cached_blocks(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "the huge cache is hlmalloc's");
+    hl_collect(); /* an empty cache */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 24 * MiB;
+    unsigned char *a = hl_malloc(n);
+    REQUIRE(a != NULL);
+    memset(a, 0x44, n);
+    hl_free(a);
+    sleep_ms(30);
+    size_t cached = resident_or_zero(a, n);
+    unsigned char *b = hl_malloc(48 * MiB);
+    REQUIRE(b != NULL);
+    size_t left = b == a ? 0 : resident_or_zero(a, n); /* untouched b: nothing resident */
+    if (cached != n / page || left != 0) {
+        fprintf(stderr,
+                "  freed 24 MiB block: %zu pages resident in the cache (%zu expected), "
+                "%zu after a 48 MiB miss (0 expected)\n",
+                cached, n / page, left);
+        CHECK(cached == n / page);
+        CHECK(left == 0);
+    }
+    hl_free(b);
+    hl_collect();
+}
+
+/*
+ * A cached mapping reused for a smaller block (by up to a quarter) gives back the pages past
+ * the block's end: 24 MiB freed, 20 MiB taken from it, the last 4 MiB no longer resident.
+ */
+static void test_huge_reuse_gives_back_the_tail(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "the huge cache is hlmalloc's");
+    hl_collect();
+    size_t n = 24 * MiB, m = 20 * MiB;
+    unsigned char *a = hl_malloc(n);
+    REQUIRE(a != NULL);
+    memset(a, 0x55, n);
+    hl_free(a);
+    unsigned char *b = hl_malloc(m);
+    REQUIRE(b != NULL);
+    if (b == a) {
+        size_t tail = resident_or_zero(a + m + 64 * 1024, n - m - 64 * 1024);
+        if (tail != 0) fprintf(stderr, "  %zu tail pages resident (0 expected)\n", tail);
+        CHECK(tail == 0);
+    } else {
+        fprintf(stderr, "  the cached block was not reused (%p, %p)\n", (void *)a, (void *)b);
+        CHECK(b == a);
+    }
+    hl_free(b);
+    hl_collect();
+}
+
+/*
+ * A huge block mapped anew also offsets the heap's resident free slices, as a large block's
+ * fresh slices do: an 8 MiB large block freed 30 ms before (past the 10 ms minimum age)
+ * must be purged when a 40 MiB huge block is taken with the cache empty.
+ */
+static void test_huge_miss_gives_back_free_slices(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "the purge policy is hlmalloc's");
+    const char *env = getenv("HLMALLOC_PURGE_DELAY");
+    SKIP_IF((env ? atof(env) : 400) < 200, "needs a purge delay of at least 200 ms");
+    hl_collect();
+    size_t n = 8 * MiB;
+    unsigned char *x = hl_malloc(n), *pin = hl_malloc(MiB);
+    REQUIRE(x != NULL && pin != NULL);
+    memset(x, 0x66, n);
+    memset(pin, 0x77, MiB);
+    hl_free(x);
+    sleep_ms(30);
+    size_t before = resident_or_zero(x, n);
+    unsigned char *h = hl_malloc(40 * MiB);
+    REQUIRE(h != NULL);
+    size_t after = resident_or_zero(x, n);
+    if (before == 0 || after != 0) {
+        fprintf(stderr,
+                "  freed 8 MiB large block: %zu pages resident, %zu after a 40 MiB "
+                "huge block (0 expected)\n",
+                before, after);
+        CHECK(before != 0);
+        CHECK(after == 0);
+    }
+    hl_free(h);
+    hl_free(pin);
+    hl_collect();
+}
+
 /* hl_stats' dirty_bytes: freed slices waiting for the delay, none once hl_collect ran. */
 static void test_stats_count_dirty_bytes(void)
 {
@@ -264,5 +366,8 @@ int main(void)
     RUN_TEST(test_growth_keeps_young_long_runs);
     RUN_TEST(test_growth_gives_back_runs_past_min_age);
     RUN_TEST(test_stats_count_dirty_bytes);
+    RUN_TEST(test_huge_miss_gives_back_cached_blocks);
+    RUN_TEST(test_huge_reuse_gives_back_the_tail);
+    RUN_TEST(test_huge_miss_gives_back_free_slices);
     return check_report();
 }

@@ -286,7 +286,7 @@ static int same_stream(const struct opstream *a, const struct opstream *b)
 
 static void test_workloads_registry_names_are_unique_and_found(void)
 {
-    CHECK_EQ_U64(workload_count, 22);
+    CHECK_EQ_U64(workload_count, 26);
     for (size_t i = 0; i < workload_count; i++) {
         const struct workload *w = workload_list[i];
         CHECK_WL(workload_find(w->name) == w, w, 0);
@@ -597,6 +597,135 @@ static void test_workloads_shared_pool_shares_objects_evenly(void)
     opstream_destroy(&s);
 }
 
+/* large-live: 32 blocks of 1-32 MiB live at once; each free is followed by the new block. */
+static void test_workloads_large_live_replaces_multi_mib_blocks(void)
+{
+    const struct workload *w = workload_find("large-live");
+    REQUIRE(w != NULL);
+    struct opstream s;
+    REQUIRE(build(w, 1, TEST_SEED, 800, &s) == 0);
+    const struct op_seq *q = &s.th[0];
+    uint32_t live = 0, peak = 0, replaced = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        const struct op *o = &q->ops[i];
+        if (o->kind == OP_ALLOC) {
+            CHECK(o->size >= (1u << 20) && o->size <= (32u << 20));
+            if (++live > peak) peak = live;
+        } else {
+            REQUIRE(o->kind == OP_FREE);
+            live--;
+            if (i + 1 < q->n && q->ops[i + 1].kind == OP_ALLOC && q->ops[i + 1].obj == o->obj)
+                replaced++;
+        }
+    }
+    CHECK_EQ_U64(peak, 32);
+    CHECK(replaced >= 300);
+    CHECK(s.peak_live_bytes >= 64u << 20);
+    opstream_destroy(&s);
+}
+
+/*
+ * fifo-lifo: batches of n same-size 16-256 B blocks, n in 16..2048 (the last may be cut
+ * short); the first n/2 freed in allocation order, then the rest newest first.
+ */
+static void test_workloads_fifo_lifo_frees_half_fifo_half_lifo(void)
+{
+    const struct workload *w = workload_find("fifo-lifo");
+    REQUIRE(w != NULL);
+    struct opstream s;
+    REQUIRE(build(w, 1, TEST_SEED, TEST_OPS, &s) == 0);
+    const struct op_seq *q = &s.th[0];
+    uint32_t batches = 0, big = 0, small = 0;
+    for (size_t i = 0; i < q->n && !check_cur_failed;) {
+        size_t n = 0;
+        uint32_t base = q->ops[i].obj;
+        while (i + n < q->n && q->ops[i + n].kind == OP_ALLOC) {
+            CHECK(q->ops[i + n].size == q->ops[i].size && q->ops[i + n].obj == base + n);
+            n++;
+        }
+        REQUIRE(n > 0 && i + 2 * n <= q->n);
+        CHECK(q->ops[i].size >= 16 && q->ops[i].size <= 256);
+        CHECK(n <= 2048);
+        for (size_t k = 0; k < n; k++) {
+            const struct op *f = &q->ops[i + n + k];
+            size_t want = k < n / 2 ? k : n - 1 - (k - n / 2);
+            CHECK(f->kind == OP_FREE && f->obj == base + want);
+        }
+        batches++;
+        big += n >= 1000;
+        small += n < 100;
+        i += 2 * n;
+    }
+    CHECK(batches >= 10 && big > 0 && small > 0);
+    opstream_destroy(&s);
+}
+
+/*
+ * realloc-grow: reallocs only grow a string, by 1-64 B or by doubling (or onto its final
+ * length); both kinds occur, and finished strings are 256 B-64 KiB.
+ */
+static void test_workloads_realloc_grow_small_and_doubling_steps(void)
+{
+    const struct workload *w = workload_find("realloc-grow");
+    REQUIRE(w != NULL);
+    struct opstream s;
+    REQUIRE(build(w, 1, TEST_SEED, TEST_OPS, &s) == 0);
+    uint64_t *size = calloc(s.obj_count, sizeof(*size));
+    REQUIRE(size != NULL);
+    const struct op_seq *q = &s.th[0];
+    uint64_t steps = 0, doubles = 0, finished = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        const struct op *o = &q->ops[i];
+        if (o->kind == OP_ALLOC) {
+            CHECK(o->size >= 8 && o->size <= 64);
+        } else if (o->kind == OP_REALLOC) {
+            uint64_t old = size[o->obj];
+            CHECK(o->size > old);
+            steps += o->size - old <= 64;
+            doubles += o->size == 2 * old;
+            CHECK(o->size - old <= 64 || o->size <= 2 * old);
+        } else if (o->kind == OP_FREE && i + 1 < q->n && q->ops[i + 1].obj == o->obj) {
+            CHECK(size[o->obj] >= 256 && size[o->obj] <= 65536); /* finished, restarted */
+            finished++;
+        }
+        size[o->obj] = o->kind == OP_FREE ? 0 : o->size;
+    }
+    CHECK(s.n_realloc >= 9 * s.n_alloc); /* mostly reallocs */
+    CHECK(steps * 10 > s.n_realloc * 5 && doubles > 100 && finished > 20);
+    free(size);
+    opstream_destroy(&s);
+}
+
+/* server: puts replace a slot's block with a 16 B-16 KiB one, freeing other threads' blocks. */
+static void test_workloads_server_replaces_other_threads_blocks(void)
+{
+    const struct workload *w = workload_find("server");
+    REQUIRE(w != NULL);
+    unsigned threads = 4;
+    struct opstream s;
+    REQUIRE(build(w, threads, TEST_SEED, TEST_OPS, &s) == 0);
+    struct replay r;
+    REQUIRE(shadow_replay(&s, &r) == 0);
+    CHECK(r.frees_cross * 10 > r.n_free * 6 && r.frees_cross * 10 < r.n_free * 9);
+    uint64_t over_4k = 0, replaced = 0;
+    for (unsigned t = 0; t < threads; t++) {
+        const struct op_seq *q = &s.th[t];
+        for (size_t i = 0; i < q->n; i++) {
+            const struct op *o = &q->ops[i];
+            if (o->kind == OP_ALLOC) {
+                CHECK(o->size >= 16 && o->size <= 16384);
+                over_4k += o->size > 4096;
+            }
+            if (o->kind == OP_FREE && i + 1 < q->n && q->ops[i + 1].kind == OP_ALLOC
+                && q->ops[i + 1].obj == o->obj)
+                replaced++;
+        }
+    }
+    CHECK(over_4k * 10 > r.n_alloc * 2);
+    CHECK(replaced * 10 > r.n_free * 7); /* a free is the first half of a put */
+    opstream_destroy(&s);
+}
+
 static void test_workloads_python_repl_mostly_16_to_96_bytes(void)
 {
     const struct workload *w = workload_find("python-repl");
@@ -716,6 +845,10 @@ int main(void)
     RUN_TEST(test_workloads_per_thread_thread0_same_at_any_thread_count);
     RUN_TEST(test_workloads_fragmentation_refill_bands_fit_their_holes);
     RUN_TEST(test_workloads_known_live_frees_the_odd_blocks);
+    RUN_TEST(test_workloads_large_live_replaces_multi_mib_blocks);
+    RUN_TEST(test_workloads_fifo_lifo_frees_half_fifo_half_lifo);
+    RUN_TEST(test_workloads_realloc_grow_small_and_doubling_steps);
+    RUN_TEST(test_workloads_server_replaces_other_threads_blocks);
     RUN_TEST(test_workloads_peak_live_per_thread_peaks_apart);
     RUN_TEST(test_workloads_peak_live_cross_thread_emission_order);
     RUN_TEST(test_workloads_producer_consumer_frees_on_other_thread);
