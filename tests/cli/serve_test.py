@@ -7,6 +7,7 @@ A WebSocket client (wsclient.py, standard library only) against `heaplab serve -
     writes for the same race, its metrics are the tick file's, its leaderboard the end
     line's (timing columns aside); seek rebuilds exact maps; the export is the same race;
   - a client that starts a race and never reads does not block a second client's ticks;
+  - pause then resume, as the page does it, goes on to the end (no stale `state`);
   - malformed messages get error frames and the socket stays open; a fifth race is refused;
   - an uploaded trace races; `--ticks FILE` plays the file; SIGTERM/SIGINT exit 143/130.
 Prints one line per failed check and "N passed, N failed"; exits 1 on any failure."""
@@ -340,6 +341,48 @@ def test_controls(port):
     ws.close()
 
 
+def test_pause_resume(port):
+    """Pause and resume as the page does: its button sends `resume` only when the last
+    `state` says paused. A tick frame held back by the rate limit once went out after the
+    pause's state, with the state of its own (running) moment: the page then sent `pause`
+    again and the race stalled. Several cycles at 30 ticks/s, where ticks are held back."""
+    ws = WebSocket(port)
+    maps = Maps()
+    ws.send({"type": "start", "workload": "nginx-requests", "seed": 3, "ops": 60000,
+             "tick_every": 300, "tps": 30})
+    race = wait_for(ws, lambda m: m["type"] == "race", maps=maps)
+    stale, stalled = [], []
+    for cycle in range(6):
+        log = []
+        wait_for(ws, lambda m: m["type"] == "tick", maps=maps)
+        time.sleep(0.03 + 0.004 * cycle)  # the next tick is due, its frame held back
+        ws.send({"type": "pause"})
+        wait_for(ws, lambda m: m["type"] == "state" and m["paused"], maps=maps)
+        log = drain(ws, maps, 0.3)
+        states = [m for m in log if m["type"] == "state"]
+        if any(not m["paused"] for m in states):
+            stale.append(cycle)
+        if states and not states[-1]["paused"]:
+            ws.send({"type": "pause"})  # what the page's button says now
+        else:
+            ws.send({"type": "resume"})
+        ws.sock.settimeout(3)  # civetweb pings a quiet socket: recv alone would wait forever
+        try:
+            wait_for(ws, lambda m: m["type"] == "state" and not m["paused"], maps=maps, timeout=3)
+            wait_for(ws, lambda m: m["type"] == "tick", maps=maps, timeout=5)
+        except (TimeoutError, socket.timeout):
+            stalled.append(cycle)
+            break
+        finally:
+            ws.sock.settimeout(30)
+    check("after a pause no state says running", not stale, f"cycles {stale}")
+    check("resume goes on after every pause", not stalled, f"stalled at cycle {stalled}")
+    if not stalled:
+        end = wait_for(ws, lambda m: m["type"] == "end", maps=maps, timeout=60)
+        check("the paused and resumed race ends", end["session"] == race["session"])
+    ws.close()
+
+
 def test_stalled_client(port):
     # A: a tiny receive buffer, starts a race that sends a lot, and stops reading.
     race_a = {"type": "start", "workload": "nginx-requests", "ops": 200000, "tick_every": 500,
@@ -497,6 +540,7 @@ def main():
         timed("test_http", test_http, port)
         timed("test_race_equals_tick_file", test_race_equals_tick_file, port, ticks_path)
         timed("test_controls", test_controls, port)
+        timed("test_pause_resume", test_pause_resume, port)
         timed("test_upload", test_upload, port, trace_path)
         timed("test_sessions_max", test_sessions_max, port)
         timed("test_stalled_client", test_stalled_client, port)

@@ -1,7 +1,8 @@
 // web/test/live.mjs: the viewer against the real `heaplab serve --port 0` (not the fake):
 // a race started from a URL with run=1 is drawn in all six arenas from raw, delta and fill
 // maps, the final leaderboard has the six lab allocators the end
-// frame names, no console errors; SIGINT stops the server with exit 130. Screenshot:
+// frame names, pause then resume goes on (it once stalled), no console errors; SIGINT stops
+// the server with exit 130. Screenshot:
 // OUT/web-live.png. Counts and states only: no timing is asserted.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -40,6 +41,14 @@ c.ok('every arena but bump shows used cells', u.slice(1).every((n) => n > 0), u)
 c.ok('kind maps arrive raw, then as delta or fill', enc[0] >= 6 && enc[1] + enc[3] > 0, enc);
 c.ok('the page asked for fill maps and decodes them', enc[3] > 0, enc);
 await page.screenshot({ path: join(a.out, 'web-live.png'), fullPage: true });
+
+// Pause, then resume: the ticks go on and the race ends (it once stalled here).
+await page.click('#pause');
+c.ok('pause: the button offers Resume', await until(async () => (await page.textContent('#pause')) === 'Resume', 10000));
+const tp = await shownTick();
+await page.click('#pause');
+c.ok('resume: the button offers Pause', await until(async () => (await page.textContent('#pause')) === 'Pause', 10000));
+c.ok('resume: ticks go on', await until(async () => (await shownTick()) > tp + 5, 30000), { paused_at: tp, now: await shownTick() });
 
 const end = await until(() => json.find((m) => m.type === 'end'), 120000);
 if (!end) console.error('frames seen:', [...new Set(json.map((m) => m.type))].join(' '), 'tick', await shownTick());
