@@ -8,6 +8,7 @@ A WebSocket client (wsclient.py, standard library only) against `heaplab serve -
     line's (timing columns aside); seek rebuilds exact maps; the export is the same race;
   - a client that starts a race and never reads does not block a second client's ticks;
   - pause then resume, as the page does it, goes on to the end (no stale `state`);
+  - a seeked tick gets the overlay maps it had live; a cell answer is about the tick named;
   - malformed messages get error frames and the socket stays open; a fifth race is refused;
   - an uploaded trace races; `--ticks FILE` plays the file; SIGTERM/SIGINT exit 143/130.
 Prints one line per failed check and "N passed, N failed"; exits 1 on any failure."""
@@ -285,6 +286,11 @@ def test_controls(port):
     ws.send_frame(2, b"\x01\x02")
     m = wait_for(ws, lambda m: m["type"] == "error")
     check("a binary message is an error", "text" in m["message"])
+    # Over limits.message_bytes: refused after civetweb read it whole (docs/serve.md says
+    # why it cannot be refused sooner); the socket stays open.
+    ws.send('{"type":"pause","pad":"' + "a" * (100 << 10) + '"}')
+    m = wait_for(ws, lambda m: m["type"] == "error")
+    check("a message over 64 KiB is an error", "65536" in m["message"], m["message"])
     ws.send({"type": "start", "workload": "adversarial", "ops": 20000, "tick_every": 200, "tps": 20})
     race = wait_for(ws, lambda m: m["type"] == "race", maps=maps)
     ws.send({"type": "overlay", "mode": "class"})
@@ -380,6 +386,68 @@ def test_pause_resume(port):
     if not stalled:
         end = wait_for(ws, lambda m: m["type"] == "end", maps=maps, timeout=60)
         check("the paused and resumed race ends", end["session"] == race["session"])
+    ws.close()
+
+
+def test_seek_details(port):
+    """A tick shown from the ring (seek) gets the overlay maps it had live, and a cell
+    question naming that tick is answered about it, block included."""
+    ws = WebSocket(port)
+    maps = Maps()
+    ws.send({"type": "start", "workload": "adversarial", "ops": 20000, "tick_every": 200, "tps": 20})
+    race = wait_for(ws, lambda m: m["type"] == "race", maps=maps)
+    ws.send({"type": "overlay", "mode": "class"})
+    wait_for(ws, lambda m: m["type"] == "state" and m["overlay"] == "class", maps=maps)
+    live = {}  # tick -> {lane: overlay map} as sent live
+
+    def keep(m):
+        return m["type"] == "tick" and m["tick"] >= 12
+
+    end = time.time() + 60
+    while time.time() < end:
+        op, payload = ws.recv()
+        if op == 2:
+            ftype, lane, _, tick, _ = maps.feed(payload)
+            if ftype == 2:
+                live.setdefault(tick, {})[lane] = maps.overlay[lane]
+        elif keep(json.loads(payload)):
+            break
+    ws.send({"type": "pause"})
+    wait_for(ws, lambda m: m["type"] == "state" and m["paused"], maps=maps)
+    whole = [t for t, lanes in live.items() if len(lanes) == 6 and 2 <= t <= 10]
+    check("live overlay maps for a whole tick", bool(whole), sorted(live))
+    if not whole:
+        ws.close()
+        return
+    t = whole[len(whole) // 2]
+    seen = {}
+    ws.send({"type": "seek", "tick": t})
+    while len(seen) < 6:
+        ws.sock.settimeout(3)
+        try:
+            op, payload = ws.recv()
+        except (TimeoutError, socket.timeout):
+            break
+        finally:
+            ws.sock.settimeout(30)
+        if op == 2:
+            ftype, lane, _, tick, _ = maps.feed(payload)
+            if ftype == 2 and tick == t:
+                seen[lane] = maps.overlay[lane]
+    check("a seeked tick gets overlay maps for every lane", len(seen) == 6, sorted(seen))
+    check("they are the maps it had live", all(seen.get(k) == live[t][k] for k in range(6)))
+    kind1 = maps.kind[1]  # tick t's, decoded from the ring
+    used = [i for i in range(race["cells"]) if (kind1[i >> 2] >> ((i & 3) * 2)) & 3 == 1]
+    cell = used[len(used) // 2] if used else 0
+    ws.send({"type": "cell", "lane": 1, "cell": cell, "tick": t})
+    m = wait_for(ws, lambda m: m["type"] in ("cell", "error"), maps=maps)
+    check("a cell answer describes the tick it names", m.get("tick") == t and m.get("kind") == 1
+          and m.get("held") == "blocks" and "block" in m, str(m))
+    blk = m.get("block", {})
+    check("its block was live at that tick", blk.get("op", 1 << 40) < t * 200, str(blk))
+    ws.send({"type": "cell", "lane": 1, "cell": cell})
+    m = wait_for(ws, lambda m: m["type"] in ("cell", "error"), maps=maps)
+    check("a cell question without a tick is about the tick shown", m.get("tick") == t, str(m))
     ws.close()
 
 
@@ -541,6 +609,7 @@ def main():
         timed("test_race_equals_tick_file", test_race_equals_tick_file, port, ticks_path)
         timed("test_controls", test_controls, port)
         timed("test_pause_resume", test_pause_resume, port)
+        timed("test_seek_details", test_seek_details, port)
         timed("test_upload", test_upload, port, trace_path)
         timed("test_sessions_max", test_sessions_max, port)
         timed("test_stalled_client", test_stalled_client, port)
