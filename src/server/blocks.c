@@ -10,12 +10,6 @@
 #include "race/race.h"
 #include "server/frame.h"
 
-static int by_offset(const void *a, const void *b)
-{
-    const struct blk *x = a, *y = b;
-    return (x->off > y->off) - (x->off < y->off);
-}
-
 static int reserve_words(uint32_t **buf, size_t *cap, size_t words)
 {
     if (*cap >= words * sizeof **buf) return 0;
@@ -44,15 +38,13 @@ size_t blocks_capture(const struct race *r, uint32_t **buf, size_t *cap)
             b[n].born = (uint32_t)l->born[obj];
             n++;
         }
-        qsort(b, n, sizeof *b, by_offset);
         *count = n;
         at += 1 + 4 * (size_t)n;
     }
     return at * sizeof **buf;
 }
 
-int blocks_lane(const uint32_t *list, size_t len, uint32_t lane, const struct blk **b,
-                uint32_t *n)
+int blocks_lane(const uint32_t *list, size_t len, uint32_t lane, const struct blk **b, uint32_t *n)
 {
     size_t words = len / sizeof *list, at = 0;
     for (uint32_t k = 0;; k++) {
@@ -80,15 +72,21 @@ static unsigned age_value(uint64_t since)
 }
 
 void blocks_overlay(const struct blk *b, uint32_t n, const uint8_t *kinds, uint32_t cells,
-                    uint64_t cell_bytes, uint64_t ops_done, enum overlay_mode mode, uint8_t *ov)
+                    uint64_t cell_bytes, uint64_t ops_done, enum overlay_mode mode, uint8_t *ov,
+                    uint32_t *owner)
 {
     memset(ov, 0, cells);
-    for (uint32_t i = 0; i < n; i++) { /* by offset: the highest one covering a cell wins */
+    memset(owner, 0, (size_t)cells * sizeof *owner);
+    for (uint32_t i = 0; i < n; i++) {
         uint64_t since = ops_done > (uint64_t)b[i].born + 1 ? ops_done - 1 - b[i].born : 0;
         unsigned v = mode == OVERLAY_CLASS ? size_class(b[i].req) : age_value(since);
         uint64_t c0 = b[i].off / cell_bytes, c1 = ((uint64_t)b[i].off + b[i].req - 1) / cell_bytes;
-        for (uint64_t c = c0; c <= c1 && c < cells; c++)
-            if (frame_cell(kinds, (uint32_t)c) == LAB_USED) ov[c] = (uint8_t)v;
+        for (uint64_t c = c0; c <= c1 && c < cells; c++) {
+            /* the block at the highest offset covering a cell wins (owner: 1 + offset) */
+            if (frame_cell(kinds, (uint32_t)c) != LAB_USED || owner[c] > b[i].off) continue;
+            owner[c] = b[i].off + 1;
+            ov[c] = (uint8_t)v;
+        }
     }
 }
 
@@ -96,12 +94,12 @@ const struct blk *blocks_at(const struct blk *b, uint32_t n, uint64_t off, uint6
 {
     const struct blk *best = NULL;
     uint64_t most = 0;
-    for (uint32_t i = 0; i < n && b[i].off < off + cell_bytes; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         uint64_t end = (uint64_t)b[i].off + b[i].usable;
-        if (end <= off) continue;
+        if (end <= off || b[i].off >= off + cell_bytes) continue;
         uint64_t lo = b[i].off > off ? b[i].off : off;
         uint64_t hi = end < off + cell_bytes ? end : off + cell_bytes;
-        if (hi - lo > most || (hi - lo == most && best)) { /* later: a higher offset */
+        if (hi - lo > most || (hi - lo == most && best && b[i].off > best->off)) {
             most = hi - lo;
             best = &b[i];
         }

@@ -75,10 +75,11 @@ struct session {
     /* The session thread only. */
     struct race *race;
     uint64_t ops_done;
-    double busy;    /* seconds spent racing and publishing (not paused, not paced) */
-    uint8_t *maps;  /* nlanes packed maps */
-    uint8_t *qmaps; /* nlanes packed maps: a cell answer's tick */
-    uint32_t *blk;  /* the head's live blocks (blocks.h), as the ring got them */
+    double busy;     /* seconds spent racing and publishing (not paused, not paced) */
+    uint8_t *maps;   /* nlanes packed maps */
+    uint8_t *qmaps;  /* nlanes packed maps: a cell answer's tick */
+    uint32_t *owner; /* overlay scratch: per cell */
+    uint32_t *blk;   /* the head's live blocks (blocks.h), as the ring got them */
     size_t blk_len, blk_cap;
 };
 
@@ -139,7 +140,7 @@ static void push_state(struct session *s)
 /* Publishing ticks                                                                      */
 
 /* Lanes' overlay maps into f->ov from a block list (blocks.h) and the kind maps in f. */
-static void fill_overlay(const struct session *s, struct frame *f, const uint32_t *list, size_t len,
+static void fill_overlay(struct session *s, struct frame *f, const uint32_t *list, size_t len,
                          uint64_t ops_done)
 {
     size_t packed = frame_packed_bytes(s->cells);
@@ -148,7 +149,7 @@ static void fill_overlay(const struct session *s, struct frame *f, const uint32_
         uint32_t n = 0;
         if (blocks_lane(list, len, k, &b, &n) != 0) n = 0;
         blocks_overlay(b, n, f->maps + k * packed, s->cells, s->cell_bytes, ops_done,
-                       (enum overlay_mode)f->overlay, f->ov + (size_t)k * s->cells);
+                       (enum overlay_mode)f->overlay, f->ov + (size_t)k * s->cells, s->owner);
     }
 }
 
@@ -306,7 +307,8 @@ static int open_race(struct session *s)
     s->ticks_total = 1 + r->nops / every + (r->nops % every != 0);
     s->maps = malloc((size_t)s->nlanes * frame_packed_bytes(s->cells));
     s->qmaps = malloc((size_t)s->nlanes * frame_packed_bytes(s->cells));
-    if (!s->maps || !s->qmaps
+    s->owner = malloc((size_t)s->cells * sizeof *s->owner);
+    if (!s->maps || !s->qmaps || !s->owner
         || ring_init(&s->own, s->nlanes, s->cells, srv->lim.ring_bytes, SERVER_KEY_EVERY) != 0) {
         client_error(s->client, REQ_START, "out of memory for the race's ring");
         return -1;
@@ -620,6 +622,7 @@ static void session_free(struct session *s)
     free(s->end_line);
     free(s->maps);
     free(s->qmaps);
+    free(s->owner);
     free(s->blk);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);

@@ -1,6 +1,6 @@
 /*
  * tests/unit/server/test_blocks.c: a tick's block list (server/blocks.h): a race's capture
- * lists every live block of every lane by offset; the overlay marks only used cells, the
+ * lists every live block of every lane; the overlay marks only used cells, the
  * highest block winning; a cell's block is the one with the most usable bytes in it.
  */
 #include <stdint.h>
@@ -37,14 +37,14 @@ static void test_blocks_capture_lists_every_live_block_by_offset(void)
         for (uint32_t obj = 0; obj < r.obj_count; obj++)
             live += l->raw[obj] != NULL && l->req[obj] != 0;
         CHECK_EQ_U64(n, live);
-        for (uint32_t i = 0; i + 1 < n; i++)
-            CHECK(b[i].off < b[i + 1].off);
+        for (uint32_t i = 0; i + 1 < n; i++) /* object order: distinct blocks */
+            CHECK(b[i].off != b[i + 1].off);
         for (uint32_t i = 0; i < n; i++)
             CHECK(b[i].req <= b[i].usable && b[i].born < 3000);
     }
     const struct blk *b;
     uint32_t n;
-    CHECK(blocks_lane(list, len, 2, &b, &n) == -1);    /* no third lane */
+    CHECK(blocks_lane(list, len, 2, &b, &n) == -1);     /* no third lane */
     CHECK(blocks_lane(list, len - 4, 1, &b, &n) == -1); /* short */
     free(list);
     race_close(&r);
@@ -54,22 +54,23 @@ static void test_blocks_overlay_and_cell_lookup(void)
 {
     /* 8 cells of 32 bytes; cells 0..3 used, 4 free, 5 used */
     uint8_t kinds_unpacked[8] = { 1, 1, 1, 1, 0, 1, 0, 0 }, kinds[2], ov[8];
+    uint32_t owner[8];
     frame_pack(kinds_unpacked, 8, kinds);
     const struct blk b[3] = {
+        { 48, 20, 32, 9 },  /* cell 1..2: the higher one wins cell 1 (object order) */
         { 0, 40, 48, 5 },   /* cells 0..1 */
-        { 48, 20, 32, 9 },  /* cell 1..2: the higher one wins cell 1 */
         { 128, 64, 64, 1 }, /* cells 4..5: 4 is free */
     };
-    blocks_overlay(b, 3, kinds, 8, 32, 10, OVERLAY_CLASS, ov);
+    blocks_overlay(b, 3, kinds, 8, 32, 10, OVERLAY_CLASS, ov, owner);
     /* classes: 40 -> 3 (33..64), 20 -> 2, 64 -> 3 */
     const uint8_t want_class[8] = { 3, 2, 2, 0, 0, 3, 0, 0 };
     CHECK(memcmp(ov, want_class, 8) == 0);
-    blocks_overlay(b, 3, kinds, 8, 32, 10, OVERLAY_AGE, ov);
+    blocks_overlay(b, 3, kinds, 8, 32, 10, OVERLAY_AGE, ov, owner);
     CHECK_EQ_U64(ov[0], 1 + 2); /* 4 ops old: log2(5) = 2 */
     CHECK_EQ_U64(ov[1], 1 + 0); /* 0 ops old */
     CHECK_EQ_U64(ov[4], 0);
-    CHECK(blocks_at(b, 3, 32, 32) == &b[1]); /* 16 bytes of b[0], 16 of b[1]: the higher */
-    CHECK(blocks_at(b, 3, 0, 32) == &b[0]);
+    CHECK(blocks_at(b, 3, 32, 32) == &b[0]); /* 16 bytes of each: the higher offset */
+    CHECK(blocks_at(b, 3, 0, 32) == &b[1]);
     CHECK(blocks_at(b, 3, 96, 32) == NULL);
     CHECK(blocks_at(b, 3, 160, 32) == &b[2]);
 }
