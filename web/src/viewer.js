@@ -193,6 +193,12 @@
     Viewer.prototype.onState = function (s) {
         this.state = s;
         if (s.tick >= 0) this.shown = s.tick;
+        if (s.overlay === 'kind') { /* a tick with no overlay (its blocks no longer held): kinds */
+            for (const lane of this.lanes) {
+                if (lane.overlay) lane.dirty = true;
+                lane.overlay = null;
+            }
+        }
         this.dirty.labels = this.dirty.board = this.dirty.charts = true;
     };
 
