@@ -9,6 +9,7 @@ A WebSocket client (wsclient.py, standard library only) against `heaplab serve -
   - a client that starts a race and never reads does not block a second client's ticks;
   - pause then resume, as the page does it, goes on to the end (no stale `state`);
   - a seeked tick gets the overlay maps it had live; a cell answer is about the tick named;
+    past limits.detail_bytes an early tick has kind maps only and its answer says so;
   - malformed messages get error frames and the socket stays open; a fifth race is refused;
   - an uploaded trace races; `--ticks FILE` plays the file; SIGTERM/SIGINT exit 143/130.
 Prints one line per failed check and "N passed, N failed"; exits 1 on any failure."""
@@ -451,6 +452,35 @@ def test_seek_details(port):
     ws.close()
 
 
+def test_details_dropped(port):
+    """Block lists past limits.detail_bytes: adversarial keeps ~1 MiB of them a tick at 200k
+    ops, so an early tick keeps its maps but not its list: a seek there gets kind maps only
+    (its state says overlay kind) and a cell answer says so; the newest ticks have both."""
+    ws = WebSocket(port)
+    maps = Maps()
+    ws.send({"type": "start", "workload": "adversarial", "ops": 200000, "tick_every": 500, "tps": 0})
+    race = wait_for(ws, lambda m: m["type"] == "race", maps=maps)
+    end = wait_for(ws, lambda m: m["type"] == "end", maps=maps, timeout=240)
+    check("the long race ends", end["session"] == race["session"])
+    ws.send({"type": "overlay", "mode": "class"})
+    wait_for(ws, lambda m: m["type"] == "state" and m["overlay"] == "class", maps=maps)
+    got = {}
+    for t in (3, race["ticks_total"] - 2):
+        ws.send({"type": "seek", "tick": t})
+        # the tick's own state follows its tick frame (a control's state carries the
+        # session's overlay mode, which a tick without blocks cannot show)
+        wait_for(ws, lambda m: m["type"] == "tick" and m["tick"] == t, maps=maps)
+        st = wait_for(ws, lambda m: m["type"] == "state", maps=maps)
+        ws.send({"type": "cell", "lane": 1, "cell": 0, "tick": t})
+        ans = wait_for(ws, lambda m: m["type"] == "cell", maps=maps)
+        got[t] = (st["overlay"], ans.get("held"), ans.get("note", ""))
+    old, new = got[3], got[race["ticks_total"] - 2]
+    check("an early tick: kind maps only, and the answer says its blocks are gone",
+          old[0] == "kind" and old[1] == "kind" and "no longer held" in old[2], str(got))
+    check("a late tick: its overlay and its blocks", new[:2] == ("class", "blocks"), str(got))
+    ws.close()
+
+
 def test_stalled_client(port):
     # A: a tiny receive buffer, starts a race that sends a lot, and stops reading.
     race_a = {"type": "start", "workload": "nginx-requests", "ops": 200000, "tick_every": 500,
@@ -610,6 +640,7 @@ def main():
         timed("test_controls", test_controls, port)
         timed("test_pause_resume", test_pause_resume, port)
         timed("test_seek_details", test_seek_details, port)
+        timed("test_details_dropped", test_details_dropped, port)
         timed("test_upload", test_upload, port, trace_path)
         timed("test_sessions_max", test_sessions_max, port)
         timed("test_stalled_client", test_stalled_client, port)
