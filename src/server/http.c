@@ -302,6 +302,7 @@ static int serve_meta(struct server *srv, struct mg_connection *conn)
     cJSON_AddNumberToObject(lim, "upload_bytes", (double)l->upload_bytes);
     cJSON_AddNumberToObject(lim, "uploads_max", l->uploads_max);
     cJSON_AddNumberToObject(lim, "ring_bytes", (double)l->ring_bytes);
+    cJSON_AddNumberToObject(lim, "detail_bytes", (double)l->detail_bytes);
     cJSON_AddNumberToObject(lim, "tps_max", l->tps_max);
     cJSON_AddNumberToObject(lim, "message_bytes", (double)l->message_bytes);
     cJSON_AddNumberToObject(lim, "lanes_max", l->lanes_max);

@@ -32,7 +32,7 @@ static const char *const fields[][10] = {
     [REQ_SPEED] = { "tps", NULL },
     [REQ_SEEK] = { "tick", NULL },
     [REQ_OVERLAY] = { "mode", NULL },
-    [REQ_CELL] = { "lane", "cell", NULL },
+    [REQ_CELL] = { "lane", "cell", "tick", NULL },
 };
 
 static const char *const overlay_names[] = { "kind", "class", "age" };
@@ -311,6 +311,9 @@ int request_parse(const char *text, size_t len, const struct server_limits *lim,
             goto out;
         }
         out->cell = (uint32_t)v;
+        out->has_tick = get_count(o, "tick", 0, UINT32_MAX, &v, err, errlen);
+        if (out->has_tick < 0) goto out;
+        out->tick = out->has_tick ? (uint32_t)v : 0;
         break;
     default:
         break;
@@ -333,6 +336,7 @@ void server_limits_default(struct server_limits *l)
         .upload_bytes = (uint64_t)64 << 20,
         .uploads_max = 8,
         .ring_bytes = (uint64_t)64 << 20,
+        .detail_bytes = (uint64_t)32 << 20,
         .tps_max = 240,
         .message_bytes = 64 << 10,
         .lanes_max = RACE_MAX_LANES,

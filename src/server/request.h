@@ -56,7 +56,8 @@ struct request {
     enum request_type type;
     struct request_start start;
     unsigned tps;              /* speed */
-    uint32_t tick;             /* seek */
+    uint32_t tick;             /* seek; cell, when has_tick */
+    int has_tick;              /* cell: the message names a tick */
     enum overlay_mode overlay; /* overlay */
     uint32_t lane, cell;       /* cell */
 };

@@ -39,15 +39,51 @@ static size_t entry_bytes(const struct ring_entry *e)
     return e->data_len + e->json_len + 1 + sizeof *e;
 }
 
+static void drop_detail(struct ring *r, struct ring_entry *e)
+{
+    r->detail_bytes -= e->detail_len;
+    free(e->detail);
+    e->detail = NULL;
+    e->detail_len = 0;
+}
+
 static void drop_first(struct ring *r)
 {
     struct ring_entry *e = at(r, 0);
     r->bytes -= entry_bytes(e);
+    drop_detail(r, e);
     free(e->data);
     free(e->json);
     r->first = (r->first + 1) % r->e_cap;
     r->n--;
     r->dropped++;
+    if (r->detail_first) r->detail_first--;
+}
+
+int ring_attach(struct ring *r, const void *data, size_t len)
+{
+    if (r->n == 0 || len > r->detail_cap) return -1;
+    struct ring_entry *e = at(r, r->n - 1);
+    void *copy = malloc(len ? len : 1);
+    if (copy == NULL) return -1;
+    memcpy(copy, data, len);
+    drop_detail(r, e);
+    e->detail = copy;
+    e->detail_len = len;
+    r->detail_bytes += len;
+    while (r->detail_bytes > r->detail_cap && r->detail_first < r->n - 1)
+        drop_detail(r, at(r, r->detail_first++));
+    return 0;
+}
+
+int ring_detail(const struct ring *r, uint32_t tick, const void **data, size_t *len)
+{
+    if (!ring_has(r, tick)) return -1;
+    const struct ring_entry *e = at(r, tick - at(r, 0)->tick);
+    if (e->detail == NULL) return -1;
+    *data = e->detail;
+    *len = e->detail_len;
+    return 0;
 }
 
 void ring_fini(struct ring *r)

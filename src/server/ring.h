@@ -11,6 +11,12 @@
  * ring holds at most cap_bytes plus one group.
  *
  * Bytes counted: every tick's maps and JSON and its bookkeeping, and the two working maps.
+ *
+ * A tick may also carry a detail (ring_attach: opaque bytes, the session's block list,
+ * blocks.h), under a budget of its own, `detail_cap`: when the details held pass it, the
+ * oldest ticks' details are dropped (the ticks stay), never the newest tick's. So details
+ * are held for a suffix of the ring's ticks.
+ *
  * Not thread-safe: the session's mutex guards it.
  */
 #ifndef HEAPLAB_SERVER_RING_H
@@ -27,6 +33,8 @@ struct ring_entry {
     size_t data_len;
     char *json; /* the metrics frame, NUL-terminated; malloc'd */
     size_t json_len;
+    void *detail; /* ring_attach's bytes, or NULL (none, or dropped); malloc'd */
+    size_t detail_len;
 };
 
 struct ring {
@@ -40,6 +48,9 @@ struct ring {
     uint8_t *enc;           /* scratch: one tick encoded */
     uint8_t *tmp;           /* scratch: one lane's map */
     uint64_t dropped;       /* ticks dropped */
+    size_t detail_cap;      /* the details' budget (0: none kept) */
+    size_t detail_bytes;    /* details held now */
+    size_t detail_first;    /* entries before this index hold no detail */
 };
 
 /* 0, or -1 out of memory. */
@@ -54,6 +65,15 @@ void ring_fini(struct ring *r);
  */
 int ring_push(struct ring *r, uint32_t tick, uint64_t op, const uint8_t *maps, const char *json,
               size_t json_len);
+
+/* Give the newest tick a copy of data[0..len), then drop the oldest details while more
+ * than detail_cap bytes are held (never the newest's). 0, or -1 (ring empty, out of memory,
+ * or len alone over the cap: the tick has no detail). */
+int ring_attach(struct ring *r, const void *data, size_t len);
+
+/* Tick `tick`'s detail into *data, *len (valid until the next push or attach): 0, or -1
+ * when the tick is not in the ring or its detail is not held. */
+int ring_detail(const struct ring *r, uint32_t tick, const void **data, size_t *len);
 
 /* Is `tick` in the ring? The oldest and newest ticks (only when n > 0). */
 int ring_has(const struct ring *r, uint32_t tick);

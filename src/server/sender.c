@@ -182,7 +182,9 @@ static void give_back(struct client *c, struct frame *f)
 
 /* Everything waiting, in the order it was produced: a queued message goes before the
  * slot's frame when it is older, and with the slot empty only up to the bound read before
- * looking (a frame put meanwhile goes before what its producer queued after it). */
+ * looking (a frame put meanwhile goes before what its producer queued after it). A held-back
+ * tick frame is older than any message popped after it was held (the queue is in sequence
+ * order), so it goes first: its `state` must not follow, and undo, a newer one (a pause's). */
 static void drain(struct client *c)
 {
     for (;;) {
@@ -190,6 +192,7 @@ static void drain(struct client *c)
         struct frame *f = mailbox_take(&c->box);
         struct mailbox_msg m;
         while (mailbox_pop(&c->box, f ? f->seq : bound, &m)) {
+            if (c->pending_len) send_json(c, c->pending, c->pending_len, c->pending_state);
             send_text(c, m.data, m.len);
             free(m.data);
         }

@@ -27,7 +27,8 @@ struct server_limits {
     unsigned clients_max;  /* WebSockets at once */
     uint64_t upload_bytes;
     unsigned uploads_max;
-    uint64_t ring_bytes; /* per session */
+    uint64_t ring_bytes;   /* per session */
+    uint64_t detail_bytes; /* per session: the ring's block lists (overlays, cell answers) */
     unsigned tps_max;
     size_t message_bytes; /* a client message */
     unsigned lanes_max;

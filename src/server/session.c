@@ -21,6 +21,7 @@
 #include "bench/bench.h"
 #include "heaplab/lab.h"
 #include "replay/replay.h"
+#include "server/blocks.h"
 #include "server/frame.h"
 #include "server/internal.h"
 #include "server/metrics.h"
@@ -30,7 +31,7 @@
 #define TICKS_SCHEMA "heaplab.ticks/2"
 
 struct cell_q {
-    uint32_t lane, cell;
+    uint32_t lane, cell, tick;
 };
 
 struct session {
@@ -76,7 +77,10 @@ struct session {
     uint64_t ops_done;
     double busy;     /* seconds spent racing and publishing (not paused, not paced) */
     uint8_t *maps;   /* nlanes packed maps */
-    uint32_t *owner; /* overlay: per cell, 1 + offset/16 of the block that painted it */
+    uint8_t *qmaps;  /* nlanes packed maps: a cell answer's tick */
+    uint32_t *owner; /* overlay scratch: per cell */
+    uint32_t *blk;   /* the head's live blocks (blocks.h), as the ring got them */
+    size_t blk_len, blk_cap;
 };
 
 /* ------------------------------------------------------------------------------------- */
@@ -135,38 +139,17 @@ static void push_state(struct session *s)
 /* ------------------------------------------------------------------------------------- */
 /* Publishing ticks                                                                      */
 
-static unsigned size_class(uint64_t req)
+/* Lanes' overlay maps into f->ov from a block list (blocks.h) and the kind maps in f. */
+static void fill_overlay(struct session *s, struct frame *f, const uint32_t *list, size_t len,
+                         uint64_t ops_done)
 {
-    if (req <= 16) return 1;
-    unsigned c = (unsigned)(64 - __builtin_clzll(req - 1)) - 3; /* 17..32 -> 2 */
-    return c > 255 ? 255 : c;
-}
-
-static unsigned age_value(uint64_t since)
-{
-    unsigned lg = 63u - (unsigned)__builtin_clzll(since + 1);
-    return 1 + (lg < 254 ? lg : 254);
-}
-
-/* Lane k's overlay map (docs/serve.md, overlay maps) into ov[cells]. */
-static void overlay_fill(struct session *s, uint32_t k, enum overlay_mode mode, uint8_t *ov)
-{
-    const struct race *r = s->race;
-    const struct race_lane *l = &r->lane[k];
-    memset(ov, 0, s->cells);
-    memset(s->owner, 0, (size_t)s->cells * sizeof *s->owner);
-    for (uint32_t obj = 0; obj < r->obj_count; obj++) {
-        if (l->raw[obj] == NULL || l->req[obj] == 0) continue;
-        uint64_t off = (uint64_t)(l->raw[obj] - l->heap.arena), req = l->req[obj];
-        unsigned v =
-                mode == OVERLAY_CLASS ? size_class(req) : age_value(s->ops_done - 1 - l->born[obj]);
-        uint64_t c0 = off / s->cell_bytes, c1 = (off + req - 1) / s->cell_bytes;
-        uint32_t key = (uint32_t)(off / 16) + 1;
-        for (uint64_t c = c0; c <= c1 && c < s->cells; c++) {
-            if (l->cells[c] != LAB_USED || s->owner[c] >= key) continue;
-            s->owner[c] = key;
-            ov[c] = (uint8_t)v;
-        }
+    size_t packed = frame_packed_bytes(s->cells);
+    for (uint32_t k = 0; k < s->nlanes; k++) {
+        const struct blk *b = NULL;
+        uint32_t n = 0;
+        if (blocks_lane(list, len, k, &b, &n) != 0) n = 0;
+        blocks_overlay(b, n, f->maps + k * packed, s->cells, s->cell_bytes, ops_done,
+                       (enum overlay_mode)f->overlay, f->ov + (size_t)k * s->cells, s->owner);
     }
 }
 
@@ -182,8 +165,7 @@ static void send_live(struct session *s, uint32_t tick, const char *json, size_t
     f->state = v;
     f->allow = s->req.encodings;
     memcpy(f->maps, s->maps, (size_t)s->nlanes * packed);
-    for (uint32_t k = 0; v.overlay && k < s->nlanes; k++)
-        overlay_fill(s, k, v.overlay, f->ov + (size_t)k * s->cells);
+    if (v.overlay) fill_overlay(s, f, s->blk, s->blk_len, s->ops_done);
     memcpy(f->json, json, len);
     f->json_len = len;
     frame_publish(s->client, f);
@@ -199,8 +181,11 @@ static void publish_live(struct session *s, uint32_t tick, int force)
     size_t len = 0;
     char *json = metrics_tick(r, tick, s->ops_done, &len);
     if (json == NULL) return;
+    s->blk_len = blocks_capture(r, &s->blk, &s->blk_cap); /* 0: no overlay, no blocks */
     pthread_mutex_lock(&s->mu);
-    ring_push(s->ring, tick, s->ops_done, s->maps, json, len); /* out of memory: not kept */
+    /* Out of memory: not kept (the tick, or its blocks). */
+    if (ring_push(s->ring, tick, s->ops_done, s->maps, json, len) == 0 && s->blk_len)
+        ring_attach(s->ring, s->blk, s->blk_len);
     s->head = tick;
     int live = s->live;
     if (live) s->shown = tick;
@@ -220,20 +205,24 @@ static void publish_ring(struct session *s, uint32_t tick, int force, int from_r
         return;
     }
     struct view_state v = view_of(s);
-    v.overlay = OVERLAY_KIND; /* overlay maps are live only */
-    struct frame *f = frame_get(s->client, s->nlanes, s->cells, 0, e->json_len);
+    const void *list = NULL;
+    size_t list_len = 0;
+    if (v.overlay && ring_detail(s->ring, tick, &list, &list_len) != 0)
+        v.overlay = OVERLAY_KIND; /* its blocks are no longer held: kind maps only */
+    struct frame *f = frame_get(s->client, s->nlanes, s->cells, v.overlay, e->json_len);
     if (f) {
         memcpy(f->json, e->json, e->json_len);
         f->json_len = e->json_len;
+        f->tick = tick;
+        memcpy(f->maps, s->maps, (size_t)s->nlanes * frame_packed_bytes(s->cells));
+        if (v.overlay) fill_overlay(s, f, list, list_len, e->op);
     }
     pthread_mutex_unlock(&s->mu);
     if (f == NULL) return;
-    f->tick = tick;
     f->force = force;
     f->from_ring = from_ring;
     f->state = v;
     f->allow = s->req.encodings;
-    memcpy(f->maps, s->maps, (size_t)s->nlanes * frame_packed_bytes(s->cells));
     frame_publish(s->client, f);
 }
 
@@ -317,12 +306,14 @@ static int open_race(struct session *s)
     s->tick_every = every;
     s->ticks_total = 1 + r->nops / every + (r->nops % every != 0);
     s->maps = malloc((size_t)s->nlanes * frame_packed_bytes(s->cells));
+    s->qmaps = malloc((size_t)s->nlanes * frame_packed_bytes(s->cells));
     s->owner = malloc((size_t)s->cells * sizeof *s->owner);
-    if (!s->maps || !s->owner
+    if (!s->maps || !s->qmaps || !s->owner
         || ring_init(&s->own, s->nlanes, s->cells, srv->lim.ring_bytes, SERVER_KEY_EVERY) != 0) {
         client_error(s->client, REQ_START, "out of memory for the race's ring");
         return -1;
     }
+    s->own.detail_cap = (size_t)srv->lim.detail_bytes;
     pthread_mutex_lock(&s->mu);
     s->ring = &s->own;
     pthread_mutex_unlock(&s->mu);
@@ -351,7 +342,8 @@ static int open_file(struct session *s)
     s->cell_bytes = cJSON_IsNumber(cb) && cb->valuedouble >= 1 ? (uint64_t)cb->valuedouble : 32;
     s->ticks_total = tf->ticks;
     s->maps = malloc((size_t)s->nlanes * frame_packed_bytes(s->cells));
-    if (s->maps == NULL) {
+    s->qmaps = malloc((size_t)s->nlanes * frame_packed_bytes(s->cells));
+    if (s->maps == NULL || s->qmaps == NULL) {
         cJSON_Delete(fields);
         client_error(s->client, REQ_START, "out of memory");
         return -1;
@@ -431,7 +423,42 @@ static void advance(struct session *s, int step)
     if (last) finish(s);
 }
 
-/* Answer the cell questions asked (from the race's head, or the file's). */
+/* One cell question's answer from the ring (under s->mu): the kind at the tick asked, and
+ * the block there when that tick's blocks are still held; `held` says which. */
+static void answer_cell(struct session *s, const struct cell_q *q, cJSON *o)
+{
+    uint64_t off = (uint64_t)q->cell * s->cell_bytes;
+    cJSON_AddNumberToObject(o, "offset", (double)off);
+    if (ring_get(s->ring, q->tick, s->qmaps, NULL) != 0) {
+        cJSON_AddStringToObject(o, "held", "none");
+        cJSON_AddStringToObject(o, "note", "this tick is no longer in the ring");
+        return;
+    }
+    size_t packed = frame_packed_bytes(s->cells);
+    cJSON_AddNumberToObject(o, "kind", frame_cell(s->qmaps + q->lane * packed, q->cell));
+    const void *list;
+    size_t len;
+    const struct blk *b;
+    uint32_t n;
+    if (ring_detail(s->ring, q->tick, &list, &len) != 0
+        || blocks_lane(list, len, q->lane, &b, &n) != 0) {
+        cJSON_AddStringToObject(o, "held", "kind");
+        cJSON_AddStringToObject(o, "note",
+                                s->race ? "this tick's blocks are no longer held"
+                                        : "a tick file has kinds only");
+        return;
+    }
+    cJSON_AddStringToObject(o, "held", "blocks");
+    const struct blk *at = blocks_at(b, n, off, s->cell_bytes);
+    if (at == NULL) return;
+    cJSON *blk = cJSON_AddObjectToObject(o, "block");
+    cJSON_AddNumberToObject(blk, "offset", at->off);
+    cJSON_AddNumberToObject(blk, "requested", at->req);
+    cJSON_AddNumberToObject(blk, "usable", at->usable);
+    cJSON_AddNumberToObject(blk, "op", at->born);
+}
+
+/* Answer the cell questions asked, each about the tick it names. */
 static void answer_cells(struct session *s, const struct cell_q *q, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
@@ -439,45 +466,10 @@ static void answer_cells(struct session *s, const struct cell_q *q, unsigned n)
         cJSON_AddStringToObject(o, "type", "cell");
         cJSON_AddNumberToObject(o, "lane", q[i].lane);
         cJSON_AddNumberToObject(o, "cell", q[i].cell);
+        cJSON_AddNumberToObject(o, "tick", q[i].tick);
         pthread_mutex_lock(&s->mu);
-        uint32_t head = s->head;
-        unsigned kind = 0;
-        if (s->race == NULL && ring_get(s->ring, head, s->maps, NULL) == 0)
-            kind = frame_cell(s->maps + q[i].lane * frame_packed_bytes(s->cells), q[i].cell);
+        answer_cell(s, &q[i], o);
         pthread_mutex_unlock(&s->mu);
-        uint64_t off = (uint64_t)q[i].cell * s->cell_bytes;
-        cJSON_AddNumberToObject(o, "tick", head);
-        cJSON_AddNumberToObject(o, "offset", (double)off);
-        if (s->race) {
-            const struct race_lane *l = &s->race->lane[q[i].lane];
-            kind = l->cells[q[i].cell];
-            /* The live block with the most bytes in the cell (ties: the higher address). */
-            uint64_t best = 0, best_off = 0, best_usable = 0;
-            uint32_t best_obj = UINT32_MAX;
-            for (uint32_t obj = 0; obj < s->race->obj_count; obj++) {
-                if (l->raw[obj] == NULL) continue;
-                uint64_t b = (uint64_t)(l->raw[obj] - l->heap.arena);
-                if (b >= off + s->cell_bytes) continue;
-                uint64_t usable = l->ops->usable_size(l->heap.self, l->raw[obj]);
-                if (b + usable <= off) continue;
-                uint64_t lo = b > off ? b : off;
-                uint64_t hi = b + usable < off + s->cell_bytes ? b + usable : off + s->cell_bytes;
-                if (hi - lo > best || (hi - lo == best && b > best_off)) {
-                    best = hi - lo;
-                    best_off = b;
-                    best_usable = usable;
-                    best_obj = obj;
-                }
-            }
-            if (best_obj != UINT32_MAX) {
-                cJSON *blk = cJSON_AddObjectToObject(o, "block");
-                cJSON_AddNumberToObject(blk, "offset", (double)best_off);
-                cJSON_AddNumberToObject(blk, "requested", (double)l->req[best_obj]);
-                cJSON_AddNumberToObject(blk, "usable", (double)best_usable);
-                cJSON_AddNumberToObject(blk, "op", (double)l->born[best_obj]);
-            }
-        }
-        cJSON_AddNumberToObject(o, "kind", kind);
         push_json(s->client, o);
     }
 }
@@ -629,7 +621,9 @@ static void session_free(struct session *s)
     free(s->fields_json);
     free(s->end_line);
     free(s->maps);
+    free(s->qmaps);
     free(s->owner);
+    free(s->blk);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -856,7 +850,7 @@ static void control(struct client *c, const struct request *q)
             memmove(s->cq, s->cq + 1, (SERVER_CELLQ - 1) * sizeof *s->cq);
             s->ncq--;
         }
-        s->cq[s->ncq++] = (struct cell_q){ q->lane, q->cell };
+        s->cq[s->ncq++] = (struct cell_q){ q->lane, q->cell, q->has_tick ? q->tick : s->shown };
         reply = 0;
         break;
     default:

@@ -7,6 +7,9 @@ A WebSocket client (wsclient.py, standard library only) against `heaplab serve -
     writes for the same race, its metrics are the tick file's, its leaderboard the end
     line's (timing columns aside); seek rebuilds exact maps; the export is the same race;
   - a client that starts a race and never reads does not block a second client's ticks;
+  - pause then resume, as the page does it, goes on to the end (no stale `state`);
+  - a seeked tick gets the overlay maps it had live; a cell answer is about the tick named;
+    past limits.detail_bytes an early tick has kind maps only and its answer says so;
   - malformed messages get error frames and the socket stays open; a fifth race is refused;
   - an uploaded trace races; `--ticks FILE` plays the file; SIGTERM/SIGINT exit 143/130.
 Prints one line per failed check and "N passed, N failed"; exits 1 on any failure."""
@@ -284,6 +287,11 @@ def test_controls(port):
     ws.send_frame(2, b"\x01\x02")
     m = wait_for(ws, lambda m: m["type"] == "error")
     check("a binary message is an error", "text" in m["message"])
+    # Over limits.message_bytes: refused after civetweb read it whole (docs/serve.md says
+    # why it cannot be refused sooner); the socket stays open.
+    ws.send('{"type":"pause","pad":"' + "a" * (100 << 10) + '"}')
+    m = wait_for(ws, lambda m: m["type"] == "error")
+    check("a message over 64 KiB is an error", "65536" in m["message"], m["message"])
     ws.send({"type": "start", "workload": "adversarial", "ops": 20000, "tick_every": 200, "tps": 20})
     race = wait_for(ws, lambda m: m["type"] == "race", maps=maps)
     ws.send({"type": "overlay", "mode": "class"})
@@ -337,6 +345,139 @@ def test_controls(port):
     ws.send('{"type":"resume","x":1}')
     m = wait_for(ws, lambda m: m["type"] == "error")
     check("a field a type does not take is an error", "takes no field" in m["message"])
+    ws.close()
+
+
+def test_pause_resume(port):
+    """Pause and resume as the page does: its button sends `resume` only when the last
+    `state` says paused. A tick frame held back by the rate limit once went out after the
+    pause's state, with the state of its own (running) moment: the page then sent `pause`
+    again and the race stalled. Several cycles at 30 ticks/s, where ticks are held back."""
+    ws = WebSocket(port)
+    maps = Maps()
+    ws.send({"type": "start", "workload": "nginx-requests", "seed": 3, "ops": 60000,
+             "tick_every": 300, "tps": 30})
+    race = wait_for(ws, lambda m: m["type"] == "race", maps=maps)
+    stale, stalled = [], []
+    for cycle in range(6):
+        log = []
+        wait_for(ws, lambda m: m["type"] == "tick", maps=maps)
+        time.sleep(0.03 + 0.004 * cycle)  # the next tick is due, its frame held back
+        ws.send({"type": "pause"})
+        wait_for(ws, lambda m: m["type"] == "state" and m["paused"], maps=maps)
+        log = drain(ws, maps, 0.3)
+        states = [m for m in log if m["type"] == "state"]
+        if any(not m["paused"] for m in states):
+            stale.append(cycle)
+        if states and not states[-1]["paused"]:
+            ws.send({"type": "pause"})  # what the page's button says now
+        else:
+            ws.send({"type": "resume"})
+        ws.sock.settimeout(3)  # civetweb pings a quiet socket: recv alone would wait forever
+        try:
+            wait_for(ws, lambda m: m["type"] == "state" and not m["paused"], maps=maps, timeout=3)
+            wait_for(ws, lambda m: m["type"] == "tick", maps=maps, timeout=5)
+        except (TimeoutError, socket.timeout):
+            stalled.append(cycle)
+            break
+        finally:
+            ws.sock.settimeout(30)
+    check("after a pause no state says running", not stale, f"cycles {stale}")
+    check("resume goes on after every pause", not stalled, f"stalled at cycle {stalled}")
+    if not stalled:
+        end = wait_for(ws, lambda m: m["type"] == "end", maps=maps, timeout=60)
+        check("the paused and resumed race ends", end["session"] == race["session"])
+    ws.close()
+
+
+def test_seek_details(port):
+    """A tick shown from the ring (seek) gets the overlay maps it had live, and a cell
+    question naming that tick is answered about it, block included."""
+    ws = WebSocket(port)
+    maps = Maps()
+    ws.send({"type": "start", "workload": "adversarial", "ops": 20000, "tick_every": 200, "tps": 20})
+    race = wait_for(ws, lambda m: m["type"] == "race", maps=maps)
+    ws.send({"type": "overlay", "mode": "class"})
+    wait_for(ws, lambda m: m["type"] == "state" and m["overlay"] == "class", maps=maps)
+    live = {}  # tick -> {lane: overlay map} as sent live
+
+    def keep(m):
+        return m["type"] == "tick" and m["tick"] >= 12
+
+    end = time.time() + 60
+    while time.time() < end:
+        op, payload = ws.recv()
+        if op == 2:
+            ftype, lane, _, tick, _ = maps.feed(payload)
+            if ftype == 2:
+                live.setdefault(tick, {})[lane] = maps.overlay[lane]
+        elif keep(json.loads(payload)):
+            break
+    ws.send({"type": "pause"})
+    wait_for(ws, lambda m: m["type"] == "state" and m["paused"], maps=maps)
+    whole = [t for t, lanes in live.items() if len(lanes) == 6 and 2 <= t <= 10]
+    check("live overlay maps for a whole tick", bool(whole), sorted(live))
+    if not whole:
+        ws.close()
+        return
+    t = whole[len(whole) // 2]
+    seen = {}
+    ws.send({"type": "seek", "tick": t})
+    while len(seen) < 6:
+        ws.sock.settimeout(3)
+        try:
+            op, payload = ws.recv()
+        except (TimeoutError, socket.timeout):
+            break
+        finally:
+            ws.sock.settimeout(30)
+        if op == 2:
+            ftype, lane, _, tick, _ = maps.feed(payload)
+            if ftype == 2 and tick == t:
+                seen[lane] = maps.overlay[lane]
+    check("a seeked tick gets overlay maps for every lane", len(seen) == 6, sorted(seen))
+    check("they are the maps it had live", all(seen.get(k) == live[t][k] for k in range(6)))
+    kind1 = maps.kind[1]  # tick t's, decoded from the ring
+    used = [i for i in range(race["cells"]) if (kind1[i >> 2] >> ((i & 3) * 2)) & 3 == 1]
+    cell = used[len(used) // 2] if used else 0
+    ws.send({"type": "cell", "lane": 1, "cell": cell, "tick": t})
+    m = wait_for(ws, lambda m: m["type"] in ("cell", "error"), maps=maps)
+    check("a cell answer describes the tick it names", m.get("tick") == t and m.get("kind") == 1
+          and m.get("held") == "blocks" and "block" in m, str(m))
+    blk = m.get("block", {})
+    check("its block was live at that tick", blk.get("op", 1 << 40) < t * 200, str(blk))
+    ws.send({"type": "cell", "lane": 1, "cell": cell})
+    m = wait_for(ws, lambda m: m["type"] in ("cell", "error"), maps=maps)
+    check("a cell question without a tick is about the tick shown", m.get("tick") == t, str(m))
+    ws.close()
+
+
+def test_details_dropped(port):
+    """Block lists past limits.detail_bytes: adversarial keeps ~1 MiB of them a tick at 200k
+    ops, so an early tick keeps its maps but not its list: a seek there gets kind maps only
+    (its state says overlay kind) and a cell answer says so; the newest ticks have both."""
+    ws = WebSocket(port)
+    maps = Maps()
+    ws.send({"type": "start", "workload": "adversarial", "ops": 200000, "tick_every": 500, "tps": 0})
+    race = wait_for(ws, lambda m: m["type"] == "race", maps=maps)
+    end = wait_for(ws, lambda m: m["type"] == "end", maps=maps, timeout=240)
+    check("the long race ends", end["session"] == race["session"])
+    ws.send({"type": "overlay", "mode": "class"})
+    wait_for(ws, lambda m: m["type"] == "state" and m["overlay"] == "class", maps=maps)
+    got = {}
+    for t in (3, race["ticks_total"] - 2):
+        ws.send({"type": "seek", "tick": t})
+        # the tick's own state follows its tick frame (a control's state carries the
+        # session's overlay mode, which a tick without blocks cannot show)
+        wait_for(ws, lambda m: m["type"] == "tick" and m["tick"] == t, maps=maps)
+        st = wait_for(ws, lambda m: m["type"] == "state", maps=maps)
+        ws.send({"type": "cell", "lane": 1, "cell": 0, "tick": t})
+        ans = wait_for(ws, lambda m: m["type"] == "cell", maps=maps)
+        got[t] = (st["overlay"], ans.get("held"), ans.get("note", ""))
+    old, new = got[3], got[race["ticks_total"] - 2]
+    check("an early tick: kind maps only, and the answer says its blocks are gone",
+          old[0] == "kind" and old[1] == "kind" and "no longer held" in old[2], str(got))
+    check("a late tick: its overlay and its blocks", new[:2] == ("class", "blocks"), str(got))
     ws.close()
 
 
@@ -497,6 +638,9 @@ def main():
         timed("test_http", test_http, port)
         timed("test_race_equals_tick_file", test_race_equals_tick_file, port, ticks_path)
         timed("test_controls", test_controls, port)
+        timed("test_pause_resume", test_pause_resume, port)
+        timed("test_seek_details", test_seek_details, port)
+        timed("test_details_dropped", test_details_dropped, port)
         timed("test_upload", test_upload, port, trace_path)
         timed("test_sessions_max", test_sessions_max, port)
         timed("test_stalled_client", test_stalled_client, port)

@@ -8,11 +8,11 @@
  *     map   {type: 1 kind | 2 overlay, lane, tick, cells, map}     a lane's map, one byte a cell
  *     state {paused, tick, head, ring_first, tps}
  *     end   {leaderboard}
- *     cell  {lane, cell, offset, kind, block?}
+ *     cell  {lane, cell, tick, offset, kind, block?, held?, note?}
  *     error {message}
  *     status {text, ok}                                            connection and mode, for a person
  *   commands: start(params), pause(), resume(), step(), speed(tps), seek(tick),
- *             overlay(mode), cell(lane, cell), close()
+ *             overlay(mode), cell(lane, cell, tick), close()
  *   caps: {start, upload, exportTicks, overlays, blockInfo, histograms}
  *
  * HL.LiveSource: the WebSocket of `heaplab serve`. HL.OfflineSource: a tick file's text
@@ -133,8 +133,10 @@
     LiveSource.prototype.overlay = function (mode) {
         this.send({ type: 'overlay', mode: mode });
     };
-    LiveSource.prototype.cell = function (lane, cell) {
-        this.send({ type: 'cell', lane: lane, cell: cell });
+    LiveSource.prototype.cell = function (lane, cell, tick) {
+        const q = { type: 'cell', lane: lane, cell: cell };
+        if (tick >= 0) q.tick = tick; /* the answer describes the tick shown */
+        this.send(q);
     };
     LiveSource.prototype.close = function () {
         this.closed = true;
@@ -309,7 +311,7 @@
         if (this.shown < 0) return;
         const h = this.data.header;
         const map = this.mapOf(this.shown, lane);
-        this.emit('cell', { type: 'cell', lane: lane, cell: cell, offset: cell * h.cell_bytes, kind: h.cell_kinds[map[cell]] || map[cell] });
+        this.emit('cell', { type: 'cell', lane: lane, cell: cell, tick: this.shown, offset: cell * h.cell_bytes, kind: h.cell_kinds[map[cell]] || map[cell] });
     };
     OfflineSource.prototype.close = function () {
         this.paused = true;

@@ -193,6 +193,12 @@
     Viewer.prototype.onState = function (s) {
         this.state = s;
         if (s.tick >= 0) this.shown = s.tick;
+        if (s.overlay === 'kind') { /* a tick with no overlay (its blocks no longer held): kinds */
+            for (const lane of this.lanes) {
+                if (lane.overlay) lane.dirty = true;
+                lane.overlay = null;
+            }
+        }
         this.dirty.labels = this.dirty.board = this.dirty.charts = true;
     };
 
@@ -205,7 +211,9 @@
 
     Viewer.prototype.onCell = function (c) {
         if (!this.hover || c.lane !== this.hover.lane || c.cell !== this.hover.cell) return;
-        this.showTip(c);
+        const lane = this.lanes[c.lane];
+        if (c.kind === undefined && lane && lane.kinds) c = Object.assign({}, c, { kind: lane.kinds[c.cell] });
+        this.showTip(c); /* about the tick it names (the one shown when asked) */
     };
 
     /* ---- drawing ------------------------------------------------------------------- */
@@ -340,7 +348,7 @@
         if (this.hover && this.hover.lane === lane.index && this.hover.cell === cell) return;
         this.hover = { lane: lane.index, cell: cell };
         /* at once from the map we have; the block's details when the server answers */
-        this.showTip({ lane: lane.index, cell: cell, offset: cell * this.header.cell_bytes, kind: lane.kinds[cell], pending: this.source.caps.blockInfo });
+        this.showTip({ lane: lane.index, cell: cell, offset: cell * this.header.cell_bytes, tick: this.shown, kind: lane.kinds[cell], pending: this.source.caps.blockInfo });
         this.askCell();
     };
 
@@ -360,7 +368,7 @@
             return;
         }
         lastAsk = now;
-        this.source.cell(this.hover.lane, this.hover.cell);
+        this.source.cell(this.hover.lane, this.hover.cell, this.shown);
     };
 
     Viewer.prototype.showTip = function (c) {
@@ -369,7 +377,7 @@
         const kinds = (h && h.cell_kinds) || ['free', 'used', 'meta', 'waste'];
         const kind = typeof c.kind === 'number' ? kinds[c.kind] : c.kind;
         const lines = [
-            this.lanes[c.lane].name + ' · cell ' + HL.num(c.cell),
+            this.lanes[c.lane].name + ' · cell ' + HL.num(c.cell) + (c.tick >= 0 ? ' · tick ' + c.tick : ''),
             'offset ' + HL.num(c.offset) + ' (0x' + Number(c.offset).toString(16) + ')',
             'kind ' + kind,
         ];
@@ -377,6 +385,8 @@
             lines.push('block at ' + HL.num(c.block.offset) + ': ' + HL.num(c.block.requested) + ' B requested, ' +
                 HL.num(c.block.usable) + ' B usable');
             lines.push('allocated by op ' + HL.num(c.block.op));
+        } else if (c.note) {
+            lines.push('(' + c.note + ')');
         } else if (c.pending && kind === 'used') {
             lines.push('…');
         } else if (!this.source.caps.blockInfo && kind === 'used') {

@@ -1,7 +1,8 @@
 /*
  * tests/unit/server/test_ring.c: the tick ring (server/ring.h): every tick still in the
  * ring reads back exactly as pushed (keyframe plus deltas), also after old groups were
- * dropped; the bytes stay within the cap plus one group; ticks go in order only.
+ * dropped; the bytes stay within the cap plus one group; ticks go in order only; details
+ * stay within their own cap, the oldest dropped first, the newest always held.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -121,8 +122,36 @@ static void test_ring_drops_whole_old_groups_and_stays_bounded(void)
     free(all);
 }
 
+static void test_ring_details_keep_the_newest_within_their_cap(void)
+{
+    struct ring r;
+    REQUIRE(ring_init(&r, 1, 64, 1 << 20, 4) == 0);
+    r.detail_cap = 100;
+    uint8_t maps[16] = { 0 }, out[16];
+    char d[40];
+    for (uint32_t t = 0; t < 20; t++) {
+        memset(d, (int)t, sizeof d);
+        REQUIRE(ring_push(&r, t, t, maps, "{}", 2) == 0);
+        CHECK(ring_attach(&r, d, t == 10 ? 0 : 30) == 0);
+        CHECK(r.detail_bytes <= r.detail_cap);
+    }
+    /* 30 bytes each: the newest three (tick 10's empty one does not count) */
+    const void *p;
+    size_t len;
+    CHECK(ring_detail(&r, 19, &p, &len) == 0 && len == 30 && ((const char *)p)[0] == 19);
+    CHECK(ring_detail(&r, 17, &p, &len) == 0 && len == 30 && ((const char *)p)[29] == 17);
+    CHECK(ring_detail(&r, 16, &p, &len) == -1);
+    CHECK(ring_detail(&r, 0, &p, &len) == -1);
+    CHECK(ring_get(&r, 0, out, NULL) == 0); /* the tick itself is still held */
+    CHECK(ring_detail(&r, 20, &p, &len) == -1);
+    CHECK(ring_attach(&r, d, 101) == -1); /* over the cap alone */
+    CHECK(ring_detail(&r, 19, &p, &len) == 0);
+    ring_fini(&r);
+}
+
 int main(void)
 {
+    RUN_TEST(test_ring_details_keep_the_newest_within_their_cap);
     RUN_TEST(test_ring_reads_back_every_tick_it_holds);
     RUN_TEST(test_ring_drops_whole_old_groups_and_stays_bounded);
     return check_report();
