@@ -534,17 +534,27 @@ static int trace_file(struct real_client *rc, struct diag *d)
     return 0;
 }
 
+/* The built-in allocators as discovery finds them, on the heap: civetweb's threads have
+ * small stacks and this is 70 KiB. An empty list when out of memory. */
+static struct allocator *builtins(size_t *n)
+{
+    struct allocator *known = calloc(ALLOC_MAX, sizeof *known);
+    *n = known ? allocator_builtins(known, ALLOC_MAX) : 0;
+    return known;
+}
+
 /* The lanes of the request: each allocator as discovery found it. */
 static void make_lanes(struct real_client *rc)
 {
-    struct allocator known[ALLOC_MAX];
-    size_t n_known = allocator_builtins(known, ALLOC_MAX);
+    size_t n_known;
+    struct allocator *known = builtins(&n_known);
     rc->n_lanes = 0;
     for (size_t i = 0; i < rc->req.n_allocs; i++) {
         struct lane *l = &rc->lanes[rc->n_lanes++];
         memset(l, 0, sizeof *l);
         for (int f = 0; f < LANE_FDS; f++)
             l->fd[f] = -1;
+        snprintf(l->a.name, sizeof l->a.name, "%s", rc->req.allocs[i]);
         for (size_t k = 0; k < n_known; k++)
             if (strcmp(known[k].name, rc->req.allocs[i]) == 0) l->a = known[k];
         l->done = lane_message(rc, l, "done");
@@ -555,6 +565,7 @@ static void make_lanes(struct real_client *rc)
             lane_finish(rc, l, "missing", d.msg);
         }
     }
+    free(known);
 }
 
 static void send_started(struct real_client *rc)
@@ -710,8 +721,8 @@ void real_register(struct server *srv)
 
 cJSON *real_meta(void)
 {
-    struct allocator known[ALLOC_MAX];
-    size_t n = allocator_builtins(known, ALLOC_MAX);
+    size_t n;
+    struct allocator *known = builtins(&n);
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "allocators");
     for (size_t i = 0; i < n; i++) {
@@ -721,6 +732,7 @@ cJSON *real_meta(void)
         if (!known[i].found) cJSON_AddStringToObject(a, "note", known[i].note);
         cJSON_AddItemToArray(arr, a);
     }
+    free(known);
     cJSON *l = cJSON_AddObjectToObject(o, "limits");
     cJSON_AddNumberToObject(l, "ops_max", REAL_OPS_MAX);
     cJSON_AddNumberToObject(l, "threads_max", REAL_THREADS_MAX);

@@ -4,6 +4,7 @@
  * the allocator installed) is checked by real.c.
  */
 #include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/real.h"
@@ -47,10 +48,23 @@ static int get_source(const cJSON *o, struct real_request *r, struct diag *d)
     return 0;
 }
 
+static int check_allocs(const cJSON *o, struct real_request *r, const struct allocator *known,
+                        size_t n_known, struct diag *d);
+
 static int get_allocs(const cJSON *o, struct real_request *r, struct diag *d)
 {
-    struct allocator known[ALLOC_MAX];
+    /* On the heap: civetweb's threads have small stacks, and this is 70 KiB. */
+    struct allocator *known = calloc(ALLOC_MAX, sizeof *known);
+    if (!known) return diag_set(d, "out of memory");
     size_t n_known = allocator_builtins(known, ALLOC_MAX);
+    int rc = check_allocs(o, r, known, n_known, d);
+    free(known);
+    return rc;
+}
+
+static int check_allocs(const cJSON *o, struct real_request *r, const struct allocator *known,
+                        size_t n_known, struct diag *d)
+{
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "allocators"), *it;
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) == 0)
         return diag_set(d, "allocators: a list of names, at least one");
