@@ -32,7 +32,6 @@
         brk: [106, 61, 154],
         anon: [31, 120, 180],
         reserved: [120, 120, 120],
-        gap: [255, 255, 255],
     };
 
     /* The colour of a cell: residency 0 not resident, 1 resident, 2 unknown; bucket 0-8. */
@@ -82,8 +81,7 @@
         cv.height = Math.max(hpx, 1);
         const g = cv.getContext('2d');
         const img = g.createImageData(cv.width, cv.height);
-        const d = img.data;
-        d.fill(255);
+        const d = img.data; /* transparent between regions: the panel shows through */
         let y0 = 0;
         for (const r of regions) {
             const n = regionCells(r, shot.cell_bytes);
