@@ -21,6 +21,7 @@
     const MAX_ROWS = 520;  /* squares merge 2, 4, ... cells when a column would be taller */
     const STRIPE = 5;      /* px: the mapping kind beside each region */
     const GAP = 3;         /* px between regions */
+    const PANEL = 36;      /* px of a panel's padding, border and the gap to the next */
 
     /* Colours, also read by the test (web/test/real.mjs) through HL.Real.COLOURS. */
     const COLOURS = {
@@ -381,7 +382,12 @@
         let merge = 1;
         const rows = Math.max(0, ...shots.map(function (s) { return s ? rowsOf(s, 1) : 0; }));
         while (rows / merge > MAX_ROWS) merge *= 2;
-        const px = Math.max(1, Math.min(4, Math.floor(MAX_ROWS / Math.max(1, Math.ceil(rows / merge)))));
+        /* Square size: 4 px at most, the tallest panel within MAX_ROWS px, and every panel in
+         * one row of the page when it is wide enough (panels take PANEL px beside the map). */
+        const n = Math.max(1, this.lanes.length);
+        const byWidth = Math.floor(((this.cols.clientWidth || 1200) / n - PANEL - STRIPE - 2) / COLS);
+        const byHeight = Math.floor(MAX_ROWS / Math.max(1, Math.ceil(rows / merge)));
+        const px = Math.max(1, Math.min(4, byWidth, byHeight));
         const self = this;
         this.lanes.forEach(function (l, i) {
             const s = shots[i];
