@@ -54,12 +54,12 @@ struct buf {
 struct lane {
     struct allocator a;
     enum lane_phase phase;
-    pid_t pid;             /* the current worker, or 0 */
-    int fd[LANE_FDS];      /* its stream, stdout and stderr, -1 once closed */
+    pid_t pid;        /* the current worker, or 0 */
+    int fd[LANE_FDS]; /* its stream, stdout and stderr, -1 once closed */
     struct buf buf[LANE_FDS];
-    uint64_t deadline_ns;  /* it is killed after this */
-    unsigned shots;        /* heap maps sent */
-    cJSON *done;           /* the done message being filled */
+    uint64_t deadline_ns; /* it is killed after this */
+    unsigned shots;       /* heap maps sent */
+    cJSON *done;          /* the done message being filled */
 };
 
 /* A page of the view: its socket, and its run while one goes. */
@@ -67,12 +67,12 @@ struct real_client {
     struct server *srv;
     struct mg_connection *conn;
     pthread_mutex_t wmu; /* one writer at a time: the run thread, or an error reply */
-    atomic_int closed;  /* the socket is going: nothing more is written */
-    atomic_int stop;    /* the run must end */
-    atomic_int running; /* the run thread has not finished */
+    atomic_int closed;   /* the socket is going: nothing more is written */
+    atomic_int stop;     /* the run must end */
+    atomic_int running;  /* the run thread has not finished */
     int joinable;
     pthread_t thread;
-    int wake[2];        /* a byte here wakes the run thread's poll */
+    int wake[2]; /* a byte here wakes the run thread's poll */
     struct real_request req;
     char trace_path[PATH_MAX + 64]; /* what the workers read for a trace */
     int trace_tmp;                  /* trace_path is our temporary copy of an upload */
@@ -197,10 +197,21 @@ static int lane_spawn(struct real_client *rc, struct lane *l, char *why, size_t 
         snprintf(s_workload, sizeof s_workload, "%s", q->workload->name);
     else
         snprintf(s_workload, sizeof s_workload, "%s%s", BENCH_TRACE_PREFIX, rc->trace_path);
-    const char *argv[24] = { real_state.self_exe, "__worker", "--workload", s_workload,
-                             "--threads", s_threads, "--ops", s_ops, "--seed", s_seed,
-                             "--expect", l->a.path[0] ? l->a.path : "libc", "--no-latency",
-                             "--inside", maps ? "heapmap,stats" : "os-calls" };
+    const char *argv[24] = { real_state.self_exe,
+                             "__worker",
+                             "--workload",
+                             s_workload,
+                             "--threads",
+                             s_threads,
+                             "--ops",
+                             s_ops,
+                             "--seed",
+                             s_seed,
+                             "--expect",
+                             l->a.path[0] ? l->a.path : "libc",
+                             "--no-latency",
+                             "--inside",
+                             maps ? "heapmap,stats" : "os-calls" };
     int k = 15;
     if (maps && q->every) {
         argv[k++] = "--heapmap-every";
@@ -217,7 +228,8 @@ static int lane_spawn(struct real_client *rc, struct lane *l, char *why, size_t 
         if (pipe2(p[made], O_CLOEXEC) != 0) break;
     char **env = made == LANE_FDS ? worker_env(l->a.path) : NULL;
     if (!env) {
-        snprintf(why, n, "cannot start a worker: %s", made < LANE_FDS ? strerror(errno) : "out of memory");
+        snprintf(why, n, "cannot start a worker: %s",
+                 made < LANE_FDS ? strerror(errno) : "out of memory");
         for (int i = 0; i < made; i++) {
             close(p[i][0]);
             close(p[i][1]);
@@ -322,14 +334,16 @@ static int worker_failed(int status, struct lane *l, int timed_out, char *why, s
         snprintf(why, n, "crashed: worker killed by signal %d (%s)", WTERMSIG(status),
                  strsignal(WTERMSIG(status)));
     else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        snprintf(why, n, "%s: %s", WIFEXITED(status) && WEXITSTATUS(status) == 3 ? "preload-mismatch" : "failed",
+        snprintf(why, n, "%s: %s",
+                 WIFEXITED(status) && WEXITSTATUS(status) == 3 ? "preload-mismatch" : "failed",
                  l->buf[2].n ? last_line(&l->buf[2]) : "worker failed without a message");
     else
         return 0;
     return 1;
 }
 
-static void lane_finish(struct real_client *rc, struct lane *l, const char *status, const char *note)
+static void lane_finish(struct real_client *rc, struct lane *l, const char *status,
+                        const char *note)
 {
     cJSON_AddStringToObject(l->done, "status", status);
     if (note) cJSON_AddStringToObject(l->done, "note", note);
@@ -579,7 +593,8 @@ static void send_started(struct real_client *rc)
     else
         cJSON_AddStringToObject(o, "trace", q->trace);
     cJSON_AddNumberToObject(o, "seed", (double)q->seed);
-    cJSON_AddNumberToObject(o, "ops", (double)(q->ops || !q->workload ? q->ops : q->workload->default_ops));
+    cJSON_AddNumberToObject(o, "ops",
+                            (double)(q->ops || !q->workload ? q->ops : q->workload->default_ops));
     cJSON_AddNumberToObject(o, "threads", q->threads);
     cJSON_AddNumberToObject(o, "every", (double)q->every);
     cJSON *a = cJSON_AddArrayToObject(o, "allocators");

@@ -28,10 +28,10 @@ struct server;
 
 #define REAL_OPS_MAX     2000000u /* ops per thread */
 #define REAL_THREADS_MAX 8u
-#define REAL_SHOTS_MAX   256u     /* periodic snapshots: `every` >= thread 0's ops / this */
-#define REAL_SHOTS_AUTO  16u      /* periodic snapshots without `every` */
-#define REAL_RUNS_MAX    2u       /* real runs going at once, over all pages */
-#define REAL_TIMEOUT_S   300u     /* a worker is killed after this */
+#define REAL_SHOTS_MAX   256u /* periodic snapshots: `every` >= thread 0's ops / this */
+#define REAL_SHOTS_AUTO  16u  /* periodic snapshots without `every` */
+#define REAL_RUNS_MAX    2u   /* real runs going at once, over all pages */
+#define REAL_TIMEOUT_S   300u /* a worker is killed after this */
 #define REAL_LINE_MAX    ((size_t)32 << 20) /* one streamed snapshot, bytes */
 #define REAL_TRACE_MAX   128u
 
@@ -40,7 +40,7 @@ struct real_request {
     const struct workload *workload; /* or NULL for a trace */
     char trace[REAL_TRACE_MAX];      /* "upload:ID" or a --trace-dir file name, or "" */
     uint64_t seed;
-    uint64_t ops;   /* per thread; 0 = the workload's default (a trace: all of it) */
+    uint64_t ops; /* per thread; 0 = the workload's default (a trace: all of it) */
     unsigned threads;
     uint64_t every; /* thread 0's ops between snapshots; 0 = REAL_SHOTS_AUTO over them */
     size_t n_allocs;

@@ -41,7 +41,8 @@ static int get_source(const cJSON *o, struct real_request *r, struct diag *d)
     if (!cJSON_IsString(t) || strlen(t->valuestring) >= sizeof r->trace)
         return diag_set(d, "trace: \"upload:ID\" or a file name of --trace-dir");
     const char *s = t->valuestring;
-    int upload = strncmp(s, "upload:", 7) == 0 && s[7] && strspn(s + 7, "0123456789") == strlen(s + 7);
+    int upload =
+            strncmp(s, "upload:", 7) == 0 && s[7] && strspn(s + 7, "0123456789") == strlen(s + 7);
     if (!upload && !request_trace_name_ok(s))
         return diag_set(d, "trace \"%.64s\": \"upload:ID\" or a file name of --trace-dir", s);
     strcpy(r->trace, s);
@@ -75,8 +76,9 @@ static int check_allocs(const cJSON *o, struct real_request *r, const struct all
         while (k < n_known && strcmp(known[k].name, it->valuestring) != 0)
             k++;
         if (k == n_known)
-            return diag_set(d, "unknown allocator \"%.64s\" (glibc, jemalloc, tcmalloc, mimalloc, "
-                               "hlmalloc)",
+            return diag_set(d,
+                            "unknown allocator \"%.64s\" (glibc, jemalloc, tcmalloc, mimalloc, "
+                            "hlmalloc)",
                             it->valuestring);
         for (size_t i = 0; i < r->n_allocs; i++)
             if (strcmp(r->allocs[i], it->valuestring) == 0)
