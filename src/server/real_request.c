@@ -108,7 +108,7 @@ static int get_numbers(const cJSON *o, struct real_request *r, struct diag *d)
     if (r->every && ops / r->every > REAL_SHOTS_MAX)
         return diag_set(d, "every %llu: more than %u snapshots of %llu ops (at least %llu)",
                         (unsigned long long)r->every, REAL_SHOTS_MAX, (unsigned long long)ops,
-                        (unsigned long long)(ops / REAL_SHOTS_MAX + 1));
+                        (unsigned long long)(ops / (REAL_SHOTS_MAX + 1) + 1));
     if (!r->every) r->every = ops / REAL_SHOTS_AUTO ? ops / REAL_SHOTS_AUTO : 1;
     return 0;
 }
