@@ -19,7 +19,8 @@ static int get_count(const cJSON *o, const char *key, uint64_t lo, uint64_t hi, 
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (v == NULL || cJSON_IsNull(v)) return 0;
     double x = cJSON_IsNumber(v) ? v->valuedouble : -1;
-    if (!cJSON_IsNumber(v) || x != (double)(uint64_t)x || x < (double)lo || x > (double)hi)
+    /* The range first: converting a negative or huge double to uint64_t is undefined. */
+    if (!cJSON_IsNumber(v) || !(x >= (double)lo && x <= (double)hi) || x != (double)(uint64_t)x)
         return diag_set(d, "%s: a whole number from %llu to %llu", key, (unsigned long long)lo,
                         (unsigned long long)hi);
     *out = (uint64_t)x;
@@ -132,5 +133,8 @@ int real_request_parse(const char *text, size_t len, struct real_request *r, str
     else if (get_source(o, r, d) == 0 && get_numbers(o, r, d) == 0 && get_allocs(o, r, d) == 0)
         rc = REAL_MSG_START;
     cJSON_Delete(o);
+    if (rc < 0 && d) /* the reason quotes the page's values: keep it one printable line */
+        for (char *p = d->msg; *p; p++)
+            if ((unsigned char)*p < 0x20) *p = '?';
     return rc;
 }

@@ -76,6 +76,8 @@ static void test_real_bad_messages_are_refused(void)
             "\"glibc\"]}",
             "not both");
     refused("{\"type\":\"start\",\"workload\":\"nope\",\"allocators\":[\"glibc\"]}", "\"nope\"");
+    refused("{\"type\":\"start\",\"workload\":\"a\\nb\",\"allocators\":[\"glibc\"]}",
+            "\"a?b\""); /* one line, whatever the page sends */
     refused("{\"type\":\"start\",\"trace\":\"../x\",\"allocators\":[\"glibc\"]}", "../x");
     refused("{\"type\":\"start\",\"trace\":\"upload:\",\"allocators\":[\"glibc\"]}", "upload:");
     refused("{\"type\":\"start\",\"workload\":\"small\"}", "allocators");
