@@ -82,11 +82,13 @@ struct real_client {
 };
 
 static struct {
+    pthread_mutex_t reg_mu; /* util/cleanup.h's registry is not thread-safe: several pages'
+                               run threads spawn and reap at once */
     pthread_mutex_t mu;
     unsigned runs; /* going, over all pages (REAL_RUNS_MAX) */
     uint64_t next_run;
     char self_exe[PATH_MAX];
-} real_state = { .mu = PTHREAD_MUTEX_INITIALIZER };
+} real_state = { .reg_mu = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /* ------------------------------------------------------------------------------------- */
 /* Messages to the page                                                                   */
@@ -238,6 +240,7 @@ static int lane_spawn(struct real_client *rc, struct lane *l, char *why, size_t 
     }
     int w[LANE_FDS] = { p[0][1], p[1][1], p[2][1] };
     sigset_t saved;
+    pthread_mutex_lock(&real_state.reg_mu);
     cleanup_block(&saved); /* registered before a stop signal can be handled (C1) */
     pid_t pid = fork();
     if (pid == 0) child_exec((char **)argv, env, w, maps);
@@ -247,6 +250,7 @@ static int lane_spawn(struct real_client *rc, struct lane *l, char *why, size_t 
         cleanup_add_child(pid);
     }
     cleanup_restore(&saved);
+    pthread_mutex_unlock(&real_state.reg_mu);
     free_env(env, l->a.path);
     for (int i = 0; i < LANE_FDS; i++) {
         close(p[i][1]);
@@ -275,7 +279,9 @@ static int lane_reap(struct lane *l, int kill_it)
     while (waitpid(l->pid, &status, 0) < 0 && errno == EINTR)
         ;
     kill(-l->pid, SIGKILL); /* what it may have started */
+    pthread_mutex_lock(&real_state.reg_mu);
     cleanup_remove_child(l->pid);
+    pthread_mutex_unlock(&real_state.reg_mu);
     l->pid = 0;
     return status;
 }
@@ -482,7 +488,9 @@ static void run_end(struct real_client *rc)
     }
     if (rc->trace_tmp) {
         unlink(rc->trace_path);
+        pthread_mutex_lock(&real_state.reg_mu);
         cleanup_remove_file(rc->trace_path);
+        pthread_mutex_unlock(&real_state.reg_mu);
         rc->trace_tmp = 0;
     }
     pthread_mutex_lock(&real_state.mu);
@@ -542,7 +550,9 @@ static int trace_file(struct real_client *rc, struct diag *d)
     if (!u) return diag_set(d, "no trace %s (the server keeps the last %u uploads)", t, kept);
     if (fd >= 0) {
         rc->trace_tmp = 1;
+        pthread_mutex_lock(&real_state.reg_mu);
         cleanup_add_file(rc->trace_path);
+        pthread_mutex_unlock(&real_state.reg_mu);
     }
     if (!ok) return diag_set(d, "cannot copy trace %s for the workers: %s", t, strerror(errno));
     return 0;
