@@ -406,7 +406,8 @@
         const c = s.cells || {};
         return 'mapped ' + HL.bytes(s.mapped_bytes) + ', resident ' + HL.bytes(s.resident_bytes) + ', live ' +
             HL.bytes(s.live_bytes) + ' · pages: ' + HL.num(c.dense) + ' dense, ' + HL.num(c.sparse) + ' sparse, ' +
-            HL.num(c.empty) + ' empty, ' + HL.num(c.not_resident) + ' not resident';
+            HL.num(c.empty) + ' empty, ' + HL.num(c.not_resident) + ' not resident' +
+            (s.downsampled ? ' · a cell is ' + HL.bytes(s.cell_bytes) : '') + (s.note ? ' · ' + s.note : '');
     }
 
     const STATS = [['allocated_bytes', 'allocated'], ['active_bytes', 'active'], ['resident_bytes', 'resident'],
