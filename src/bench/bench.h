@@ -118,6 +118,8 @@ struct exec_opts {
     unsigned inside;           /* EXEC_INSIDE_*: run that pass instead of the timed ones */
     uint64_t heapmap_every;    /* inside: thread 0's ops between snapshots (0 = an eighth) */
     const char *pagemap_path;  /* inside: the pagemap to read (NULL = /proc/self/pagemap) */
+    int stream_fd;             /* inside: each heap map also goes to this fd as it is taken,
+                                  one JSON line (heapmap_shot_write); 0 = none */
     int latency;               /* run the latency pass */
     unsigned sample_stride;    /* mean ops between timed calls in the latency pass (>= 1) */
     int pin_count;             /* CPUs in pin_cpus (0 = no pinning) */

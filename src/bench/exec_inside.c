@@ -52,6 +52,7 @@ struct exec_inside {
     struct astats *parts;     /* per thread: what only it can read (mimalloc's heap) */
     struct stats_shot *shots; /* HEAPMAP_MAX_SHOTS */
     size_t n_shots;
+    size_t streamed; /* heap maps written to exec_opts.stream_fd so far */
     uint64_t every;  /* thread 0's ops between periodic snapshots */
     size_t peak_idx; /* thread 0's op after which live bytes peak, or SIZE_MAX */
     unsigned threads;
@@ -65,6 +66,21 @@ struct exec_inside {
 /* ------------------------------------------------------------------------------------- */
 /* Snapshots                                                                              */
 
+/* The heap maps taken since the last call, to exec_opts.stream_fd as they are taken (a
+ * snapshot that could not be taken adds none). A failed write ends the streaming, not the
+ * pass: the reader went away, and nothing more is written. */
+static void stream(struct exec_shared *sh, struct exec_inside *in)
+{
+    int fd = sh->o->stream_fd;
+    size_t n;
+    const struct heapmap_shot *shots = heapmap_shots(in->hm, &n);
+    for (; fd > 0 && in->streamed < n; in->streamed++)
+        if (heapmap_shot_write(in->hm, &shots[in->streamed], fd) != 0) {
+            in->streamed = SIZE_MAX;
+            return;
+        }
+}
+
 static void take(struct exec_shared *sh, unsigned t, const char *label, uint64_t ops)
 {
     struct exec_inside *in = sh->in;
@@ -76,7 +92,10 @@ static void take(struct exec_shared *sh, unsigned t, const char *label, uint64_t
         live += sl->size;
         if (in->hm) heapmap_add(in->hm, (uintptr_t)sl->p, sl->size);
     }
-    if (in->hm) heapmap_end(in->hm); /* before the statistics: reading them may allocate */
+    if (in->hm) {
+        heapmap_end(in->hm); /* before the statistics: reading them may allocate */
+        stream(sh, in);
+    }
     if (!in->stats || in->n_shots >= HEAPMAP_MAX_SHOTS) return;
     struct stats_shot *ss = &in->shots[in->n_shots++];
     ss->label = label;

@@ -26,7 +26,8 @@ enum {
     OPT_LAB,
     OPT_INSIDE,
     OPT_HEAPMAP_EVERY,
-    OPT_PAGEMAP
+    OPT_PAGEMAP,
+    OPT_STREAM_FD
 };
 
 static const struct cli_opt worker_opts[] = {
@@ -55,6 +56,11 @@ static const struct cli_opt worker_opts[] = {
       .name = "pagemap",
       .arg = "PATH",
       .help = "read this file as the pagemap (tests)",
+      .hidden = 1 },
+    { .key = OPT_STREAM_FD,
+      .name = "stream-fd",
+      .arg = "FD",
+      .help = "with --inside heapmap: also write each map to FD as it is taken (serve)",
       .hidden = 1 },
     { 0 },
 };
@@ -148,6 +154,12 @@ static int parse_opt(struct worker_args *a, const struct cli_parser *p, int key)
     case OPT_PAGEMAP:
         a->exec.pagemap_path = p->value;
         return 0;
+    case OPT_STREAM_FD: {
+        uint64_t fd;
+        if (cli_value_count(p, 3, 1023, &fd) != 0) return EXIT_USAGE;
+        a->exec.stream_fd = (int)fd;
+        return 0;
+    }
     default:
         return -1;
     }

@@ -144,6 +144,13 @@ uint64_t heapmap_dropped(const struct heapmap *hm, const char **why);
 cJSON *heapmap_json(const struct heapmap *hm, uint64_t every_ops);
 
 /*
+ * Snapshot `s` of `hm` as one line of JSON on `fd` (heapmap_stream.c), while the pass runs:
+ * the fields of a results snapshot less `rss_check`. Calls no malloc. 0, or -1 with errno
+ * when a write failed.
+ */
+int heapmap_shot_write(const struct heapmap *hm, const struct heapmap_shot *s, int fd);
+
+/*
  * A cell's code: residency (0 not resident, 1 resident, 2 unknown) and live-byte bucket
  * (0 none, else ceil(8 * live / cell bytes)), and its letter in the encoding: 'A'+bucket
  * not resident, 'a'+bucket resident, 'p'+bucket unknown. A run is the decimal count

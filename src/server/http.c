@@ -26,6 +26,7 @@
 #include "server/assets.h"
 #include "server/internal.h"
 #include "server/metrics.h"
+#include "server/real.h"
 #include "util/diag.h"
 #include "workload/workload.h"
 
@@ -317,6 +318,7 @@ static int serve_meta(struct server *srv, struct mg_connection *conn)
         if (is_default_lab(lab_list[i]->name))
             cJSON_AddItemToArray(al, cJSON_CreateString(lab_list[i]->name));
     cJSON_AddItemToObject(o, "traces", trace_list(srv));
+    cJSON_AddItemToObject(o, "real", real_meta());
     if (srv->tf) {
         cJSON *t = cJSON_AddObjectToObject(o, "ticks");
         cJSON_AddStringToObject(t, "file", srv->tf_name);
@@ -513,7 +515,7 @@ static int begin_request(struct mg_connection *conn)
     int get = strcmp(ri->request_method, "GET") == 0;
     int rc = check_origin(srv, conn);
     if (rc) return rc;
-    if (strcmp(uri, "/ws") == 0) {
+    if (strcmp(uri, "/ws") == 0 || strcmp(uri, "/ws/real") == 0) {
         if (!get) return method_not_allowed(conn, "GET");
         if ((rc = check_handshake(conn)) != 0) return rc;
         pthread_mutex_lock(&srv->mu);
@@ -709,6 +711,7 @@ int server_start(const struct server_config *cfg, struct server **out, struct di
         return -1;
     }
     mg_set_websocket_handler(srv->ctx, "/ws", ws_connect, ws_ready, ws_data, ws_close, srv);
+    real_register(srv);
     struct mg_server_port p[4];
     int np = mg_get_server_ports(srv->ctx, 4, p);
     srv->port = np > 0 ? (unsigned)p[0].port : cfg->port;

@@ -7,6 +7,7 @@
  *   request.c  parsing and checking messages and uploads
  *   metrics.c  a race as JSON;  frame.c  map frames;  ring.c  the tick ring;
  *   mailbox.c  the latest-wins slot and control queue;  tickfile.c  tick files
+ *   real.c, real_request.c  the real allocators view (server/real.h)
  *
  * Threads. civetweb's workers run the HTTP handlers and, per WebSocket, its read loop,
  * which calls client_message() for each message and client_close() at the end; a client's

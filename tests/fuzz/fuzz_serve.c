@@ -2,8 +2,9 @@
  * tests/fuzz/fuzz_serve.c: libFuzzer target for what `heaplab serve` reads from a page
  * (server/request.h, server/tickfile.h, server/frame.h). The first byte picks the path, the
  * rest is its input:
- *   0  a WebSocket message (request_parse, live and tick-file modes): refused with one line
- *      or parsed into values within the limits
+ *   0  a WebSocket message (request_parse, live and tick-file modes; and the real
+ *      allocators view's real_request_parse): refused with one line or parsed into values
+ *      within the limits
  *   1  an upload (request_upload: the trace reader and the compiler to an op stream)
  *   2  a tick file (tickfile_parse): refused with a reason, or every tick reads back
  *   3  delta, fill and run-length payloads applied to maps (the page's decoders' inputs),
@@ -17,12 +18,29 @@
 
 #include "server/frame.h"
 #include "server/internal.h"
+#include "server/real.h"
 #include "server/request.h"
 #include "server/server.h"
 #include "server/tickfile.h"
 #include "util/diag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The real allocators view's start message: one line, or values within real.h's limits. */
+static void real_message(const uint8_t *d, size_t n)
+{
+    struct real_request r;
+    struct diag dg = { { 0 } };
+    int kind = real_request_parse((const char *)d, n, &r, &dg);
+    if (kind < 0) {
+        if (!dg.msg[0] || strchr(dg.msg, '\n')) __builtin_trap();
+        return;
+    }
+    if (kind != REAL_MSG_START) return;
+    if ((r.workload == NULL) == (r.trace[0] == 0)) __builtin_trap();
+    if (r.ops > REAL_OPS_MAX || r.threads < 1 || r.threads > REAL_THREADS_MAX) __builtin_trap();
+    if (r.n_allocs < 1 || r.n_allocs > ALLOC_MAX) __builtin_trap();
+}
 
 static void message(const uint8_t *d, size_t n, int ticks_only)
 {
@@ -127,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] & 3) {
     case 0:
         message(data + 1, size - 1, data[0] >> 7);
+        real_message(data + 1, size - 1);
         break;
     case 1:
         upload(data + 1, size - 1);

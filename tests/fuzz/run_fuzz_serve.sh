@@ -22,6 +22,9 @@ if seeds_wanted; then
 {"type":"seek","tick":123}
 {"type":"overlay","mode":"class"}
 {"type":"cell","lane":3,"cell":65535}
+{"type":"start","workload":"known-live","seed":9,"ops":30002,"threads":2,"every":1000,"allocators":["hlmalloc","glibc"]}
+{"type":"start","trace":"upload:3","allocators":["jemalloc","tcmalloc","mimalloc"]}
+{"type":"stop"}
 MSGS
     { printf '\200'; printf '%s' '{"type":"start","tps":5}'; } >"$SEEDS/msg-ticks"
     # 1: an upload (a recorded trace)

@@ -150,7 +150,8 @@
             if (!/^heaplab\.serve\/1$/.test(meta.schema || '')) {
                 throw new Error('schema "' + meta.schema + '", this viewer reads heaplab.serve/1');
             }
-            live(meta);
+            if (HL.Real && HL.Real.wanted()) HL.Real.boot(meta); /* view=real: real.js */
+            else live(meta);
         }).catch(function (e) {
             $('controls').classList.add('offline');
             HL.showError('no heaplab server answered api/meta (' + e.message + '): open a tick file instead');
