@@ -17,7 +17,8 @@
  * fork: the prepare handler takes every lock (the sweep's, heaps, registry, each segment,
  * abandoned list, huge cache, unmaps to retry) in the documented order, so the child
  * starts with consistent metadata; both sides release them. The child has no purger
- * thread: it starts one again when needed.
+ * thread: it starts one again when needed. Nor has it the parent's other threads: it
+ * abandons their heaps (child_adopt_dead_heaps).
  *
  * The purger: a background thread started (lazily, at the end of a slow path, never
  * holding a lock) once memory is waiting to be purged, unless HLMALLOC_PURGE_THREAD=0. It
@@ -515,6 +516,161 @@ static void fork_parent(void)
     pthread_mutex_unlock(&transit_lock);
 }
 
+/*
+ * The child of a fork has one thread, the one that forked, but every heap of the parent:
+ * those of the threads that did not come along would hold their pages and segments for
+ * good (nothing runs their exit). The child abandons them itself, as their threads would
+ * have on exit, over what the parent's locks kept consistent: the registry and each
+ * segment's slices. A dead thread may have been in the middle of an operation on its own
+ * heap, which takes no lock, so its queues are not followed, and what a page holds is
+ * counted anew: its free list (validated, bounded) and what was sent to it, and `used` is
+ * the rest. A block a dead thread held stays used (lost, as it would be in its program);
+ * no block can be handed out twice. A page whose list does not validate is kept out of
+ * use (all its blocks count as used). The cost is a walk of the dead heaps' pages and free
+ * lists (read only) and a write to each of their page descriptors.
+ */
+
+/* Is b a carved block of small or medium page pg? */
+static bool child_block_of(const struct hl_page *pg, const void *b)
+{
+    uintptr_t p = (uintptr_t)b, start = (uintptr_t)pg->start;
+    return p >= start && p - start < pg->limit && hl_is_block_offset(pg, (uint32_t)(p - start));
+}
+
+/* The small or medium page block b belongs to, if it is one of a live segment; else NULL. */
+static struct hl_page *child_page_of(const void *b)
+{
+    struct hl_segment *s = hl_segment_of(b);
+    if (!s || s->kind != HL_PAGE_SMALL) return NULL;
+    struct hl_page *pg = hl_page_of(s, b);
+    if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM) return NULL;
+    return child_block_of(pg, b) ? pg : NULL;
+}
+
+/* Is h the heap of a thread the child does not have? */
+static bool child_heap_dead(const struct hl_heap *h)
+{
+    return h != NULL && h != hl_tls_heap;
+}
+
+/* Count page pg anew (see above) and leave it ownerless, or give it back if empty. */
+static void child_orphan_page(struct hl_segment *s, struct hl_page *pg)
+{
+    uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+    /* NEVER whatever it was: a BUSY left by a dead notifier would never clear. */
+    atomic_store_explicit(&pg->xthread_free, (x & ~(uintptr_t)3) | HL_DELAYED_NEVER,
+                          memory_order_relaxed);
+    hl_page_collect(pg);
+    uint32_t nfree = 0;
+    bool ok = true;
+    for (struct hl_block *b = pg->free; b; b = hl_next_decode(pg, b)) {
+        if (!child_block_of(pg, b) || ++nfree > pg->capacity) {
+            ok = false;
+            break;
+        }
+    }
+    if (ok) {
+        pg->used = pg->capacity - nfree;
+    } else {
+        pg->free = NULL; /* out of use: its blocks are lost, none handed out twice */
+        pg->used = pg->capacity;
+    }
+    pg->next = pg->prev = NULL;
+    pg->flags = 0;
+    pg->fast_limit = pg->limit;
+    pg->kept = 0;
+    pg->heap = NULL;
+    if (pg->used == 0) hl_segment_free_page(s, pg);
+}
+
+/* A dead heap's delayed blocks (its full pages' notifications) onto their pages' lists. */
+static void child_take_delayed(struct hl_heap *h)
+{
+    struct hl_block *b = (struct hl_block *)atomic_exchange(&h->delayed_free, 0);
+    for (uint32_t n = 0; b && n < (1u << 24); n++) {
+        struct hl_block *next = b->next;
+        struct hl_page *pg = child_page_of(b);
+        if (pg && pg->heap == h) { /* its state is NEVER by now: the list is ours */
+            hl_next_encode(pg, b, pg->free);
+            pg->free = b;
+        }
+        b = next;
+    }
+}
+
+/* Segment s, of a dead thread or caught between lists, joins the abandoned list (or is
+ * released if nothing in it is used). */
+static void child_orphan_segment(struct hl_segment *s)
+{
+    for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
+        struct hl_page *pg = &s->pages[i];
+        if (pg->slice_back != 0 || pg->slice_count == 0) continue;
+        if (pg->kind == HL_PAGE_LARGE) pg->heap = NULL;
+        if (pg->kind == HL_PAGE_SMALL || pg->kind == HL_PAGE_MEDIUM) child_orphan_page(s, pg);
+    }
+    s->heap = NULL;
+    atomic_store_explicit(&s->thread_id, HL_TID_ABANDONED, memory_order_relaxed);
+    if (hl_segment_used(s) == 0)
+        hl_segment_release(s);
+    else
+        abandoned_push(s);
+}
+
+static bool child_on_abandoned_list(const struct hl_segment *s)
+{
+    for (const struct hl_segment *a = hl_abandoned; a; a = a->next)
+        if (a == s) return true;
+    return false;
+}
+
+/* The child's only thread runs this: no lock is contended, none is held across calls. */
+static void child_adopt_dead_heaps(void)
+{
+    /* 1. No notification goes to a dead heap from now on. */
+    for (struct hl_segment *s = hl_registry; s; s = s->all_next) {
+        if (s->kind == HL_PAGE_HUGE) continue;
+        bool ours = s->heap != NULL && s->heap == hl_tls_heap;
+        for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
+            struct hl_page *pg = &s->pages[i];
+            if (pg->slice_back != 0 || (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM))
+                continue;
+            uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+            /* Ours: a BUSY left by a dead notifier is re-armed. Not ours: NEVER (written
+             * only if it is not, to spare the copy of the descriptors' page). */
+            uintptr_t st = x & 3, want = ours ? (st == HL_DELAYED_BUSY ? HL_DELAYED_WANT : st)
+                                              : HL_DELAYED_NEVER;
+            if (st != want)
+                atomic_store_explicit(&pg->xthread_free, (x & ~(uintptr_t)3) | want,
+                                      memory_order_relaxed);
+        }
+    }
+    /* 2. Their foreign caches go home, their delayed lists onto the pages. */
+    for (struct hl_heap *h = hl_heaps; h; h = h->all_next) {
+        if (!child_heap_dead(h)) continue;
+        hl_foreign_flush_all(h);
+        child_take_delayed(h);
+    }
+    /* 3. Their segments, and any left between lists by a dead thread, are abandoned. */
+    uint64_t ownerless = 0, listed = 0;
+    for (struct hl_segment *s = hl_registry; s; s = s->all_next)
+        ownerless += s->kind != HL_PAGE_HUGE && s->heap == NULL;
+    for (struct hl_segment *a = hl_abandoned; a; a = a->next)
+        listed++;
+    atomic_store(&abandoned_count, listed); /* a dead thread may have been about to count */
+    bool strays = ownerless != listed;
+    for (struct hl_segment *s = hl_registry, *next; s; s = next) {
+        next = s->all_next;
+        if (s->kind == HL_PAGE_HUGE) continue;
+        if (child_heap_dead(s->heap) || (strays && !s->heap && !child_on_abandoned_list(s)))
+            child_orphan_segment(s);
+    }
+    /* 4. The heaps themselves go back to the pool. */
+    for (struct hl_heap *h = hl_heaps, *next; h; h = next) {
+        next = h->all_next;
+        if (child_heap_dead(h)) heap_unlink_and_pool(h);
+    }
+}
+
 static void fork_child(void)
 {
     fork_parent();
@@ -523,6 +679,7 @@ static void fork_child(void)
     atomic_store(&purger_idle, 0);
     atomic_store(&purger_heads_up, 0);
     atomic_store(&purger_word, 0);
+    child_adopt_dead_heaps();
 }
 
 void hl_process_init(void)
