@@ -180,6 +180,22 @@ static void heap_unlink_and_pool(struct hl_heap *h)
 
 /* ---- thread start and exit ---------------------------------------------------------- */
 
+/* A new heap, copied (set up field by field, it cost 2,000 instructions a thread: the
+ * class sizes and foreign capacities computed anew each time). Set once at start-up. */
+static struct hl_heap heap_template;
+
+static void heap_template_init(void)
+{
+    struct hl_heap *h = &heap_template;
+    for (unsigned i = 0; i < HL_DIRECT_SLOTS; i++)
+        h->direct[i] = &hl_page_empty;
+    for (unsigned b = 0; b < HL_BINS; b++)
+        h->bins[b].block_size = (uint32_t)hl_bin_size(b);
+    for (unsigned b = 0; b < HL_FOREIGN_BINS; b++)
+        h->foreign_room[b] = hl_foreign_cap(b);
+    h->retired_min = HL_BINS; /* none kept */
+}
+
 static void thread_done(void *arg);
 
 struct hl_heap *hl_heap_get(void)
@@ -189,15 +205,8 @@ struct hl_heap *hl_heap_get(void)
     hl_process_init();
     h = heap_pool_take();
     if (!h) return NULL;
-    memset(h, 0, sizeof(*h));
-    for (unsigned i = 0; i < HL_DIRECT_SLOTS; i++)
-        h->direct[i] = &hl_page_empty;
-    for (unsigned b = 0; b < HL_BINS; b++)
-        h->bins[b].block_size = (uint32_t)hl_bin_size(b);
-    for (unsigned b = 0; b < HL_FOREIGN_BINS; b++)
-        h->foreign_room[b] = hl_foreign_cap(b);
+    *h = heap_template;
     h->thread_id = hl_thread_id();
-    h->retired_min = HL_BINS; /* none kept */
     heap_link(h);
     hl_tls_heap = h;
     /* Register for thread exit; this may call malloc, which now finds h. */
@@ -230,6 +239,56 @@ static void abandon_queue(struct hl_page_queue *q)
         page_never_delayed(pg);
         pg = next;
     }
+}
+
+/* ---- the pages of a segment ---------------------------------------------------------- */
+
+/*
+ * The page heads of segment s in slice order, found through a copy of its free_map taken
+ * under its lock: free runs are skipped a word (64 slices) at a time, and only the
+ * descriptors of slices in use are read. Reading all 510 descriptors (a cache line each)
+ * was most of what thread start-up and exit cost under churn: in callgrind on
+ * tests/hlmalloc/churn.c (2,000 threads), 10.0 M of 33.7 M instructions in reclaiming a
+ * segment and 8.3 M in abandoning one. For a segment no other thread can add a page to
+ * (its owner's, or one off the abandoned list): a page given back meanwhile (a large block
+ * freed by another thread) reads as no page.
+ */
+struct page_walk {
+    uint64_t free[HL_SLICES / 64];
+    uint32_t next; /* slice to look at next */
+    uint32_t end;  /* s->slices */
+};
+
+static void page_walk_start(struct page_walk *w, struct hl_segment *s)
+{
+    pthread_mutex_lock(&s->lock);
+    memcpy(w->free, s->free_map, sizeof(w->free));
+    pthread_mutex_unlock(&s->lock);
+    w->next = HL_FIRST_SLICE;
+    w->end = s->slices;
+}
+
+/* The next page head, or NULL. Its slice count is read first: the caller may give it back. */
+static struct hl_page *page_walk_next(struct page_walk *w, struct hl_segment *s)
+{
+    uint32_t i = w->next;
+    while (i < w->end) {
+        uint64_t used = ~w->free[i >> 6] & (~(uint64_t)0 << (i & 63));
+        if (used == 0) {
+            i = (i | 63) + 1;
+            continue;
+        }
+        i = (i & ~63u) + (uint32_t)__builtin_ctzll(used);
+        if (i >= w->end) break;
+        struct hl_page *pg = &s->pages[i];
+        if (pg->slice_back == 0 && pg->slice_count != 0) {
+            w->next = i + pg->slice_count;
+            return pg;
+        }
+        i++;
+    }
+    w->next = w->end;
+    return NULL;
 }
 
 /* ---- abandoned segments ------------------------------------------------------------ */
@@ -296,9 +355,9 @@ void hl_abandoned_sweep(unsigned max)
     for (unsigned n = 0; n < max; n++) {
         struct hl_segment *s = abandoned_pop();
         if (!s) break;
-        for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
-            struct hl_page *pg = &s->pages[i];
-            if (pg->slice_back != 0 || pg->slice_count == 0) continue;
+        struct page_walk w;
+        page_walk_start(&w, s);
+        for (struct hl_page *pg; (pg = page_walk_next(&w, s)) != NULL;) {
             if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM) continue;
             hl_page_collect(pg);
             if (pg->used == 0) hl_segment_free_page(s, pg);
@@ -358,9 +417,10 @@ static void abandon_heap(struct hl_heap *h)
         if (hl_segment_used(s) == 0) {
             hl_segment_release(s);
         } else {
-            for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++)
-                if (s->pages[i].kind == HL_PAGE_LARGE && s->pages[i].slice_back == 0)
-                    s->pages[i].heap = NULL;
+            struct page_walk w;
+            page_walk_start(&w, s);
+            for (struct hl_page *pg; (pg = page_walk_next(&w, s)) != NULL;)
+                if (pg->kind == HL_PAGE_LARGE) pg->heap = NULL;
             s->heap = NULL;
             atomic_store_explicit(&s->thread_id, HL_TID_ABANDONED, memory_order_release);
             abandoned_push(s);
@@ -394,9 +454,9 @@ struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
     h->segments = s;
     atomic_store_explicit(&s->thread_id, h->thread_id, memory_order_release);
     /* Adopt its pages: collect what others freed meanwhile, queue those with room. */
-    for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++) {
-        struct hl_page *pg = &s->pages[i];
-        if (pg->slice_back != 0 || pg->slice_count == 0) continue;
+    struct page_walk w;
+    page_walk_start(&w, s);
+    for (struct hl_page *pg; (pg = page_walk_next(&w, s)) != NULL;) {
         if (pg->kind == HL_PAGE_LARGE) {
             pg->heap = h;
             continue;
@@ -602,9 +662,9 @@ static void child_take_delayed(struct hl_heap *h)
  * released if nothing in it is used). */
 static void child_orphan_segment(struct hl_segment *s)
 {
-    for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
-        struct hl_page *pg = &s->pages[i];
-        if (pg->slice_back != 0 || pg->slice_count == 0) continue;
+    struct page_walk w;
+    page_walk_start(&w, s);
+    for (struct hl_page *pg; (pg = page_walk_next(&w, s)) != NULL;) {
         if (pg->kind == HL_PAGE_LARGE) pg->heap = NULL;
         if (pg->kind == HL_PAGE_SMALL || pg->kind == HL_PAGE_MEDIUM) child_orphan_page(s, pg);
     }
@@ -630,10 +690,10 @@ static void child_adopt_dead_heaps(void)
     for (struct hl_segment *s = hl_registry; s; s = s->all_next) {
         if (s->kind == HL_PAGE_HUGE) continue;
         bool ours = s->heap != NULL && s->heap == hl_tls_heap;
-        for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
-            struct hl_page *pg = &s->pages[i];
-            if (pg->slice_back != 0 || (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM))
-                continue;
+        struct page_walk w;
+        page_walk_start(&w, s);
+        for (struct hl_page *pg; (pg = page_walk_next(&w, s)) != NULL;) {
+            if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM) continue;
             uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
             /* Ours: a BUSY left by a dead notifier is re-armed. Not ours: NEVER (written
              * only if it is not, to spare the copy of the descriptors' page). */
@@ -693,6 +753,7 @@ void hl_process_init(void)
         return;
     }
     read_options();
+    heap_template_init();
     hl_cookie = hl_os_random();
     pthread_key_create(&heap_key, thread_done);
     atomic_store_explicit(&init_state, 2, memory_order_release);

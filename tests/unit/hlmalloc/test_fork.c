@@ -154,7 +154,7 @@ static void test_fork_child_adopts_the_heaps_of_threads_it_has_not(void)
 /* Forks while the workers allocate and free (their own blocks and each other's, without
  * pause): a dead thread may have been in the middle of anything lock-free. Each child
  * allocates and frees, frees what the parent's table holds, and checks the heap. */
-enum { BUSY_SLOTS = 4096, FORKS = 60 };
+enum { BUSY_SLOTS = 4096, FORKS = 30 };
 static _Atomic(void *) busy_table[BUSY_SLOTS];
 static _Atomic int busy_stop;
 
