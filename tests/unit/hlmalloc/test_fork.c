@@ -151,6 +151,55 @@ static void test_fork_child_adopts_the_heaps_of_threads_it_has_not(void)
     CHECK(hl_heap_check() == 0);
 }
 
+/* A thread that has never allocated forks: every heap of the parent is another thread's. */
+static void *fork_without_heap(void *arg)
+{
+    int *status = arg;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        hl_opt.purge_thread = 0;
+        struct hl_stats st;
+        hl_stats(&st);
+        int bad = st.threads != 0 || hl_heap_check() != 0;
+        void *p = hl_malloc(BLOCK);
+        bad |= p == NULL || !in_workers_segment(p);
+        hl_free(p);
+        _exit(bad | (hl_heap_check() != 0));
+    }
+    *status = -1;
+    if (pid > 0 && waitpid(pid, status, 0) != pid) *status = -1;
+    return NULL;
+}
+
+static void test_fork_from_a_thread_without_a_heap(void)
+{
+    release = 0;
+    ready = 0;
+    pthread_t t[WORKERS], f;
+    for (int w = 0; w < WORKERS; w++)
+        REQUIRE(pthread_create(&t[w], NULL, worker, blocks[w]) == 0);
+    pthread_mutex_lock(&lock);
+    while (ready < WORKERS)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+    int status = -1;
+    REQUIRE(pthread_create(&f, NULL, fork_without_heap, &status) == 0);
+    pthread_join(f, NULL);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pthread_mutex_lock(&lock);
+    release = 1;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    for (int w = 0; w < WORKERS; w++)
+        pthread_join(t[w], NULL);
+    for (int w = 0; w < WORKERS; w++)
+        for (int i = 1; i < PER_WORKER; i += 2)
+            hl_free(blocks[w][i]);
+    hl_collect();
+    CHECK(hl_heap_check() == 0);
+}
+
 /* Forks while the workers allocate and free (their own blocks and each other's, without
  * pause): a dead thread may have been in the middle of anything lock-free. Each child
  * allocates and frees, frees what the parent's table holds, and checks the heap. */
@@ -221,6 +270,7 @@ static void test_fork_child_of_busy_threads_passes_the_check(void)
 int main(void)
 {
     RUN_TEST(test_fork_child_adopts_the_heaps_of_threads_it_has_not);
+    RUN_TEST(test_fork_from_a_thread_without_a_heap);
     RUN_TEST(test_fork_child_of_busy_threads_passes_the_check);
     return check_report();
 }
