@@ -291,6 +291,31 @@ static struct hl_page *page_walk_next(struct page_walk *w, struct hl_segment *s)
     return NULL;
 }
 
+/*
+ * A page a fork child took over from a thread it does not have (child_orphan_page): that
+ * thread may have stopped in the middle of a malloc or free of its own, which take no
+ * lock, so `used` may be off by a block. Before the page is used (adopted or swept) it is
+ * counted anew from its free list, validated and bounded; a list that does not validate
+ * puts the page out of use (its blocks count as used: lost, none handed out twice). Done
+ * then and not in the fork handler: a walk of every free list cost a child of a process
+ * with 256 MiB in 1000-byte blocks about 100 ms, which fork + exec does not need.
+ */
+static void page_recount(struct hl_page *pg)
+{
+    uint32_t nfree = 0;
+    for (struct hl_block *b = pg->free; b; b = hl_next_decode(pg, b)) {
+        uintptr_t p = (uintptr_t)b, start = (uintptr_t)pg->start;
+        if (p < start || p - start >= pg->limit || !hl_is_block_offset(pg, (uint32_t)(p - start))
+            || ++nfree > pg->capacity) {
+            pg->free = NULL;
+            nfree = 0;
+            break;
+        }
+    }
+    pg->used = pg->capacity - nfree;
+    pg->recount = 0;
+}
+
 /* ---- abandoned segments ------------------------------------------------------------ */
 
 /* The list is FIFO: a thread exiting puts its segments at the tail, reclaim and the sweep
@@ -360,6 +385,7 @@ void hl_abandoned_sweep(unsigned max)
         for (struct hl_page *pg; (pg = page_walk_next(&w, s)) != NULL;) {
             if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM) continue;
             hl_page_collect(pg);
+            if (HL_UNLIKELY(pg->recount)) page_recount(pg);
             if (pg->used == 0) hl_segment_free_page(s, pg);
         }
         if (hl_segment_used(s) == 0)
@@ -469,6 +495,7 @@ struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
                                                       memory_order_acq_rel, memory_order_relaxed))
             ;
         hl_page_collect(pg);
+        if (HL_UNLIKELY(pg->recount)) page_recount(pg);
         if (pg->used == 0) {
             hl_segment_free_page(s, pg);
             continue;
@@ -582,12 +609,11 @@ static void fork_parent(void)
  * good (nothing runs their exit). The child abandons them itself, as their threads would
  * have on exit, over what the parent's locks kept consistent: the registry and each
  * segment's slices. A dead thread may have been in the middle of an operation on its own
- * heap, which takes no lock, so its queues are not followed, and what a page holds is
- * counted anew: its free list (validated, bounded) and what was sent to it, and `used` is
- * the rest. A block a dead thread held stays used (lost, as it would be in its program);
- * no block can be handed out twice. A page whose list does not validate is kept out of
- * use (all its blocks count as used). The cost is a walk of the dead heaps' pages and free
- * lists (read only) and a write to each of their page descriptors.
+ * heap, which takes no lock, so its queues are not followed, and each of its pages is
+ * marked to be counted anew (page_recount) before it is used again. A block a dead
+ * thread held stays used (lost, as it would be in its program); no block can be handed
+ * out twice. The handler's cost is a write to each of the dead heaps' page descriptors
+ * (and a read of their remote-free lists): no free list is walked.
  */
 
 /* Is b a carved block of small or medium page pg? */
@@ -621,26 +647,17 @@ static void child_orphan_page(struct hl_segment *s, struct hl_page *pg)
     atomic_store_explicit(&pg->xthread_free, (x & ~(uintptr_t)3) | HL_DELAYED_NEVER,
                           memory_order_relaxed);
     hl_page_collect(pg);
-    uint32_t nfree = 0;
-    bool ok = true;
-    for (struct hl_block *b = pg->free; b; b = hl_next_decode(pg, b)) {
-        if (!child_block_of(pg, b) || ++nfree > pg->capacity) {
-            ok = false;
-            break;
-        }
-    }
-    if (ok) {
-        pg->used = pg->capacity - nfree;
-    } else {
-        pg->free = NULL; /* out of use: its blocks are lost, none handed out twice */
-        pg->used = pg->capacity;
-    }
     pg->next = pg->prev = NULL;
     pg->flags = 0;
     pg->fast_limit = pg->limit;
     pg->kept = 0;
     pg->heap = NULL;
-    if (pg->used == 0) hl_segment_free_page(s, pg);
+    /* `used` may lag the free list by a block a dead thread was taking or giving back: 0
+     * all the same means no block the child can reach. */
+    if (pg->used == 0)
+        hl_segment_free_page(s, pg);
+    else
+        pg->recount = 1;
 }
 
 /* A dead heap's delayed blocks (its full pages' notifications) onto their pages' lists. */
@@ -650,9 +667,10 @@ static void child_take_delayed(struct hl_heap *h)
     for (uint32_t n = 0; b && n < (1u << 24); n++) {
         struct hl_block *next = b->next;
         struct hl_page *pg = child_page_of(b);
-        if (pg && pg->heap == h) { /* its state is NEVER by now: the list is ours */
-            hl_next_encode(pg, b, pg->free);
-            pg->free = b;
+        if (pg && pg->heap == h) { /* NEVER by now: a remote free, as it would have been */
+            uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+            hl_next_encode(pg, b, (struct hl_block *)(x & ~(uintptr_t)3));
+            atomic_store_explicit(&pg->xthread_free, (uintptr_t)b | (x & 3), memory_order_relaxed);
         }
         b = next;
     }
