@@ -639,7 +639,8 @@ static bool child_heap_dead(const struct hl_heap *h)
     return h != NULL && h != hl_tls_heap;
 }
 
-/* Count page pg anew (see above) and leave it ownerless, or give it back if empty. */
+/* Leave page pg ownerless, to be counted anew before it is used (page_recount), or give
+ * it back if empty. */
 static void child_orphan_page(struct hl_segment *s, struct hl_page *pg)
 {
     uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
