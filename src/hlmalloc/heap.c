@@ -677,10 +677,69 @@ static void child_take_delayed(struct hl_heap *h)
     }
 }
 
+/* Did the dead thread finish setting up page pg of s (the fields set once, when a page is
+ * made)? Fields it may have been changing are made to agree: a large block's size with
+ * its slices (a shrink in place gives the slices back first), a page's carved limit with
+ * its capacity (grown first). */
+static bool child_page_set_up(struct hl_segment *s, struct hl_page *pg)
+{
+    uint32_t i = (uint32_t)(pg - s->pages);
+    uint8_t *span = (uint8_t *)s + ((size_t)i << HL_SLICE_SHIFT);
+    size_t span_bytes = ((size_t)pg->slice_count << HL_SLICE_SHIFT) - (HL_SECURE ? 4096 : 0);
+    if (pg->kind == HL_PAGE_LARGE) {
+        if (pg->bin != HL_BIN_LARGE || pg->used != 1 || pg->capacity != 1 || pg->reserved != 1
+            || pg->block_size == 0 || pg->start < span || pg->start >= span + span_bytes)
+            return false;
+        if (pg->start + pg->block_size > span + span_bytes)
+            pg->block_size = (uint32_t)(span + span_bytes - pg->start);
+        pg->limit = pg->block_size;
+        return true;
+    }
+    if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM) return false;
+    if (pg->bin >= HL_BINS || pg->block_size != hl_bin_size(pg->bin)
+        || pg->slice_count != hl_page_slices(pg->block_size) || pg->start != span
+        || pg->reserved != span_bytes / pg->block_size || pg->capacity > pg->reserved
+        || !hl_is_block_offset(pg, 0) || !hl_is_block_offset(pg, pg->block_size))
+        return false;
+    pg->limit = pg->capacity * pg->block_size;
+    return true;
+}
+
+/* Slices of s a dead thread had claimed and not yet made a page of (or a page it had not
+ * finished setting up: no block of it was handed out) go back to the segment. */
+static void child_repair_segment(struct hl_segment *s)
+{
+    uint64_t free[HL_SLICES / 64];
+    pthread_mutex_lock(&s->lock);
+    memcpy(free, s->free_map, sizeof(free));
+    pthread_mutex_unlock(&s->lock);
+    for (uint32_t i = HL_FIRST_SLICE; i < s->slices;) {
+        struct hl_page *pg = &s->pages[i];
+        if (((free[i >> 6] >> (i & 63)) & 1) || pg->hole) {
+            i++;
+            continue;
+        }
+        uint32_t n = pg->slice_count;
+        bool head = pg->slice_back == 0 && n != 0 && i + n <= s->slices;
+        if (head && child_page_set_up(s, pg)) {
+            i += n;
+            continue;
+        }
+        if (!head) n = 1;
+        memset(pg, 0, sizeof(*pg));
+        pg->slice_count = n;
+        for (uint32_t k = 1; k < n; k++)
+            s->pages[i + k].slice_back = k * (uint32_t)sizeof(struct hl_page);
+        hl_segment_free_page(s, pg);
+        i += n;
+    }
+}
+
 /* Segment s, of a dead thread or caught between lists, joins the abandoned list (or is
  * released if nothing in it is used). */
 static void child_orphan_segment(struct hl_segment *s)
 {
+    child_repair_segment(s);
     struct page_walk w;
     page_walk_start(&w, s);
     for (struct hl_page *pg; (pg = page_walk_next(&w, s)) != NULL;) {
