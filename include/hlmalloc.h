@@ -97,6 +97,12 @@ struct hl_stats {
     uint64_t abandoned_segments; /* segments of exited threads not yet reclaimed */
     uint64_t invalid_frees;      /* frees of pointers hlmalloc never handed out (ignored) */
     uint64_t double_frees;       /* frees of blocks already free (ignored) */
+    uint64_t remote_free_blocks; /* blocks freed by a thread that does not own their page,
+                                    waiting for the owner to collect them (its pages'
+                                    remote-free lists and its delayed list); not those in
+                                    foreign caches (they count as allocated) */
+    uint64_t remote_free_max;    /* the most of them waiting for one heap (abandoned pages
+                                    count as one) */
     struct hl_class_stats classes[HL_STATS_CLASSES];
 };
 

@@ -515,12 +515,12 @@ HL_API const char *hl_version(void)
 
 HL_API void hl_collect(void)
 {
-    hl_abandoned_sweep(UINT32_MAX); /* exited threads' blocks freed since */
     struct hl_heap *h = hl_tls_heap;
     if (h != &hl_heap_empty) {
         hl_heap_delayed_free(h);
-        hl_heap_collect(h, true);
+        hl_heap_collect(h, true); /* its foreign caches go home first: the sweep sees them */
     }
+    hl_abandoned_sweep(UINT32_MAX); /* exited threads' blocks freed since */
     hl_purge_all(true);
     hl_os_retry_unmaps(); /* munmaps that failed before */
 }

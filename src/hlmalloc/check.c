@@ -18,16 +18,16 @@
  * segments under their locks), which is safe at any time: the HL_DEBUG builds call it at
  * their safe points (hl_debug_check) and abort if it fails.
  *
- * Lock order: the transit lock, the heaps lock, the checker's own (its scratch buffer),
+ * Lock order: the transit lock, the heaps lock, the checker's own (its bitmap `seen`),
  * then as elsewhere the registry, a segment's lock, and the leaves (abandoned list, huge
  * cache, unmaps to retry), one at a time.
  */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "hlmalloc/internal.h"
 
-#define HL_CHECK_SCRATCH 16384 /* blocks on delayed lists and foreign caches compared */
+/* One bit per 16 bytes of a segment: every block of one segment's pages (I3 across lists). */
+#define HL_CHECK_SEEN_WORDS (HL_SLICES * (HL_SLICE_SIZE / HL_ALIGN) / 64)
 
 struct check {
     int broken;          /* the first invariant found broken, or 0 */
@@ -39,12 +39,11 @@ struct check {
     uint64_t units_start, units_other;
     uint64_t mapped; /* bytes the registry accounts for (I9) */
     uint64_t huge_live;
-    size_t scratch_n; /* blocks in scratch[] (sorted before use) */
-    bool scratch_full;
 };
 
+/* The checker's own memory (256 KiB, under check_lock): not the heap it checks. */
 static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
-static uintptr_t scratch[HL_CHECK_SCRATCH];
+static uint64_t seen[HL_CHECK_SEEN_WORDS];
 
 /* Record invariant `inv` broken (the first one found wins); false, to return with. */
 static bool broken(struct check *c, int inv, const char *what, const void *where)
@@ -207,7 +206,8 @@ static bool check_page_blocks(struct check *c, struct hl_page *pg)
         if (!mark_block(pg, map, b)) return broken(c, 3, "block twice on a free list", b);
         nfree++;
     }
-    if (pg->used + nfree != pg->capacity)
+    /* A page a fork child has not yet counted anew (heap.c page_recount) may be off. */
+    if (!pg->recount && pg->used + nfree != pg->capacity)
         return broken(c, 3, "used + free blocks != carved blocks", pg);
     uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_acquire);
     uint32_t nremote = 0;
@@ -216,7 +216,8 @@ static bool check_page_blocks(struct check *c, struct hl_page *pg)
         if (!is_block_of(pg, b)) return broken(c, 2, "remote-free list leaves its page", b);
         if (!mark_block(pg, map, b))
             return broken(c, 3, "block on the free and remote-free lists", b);
-        if (++nremote > pg->used) return broken(c, 3, "more remote frees than used blocks", pg);
+        if (++nremote > pg->used && !pg->recount)
+            return broken(c, 3, "more remote frees than used blocks", pg);
     }
     return true;
 }
@@ -292,15 +293,6 @@ static bool check_queue(struct check *c, struct hl_heap *h, struct hl_page_queue
     return true;
 }
 
-/* Add block b (from a delayed list or foreign cache) to the blocks compared later. */
-static void scratch_add(struct check *c, const void *b)
-{
-    if (c->scratch_n < HL_CHECK_SCRATCH)
-        scratch[c->scratch_n++] = (uintptr_t)b;
-    else
-        c->scratch_full = true;
-}
-
 static bool check_heap(struct check *c, struct hl_heap *h)
 {
     /* I4: its segments are its own. */
@@ -342,7 +334,6 @@ static bool check_heap(struct check *c, struct hl_heap *h)
             if ((HL_DF_CHECK || HL_SECURE) && x->cookie != ((uintptr_t)x ^ hl_cookie))
                 return broken(c, 8, "foreign cache holds a block not marked free", x);
             if (++n > hl_foreign_cap(b)) break;
-            if (!c->local) scratch_add(c, x);
         }
         if (n + h->foreign_room[b] != hl_foreign_cap(b))
             return broken(c, 8, "foreign cache's room + blocks != its capacity", h);
@@ -352,53 +343,69 @@ static bool check_heap(struct check *c, struct hl_heap *h)
     for (struct hl_block *x = (struct hl_block *)atomic_load(&h->delayed_free); x; x = x->next) {
         if (!page_of_block(x)) return broken(c, 3, "delayed list holds no block", x);
         if (++n > (1u << 24)) return broken(c, 3, "delayed list does not end", h);
-        if (!c->local) scratch_add(c, x);
     }
     return true;
 }
 
 /* ---- I3 across lists: no block both free and on a delayed list or foreign cache ------- */
 
-static int cmp_uintptr(const void *a, const void *b)
+/*
+ * One segment at a time, so that the memory is bounded whatever the number of blocks: a
+ * bit per 16 bytes of the segment, set for each block on its pages' free and remote-free
+ * lists, then for each block of the segment on a heap's delayed list or foreign cache; a
+ * bit found set is a block on two lists. The heaps' lists are walked once per segment
+ * (check_heap has found them finite and made of blocks). A fixed array of 16k blocks
+ * compared at once stopped the check short in a large heap.
+ */
+
+/* Set the bit of block b of segment s; false if it was set. */
+static bool seen_mark(const struct hl_segment *s, const void *b)
 {
-    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-    return (x > y) - (x < y);
+    size_t k = ((uintptr_t)b - (uintptr_t)s) / HL_ALIGN;
+    uint64_t m = (uint64_t)1 << (k & 63);
+    if (seen[k >> 6] & m) return false;
+    seen[k >> 6] |= m;
+    return true;
 }
 
-static bool in_scratch(const struct check *c, uintptr_t p)
+/* Clear the bits of s's slices in use and set those of its pages' free blocks. */
+static void seen_page_lists(struct hl_segment *s)
 {
-    size_t lo = 0, hi = c->scratch_n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (scratch[mid] < p)
-            lo = mid + 1;
-        else
-            hi = mid;
+    const size_t per_slice = HL_SLICE_SIZE / HL_ALIGN / 64; /* words */
+    for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
+        struct hl_page *pg = &s->pages[i];
+        if (pg->slice_back != 0 || pg->slice_count == 0
+            || (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM))
+            continue;
+        memset(&seen[i * per_slice], 0, pg->slice_count * per_slice * sizeof(uint64_t));
+        for (struct hl_block *b = pg->free; b; b = hl_next_decode(pg, b))
+            seen_mark(s, b);
+        uintptr_t x = atomic_load(&pg->xthread_free) & ~(uintptr_t)3;
+        for (struct hl_block *b = (struct hl_block *)x; b; b = hl_next_decode(pg, b))
+            seen_mark(s, b);
     }
-    return lo < c->scratch_n && scratch[lo] == p;
+}
+
+/* Mark the blocks of s on list b (plain links, `max` at most); false on one seen before. */
+static bool seen_list(struct check *c, const struct hl_segment *s, const struct hl_block *b,
+                      uint32_t max)
+{
+    for (uint32_t n = 0; b && n < max; b = b->next, n++)
+        if (((uintptr_t)b & ~HL_SEG_MASK) == (uintptr_t)s && !seen_mark(s, b))
+            return broken(c, 3, "block on a delayed list or foreign cache and another list", b);
+    return true;
 }
 
 static bool check_lists_disjoint(struct check *c)
 {
-    qsort(scratch, c->scratch_n, sizeof(scratch[0]), cmp_uintptr);
-    for (size_t i = 1; i < c->scratch_n; i++)
-        if (scratch[i] == scratch[i - 1])
-            return broken(c, 3, "block twice on delayed lists or foreign caches",
-                          (const void *)scratch[i]);
     for (struct hl_segment *s = hl_registry; s; s = s->all_next) {
         if (s->kind == HL_PAGE_HUGE) continue;
-        for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
-            struct hl_page *pg = &s->pages[i];
-            if (pg->slice_back != 0 || pg->slice_count == 0
-                || (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM))
-                continue;
-            for (struct hl_block *b = pg->free; b; b = hl_next_decode(pg, b))
-                if (in_scratch(c, (uintptr_t)b))
-                    return broken(c, 3, "free block also on a delayed list or foreign cache", b);
-            uintptr_t x = atomic_load(&pg->xthread_free) & ~(uintptr_t)3;
-            for (struct hl_block *b = (struct hl_block *)x; b; b = hl_next_decode(pg, b))
-                if (in_scratch(c, (uintptr_t)b))
-                    return broken(c, 3, "remote-freed block also on another list", b);
+        seen_page_lists(s);
+        for (struct hl_heap *h = hl_heaps; h; h = h->all_next) {
+            for (unsigned b = 0; b < HL_FOREIGN_BINS; b++)
+                if (!seen_list(c, s, h->foreign[b], hl_foreign_cap(b))) return false;
+            const struct hl_block *d = (const struct hl_block *)atomic_load(&h->delayed_free);
+            if (!seen_list(c, s, d, 1u << 24)) return false;
         }
     }
     return true;
@@ -463,7 +470,7 @@ static bool check_all(struct check *c)
         normal += s->kind != HL_PAGE_HUGE;
     if (listed != normal)
         return broken(c, 4, "a segment is in no heap's list and not abandoned (or in two)", NULL);
-    if (!c->scratch_full && !check_lists_disjoint(c)) return false;
+    if (!check_lists_disjoint(c)) return false;
     /* I9: the counters hl_stats reports agree with what is there. */
     size_t pending = 0;
     uint64_t mapped = hl_os_mapped_bytes(&pending); /* a retry by the purger moves both */

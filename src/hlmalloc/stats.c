@@ -67,11 +67,145 @@ void hl_double_free(const void *p)
 
 uint64_t hl_abandoned_segments(void);
 
+/* ---- cross-thread frees waiting --------------------------------------------------------- */
+
+/*
+ * Blocks freed by threads that do not own their page wait on the page's remote-free list
+ * (or, for a full page, on the owner heap's delayed list) until the owner collects them.
+ * hl_stats counts them by walking those lists, so that the free paths pay nothing for it.
+ * The lists belong to running threads: each link is read atomically and followed only
+ * while it stays among the carved blocks of the page (a remote-free list) or of a page in
+ * use of a live segment (a delayed list), a walk is bounded by the page's blocks, and the
+ * memory read stays mapped because the registry lock keeps every segment mapped and the
+ * segment's lock keeps its pages' slices in use. A list the owner takes meanwhile ends the
+ * walk early: the counts are a snapshot, like the rest.
+ *
+ * The largest count for one heap comes from a table of the heaps seen (under the heaps
+ * lock, which hl_stats holds throughout: fork's prepare handler takes it too),
+ * exact up to HL_STATS_HEAPS heaps with blocks waiting; beyond, a heap counts alone per
+ * segment. Abandoned pages (no owner until a thread adopts them or the sweep runs) count
+ * as one heap.
+ */
+#define HL_STATS_HEAPS 256
+struct waiting {
+    const struct hl_heap *heap;
+    uint64_t blocks;
+};
+static struct waiting waiting[HL_STATS_HEAPS];
+
+/* Add n blocks waiting for heap h; the heap's total so far. */
+static uint64_t waiting_add(const struct hl_heap *h, uint64_t n)
+{
+    size_t i = ((uintptr_t)h >> 6) % HL_STATS_HEAPS;
+    for (size_t k = 0; k < HL_STATS_HEAPS; k++, i = (i + 1) % HL_STATS_HEAPS) {
+        if (waiting[i].blocks == 0 || waiting[i].heap == h) {
+            waiting[i].heap = h;
+            waiting[i].blocks += n;
+            return waiting[i].blocks;
+        }
+    }
+    return n; /* the table is full */
+}
+
+/* The next link of block b of page pg, read atomically (decoded in the secure build). */
+static struct hl_block *link_of(const struct hl_page *pg, struct hl_block *b)
+{
+    uintptr_t raw = (uintptr_t)__atomic_load_n(&b->next, __ATOMIC_RELAXED);
+    return HL_SECURE ? (struct hl_block *)(raw ^ pg->key ^ (uintptr_t)b) : (struct hl_block *)raw;
+}
+
+/* Is b one of pg's carved blocks? */
+static bool carved_block(const struct hl_page *pg, const void *b)
+{
+    uintptr_t p = (uintptr_t)b, start = (uintptr_t)pg->start;
+    uint32_t limit = __atomic_load_n(&pg->limit, __ATOMIC_RELAXED);
+    return p >= start && p - start < limit && pg->block_size != 0
+           && (p - start) % pg->block_size == 0;
+}
+
+/* Blocks on small or medium page pg's remote-free list (caller holds its segment's lock). */
+static uint64_t remote_waiting(const struct hl_page *pg)
+{
+    uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_acquire);
+    struct hl_block *b = (struct hl_block *)(x & ~(uintptr_t)3);
+    uint64_t n = 0;
+    while (b && n < pg->reserved && carved_block(pg, b)) {
+        n++;
+        b = link_of(pg, b);
+    }
+    return n;
+}
+
+/* Block b of a delayed list: the next one if b is a block of a page in use, else NULL
+ * (caller holds the registry lock; b's segment lock is taken while b is read). */
+static struct hl_block *delayed_next(struct hl_block *b, bool *ok)
+{
+    *ok = false;
+    struct hl_segment *s = hl_segment_of(b);
+    if (!s || s->kind != HL_PAGE_SMALL) return NULL;
+    pthread_mutex_lock(&s->lock);
+    uint32_t i = (uint32_t)(((uintptr_t)b - (uintptr_t)s) >> HL_SLICE_SHIFT);
+    struct hl_block *next = NULL;
+    if (i >= HL_FIRST_SLICE && i < s->slices && !(s->free_map[i >> 6] >> (i & 63) & 1)
+        && !s->pages[i].hole) {
+        const struct hl_page *pg = hl_page_of(s, b);
+        if ((pg->kind == HL_PAGE_SMALL || pg->kind == HL_PAGE_MEDIUM) && carved_block(pg, b)) {
+            *ok = true;
+            next = (struct hl_block *)__atomic_load_n(&b->next, __ATOMIC_RELAXED);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return next;
+}
+
+/* Blocks on the live heaps' delayed lists, into the table and out->remote_free_* (caller
+ * holds the heaps lock). */
+static void delayed_waiting(struct hl_stats *out)
+{
+    pthread_mutex_lock(&hl_registry_lock);
+    for (struct hl_heap *h = hl_heaps; h; h = h->all_next) {
+        struct hl_block *b =
+                (struct hl_block *)atomic_load_explicit(&h->delayed_free, memory_order_acquire);
+        uint64_t n = 0;
+        bool ok = true;
+        while (b && ok && n < (1u << 24)) {
+            b = delayed_next(b, &ok);
+            n += ok;
+        }
+        if (n == 0) continue;
+        out->remote_free_blocks += n;
+        uint64_t all = waiting_add(h, n);
+        if (all > out->remote_free_max) out->remote_free_max = all;
+    }
+    pthread_mutex_unlock(&hl_registry_lock);
+}
+
+/* Remote frees waiting in segment s's pages (caller holds the registry lock). */
+static void segment_waiting(struct hl_segment *s, struct hl_stats *out)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&s->lock);
+    const struct hl_heap *owner = __atomic_load_n(&s->heap, __ATOMIC_RELAXED);
+    for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
+        const struct hl_page *pg = &s->pages[i];
+        if (pg->slice_back == 0 && (pg->kind == HL_PAGE_SMALL || pg->kind == HL_PAGE_MEDIUM))
+            n += remote_waiting(pg);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (n == 0) return;
+    out->remote_free_blocks += n;
+    uint64_t all = waiting_add(owner, n);
+    if (all > out->remote_free_max) out->remote_free_max = all;
+}
+
 HL_API void hl_stats(struct hl_stats *out)
 {
     memset(out, 0, sizeof(*out));
     for (unsigned b = 0; b < HL_BINS && b < HL_STATS_CLASSES; b++)
         out->classes[b].block_bytes = hl_bin_size(b);
+    pthread_mutex_lock(&hl_heaps_lock);
+    memset(waiting, 0, sizeof(waiting));
+    delayed_waiting(out);
     pthread_mutex_lock(&hl_registry_lock);
     for (struct hl_segment *s = hl_registry; s; s = s->all_next) {
         out->segments++;
@@ -92,6 +226,7 @@ HL_API void hl_stats(struct hl_stats *out)
         pthread_mutex_unlock(&s->lock);
         out->resident_bytes += (uint64_t)(used_slices + dirty) << HL_SLICE_SHIFT;
         out->dirty_bytes += (uint64_t)dirty << HL_SLICE_SHIFT;
+        segment_waiting(s, out);
         for (uint32_t i = HL_FIRST_SLICE; i < HL_SLICES; i++) {
             const struct hl_page *pg = &s->pages[i];
             uint32_t used = __atomic_load_n(&pg->used, __ATOMIC_RELAXED);
@@ -110,6 +245,7 @@ HL_API void hl_stats(struct hl_stats *out)
         }
     }
     pthread_mutex_unlock(&hl_registry_lock);
+    pthread_mutex_unlock(&hl_heaps_lock);
     out->mapped_bytes = atomic_load_explicit(&hl_count.mapped_bytes, memory_order_relaxed);
     out->huge_blocks = atomic_load_explicit(&hl_count.huge_blocks, memory_order_relaxed);
     out->huge_cached_bytes = hl_huge_cached_bytes();
@@ -142,6 +278,8 @@ HL_API void hl_stats_print(void)
     hl_outf("  threads    %12llu heaps; invalid frees %llu, double frees %llu\n",
             (unsigned long long)st.threads, (unsigned long long)st.invalid_frees,
             (unsigned long long)st.double_frees);
+    hl_outf("  remote     %12llu blocks freed by other threads, waiting (most for one heap %llu)\n",
+            (unsigned long long)st.remote_free_blocks, (unsigned long long)st.remote_free_max);
     hl_outf("  %10s %8s %10s %10s\n", "block", "pages", "blocks", "used");
     for (unsigned b = 0; b < HL_STATS_CLASSES; b++) {
         const struct hl_class_stats *c = &st.classes[b];

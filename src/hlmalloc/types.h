@@ -177,9 +177,10 @@ struct hl_page {
     uint8_t kind;         /* enum hl_page_kind */
     uint8_t is_zero;      /* large pages: the block is known to be zeroed memory */
     uint8_t div_shift;
-    uint8_t kept; /* the empty last page of its size, kept (heap kept_bytes counts it) */
-    uint8_t hole; /* a slice given back to the OS (unmapped) while its segment lives */
-    uint8_t pad_;
+    uint8_t kept;         /* the empty last page of its size, kept (heap kept_bytes counts it) */
+    uint8_t hole;         /* a slice given back to the OS (unmapped) while its segment lives */
+    uint8_t recount;      /* a fork child's, from a thread it has not: `used` is counted anew
+                        from the free list before the page is used (heap.c) */
     struct hl_heap *heap; /* owner heap; NULL once abandoned */
     uintptr_t key;        /* secure build: free-list pointer key */
     /* Second line: written by the owner on every malloc and free of the page, and by

@@ -302,6 +302,8 @@ static void read_hlmalloc(const struct astats_src *src, struct astats *st)
     raw(st, "purged_bytes", (int64_t)h.purged_bytes);
     raw(st, "threads", (int64_t)h.threads);
     raw(st, "abandoned_segments", (int64_t)h.abandoned_segments);
+    raw(st, "remote_free_blocks", (int64_t)h.remote_free_blocks);
+    raw(st, "remote_free_max", (int64_t)h.remote_free_max);
     for (unsigned i = 0; i < HL_STATS_CLASSES; i++) {
         const struct hl_class_stats *hc = &h.classes[i];
         if (!hc->block_bytes || !hc->pages) continue;

@@ -130,6 +130,8 @@ for c in d["results"]:
                 bad.append("%s %s: %s is %s" % (a, s["label"], f, s[f]))
         if (s["classes"] is not None) != classes:
             bad.append("%s %s: classes %s" % (a, s["label"], s["classes"] is not None))
+        if a == "hlmalloc" and "remote_free_blocks" not in json.dumps(s.get("raw")):
+            bad.append("hlmalloc %s: no remote_free_blocks in raw" % s["label"])
         live, alloc = s["live_bytes"], s["allocated_bytes"]
         # Classes round 160-512 B requests up by at most a quarter; the process's own few
         # allocations (ld.so, stdio) add a little.

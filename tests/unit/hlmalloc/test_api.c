@@ -6,6 +6,7 @@
  * never handed out (counted and ignored, never corrupting the heap).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -674,6 +675,46 @@ static void test_api_stats_print_goes_to_output_fn(void)
     hl_free(p);
 }
 
+/* Blocks freed by another thread wait on their pages' remote-free lists: hl_stats counts
+ * them (issue 20) until the owner collects them. The freeing thread never allocates, so it
+ * has no foreign cache: each free goes straight to its page's list. */
+enum { REMOTE_BLOCKS = 1000, REMOTE_FREED = 600 };
+static void *remote_blocks[REMOTE_BLOCKS];
+
+static void *free_some_remotely(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < REMOTE_FREED; i++)
+        hl_free(remote_blocks[i]);
+    return NULL;
+}
+
+static void test_api_stats_count_remote_frees_until_collected(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "hl_stats is hlmalloc's");
+    hl_collect();
+    struct hl_stats st;
+    hl_stats(&st);
+    CHECK_EQ_U64(st.remote_free_blocks, 0);
+    CHECK_EQ_U64(st.remote_free_max, 0);
+    for (int i = 0; i < REMOTE_BLOCKS; i++) {
+        remote_blocks[i] = hl_malloc(i % 2 ? 64 : 200);
+        REQUIRE(remote_blocks[i] != NULL);
+    }
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, free_some_remotely, NULL) == 0);
+    pthread_join(t, NULL);
+    hl_stats(&st);
+    CHECK_EQ_U64(st.remote_free_blocks, REMOTE_FREED);
+    CHECK_EQ_U64(st.remote_free_max, REMOTE_FREED); /* all for this thread's heap */
+    hl_collect();                                   /* the owner takes them */
+    hl_stats(&st);
+    CHECK_EQ_U64(st.remote_free_blocks, 0);
+    CHECK_EQ_U64(st.remote_free_max, 0);
+    for (int i = REMOTE_FREED; i < REMOTE_BLOCKS; i++)
+        hl_free(remote_blocks[i]);
+}
+
 /* hl_collect returns freed memory to the OS now, not after a delay. */
 static void test_api_collect_returns_freed_memory(void)
 {
@@ -1079,6 +1120,7 @@ int main(void)
     RUN_TEST(test_api_stats_follow_live_bytes);
     RUN_TEST(test_api_medium_pages_hold_few_blocks);
     RUN_TEST(test_api_stats_print_goes_to_output_fn);
+    RUN_TEST(test_api_stats_count_remote_frees_until_collected);
     RUN_TEST(test_api_collect_returns_freed_memory);
     RUN_TEST(test_api_realloc_large_resizes_in_place);
     RUN_TEST(test_api_foreign_free_is_counted_and_ignored);

@@ -188,6 +188,39 @@ static void test_check_finds_i3_used_count(void)
     hl_free(a);
 }
 
+/* The duplicate check covers every block, not only the first 16,384 on delayed lists and
+ * foreign caches: 20,000 live blocks chained onto the heap's delayed list (a state a real
+ * heap could reach: each still counts as used), then a free block appended last. */
+enum { LONG_LIST = 20000 };
+static void *long_list[LONG_LIST];
+
+static void test_check_finds_i3_duplicate_past_16k_blocks(void)
+{
+    for (int i = 0; i < LONG_LIST; i++) {
+        long_list[i] = hl_malloc(64);
+        REQUIRE(long_list[i]);
+    }
+    void *b = hl_malloc(64);
+    REQUIRE(b);
+    hl_free(b);
+    REQUIRE(page_of(b)->free == b);
+    /* No allocator call from here until the list is gone: a slow path would take it. */
+    for (int i = 0; i + 1 < LONG_LIST; i++)
+        ((struct hl_block *)long_list[i])->next = long_list[i + 1];
+    ((struct hl_block *)long_list[LONG_LIST - 1])->next = NULL;
+    struct hl_heap *h = hl_tls_heap;
+    REQUIRE(atomic_load(&h->delayed_free) == 0);
+    atomic_store(&h->delayed_free, (uintptr_t)long_list[0]);
+    CHECK(heap_check() == 0); /* long, but every block on one list only */
+    ((struct hl_block *)long_list[LONG_LIST - 1])->next = b; /* and b heads a free list */
+    expect_broken(3, "block free and 20,000th on the delayed list");
+    ((struct hl_block *)long_list[LONG_LIST - 1])->next = NULL;
+    atomic_store(&h->delayed_free, 0);
+    CHECK(heap_check() == 0);
+    for (int i = 0; i < LONG_LIST; i++)
+        hl_free(long_list[i]);
+}
+
 static void test_check_finds_i4_page_of_another_heap(void)
 {
     void *a = hl_malloc(3000);
@@ -299,6 +332,7 @@ int main(void)
     RUN_TEST(test_check_finds_i1_segment_map);
     RUN_TEST(test_check_finds_i2_free_list_off_the_blocks);
     RUN_TEST(test_check_finds_i3_used_count);
+    RUN_TEST(test_check_finds_i3_duplicate_past_16k_blocks);
     RUN_TEST(test_check_finds_i4_page_of_another_heap);
     RUN_TEST(test_check_finds_i5_queue);
     RUN_TEST(test_check_finds_i6_dirty_slice_in_use);
