@@ -20,6 +20,7 @@
 
 void *hli_malloc(size_t n)
 {
+    if (HL_SECURE) return hl_secure_malloc(n); /* HOOK secure.c: canaries */
     struct hl_heap *h = hl_tls_heap;
     if (HL_LIKELY(n <= HL_DIRECT_MAX)) {
         struct hl_page *pg = h->direct[(n + 15) >> 4];
@@ -229,6 +230,7 @@ static HL_NOINLINE void free_other(void *p)
 
 void hli_free(void *p)
 {
+    if (HL_SECURE && hl_secure_free(p)) return; /* HOOK secure.c: checks, quarantine */
     /* The segment map tested here rather than through hl_segment_of: a segment starting
      * in p's unit is then known to be non-NULL (two instructions fewer). */
     uintptr_t unit = (uintptr_t)p >> HL_SEG_SHIFT;
@@ -273,6 +275,7 @@ void hli_free(void *p)
 
 size_t hli_usable_size(const void *p)
 {
+    if (HL_SECURE) return hl_secure_usable(p); /* HOOK secure.c: the requested size */
     struct hl_segment *s = hl_segment_of(p);
     if (!s) return 0;
     if (atomic_load_explicit(&s->thread_id, memory_order_acquire) == HL_TID_HUGE)
@@ -284,6 +287,7 @@ size_t hli_usable_size(const void *p)
 
 void *hli_calloc(size_t count, size_t size)
 {
+    if (HL_SECURE) return hl_secure_calloc(count, size); /* HOOK secure.c */
     size_t n;
     if (HL_UNLIKELY(__builtin_mul_overflow(count, size, &n))) {
         errno = ENOMEM;
@@ -351,6 +355,7 @@ void *hli_realloc(void *p, size_t n)
         hli_free(p);
         return NULL;
     }
+    if (HL_SECURE) return hl_secure_realloc(p, n); /* HOOK secure.c: always moves */
     size_t usable = hli_usable_size(p);
     if (usable == 0) {
         hl_invalid_free(p, "realloc of a pointer hlmalloc did not hand out");
@@ -372,6 +377,12 @@ void *hli_realloc(void *p, size_t n)
 void *hli_aligned(size_t align, size_t n)
 {
     if (align <= HL_ALIGN) return hli_malloc(n);
+    if (HL_SECURE) return hl_secure_aligned(align, n); /* HOOK secure.c: canaries */
+    return hl_aligned_block(align, n);
+}
+
+void *hl_aligned_block(size_t align, size_t n)
+{
     if (n > SIZE_MAX - align - HL_SLICE_SIZE) {
         errno = ENOMEM;
         return NULL;

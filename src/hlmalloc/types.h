@@ -179,7 +179,8 @@ struct hl_page {
     uint8_t div_shift;
     uint8_t kept; /* the empty last page of its size, kept (heap kept_bytes counts it) */
     uint8_t hole; /* a slice given back to the OS (unmapped) while its segment lives */
-    uint8_t pad_;
+    /* secure build: a freed large or huge block held back in the quarantine (secure.c) */
+    uint8_t quarantined;
     struct hl_heap *heap; /* owner heap; NULL once abandoned */
     uintptr_t key;        /* secure build: free-list pointer key */
     /* Second line: written by the owner on every malloc and free of the page, and by

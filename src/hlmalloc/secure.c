@@ -1,0 +1,365 @@
+/*
+ * hlmalloc/secure.c: the checks of the secure build (HL_SECURE=1); compiled into every
+ * build, called only from `if (HL_SECURE)` hooks in alloc.c (so in the default build it is
+ * dead code the linker keeps but nothing reaches).
+ *
+ * Layout of a block handed out for n requested bytes (bs: the block's size):
+ *
+ *   [front canary, 64 B]  [ n bytes the caller asked for | pad 0xcb.. | trailer, 8 B ]
+ *    large/huge only       ^ p                                         ^ p + bs - 8
+ *
+ *   trailer = n (low 40 bits) | tag(p, n, secret) (high 24 bits)
+ *
+ * malloc asks the allocator for n + 8 bytes (n + 8 + 64 from large blocks up). A large or
+ * huge block is then moved to the end of its span, so that it ends where its guard page
+ * (page.c, huge.c) starts: the front canary sits in the bytes it leaves before the block.
+ * A small or medium block's front is the trailer of the block before it.
+ *
+ * Checked on free (and realloc, malloc_usable_size): the trailer's tag and size, the pad,
+ * the front canary; for small and medium blocks also the block before (its trailer and pad
+ * when live, the end of its poison when free), while only one thread has a heap (another
+ * thread could be rewriting that neighbour as we read it). Freed small and medium blocks
+ * are poisoned and checked on reuse (page.c page_pop, with the encoded free-list link).
+ * Freed large and huge blocks go into a quarantine: decommitted, PROT_NONE (a write or
+ * read faults), their descriptor marked (a second free is named a double free), and
+ * really freed only when HL_QUARANTINE_BLOCKS newer ones have come or they hold more than
+ * HL_QUARANTINE_SPAN of address space.
+ *
+ * A failed check writes one line, `hlmalloc: <misuse>: <pointer>: <block and requested
+ * size>, caught by <check>`, and aborts.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hlmalloc/internal.h"
+
+#define TRAILER              8
+#define FRONT                64
+#define PAD                  0xcb /* differs from the 0xdf poison of free blocks */
+#define SIZE_BITS            40
+#define HL_QUARANTINE_BLOCKS 64
+#define HL_QUARANTINE_SPAN   ((size_t)1 << 30) /* address space only: decommitted */
+
+/* ---- reports ------------------------------------------------------------------------ */
+
+static __attribute__((noreturn)) void fail(const char *misuse, const void *p, size_t block,
+                                           long long requested, const char *check)
+{
+    char buf[320];
+    if (requested >= 0)
+        snprintf(buf, sizeof(buf),
+                 "hlmalloc: %s: %p: block of %zu bytes, %lld requested, caught by %s\n", misuse, p,
+                 block, requested, check);
+    else
+        snprintf(buf, sizeof(buf), "hlmalloc: %s: %p: block of %zu bytes, caught by %s\n", misuse,
+                 p, block, check);
+    hl_out(buf);
+    abort();
+}
+
+void hl_secure_fail(const char *misuse, const void *p, size_t block, const char *check)
+{
+    fail(misuse, p, block, -1, check);
+}
+
+/* ---- trailer and canaries ----------------------------------------------------------- */
+
+static uint64_t tag(const void *p, uint64_t n)
+{
+    uint64_t x = ((uintptr_t)p ^ hl_cookie) + n * 0x9e3779b97f4a7c15ULL;
+    x ^= x >> 29;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 32;
+    return x >> SIZE_BITS;
+}
+
+static bool intact(const uint8_t *a, size_t len, uint8_t byte)
+{
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != byte) return false;
+    return true;
+}
+
+/* Where a block's canaries are: its size and whether it has a front canary. */
+struct geometry {
+    size_t size;
+    bool front;
+};
+
+/* The geometry of the block starting at p, a block hlmalloc handed out. */
+static struct geometry geometry_of(const void *p)
+{
+    struct geometry g = { 0, false };
+    struct hl_segment *s = hl_segment_of(p);
+    if (atomic_load_explicit(&s->thread_id, memory_order_relaxed) == HL_TID_HUGE) {
+        g.size = s->huge_usable;
+        g.front = (uintptr_t)p >= (uintptr_t)s + HL_SLICE_SIZE + FRONT;
+        return g;
+    }
+    struct hl_page *pg = hl_page_of(s, p);
+    g.size = pg->block_size;
+    if (pg->kind == HL_PAGE_LARGE) {
+        uintptr_t span = (uintptr_t)s + ((uintptr_t)(pg - s->pages) << HL_SLICE_SHIFT);
+        g.front = (uintptr_t)p >= span + FRONT;
+    }
+    return g;
+}
+
+/* Writes the pad, trailer and front canary of a block of n requested bytes. */
+static void arm(void *p, size_t n, struct geometry g)
+{
+    uint8_t *b = p;
+    uint64_t t = (uint64_t)n | (tag(p, n) << SIZE_BITS);
+    memset(b + n, PAD, g.size - TRAILER - n);
+    memcpy(b + g.size - TRAILER, &t, TRAILER);
+    if (g.front) memset(b - FRONT, PAD, FRONT);
+}
+
+/* The requested size recorded in a live block's trailer, or -1 if the trailer is broken. */
+static long long trailer_size(const void *p, size_t block)
+{
+    uint64_t t;
+    memcpy(&t, (const uint8_t *)p + block - TRAILER, TRAILER);
+    uint64_t n = t & (((uint64_t)1 << SIZE_BITS) - 1);
+    if (n > block - TRAILER || (t >> SIZE_BITS) != tag(p, n)) return -1;
+    return (long long)n;
+}
+
+/* Checks a live block's trailer, pad and front canary; returns its requested size. */
+static size_t check_live(const void *p, struct geometry g, const char *misuse, const char *when)
+{
+    char check[96];
+    const uint8_t *b = p;
+    long long n = trailer_size(p, g.size);
+    if (n < 0) {
+        /* the trailer is also what an underflow of the next block hits first */
+        snprintf(check, sizeof(check), "the trailer after the requested end, on %s", when);
+        fail(strcmp(misuse, "heap overflow") ? misuse
+                                             : "heap overflow (or underflow of the next block)",
+             p, g.size, -1, check);
+    }
+    if (!intact(b + n, g.size - TRAILER - (size_t)n, PAD)) {
+        snprintf(check, sizeof(check), "the canary at the requested end, on %s", when);
+        fail(misuse, p, g.size, n, check);
+    }
+    if (g.front && !intact(b - FRONT, FRONT, PAD)) {
+        snprintf(check, sizeof(check), "the canary before the block, on %s", when);
+        fail("heap underflow", p, g.size, n, check);
+    }
+    return (size_t)n;
+}
+
+/* Is p the start of a block of page pg that was handed out at some time? */
+static bool block_start(const struct hl_page *pg, const void *p)
+{
+    uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
+    return pg->kind != HL_PAGE_NONE && (uintptr_t)p >= (uintptr_t)pg->start
+           && off < __atomic_load_n(&pg->limit, __ATOMIC_RELAXED) && hl_is_block_offset(pg, off);
+}
+
+static bool is_free_block(const void *p)
+{
+    return ((const struct hl_block *)p)->cookie == ((uintptr_t)p ^ hl_cookie);
+}
+
+/* The block before p on its page: its end is p's front canary. */
+static void check_previous(const struct hl_page *pg, const uint8_t *p)
+{
+    if (p == pg->start || atomic_load_explicit(&hl_count.threads, memory_order_relaxed) > 1) return;
+    const uint8_t *q = p - pg->block_size;
+    if (is_free_block(q)) {
+        /* its poison covers all but the link and cookie (which the test above read) */
+        if (pg->block_size >= sizeof(struct hl_block) + TRAILER
+            && !intact(p - TRAILER, TRAILER, 0xdf))
+            fail("heap underflow (or write to freed memory before it)", p, pg->block_size, -1,
+                 "the poison of the free block before it, on free");
+        return;
+    }
+    struct geometry g = { pg->block_size, false };
+    check_live(q, g, "heap overflow into the next block", "free of the next block");
+}
+
+/* ---- quarantine of large and huge blocks -------------------------------------------- */
+
+struct quarantined {
+    struct hl_segment *s;
+    void *p;     /* the block */
+    uint8_t *lo; /* protected span: the front canary's page to the guard page */
+    size_t bytes;
+};
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct quarantined q_ring[HL_QUARANTINE_BLOCKS];
+static unsigned q_head, q_n;
+static size_t q_bytes;
+
+/* Really frees a block that leaves the quarantine. */
+static void release(struct quarantined e)
+{
+    hl_os_protect(e.lo, e.bytes, 0);
+    if (atomic_load_explicit(&e.s->thread_id, memory_order_acquire) == HL_TID_HUGE) {
+        e.s->pages[HL_FIRST_SLICE].quarantined = 0;
+        hl_huge_free(e.s);
+        return;
+    }
+    struct hl_page *pg = hl_page_of(e.s, e.p);
+    pg->quarantined = 0;
+    hl_free_generic(e.s, pg, e.p);
+}
+
+static void quarantine(struct hl_segment *s, struct hl_page *pg, void *p, size_t block)
+{
+    uint8_t *lo = (uint8_t *)((uintptr_t)p & ~(uintptr_t)4095);
+    size_t bytes = (size_t)((uint8_t *)p + block - lo);
+    pg->quarantined = 1;
+    hl_os_purge(lo, bytes);
+    hl_os_protect(lo, bytes, 1);
+    struct quarantined out[HL_QUARANTINE_BLOCKS];
+    unsigned n_out = 0;
+    pthread_mutex_lock(&q_lock);
+    while (q_n > 0 && (q_n == HL_QUARANTINE_BLOCKS || q_bytes + bytes > HL_QUARANTINE_SPAN)) {
+        out[n_out++] = q_ring[q_head];
+        q_bytes -= q_ring[q_head].bytes;
+        q_head = (q_head + 1) % HL_QUARANTINE_BLOCKS;
+        q_n--;
+    }
+    q_ring[(q_head + q_n) % HL_QUARANTINE_BLOCKS] = (struct quarantined){ s, p, lo, bytes };
+    q_n++;
+    q_bytes += bytes;
+    pthread_mutex_unlock(&q_lock);
+    for (unsigned i = 0; i < n_out; i++)
+        release(out[i]);
+}
+
+/* ---- the hooks ---------------------------------------------------------------------- */
+
+/* Moves a fresh large or huge block to the end of its span (its guard page follows it). */
+static void *to_tail(void *p, size_t inner)
+{
+    struct hl_segment *s = hl_segment_of(p);
+    if (atomic_load_explicit(&s->thread_id, memory_order_relaxed) == HL_TID_HUGE) {
+        struct hl_page *pg = &s->pages[HL_FIRST_SLICE];
+        uint8_t *hi = pg->start + s->huge_usable;
+        pg->start = (uint8_t *)((uintptr_t)(hi - inner) & ~(uintptr_t)(HL_ALIGN - 1));
+        s->huge_usable = (size_t)(hi - pg->start);
+        return pg->start;
+    }
+    struct hl_page *pg = hl_page_of(s, p);
+    uint8_t *hi = pg->start + pg->block_size;
+    pg->start = (uint8_t *)((uintptr_t)(hi - inner) & ~(uintptr_t)(HL_ALIGN - 1));
+    pg->block_size = (uint32_t)(hi - pg->start);
+    hl_page_set_divisor(pg, pg->block_size);
+    __atomic_store_n(&pg->limit, pg->block_size, __ATOMIC_RELAXED);
+    pg->fast_limit = pg->flags ? 0 : pg->block_size;
+    return pg->start;
+}
+
+void *hl_secure_malloc(size_t n)
+{
+    size_t inner, ask;
+    if (__builtin_add_overflow(n, TRAILER, &inner) || inner > SIZE_MAX - FRONT - HL_SLICE_SIZE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ask = inner <= HL_MEDIUM_MAX ? inner : inner + FRONT;
+    void *p = hl_malloc_generic(hl_tls_heap, ask);
+    if (!p) return NULL;
+    if (ask > HL_MEDIUM_MAX) p = to_tail(p, inner);
+    arm(p, n, geometry_of(p));
+    return p;
+}
+
+void *hl_secure_calloc(size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = hl_secure_malloc(n);
+    if (p) memset(p, 0, n);
+    return p;
+}
+
+void *hl_secure_aligned(size_t align, size_t n)
+{
+    if (n > SIZE_MAX - TRAILER) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = hl_aligned_block(align, n + TRAILER);
+    if (p) arm(p, n, geometry_of(p));
+    return p;
+}
+
+/* The live block at p: its geometry, or false if p is not one (the normal path reports
+ * that). A block that is free or quarantined aborts as a double free. */
+static bool live_block(void *p, struct geometry *g, const char *op)
+{
+    char check[64];
+    struct hl_segment *s = hl_segment_of(p);
+    if (!s) return false;
+    const struct hl_page *pg;
+    if (atomic_load_explicit(&s->thread_id, memory_order_acquire) == HL_TID_HUGE) {
+        pg = &s->pages[HL_FIRST_SLICE];
+        if (p != pg->start) return false;
+    } else {
+        pg = hl_page_of(s, p);
+        if (!block_start(pg, p)) return false;
+    }
+    *g = geometry_of(p);
+    if (pg->quarantined || (pg->kind == HL_PAGE_HUGE && pg->used != 1)) {
+        snprintf(check, sizeof(check), "the quarantine of freed blocks, on %s", op);
+        fail("double free", p, g->size, -1, check);
+    }
+    if (pg->kind != HL_PAGE_LARGE && pg->kind != HL_PAGE_HUGE && is_free_block(p)) {
+        snprintf(check, sizeof(check), "the free-block cookie, on %s", op);
+        fail("double free", p, g->size, -1, check);
+    }
+    return true;
+}
+
+bool hl_secure_free(void *p)
+{
+    struct geometry g;
+    if (!live_block(p, &g, "free")) return false;
+    check_live(p, g, "heap overflow", "free");
+    struct hl_segment *s = hl_segment_of(p);
+    if (atomic_load_explicit(&s->thread_id, memory_order_acquire) == HL_TID_HUGE) {
+        quarantine(s, &s->pages[HL_FIRST_SLICE], p, g.size);
+        return true;
+    }
+    struct hl_page *pg = hl_page_of(s, p);
+    if (pg->kind == HL_PAGE_LARGE) {
+        quarantine(s, pg, p, g.size);
+        return true;
+    }
+    check_previous(pg, p);
+    return false; /* the normal path poisons it and puts it on a free list */
+}
+
+size_t hl_secure_usable(const void *p)
+{
+    struct geometry g;
+    if (!live_block((void *)p, &g, "malloc_usable_size")) return 0;
+    return check_live(p, g, "heap overflow", "malloc_usable_size");
+}
+
+void *hl_secure_realloc(void *p, size_t n)
+{
+    struct geometry g;
+    if (!live_block(p, &g, "realloc")) {
+        hl_invalid_free(p, "realloc of a pointer hlmalloc did not hand out");
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t old = check_live(p, g, "heap overflow", "realloc");
+    void *q = hl_secure_malloc(n);
+    if (!q) return NULL; /* p stays valid */
+    memcpy(q, p, old < n ? old : n);
+    hli_free(p);
+    return q;
+}
