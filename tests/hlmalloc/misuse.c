@@ -116,6 +116,13 @@ static int double_free(size_t n, const char *how)
     if (!strcmp(how, "reused")) {
         /* handed out again (mostly at the same address) and freed again, then p once more */
         free(hide(malloc(n)));
+    } else if (!strcmp(how, "repeated")) {
+        /* five blocks, each freed twice: what a report's rate limit is tested on */
+        for (int i = 0; i < 4; i++) {
+            char *q = hide(malloc(n));
+            free(q);
+            free(hide(q));
+        }
     } else if (!strcmp(how, "stale")) {
         /* p freed while the block is someone else's again */
         hide(malloc(n));
@@ -250,6 +257,7 @@ static void list(void)
         printf("double-free-%s-now\ndouble-free-%s-reused\ndouble-free-%s-stale\n", tiers4[t],
                tiers4[t], tiers4[t]);
     }
+    puts("double-free-small-repeated");
     puts("invalid-free-foreign\ninvalid-free-interior\ninvalid-free-unaligned\n"
          "invalid-free-stack\ninvalid-free-static\ninvalid-free-past-end\n"
          "invalid-free-interior-large\ninvalid-free-interior-huge\n"
