@@ -26,10 +26,13 @@
  * HL_QUARANTINE_SPAN of address space.
  *
  * A failed check writes one line, `hlmalloc: <misuse>: <pointer>: <block and requested
- * size>, caught by <check>`, and aborts.
+ * size>, caught by <check>`, and aborts. So does a fault on a guard page or a quarantined
+ * block: the secure build handles SIGSEGV when the program has not (a fault anywhere
+ * else gets the default action, as without the handler).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,4 +365,76 @@ void *hl_secure_realloc(void *p, size_t n)
     memcpy(q, p, old < n ? old : n);
     hli_free(p);
     return q;
+}
+
+/* ---- faults on guard pages and quarantined blocks ----------------------------------- */
+
+static struct sigaction old_segv;
+
+/* What a fault at address a is, if it is one of ours: the misuse, the block, its size. */
+static const char *fault_misuse(uintptr_t a, const void **block, size_t *size)
+{
+    struct hl_segment *s = hl_segment_of((const void *)a);
+    if (!s) return NULL;
+    const struct hl_page *pg;
+    if (atomic_load_explicit(&s->thread_id, memory_order_relaxed) == HL_TID_HUGE) {
+        pg = &s->pages[HL_FIRST_SLICE];
+        *size = s->huge_usable;
+    } else {
+        pg = hl_page_of(s, (const void *)a);
+        if (pg->kind == HL_PAGE_NONE) return NULL;
+        *size = pg->block_size;
+        if (pg->kind != HL_PAGE_LARGE) {
+            /* past the last block of a small or medium page: its guard page */
+            size_t last = pg->reserved ? pg->reserved - 1 : 0;
+            *block = pg->start + last * pg->block_size;
+            return a >= (uintptr_t)pg->start + (size_t)pg->reserved * pg->block_size
+                           ? "heap overflow"
+                           : NULL;
+        }
+    }
+    *block = pg->start;
+    if (pg->quarantined) return "use of freed memory";
+    if (a >= (uintptr_t)pg->start + *size) return "heap overflow";
+    return NULL;
+}
+
+static void on_segv(int sig, siginfo_t *si, void *ctx)
+{
+    const void *block = NULL;
+    size_t size = 0;
+    const char *misuse = fault_misuse((uintptr_t)si->si_addr, &block, &size);
+    if (misuse) {
+        char check[64];
+        snprintf(check, sizeof(check), "%s at %p", "a fault on a protected page", si->si_addr);
+        fail(misuse, block, size, -1, check);
+    }
+    /* Not ours: what would have happened without this handler. */
+    sigaction(SIGSEGV, &old_segv, NULL);
+    (void)sig;
+    (void)ctx;
+}
+
+/* The quarantine lock across fork: taken before, released after in both processes. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&q_lock);
+}
+
+static void fork_done(void)
+{
+    pthread_mutex_unlock(&q_lock);
+}
+
+__attribute__((constructor(102))) static void secure_init(void)
+{
+    if (!HL_SECURE) return;
+    pthread_atfork(fork_prepare, fork_done, fork_done);
+    struct sigaction sa;
+    if (sigaction(SIGSEGV, NULL, &old_segv) != 0 || old_segv.sa_handler != SIG_DFL) return;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
 }
