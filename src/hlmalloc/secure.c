@@ -348,10 +348,39 @@ static bool live_block(void *p, struct geometry *g, const char *op)
     return true;
 }
 
+/* free(p) of a p that is not a block start: says where p points, and aborts. */
+static __attribute__((noreturn)) void invalid_free(const void *p)
+{
+    char buf[256];
+    struct hl_segment *s = hl_segment_of(p);
+    const struct hl_page *pg = NULL;
+    if (s && atomic_load_explicit(&s->thread_id, memory_order_acquire) == HL_TID_HUGE)
+        pg = &s->pages[HL_FIRST_SLICE];
+    else if (s)
+        pg = hl_page_of(s, p);
+    atomic_fetch_add_explicit(&hl_count.invalid_frees, 1, memory_order_relaxed);
+    if (!pg || pg->kind == HL_PAGE_NONE || (uintptr_t)p < (uintptr_t)pg->start) {
+        snprintf(buf, sizeof(buf),
+                 "hlmalloc: invalid free: %p: not in any block hlmalloc handed out, caught by "
+                 "the segment map\n",
+                 p);
+    } else {
+        size_t size = pg->kind == HL_PAGE_HUGE ? s->huge_usable : pg->block_size;
+        size_t off = (size_t)((uintptr_t)p - (uintptr_t)pg->start);
+        snprintf(buf, sizeof(buf),
+                 "hlmalloc: invalid free: %p: %zu bytes into a block of %zu bytes at %p, "
+                 "caught by the block-start check\n",
+                 p, off % size, size, (const void *)(pg->start + off / size * size));
+    }
+    hl_out(buf);
+    abort();
+}
+
 bool hl_secure_free(void *p)
 {
     struct geometry g;
-    if (!live_block(p, &g, "free")) return false;
+    if (!p) return false;
+    if (!live_block(p, &g, "free")) invalid_free(p);
     check_live(p, g, "heap overflow", "free");
     struct hl_segment *s = hl_segment_of(p);
     if (atomic_load_explicit(&s->thread_id, memory_order_acquire) == HL_TID_HUGE) {
