@@ -260,6 +260,80 @@ static void quarantine(struct hl_segment *s, struct hl_page *pg, void *p, size_t
         release(out[i]);
 }
 
+/* ---- delayed reuse of small and medium blocks -------------------------------------- */
+
+/*
+ * A freed small or medium block is poisoned whole (link and all), marked free (its cookie)
+ * and held in a FIFO of HL_HOLD_BLOCKS blocks (at most HL_HOLD_BYTES) before it goes onto
+ * its page's free list. While held, a second free is caught by the cookie even if the
+ * program has allocated the size again (LIFO reuse would have handed the same block out);
+ * when it leaves, and at exit, a write to it is caught by the poison.
+ */
+#define HL_HOLD_BLOCKS 256
+#define HL_HOLD_BYTES  ((size_t)4 << 20)
+#define POISON         0xdf
+
+static void *h_ring[HL_HOLD_BLOCKS];
+static uint32_t h_size[HL_HOLD_BLOCKS];
+static unsigned h_head, h_n;
+static size_t h_bytes;
+
+/* A held block must be as hold() left it. */
+static void check_held(void *p, size_t size, const char *when)
+{
+    const struct hl_block *b = p;
+    uint64_t link;
+    memcpy(&link, &b->next, sizeof(link));
+    if (!is_free_block(p) || link != 0xdfdfdfdfdfdfdfdfULL
+        || !intact((const uint8_t *)p + sizeof(*b), size - sizeof(*b), POISON))
+        fail("write to freed memory", p, size, -1, when);
+}
+
+static void release_held(void *p, size_t size)
+{
+    check_held(p, size, "the poison of a held free block, on its release");
+    ((struct hl_block *)p)->cookie = 0; /* not a double free: the free it waited for */
+    hl_free_generic(hl_segment_of(p), NULL, p);
+}
+
+static void hold(const struct hl_page *pg, void *p)
+{
+    size_t size = pg->block_size;
+    memset(p, POISON, size);
+    ((struct hl_block *)p)->cookie = (uintptr_t)p ^ hl_cookie;
+    void *out[HL_HOLD_BLOCKS];
+    uint32_t out_size[HL_HOLD_BLOCKS];
+    unsigned n_out = 0;
+    pthread_mutex_lock(&q_lock);
+    while (h_n > 0 && (h_n == HL_HOLD_BLOCKS || h_bytes + size > HL_HOLD_BYTES)) {
+        out[n_out] = h_ring[h_head];
+        out_size[n_out++] = h_size[h_head];
+        h_bytes -= h_size[h_head];
+        h_head = (h_head + 1) % HL_HOLD_BLOCKS;
+        h_n--;
+    }
+    unsigned at = (h_head + h_n) % HL_HOLD_BLOCKS;
+    h_ring[at] = p;
+    h_size[at] = (uint32_t)size;
+    h_n++;
+    h_bytes += size;
+    pthread_mutex_unlock(&q_lock);
+    for (unsigned i = 0; i < n_out; i++)
+        release_held(out[i], out_size[i]);
+}
+
+/* At exit: the blocks still held must be untouched. */
+__attribute__((destructor)) static void check_held_at_exit(void)
+{
+    if (!HL_SECURE) return;
+    pthread_mutex_lock(&q_lock);
+    for (unsigned i = 0; i < h_n; i++) {
+        unsigned at = (h_head + i) % HL_HOLD_BLOCKS;
+        check_held(h_ring[at], h_size[at], "the poison of a held free block, at exit");
+    }
+    pthread_mutex_unlock(&q_lock);
+}
+
 /* ---- the hooks ---------------------------------------------------------------------- */
 
 /* Moves a fresh large or huge block to the end of its span (its guard page follows it). */
@@ -393,7 +467,8 @@ bool hl_secure_free(void *p)
         return true;
     }
     check_previous(pg, p);
-    return false; /* the normal path poisons it and puts it on a free list */
+    hold(pg, p);
+    return true;
 }
 
 size_t hl_secure_usable(const void *p)
