@@ -168,8 +168,10 @@ static int cxx_mismatch(int array_deleted_plain)
 {
     void *lib = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_GLOBAL);
     if (!lib) return 0;
-    void *(*new_array)(size_t), *(*new_one)(size_t);
-    void (*del_one)(void *), (*del_array)(void *);
+    void *(*new_array)(size_t);
+    void *(*new_one)(size_t);
+    void (*del_one)(void *);
+    void (*del_array)(void *);
     /* POSIX's way round ISO C's object-to-function pointer conversion */
     *(void **)&new_array = dlsym(lib, "_Znam");
     *(void **)&new_one = dlsym(lib, "_Znwm");
