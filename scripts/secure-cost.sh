@@ -3,6 +3,7 @@
 # docs/hlmalloc.md. Runs python3 (PYTHONMALLOC=malloc) on scripts/realprog/alloc_heavy.py,
 # gcc -O2 -c on a generated C file and tclsh on scripts/realprog/lists_dicts.tcl under
 # glibc, the default build and the secure build (plus any NAME=LIB given), interleaved,
+# (GCC_FUNCS: the size of the generated file, default 400)
 # medians of REPEAT runs (`heaplab run`). Needs a build (make).
 # usage: scripts/secure-cost.sh [REPEAT] [NAME=LIB...]
 set -euo pipefail
@@ -20,7 +21,7 @@ build/heaplab run --repeat "$REPEAT" --allocator "$ALLOCS" -- \
     /usr/bin/env PYTHONMALLOC=malloc /usr/bin/python3 scripts/realprog/alloc_heavy.py
 
 echo
-python3 scripts/realprog/gen_big_c.py 1500 >"$TMP/big.c"
+python3 scripts/realprog/gen_big_c.py "${GCC_FUNCS:-400}" >"$TMP/big.c"
 echo "== gcc -O2 -c big.c ($(wc -l <"$TMP/big.c") lines)"
 build/heaplab run --repeat "$REPEAT" --allocator "$ALLOCS" -- \
     /usr/bin/gcc -O2 -c "$TMP/big.c" -o "$TMP/big.o"

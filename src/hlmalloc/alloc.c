@@ -52,8 +52,7 @@ void *hli_malloc(size_t n)
 /* Free by the owner, on the generic path: full pages, large blocks, the delayed list. */
 void hl_free_local(struct hl_page *pg, struct hl_block *b)
 {
-    if (HL_SECURE && pg->kind != HL_PAGE_LARGE)
-        memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
+    /* secure build: the 0xdf poison is already there (secure.c hold) */
     if (HL_DF_CHECK || HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
     hl_next_encode(pg, b, pg->free);
     pg->free = b;
@@ -105,7 +104,7 @@ static void free_remote(struct hl_segment *s, struct hl_page *pg, struct hl_bloc
         hl_segment_free_page(s, pg);
         return;
     }
-    if (HL_SECURE) memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
+    /* secure build: the 0xdf poison is already there (secure.c hold) */
     if (HL_DF_CHECK || HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
     push_remote(pg, b, b);
 }
