@@ -3,8 +3,8 @@
 # docs/hlmalloc.md. Runs python3 (PYTHONMALLOC=malloc) on scripts/realprog/alloc_heavy.py,
 # gcc -O2 -c on a generated C file and tclsh on scripts/realprog/lists_dicts.tcl under
 # glibc, the default build and the secure build (plus any NAME=LIB given), interleaved,
-# (GCC_FUNCS: the size of the generated file, default 400)
-# medians of REPEAT runs (`heaplab run`). Needs a build (make).
+# medians of REPEAT runs (`heaplab run`). GCC_FUNCS sizes the generated file (default
+# 400). Needs a build (make).
 # usage: scripts/secure-cost.sh [REPEAT] [NAME=LIB...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

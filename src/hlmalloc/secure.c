@@ -8,7 +8,11 @@
  *   [front canary, 64 B]  [ n bytes the caller asked for | pad 0xcb.. | trailer, 8 B ]
  *    large/huge only       ^ p                                         ^ p + bs - 8
  *
- *   trailer = n (low 40 bits) | tag(p, n, secret) (high 24 bits)
+ *   trailer = n (bits 0-39) | tag(p, n, secret) (bits 40-55) | 0xcb (bits 56-63)
+ *
+ * The trailer's top byte, the one next to the following block (what an underflow of it
+ * hits first), is the pad byte, not part of the tag: a random tag byte let a one-byte
+ * underflow through once in 256 runs.
  *
  * malloc asks the allocator for n + 8 bytes (n + 8 + 64 from large blocks up). A large or
  * huge block is then moved to the end of its span, so that it ends where its guard page
@@ -43,6 +47,7 @@
 #define FRONT                64
 #define PAD                  0xcb /* differs from the 0xdf poison of free blocks */
 #define SIZE_BITS            40
+#define TOP                  ((uint64_t)PAD << 56)
 #define HL_QUARANTINE_BLOCKS 64
 #define HL_QUARANTINE_SPAN   ((size_t)1 << 30) /* address space, mostly decommitted */
 /* Quarantined bytes kept resident (protected, not decommitted): what a program reuses
@@ -80,7 +85,7 @@ static uint64_t tag(const void *p, uint64_t n)
     x ^= x >> 29;
     x *= 0xbf58476d1ce4e5b9ULL;
     x ^= x >> 32;
-    return x >> SIZE_BITS;
+    return (x >> 48) << SIZE_BITS; /* 16 bits, in place */
 }
 
 /* Are the len bytes at a all `byte`? Eight at a time (byte by byte cost the secure build a
@@ -127,7 +132,7 @@ static struct geometry geometry_of(const void *p)
 static void arm(void *p, size_t n, struct geometry g)
 {
     uint8_t *b = p;
-    uint64_t t = (uint64_t)n | (tag(p, n) << SIZE_BITS);
+    uint64_t t = (uint64_t)n | tag(p, n) | TOP;
     memset(b + n, PAD, g.size - TRAILER - n);
     memcpy(b + g.size - TRAILER, &t, TRAILER);
     if (g.front) memset(b - FRONT, PAD, FRONT);
@@ -139,7 +144,8 @@ static long long trailer_size(const void *p, size_t block)
     uint64_t t;
     memcpy(&t, (const uint8_t *)p + block - TRAILER, TRAILER);
     uint64_t n = t & (((uint64_t)1 << SIZE_BITS) - 1);
-    if (n > block - TRAILER || (t >> SIZE_BITS) != tag(p, n)) return -1;
+    if (n > block - TRAILER || (t & ~(((uint64_t)1 << SIZE_BITS) - 1)) != (tag(p, n) | TOP))
+        return -1;
     return (long long)n;
 }
 
