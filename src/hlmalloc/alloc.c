@@ -20,6 +20,7 @@
 
 void *hli_malloc(size_t n)
 {
+    if (HL_SECURE) return hl_secure_malloc(n); /* HOOK secure.c: canaries */
     struct hl_heap *h = hl_tls_heap;
     if (HL_LIKELY(n <= HL_DIRECT_MAX)) {
         struct hl_page *pg = h->direct[(n + 15) >> 4];
@@ -51,8 +52,7 @@ void *hli_malloc(size_t n)
 /* Free by the owner, on the generic path: full pages, large blocks, the delayed list. */
 void hl_free_local(struct hl_page *pg, struct hl_block *b)
 {
-    if (HL_SECURE && pg->kind != HL_PAGE_LARGE)
-        memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
+    /* secure build: the 0xdf poison is already there (secure.c hold) */
     if (HL_DF_CHECK || HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
     hl_next_encode(pg, b, pg->free);
     pg->free = b;
@@ -104,7 +104,7 @@ static void free_remote(struct hl_segment *s, struct hl_page *pg, struct hl_bloc
         hl_segment_free_page(s, pg);
         return;
     }
-    if (HL_SECURE) memset((uint8_t *)b + sizeof(*b), 0xdf, pg->block_size - sizeof(*b));
+    /* secure build: the 0xdf poison is already there (secure.c hold) */
     if (HL_DF_CHECK || HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
     push_remote(pg, b, b);
 }
@@ -229,6 +229,7 @@ static HL_NOINLINE void free_other(void *p)
 
 void hli_free(void *p)
 {
+    if (HL_SECURE && hl_secure_free(p)) return; /* HOOK secure.c: checks, quarantine */
     /* The segment map tested here rather than through hl_segment_of: a segment starting
      * in p's unit is then known to be non-NULL (two instructions fewer). */
     uintptr_t unit = (uintptr_t)p >> HL_SEG_SHIFT;
@@ -273,6 +274,7 @@ void hli_free(void *p)
 
 size_t hli_usable_size(const void *p)
 {
+    if (HL_SECURE) return hl_secure_usable(p); /* HOOK secure.c: the requested size */
     struct hl_segment *s = hl_segment_of(p);
     if (!s) return 0;
     if (atomic_load_explicit(&s->thread_id, memory_order_acquire) == HL_TID_HUGE)
@@ -284,6 +286,7 @@ size_t hli_usable_size(const void *p)
 
 void *hli_calloc(size_t count, size_t size)
 {
+    if (HL_SECURE) return hl_secure_calloc(count, size); /* HOOK secure.c */
     size_t n;
     if (HL_UNLIKELY(__builtin_mul_overflow(count, size, &n))) {
         errno = ENOMEM;
@@ -351,6 +354,7 @@ void *hli_realloc(void *p, size_t n)
         hli_free(p);
         return NULL;
     }
+    if (HL_SECURE) return hl_secure_realloc(p, n); /* HOOK secure.c: always moves */
     size_t usable = hli_usable_size(p);
     if (usable == 0) {
         hl_invalid_free(p, "realloc of a pointer hlmalloc did not hand out");
@@ -372,6 +376,12 @@ void *hli_realloc(void *p, size_t n)
 void *hli_aligned(size_t align, size_t n)
 {
     if (align <= HL_ALIGN) return hli_malloc(n);
+    if (HL_SECURE) return hl_secure_aligned(align, n); /* HOOK secure.c: canaries */
+    return hl_aligned_block(align, n);
+}
+
+void *hl_aligned_block(size_t align, size_t n)
+{
     if (n > SIZE_MAX - align - HL_SLICE_SIZE) {
         errno = ENOMEM;
         return NULL;

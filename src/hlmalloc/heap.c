@@ -55,6 +55,7 @@ struct hl_options hl_opt = {
     .purge_delay_ms = 400,
     .purge_thread = 1,
     .huge_cache_bytes = 256u << 20,
+    .verbose = 1, /* misuse reports (stats.c) */
 };
 struct hl_counters hl_count;
 
@@ -117,7 +118,8 @@ static void read_options(void)
     hl_opt.purge_delay_ms = (uint32_t)env_long("HLMALLOC_PURGE_DELAY", hl_opt.purge_delay_ms);
     hl_opt.purge_thread = env_long("HLMALLOC_PURGE_THREAD", 1) != 0;
     hl_opt.show_stats = env_long("HLMALLOC_SHOW_STATS", 0) != 0;
-    hl_opt.verbose = env_long("HLMALLOC_VERBOSE", 0) != 0;
+    hl_opt.verbose = (int)env_long("HLMALLOC_VERBOSE", 1);
+    hl_opt.abort_on_error = env_long("HLMALLOC_ABORT_ON_ERROR", 0) != 0;
     hl_opt.huge_cache_bytes =
             (size_t)env_long("HLMALLOC_HUGE_CACHE_MB", (long)(hl_opt.huge_cache_bytes >> 20)) << 20;
     /* Act under the kernel's overcommit policy, or (tests) as if under another. */

@@ -29,7 +29,9 @@ struct hl_options {
     uint32_t purge_delay_ms; /* HLMALLOC_PURGE_DELAY: free memory is returned after this */
     int purge_thread;        /* HLMALLOC_PURGE_THREAD: background purger (default 1) */
     int show_stats;          /* HLMALLOC_SHOW_STATS: print statistics at exit */
-    int verbose;             /* HLMALLOC_VERBOSE: report invalid and double frees */
+    int verbose;             /* HLMALLOC_VERBOSE: invalid and double frees reported: 0 none,
+                                1 the first of each kind (default), 2 every one */
+    int abort_on_error;      /* HLMALLOC_ABORT_ON_ERROR: abort on them, as glibc does */
     size_t huge_cache_bytes; /* HLMALLOC_HUGE_CACHE: freed huge blocks kept for reuse */
     int overcommit;          /* vm.overcommit_memory, or HLMALLOC_OVERCOMMIT to act as if */
     bool commit;             /* overcommit 2: commit segment slices when used (os.c) */
@@ -334,6 +336,19 @@ HL_HIDDEN void hli_free(void *p);
 HL_HIDDEN void *hli_calloc(size_t count, size_t size);
 HL_HIDDEN void *hli_realloc(void *p, size_t n);
 HL_HIDDEN void *hli_aligned(size_t align, size_t n);
+HL_HIDDEN void *hl_aligned_block(size_t align, size_t n); /* hli_aligned, align > 16 */
+
+/* ---- secure.c: the secure build's checks, called only under `if (HL_SECURE)` -------- */
+
+HL_HIDDEN void *hl_secure_malloc(size_t n);
+HL_HIDDEN void *hl_secure_calloc(size_t count, size_t size);
+HL_HIDDEN void *hl_secure_aligned(size_t align, size_t n);
+HL_HIDDEN void *hl_secure_realloc(void *p, size_t n); /* p live, n > 0 */
+HL_HIDDEN bool hl_secure_free(void *p); /* true: done (quarantined); false: free it as usual */
+HL_HIDDEN size_t hl_secure_usable(const void *p);
+/* One line naming the misuse, p, the block's size and the check that caught it; abort. */
+HL_HIDDEN __attribute__((noreturn)) void hl_secure_fail(const char *misuse, const void *p,
+                                                        size_t block, const char *check);
 HL_HIDDEN size_t hli_usable_size(const void *p);
 
 #endif

@@ -508,10 +508,12 @@ static inline void *page_pop(struct hl_page *pg)
             || (next != NULL
                 && ((uintptr_t)next < (uintptr_t)pg->start || off >= pg->limit
                     || !hl_is_block_offset(pg, off))))
-            hl_fatal("write to freed memory", b);
+            hl_secure_fail("write to freed memory", b, pg->block_size,
+                           "the free-list link and cookie, on malloc");
         if (!fill_intact((const uint8_t *)b + sizeof(struct hl_block),
                          pg->block_size - sizeof(struct hl_block)))
-            hl_fatal("write to freed memory", b);
+            hl_secure_fail("write to freed memory", b, pg->block_size,
+                           "the poison of free blocks, on malloc");
     }
     pg->free = hl_next_decode(pg, b);
     pg->used++;

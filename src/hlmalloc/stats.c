@@ -47,22 +47,35 @@ void hl_fatal(const char *what, const void *p)
     abort();
 }
 
+/* Should the n-th (from 1) misuse of a kind be reported? Rate-limited: only the first,
+ * unless HLMALLOC_VERBOSE=2 (the counts are in the statistics). */
+static bool report_it(uint64_t n)
+{
+    return hl_opt.verbose >= 2 || (hl_opt.verbose == 1 && n == 1);
+}
+
 void hl_invalid_free(const void *p, const char *what)
 {
-    atomic_fetch_add_explicit(&hl_count.invalid_frees, 1, memory_order_relaxed);
-    if (HL_SECURE) {
+    uint64_t n = atomic_fetch_add_explicit(&hl_count.invalid_frees, 1, memory_order_relaxed) + 1;
+    if (HL_SECURE || hl_opt.abort_on_error) {
         char buf[160];
         snprintf(buf, sizeof(buf), "invalid free (%s)", what);
         hl_fatal(buf, p);
     }
-    if (hl_opt.verbose) hl_outf("hlmalloc: ignored free of %p: %s\n", p, what);
+    if (report_it(n))
+        hl_outf("hlmalloc: ignored free of %p: %s (reported once; HLMALLOC_ABORT_ON_ERROR=1 "
+                "aborts)\n",
+                p, what);
 }
 
 void hl_double_free(const void *p)
 {
-    atomic_fetch_add_explicit(&hl_count.double_frees, 1, memory_order_relaxed);
-    if (HL_SECURE) hl_fatal("double free", p);
-    if (hl_opt.verbose) hl_outf("hlmalloc: ignored double free of %p\n", p);
+    uint64_t n = atomic_fetch_add_explicit(&hl_count.double_frees, 1, memory_order_relaxed) + 1;
+    if (HL_SECURE || hl_opt.abort_on_error) hl_fatal("double free", p);
+    if (report_it(n))
+        hl_outf("hlmalloc: ignored double free of %p (reported once; "
+                "HLMALLOC_ABORT_ON_ERROR=1 aborts)\n",
+                p);
 }
 
 uint64_t hl_abandoned_segments(void);

@@ -181,6 +181,8 @@ struct hl_page {
     uint8_t hole;         /* a slice given back to the OS (unmapped) while its segment lives */
     uint8_t recount;      /* a fork child's, from a thread it has not: `used` is counted anew
                         from the free list before the page is used (heap.c) */
+    /* secure build: a freed large or huge block held back in the quarantine (secure.c) */
+    uint8_t quarantined;
     struct hl_heap *heap; /* owner heap; NULL once abandoned */
     uintptr_t key;        /* secure build: free-list pointer key */
     /* Second line: written by the owner on every malloc and free of the page, and by
