@@ -181,8 +181,6 @@ struct hl_page {
     uint8_t hole;         /* a slice given back to the OS (unmapped) while its segment lives */
     uint8_t recount;      /* a fork child's, from a thread it has not: `used` is counted anew
                         from the free list before the page is used (heap.c) */
-    /* secure build: a freed large or huge block held back in the quarantine (secure.c) */
-    uint8_t quarantined;
     struct hl_heap *heap; /* owner heap; NULL once abandoned */
     uintptr_t key;        /* secure build: free-list pointer key */
     /* Second line: written by the owner on every malloc and free of the page, and by
@@ -194,8 +192,11 @@ struct hl_page {
     _Atomic(uintptr_t) xthread_free; /* remote frees | enum hl_delayed (I4) */
     struct hl_page *next, *prev;     /* queue links (I5) */
     uint64_t kept_since;             /* heartbeat when it was kept: the oldest goes first */
-    uint32_t dirty_ms;  /* a free, dirty slice: when it was freed (ms, wraps); see segment.c */
-    uint8_t spare_[12]; /* to 128 bytes: page lookup is a shift, not a multiply */
+    uint32_t dirty_ms; /* a free, dirty slice: when it was freed (ms, wraps); see segment.c */
+    /* secure build: a freed large or huge block held back in the quarantine (secure.c);
+     * here, not in the first line, which is full */
+    uint8_t quarantined;
+    uint8_t spare_[11]; /* to 128 bytes: page lookup is a shift, not a multiply */
 };
 
 struct hl_page_queue {
