@@ -5,6 +5,7 @@
  * --fail-on-regression when a row is worse, so CI can gate on it.
  */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 
 static int compare_main(int argc, char **argv, const struct cli_ctx *ctx);
 
-enum { OPT_THRESHOLD = 256, OPT_ALPHA, OPT_FAIL, OPT_JSON };
+enum { OPT_THRESHOLD = 256, OPT_ALPHA, OPT_FAIL, OPT_JSON, OPT_RELATIVE };
 
 static const struct cli_opt compare_opts[] = {
     { OPT_THRESHOLD, 0, "threshold", "PCT",
@@ -28,6 +29,11 @@ static const struct cli_opt compare_opts[] = {
       "significance level of the Mann-Whitney U test, 0.0001..0.5\n(default: 0.05)", NULL, 0 },
     { OPT_FAIL, 0, "fail-on-regression", NULL,
       "exit 1 when a change is significant, beyond the threshold\nand for the worse", NULL, 0 },
+    { OPT_RELATIVE, 0, "relative-to", "ALLOC",
+      "divide each run's throughput and latency (run: wall time)\nby ALLOC's run of the same "
+      "repetition on its side,\nso a machine that got slower between the files\ncancels out "
+      "(ALLOC: one that did not change)",
+      NULL, 0 },
     { OPT_JSON, 0, "json", "FILE", "write the comparison (schema " COMPARE_SCHEMA ")", NULL, 0 },
     { 0 },
 };
@@ -77,6 +83,10 @@ static int parse_args(int argc, char **argv, struct compare_args *a)
             case OPT_JSON:
                 a->json = p.value;
                 break;
+            case OPT_RELATIVE:
+                if (!*p.value) return cli_usage(&cli_cmd_compare, "--relative-to: an empty name");
+                a->opts.relative_to = p.value;
+                break;
             }
             if (bad) return EXIT_USAGE;
         }
@@ -120,6 +130,10 @@ static void side_text(char *buf, size_t cap, const struct compare_row *r,
 {
     if (s->n == 0) {
         snprintf(buf, cap, "%s", strcmp(s->status, "ok") == 0 ? "-" : s->status);
+    } else if (r->relative) {
+        struct summary sum = { s->median, s->min, s->max, 0, s->n };
+        sum.spread = s->median != 0 ? (s->max - s->min) / fabs(s->median) : 0;
+        summary_format(buf, cap, &sum, 1, 3);
     } else if (r->resolution_ns > 0 && s->median < r->resolution_ns) {
         snprintf(buf, cap, "<%.0f", ceil(r->resolution_ns));
     } else {
@@ -161,6 +175,8 @@ static const char *verdict_text(enum compare_verdict v)
         return "worse: new fails";
     case COMPARE_BASE_FAILS:
         return "base failed";
+    case COMPARE_REFERENCE:
+        return "reference";
     default:
         return "";
     }
@@ -183,12 +199,17 @@ static void threads_text(char *buf, size_t cap, unsigned threads)
 }
 
 static void print_table(FILE *fp, const struct compare *c, const struct results_set *base,
-                        size_t metric, int color, int machines)
+                        size_t metric, int color, int machines, const char *ref)
 {
     size_t nm;
     const struct compare_metric *m = &compare_metrics(c->kind, &nm)[metric];
-    fprintf(fp, "\n%s\n%-*s %3s %-*s", m->title, W_WORKLOAD, "workload", "thr", W_ALLOCATOR,
-            "allocator");
+    if (ref && m->timing)
+        fprintf(fp, "\n%c%s as a multiple of %s's run of the same repetition (%s is better)\n",
+                toupper((unsigned char)m->name[0]), m->name + 1, ref,
+                m->higher_better ? "higher" : "lower");
+    else
+        fprintf(fp, "\n%s\n", m->title);
+    fprintf(fp, "%-*s %3s %-*s", W_WORKLOAD, "workload", "thr", W_ALLOCATOR, "allocator");
     if (machines) fprintf(fp, " %-12s", "machine");
     fprintf(fp, " %*s %*s %*s %*s  %s\n", W_VALUE, "base", W_VALUE, "new", W_CHANGE, "change", W_P,
             "p", "verdict");
@@ -226,7 +247,7 @@ static void cell_name(char *buf, size_t cap, const struct results_cell *c)
 
 /* The rows with verdict `v` (or NEW_FAILS with WORSE), one line each, under `title`. */
 static void print_verdicts(FILE *fp, const struct compare *c, const struct results_set *base,
-                           enum compare_verdict v, const char *title)
+                           enum compare_verdict v, const char *title, const char *ref)
 {
     size_t nm;
     const struct compare_metric *metrics = compare_metrics(c->kind, &nm);
@@ -245,12 +266,13 @@ static void print_verdicts(FILE *fp, const struct compare *c, const struct resul
         }
         struct summary sb = { .median = r->base.median, .n = 1 };
         struct summary sn = { .median = r->new.median, .n = 1 };
-        summary_format(b, sizeof b, &sb, m->scale, m->decimals);
-        summary_format(n, sizeof n, &sn, m->scale, m->decimals);
-        char ch[32], p[16];
+        summary_format(b, sizeof b, &sb, r->relative ? 1 : m->scale, r->relative ? 3 : m->decimals);
+        summary_format(n, sizeof n, &sn, r->relative ? 1 : m->scale, r->relative ? 3 : m->decimals);
+        char ch[32], p[16], unit[96];
         change_text(ch, sizeof ch, r, 1);
         p_text(p, sizeof p, r->test.p);
-        fprintf(fp, "  %s: %s %s (%s -> %s %s, p %s)\n", name, m->name, ch, b, n, m->unit, p);
+        snprintf(unit, sizeof unit, r->relative ? "x %s's" : "%s", r->relative ? ref : m->unit);
+        fprintf(fp, "  %s: %s %s (%s -> %s %s, p %s)\n", name, m->name, ch, b, n, unit, p);
     }
 }
 
@@ -265,6 +287,22 @@ static void print_only(FILE *fp, const char *file, const size_t *cells, size_t n
         fprintf(fp, "%s %s", i ? ";" : "", name);
     }
     fprintf(fp, "%s\n", n > 8 ? "; ..." : "");
+}
+
+/* Most throughput (wall time) rows of several allocators moved one way: say the machine
+ * likely differs, and what cancels it. */
+static void print_drift(FILE *fp, const struct compare *c, const char *ref)
+{
+    size_t nm, most = c->first_up > c->first_down ? c->first_up : c->first_down;
+    const struct compare_metric *m = &compare_metrics(c->kind, &nm)[0];
+    if (ref || c->first_tested < 4 || c->first_allocators < 2 || 2 * most <= c->first_tested)
+        return;
+    int higher = c->first_up >= c->first_down;
+    fprintf(fp,
+            "note: %zu of %zu %s rows went %s, over %zu allocators: the machine, not the builds, "
+            "likely differs between the files; --relative-to ALLOC (one that did not change) "
+            "divides each run by ALLOC's run of the same repetition (docs/compare.md)\n",
+            most, c->first_tested, m->name, higher ? "up" : "down", c->first_allocators);
 }
 
 static void print_report(FILE *fp, const struct compare_args *a, const struct compare *c,
@@ -286,14 +324,15 @@ static void print_report(FILE *fp, const struct compare_args *a, const struct co
             color ? "significant changes in colour," : "* =", a->opts.alpha, a->opts.alpha,
             a->opts.threshold * 100);
     for (size_t m = 0; m < nm; m++)
-        print_table(fp, c, base, m, color, machines);
+        print_table(fp, c, base, m, color, machines, a->opts.relative_to);
     fprintf(fp, "\n%zu cell%s in both: %zu worse, %zu better, %zu row%s without a verdict\n",
             c->cells, c->cells == 1 ? "" : "s", c->worse, c->better,
             c->n_rows - c->worse - c->better, c->n_rows - c->worse - c->better == 1 ? "" : "s");
     print_only(fp, a->files[0], c->only_base, c->n_only_base, base);
     print_only(fp, a->files[1], c->only_new, c->n_only_new, new);
-    print_verdicts(fp, c, base, COMPARE_WORSE, "worse");
-    print_verdicts(fp, c, base, COMPARE_BETTER, "better");
+    print_drift(fp, c, a->opts.relative_to);
+    print_verdicts(fp, c, base, COMPARE_WORSE, "worse", a->opts.relative_to);
+    print_verdicts(fp, c, base, COMPARE_BETTER, "better", a->opts.relative_to);
 }
 
 static int write_json(const struct compare_args *a, const struct compare *c,

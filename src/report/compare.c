@@ -18,17 +18,17 @@
 
 static const struct compare_metric bench_metrics[] = {
     { "ops_per_sec", "throughput", "Mops/s", "ops_per_sec", "Throughput, Mops/s (higher is better)",
-      1e6, 2, 1 },
+      1e6, 2, 1, 1 },
     { "malloc_p99_ns", "malloc p99", "ns", "latency.malloc.p99_ns",
-      "malloc latency p99, ns (lower is better)", 1, 0, 0 },
+      "malloc latency p99, ns (lower is better)", 1, 0, 0, 1 },
     { "peak_rss_bytes", "peak RSS", "MiB", "peak_rss_bytes",
-      "Peak RSS above baseline, MiB (lower is better)", 1048576.0, 1, 0 },
+      "Peak RSS above baseline, MiB (lower is better)", 1048576.0, 1, 0, 0 },
 };
 
 static const struct compare_metric run_metrics[] = {
-    { "wall_ns", "wall time", "s", "wall_ns", "Wall time, s (lower is better)", 1e9, 3, 0 },
+    { "wall_ns", "wall time", "s", "wall_ns", "Wall time, s (lower is better)", 1e9, 3, 0, 1 },
     { "peak_rss_bytes", "peak RSS", "MiB", "peak_rss_bytes", "Peak RSS, MiB (lower is better)",
-      1048576.0, 1, 0 },
+      1048576.0, 1, 0, 0 },
 };
 
 const struct compare_metric *compare_metrics(enum results_kind kind, size_t *n)
@@ -133,35 +133,89 @@ static int all_failed(const struct results_cell *c)
            && strcmp(c->status, "skipped") != 0;
 }
 
+/* A row's cells: base's and new's, and the reference allocator's beside each (or NULL). */
+struct row_cells {
+    const struct results_cell *base, *new, *base_ref, *new_ref;
+};
+
+/* The metric's values in the ok runs of `c`, each divided by `ref`'s run of the same
+ * repetition when `ref` is given (a run whose reference is missing or 0 is left out). */
+static size_t metric_values(const struct results_cell *c, const struct results_cell *ref,
+                            enum results_kind kind, const char *path, double *out)
+{
+    if (!ref) return results_cell_values(c, kind, path, out, RESULTS_MAX_RUNS);
+    double v[RESULTS_MAX_RUNS], rv[RESULTS_MAX_RUNS];
+    long reps[RESULTS_MAX_RUNS], rreps[RESULTS_MAX_RUNS];
+    size_t n = results_cell_rep_values(c, path, v, reps, RESULTS_MAX_RUNS);
+    size_t nr = results_cell_rep_values(ref, path, rv, rreps, RESULTS_MAX_RUNS), k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < nr; j++)
+            if (reps[i] == rreps[j] && rv[j] > 0) {
+                out[k++] = v[i] / rv[j];
+                break;
+            }
+    return k;
+}
+
+/* Is a latency row below the timer's resolution on either side (then it is no measurement)? */
+static int below_resolution(struct compare_row *r, const struct row_cells *rc,
+                            enum results_kind kind, const struct compare_metric *m)
+{
+    if (strncmp(m->path, "latency.", 8) != 0) return 0;
+    double ra = resolution(rc->base, kind), rb = resolution(rc->new, kind);
+    r->resolution_ns = ra > rb ? ra : rb;
+    double a[RESULTS_MAX_RUNS], b[RESULTS_MAX_RUNS];
+    size_t na = results_cell_values(rc->base, kind, m->path, a, RESULTS_MAX_RUNS);
+    size_t nb = results_cell_values(rc->new, kind, m->path, b, RESULTS_MAX_RUNS);
+    return na > 0 && nb > 0
+           && (stats_median(a, na) < r->resolution_ns || stats_median(b, nb) < r->resolution_ns);
+}
+
+/* --relative-to's own row: 1 on both sides, no test. */
+static void reference_row(struct compare_row *r, const struct row_cells *rc, enum results_kind kind,
+                          const struct compare_metric *m)
+{
+    double v[RESULTS_MAX_RUNS];
+    struct compare_side *sides[2] = { &r->base, &r->new };
+    const struct results_cell *cells[2] = { rc->base, rc->new };
+    for (int i = 0; i < 2; i++) {
+        size_t n = results_cell_values(cells[i], kind, m->path, v, RESULTS_MAX_RUNS);
+        *sides[i] = (struct compare_side){ 1, 1, 1, n, cells[i]->status };
+    }
+    r->relative = 1;
+    r->verdict = COMPARE_REFERENCE;
+}
+
 /* One row: the metric's values on both sides, the test and the verdict. */
-static int fill_row(struct compare_row *r, const struct results_cell *bc,
-                    const struct results_cell *nc, enum results_kind kind,
+static int fill_row(struct compare_row *r, const struct row_cells *rc, enum results_kind kind,
                     const struct compare_metric *m, int first_metric, const struct compare_opts *o)
 {
-    double a[RESULTS_MAX_RUNS], b[RESULTS_MAX_RUNS];
-    size_t na = results_cell_values(bc, kind, m->path, a, RESULTS_MAX_RUNS);
-    size_t nb = results_cell_values(nc, kind, m->path, b, RESULTS_MAX_RUNS);
+    const struct results_cell *bc = rc->base, *nc = rc->new;
     r->change = NAN;
     r->test.p = NAN;
     r->verdict = COMPARE_UNTESTED;
+    int rel = o->relative_to && m->timing;
+    if (rel && strcmp(bc->allocator, o->relative_to) == 0) {
+        reference_row(r, rc, kind, m);
+        return 0;
+    }
+    r->relative = rel;
+    double a[RESULTS_MAX_RUNS], b[RESULTS_MAX_RUNS];
+    size_t na = 0, nb = 0;
+    if (!rel || (rc->base_ref && rc->new_ref)) {
+        na = metric_values(bc, rel ? rc->base_ref : NULL, kind, m->path, a);
+        nb = metric_values(nc, rel ? rc->new_ref : NULL, kind, m->path, b);
+    }
     if (na > 0 && nb > 0 && stats_mann_whitney(a, na, b, nb, &r->test) != 0) return -1;
     side_summary(&r->base, a, na, bc->status);
     side_summary(&r->new, b, nb, nc->status);
     if (first_metric && bc->runs_ok > 0 && all_failed(nc)) r->verdict = COMPARE_NEW_FAILS;
     if (first_metric && nc->runs_ok > 0 && all_failed(bc)) r->verdict = COMPARE_BASE_FAILS;
-    if (na == 0 || nb == 0) {
-        r->test.p = NAN;
+    if (na == 0 || nb == 0 || below_resolution(r, rc, kind, m)) {
+        r->test.p = NAN; /* nothing to test, or the timer cannot tell these apart */
         return 0;
     }
     if (r->base.median > 0) r->change = r->new.median / r->base.median - 1;
-    if (strncmp(m->path, "latency.", 8) == 0) {
-        double ra = resolution(bc, kind), rb = resolution(nc, kind);
-        r->resolution_ns = ra > rb ? ra : rb;
-        if (r->base.median < r->resolution_ns || r->new.median < r->resolution_ns) {
-            r->test.p = NAN; /* the timer cannot tell these apart: no measurement */
-            return 0;
-        }
-    }
     r->significant = r->test.p < o->alpha;
     r->verdict = COMPARE_SAME;
     int beyond =
@@ -190,6 +244,62 @@ void compare_free(struct compare *c)
     memset(c, 0, sizeof *c);
 }
 
+/* The cell of `s` beside cell `c` (same workload, threads and machine) of `allocator`. */
+static const struct results_cell *beside(const struct results_set *s, const struct results_cell *c,
+                                         const char *allocator)
+{
+    for (size_t i = 0; i < s->n_cells; i++) {
+        const struct results_cell *x = &s->cells[i];
+        if (x->threads == c->threads && strcmp(x->allocator, allocator) == 0
+            && strcmp(x->workload, c->workload) == 0
+            && strcmp(s->docs[x->doc].machine_key, s->docs[c->doc].machine_key) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+/* --relative-to names an allocator each side has. */
+static int check_reference(const struct results_set *s, const char *name, const char *ref,
+                           struct diag *d)
+{
+    for (size_t i = 0; i < s->n_cells; i++)
+        if (strcmp(s->cells[i].allocator, ref) == 0) return 0;
+    return diag_set(d, "--relative-to %s: %s has no allocator of that name", ref, name);
+}
+
+/* Count the first metric's moves (struct compare: machine drift). */
+static void count_drift(struct compare *c, const struct results_set *base)
+{
+    for (size_t i = 0; i < c->n_rows; i++) {
+        const struct compare_row *r = &c->rows[i];
+        if (r->metric != 0 || isnan(r->test.p) || r->relative) continue;
+        c->first_tested++;
+        int moved = r->verdict == COMPARE_BETTER || r->verdict == COMPARE_WORSE;
+        if (moved && r->new.median > r->base.median)
+            c->first_up++;
+        else if (moved)
+            c->first_down++;
+    }
+    int up = c->first_up >= c->first_down;
+    for (size_t i = 0; i < c->n_rows; i++) {
+        const struct compare_row *r = &c->rows[i];
+        if (r->metric != 0 || !(r->verdict == COMPARE_BETTER || r->verdict == COMPARE_WORSE)
+            || (r->new.median > r->base.median) != up)
+            continue;
+        const char *a = base->cells[r->base_cell].allocator;
+        size_t k = 0;
+        while (k < i) {
+            const struct compare_row *q = &c->rows[k];
+            if (q->metric == 0 && (q->verdict == COMPARE_BETTER || q->verdict == COMPARE_WORSE)
+                && (q->new.median > q->base.median) == up
+                && strcmp(base->cells[q->base_cell].allocator, a) == 0)
+                break;
+            k++;
+        }
+        c->first_allocators += k == i;
+    }
+}
+
 int compare_sets(const struct results_set *base, const struct results_set *new,
                  const struct compare_opts *o, struct compare *out, struct diag *d)
 {
@@ -204,6 +314,10 @@ int compare_sets(const struct results_set *base, const struct results_set *new,
     out->kind = (enum results_kind)kb;
     int by_machine = several_machines(base) || several_machines(new);
     if (check_unique(base, by_machine, d) != 0 || check_unique(new, by_machine, d) != 0) return -1;
+    if (o->relative_to
+        && (check_reference(base, base->docs[0].name, o->relative_to, d) != 0
+            || check_reference(new, new->docs[0].name, o->relative_to, d) != 0))
+        return -1;
     size_t nm;
     const struct compare_metric *metrics = compare_metrics(out->kind, &nm);
     size_t *match = malloc((base->n_cells + 1) * sizeof *match);
@@ -235,15 +349,18 @@ int compare_sets(const struct results_set *base, const struct results_set *new,
             r->base_cell = i;
             r->new_cell = match[i];
             r->metric = m;
-            if (fill_row(r, &base->cells[i], &new->cells[match[i]], out->kind, &metrics[m], m == 0,
-                         o)
-                != 0)
-                goto oom;
+            struct row_cells rc = { &base->cells[i], &new->cells[match[i]], NULL, NULL };
+            if (o->relative_to) {
+                rc.base_ref = beside(base, rc.base, o->relative_to);
+                rc.new_ref = beside(new, rc.new, o->relative_to);
+            }
+            if (fill_row(r, &rc, out->kind, &metrics[m], m == 0, o) != 0) goto oom;
             out->worse += r->verdict == COMPARE_WORSE || r->verdict == COMPARE_NEW_FAILS;
             out->better += r->verdict == COMPARE_BETTER;
         }
     }
     free(match);
+    count_drift(out, base);
     return 0;
 oom:
     free(match);
@@ -254,8 +371,8 @@ oom:
 /* ------------------------------------------------------------------------------------- */
 /* As JSON                                                                               */
 
-static const char *const verdict_names[] = { "same",     "better",    "worse",
-                                             "untested", "new-fails", "base-fails" };
+static const char *const verdict_names[] = { "same",      "better",     "worse",    "untested",
+                                             "new-fails", "base-fails", "reference" };
 
 /* A number, or null when it is not one (NAN). */
 static cJSON *number_or_null(double v)
@@ -314,14 +431,24 @@ int compare_json(cJSON *doc, const struct compare *c, const struct results_set *
     cJSON_AddStringToObject(doc, "test", "mann-whitney-u");
     cJSON_AddNumberToObject(doc, "alpha", o->alpha);
     cJSON_AddNumberToObject(doc, "threshold", o->threshold);
+    if (o->relative_to)
+        cJSON_AddStringToObject(doc, "relative_to", o->relative_to);
+    else
+        cJSON_AddNullToObject(doc, "relative_to");
     cJSON_AddNumberToObject(doc, "cells", (double)c->cells);
     cJSON_AddNumberToObject(doc, "worse", (double)c->worse);
     cJSON_AddNumberToObject(doc, "better", (double)c->better);
+    cJSON *drift = cJSON_AddObjectToObject(doc, "drift");
+    cJSON_AddNumberToObject(drift, "tested", (double)c->first_tested);
+    cJSON_AddNumberToObject(drift, "up", (double)c->first_up);
+    cJSON_AddNumberToObject(drift, "down", (double)c->first_down);
+    cJSON_AddNumberToObject(drift, "allocators", (double)c->first_allocators);
     cJSON *rows = cJSON_AddArrayToObject(doc, "rows");
     for (size_t i = 0; i < c->n_rows; i++) {
         const struct compare_row *r = &c->rows[i];
         cJSON *j = cell_json(base, r->base_cell);
         cJSON_AddStringToObject(j, "metric", metrics[r->metric].key);
+        cJSON_AddBoolToObject(j, "relative", r->relative);
         cJSON_AddItemToObject(j, "base", side_json(&r->base));
         cJSON_AddItemToObject(j, "new", side_json(&r->new));
         cJSON_AddItemToObject(j, "change", number_or_null(r->change));

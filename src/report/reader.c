@@ -836,6 +836,20 @@ size_t results_cell_values(const struct results_cell *c, enum results_kind kind,
     return n;
 }
 
+size_t results_cell_rep_values(const struct results_cell *c, const char *path, double *out,
+                               long *reps, size_t cap)
+{
+    size_t n = 0;
+    const cJSON *run;
+    cJSON_ArrayForEach(run, field(c->json, "runs"))
+    {
+        const cJSON *rep = field(run, "rep");
+        if (n < cap && status_ok(run) && cJSON_IsNumber(rep) && results_number(run, path, &out[n]))
+            reps[n++] = (long)rep->valuedouble;
+    }
+    return n;
+}
+
 const cJSON *results_median_run(const struct results_cell *c, const char *path)
 {
     const cJSON *runs = field(c->json, "runs"), *run;

@@ -105,6 +105,10 @@ int results_load_mem(struct results_set *s, const char *name, const char *text, 
 size_t results_cell_values(const struct results_cell *c, enum results_kind kind, const char *path,
                            double *out, size_t cap);
 
+/* The same for a bench or run cell, with each value's repetition index (`rep`) in reps[i]. */
+size_t results_cell_rep_values(const struct results_cell *c, const char *path, double *out,
+                               long *reps, size_t cap);
+
 /*
  * The successful run of bench or run cell `c` whose number at `path` is the median of its
  * runs' (of an even number, the lower middle one; equal values ordered as the runs are), or
@@ -154,6 +158,7 @@ enum compare_verdict {
     COMPARE_UNTESTED,   /* no values on a side, or a latency below the timer's resolution */
     COMPARE_NEW_FAILS,  /* base ran, every run of new failed: a regression */
     COMPARE_BASE_FAILS, /* new ran, no run of base did */
+    COMPARE_REFERENCE,  /* --relative-to's own row: 1 by definition */
 };
 
 struct compare_metric {
@@ -165,11 +170,16 @@ struct compare_metric {
     double scale;      /* printed value = raw / scale */
     int decimals;
     int higher_better;
+    int timing; /* a time or rate, which a slower machine changes: --relative-to divides it */
 };
 
 struct compare_opts {
     double alpha;     /* significance level, e.g. 0.05 */
     double threshold; /* a fraction: changes within +-threshold are not verdicts */
+    /* NULL, or an allocator present on both sides: each run's timing metrics are divided by
+     * this allocator's run of the same repetition, workload and threads (its own rows are
+     * COMPARE_REFERENCE), so a machine that got slower between the files cancels out */
+    const char *relative_to;
 };
 
 struct compare_side {
@@ -183,6 +193,7 @@ struct compare_row {
     size_t metric;              /* index into the kind's metrics (compare_metrics) */
     struct compare_side base, new;
     double resolution_ns; /* latency: the timer's resolution (largest of both sides), or 0 */
+    int relative;         /* the sides are ratios to opts.relative_to's same-repetition runs */
     double change;        /* new median / base median - 1; NAN when base's is 0 or missing */
     struct mwu test;      /* test.p is NAN when untested */
     int significant;      /* test.p < alpha */
@@ -199,6 +210,10 @@ struct compare {
     size_t *only_new; /* cells (of new) absent from base */
     size_t n_only_new;
     size_t worse, better; /* rows with those verdicts (COMPARE_NEW_FAILS counts as worse) */
+    /* Machine drift: of the first metric's tested rows (throughput or wall time), how many
+     * changed significantly and beyond the threshold up and down, over how many allocators.
+     * Most rows of every allocator moving one way says the machine differs, not the build. */
+    size_t first_tested, first_up, first_down, first_allocators;
 };
 
 /* The metrics compared for a kind (bench: throughput, malloc p99, peak RSS; run: wall time,

@@ -59,6 +59,44 @@ check "a file against itself: no verdict, no '*'" \
 NO_COLOR= "$HEAPLAB" compare "$TMP/base.json" "$TMP/new.json" >"$TMP/out" 2>&1
 check "not a terminal: no colour codes" sh -c "! grep -q $'\033' '$TMP/out'"
 
+# --- --relative-to: each run divided by glibc's run of the same repetition ---------------
+"$HEAPLAB" compare "$TMP/base.json" "$TMP/new.json" --relative-to glibc --json "$TMP/rel.json" \
+    >"$TMP/out" 2>"$TMP/err"
+check "relative: exits 0" [ $? -eq 0 ]
+check "relative: the heading says so" \
+    grep -q "^Throughput as a multiple of glibc's run of the same repetition (higher is better)" \
+    "$TMP/out"
+check "relative: glibc's own rows are the reference" \
+    grep -Eq "^small +1 glibc +1.000 ±0% +1.000 ±0% +- +- +reference" "$TMP/out"
+check "relative: peak RSS stays as measured" grep -q "^Peak RSS above baseline, MiB" "$TMP/out"
+check "relative: the JSON validates" validate compare-1.schema.json "$TMP/rel.json"
+check "relative: the JSON names the reference" python3 -c "
+import json, sys
+d = json.load(open('$TMP/rel.json'))
+rows = [r for r in d['rows'] if r['metric'] == 'ops_per_sec' and r['allocator'] == 'hlmalloc']
+sys.exit(0 if d['relative_to'] == 'glibc' and rows and all(r['relative'] for r in rows) else 1)"
+python3 - "$TMP/base.json" "$TMP/slow.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for cell in d["results"]:
+    for run in cell["runs"]:
+        if run.get("status") == "ok":
+            run["ops_per_sec"] *= 0.5  # the whole machine at half speed
+json.dump(d, open(sys.argv[2], "w"))
+PY
+"$HEAPLAB" compare "$TMP/base.json" "$TMP/slow.json" >"$TMP/out" 2>&1
+check "drift: every allocator at half speed gets the note" \
+    grep -q "^note: 4 of 4 throughput rows went down, over 2 allocators: the machine" "$TMP/out"
+"$HEAPLAB" compare "$TMP/base.json" "$TMP/slow.json" --relative-to glibc >"$TMP/out" 2>&1
+check "drift: relative to glibc, no note and no verdict" \
+    sh -c "! grep -q '^note:' '$TMP/out' && grep -q '0 worse, 0 better' '$TMP/out'"
+"$HEAPLAB" compare "$TMP/base.json" "$TMP/new.json" --relative-to nosuch >"$TMP/out" 2>"$TMP/err"
+check "relative: an allocator not in the files exits 1" [ $? -eq 1 ]
+check "relative: one line naming it" \
+    sh -c "[ \$(wc -l <'$TMP/err') -eq 1 ] && grep -q 'relative-to nosuch' '$TMP/err'"
+"$HEAPLAB" compare "$TMP/base.json" "$TMP/new.json" --relative-to '' >/dev/null 2>&1
+check "relative: an empty name is a usage error (2)" [ $? -eq 2 ]
+
 # --- a real pair (same seed): the structure, not the verdicts ---------------------------
 "$HEAPLAB" compare "$TMP/real1.json" "$TMP/real2.json" --json "$TMP/real.json" >"$TMP/out" \
     2>"$TMP/err"

@@ -1,7 +1,8 @@
 /*
  * tests/unit/report/test_compare.c: compare_sets on documents built here: a known regression
  * and improvement get their verdicts, a set against itself none, a cell whose runs all fail
- * in new is worse, a latency below the timer's resolution is untested, and sets of another
+ * in new is worse, a latency below the timer's resolution is untested, --relative-to divides
+ * out a machine that got slower (and the drift counts see it without), and sets of another
  * kind or without a common cell are refused with one line.
  */
 #include <cjson/cJSON.h>
@@ -70,7 +71,7 @@ static int load(struct results_set *s, cJSON *d)
     return rc;
 }
 
-static const struct compare_opts opts = { 0.05, 0.05 };
+static const struct compare_opts opts = { .alpha = 0.05, .threshold = 0.05 };
 static const double one[2] = { 1, 1 };
 static const int none[2] = { 0, 0 };
 
@@ -121,6 +122,38 @@ static void test_compare_failures_and_resolution(void)
     results_free(&new);
 }
 
+static void test_compare_relative_to_cancels_a_slower_machine(void)
+{
+    struct results_set base, new;
+    const double slower[2] = { 0.5, 0.6 }; /* all at half speed; jemalloc 1.2x glibc's */
+    REQUIRE(load(&base, doc("small", one, one, none)) == 0);
+    REQUIRE(load(&new, doc("small", slower, one, none)) == 0);
+    struct compare c;
+    struct diag d = { { 0 } };
+    REQUIRE(compare_sets(&base, &new, &opts, &c, &d) == 0);
+    CHECK(c.rows[0].verdict == COMPARE_WORSE && c.rows[1].verdict == COMPARE_WORSE);
+    CHECK(c.first_tested == 2 && c.first_down == 2 && c.first_up == 0);
+    CHECK_EQ_U64(c.first_allocators, 2);
+    compare_free(&c);
+    struct compare_opts rel = opts;
+    rel.relative_to = "glibc";
+    REQUIRE(compare_sets(&base, &new, &rel, &c, &d) == 0);
+    CHECK(c.rows[0].verdict == COMPARE_REFERENCE && c.rows[0].relative);
+    CHECK(c.rows[0].base.median == 1 && c.rows[0].new.n == 5);
+    const struct compare_row *jt = &c.rows[1];
+    CHECK(jt->relative && jt->verdict == COMPARE_BETTER && fabs(jt->change - 0.2) < 1e-12);
+    CHECK(fabs(jt->base.median - 1.0) < 1e-12 && fabs(jt->new.median - 1.2) < 1e-12);
+    CHECK(c.rows[3].relative && c.rows[3].verdict == COMPARE_SAME);  /* jemalloc's p99 / glibc's */
+    CHECK(!c.rows[5].relative && c.rows[5].verdict == COMPARE_SAME); /* peak RSS: as measured */
+    CHECK(c.first_tested == 0 && c.worse == 0 && c.better == 1);
+    compare_free(&c);
+    rel.relative_to = "tcmalloc";
+    CHECK(compare_sets(&base, &new, &rel, &c, &d) == -1);
+    CHECK(strstr(d.msg, "--relative-to tcmalloc: x.json has no allocator") != NULL);
+    results_free(&base);
+    results_free(&new);
+}
+
 static void test_compare_refuses_what_cannot_be_compared(void)
 {
     struct results_set base, other;
@@ -141,6 +174,7 @@ int main(void)
 {
     RUN_TEST(test_compare_known_regression_and_improvement);
     RUN_TEST(test_compare_failures_and_resolution);
+    RUN_TEST(test_compare_relative_to_cancels_a_slower_machine);
     RUN_TEST(test_compare_refuses_what_cannot_be_compared);
     return check_report();
 }
