@@ -354,7 +354,7 @@ void *hli_realloc(void *p, size_t n)
         hli_free(p);
         return NULL;
     }
-    if (HL_SECURE) return hl_secure_realloc(p, n); /* HOOK secure.c: always moves */
+    if (HL_SECURE) return hl_secure_realloc(p, n); /* HOOK secure.c: canaries re-armed */
     size_t usable = hli_usable_size(p);
     if (usable == 0) {
         hl_invalid_free(p, "realloc of a pointer hlmalloc did not hand out");

@@ -486,6 +486,19 @@ size_t hl_secure_usable(const void *p)
     return check_live(p, g, "heap overflow", "malloc_usable_size");
 }
 
+/* Can a realloc to n bytes keep the small or medium block at p, as the default build does
+ * (it fits with its trailer and wastes at most half the block)? Large and huge blocks
+ * move: they end against their guard page, so their start depends on their size. Moving
+ * every block made growing a string byte by byte quadratic (heaplab's realloc-grow ran
+ * 189x slower than the default build). */
+static bool in_place(const void *p, struct geometry g, size_t n)
+{
+    struct hl_segment *s = hl_segment_of(p);
+    if (atomic_load_explicit(&s->thread_id, memory_order_relaxed) == HL_TID_HUGE) return false;
+    if (hl_page_of(s, p)->kind == HL_PAGE_LARGE || n > g.size - TRAILER) return false;
+    return (n + TRAILER) * 2 >= g.size;
+}
+
 void *hl_secure_realloc(void *p, size_t n)
 {
     struct geometry g;
@@ -495,6 +508,10 @@ void *hl_secure_realloc(void *p, size_t n)
         return NULL;
     }
     size_t old = check_live(p, g, "heap overflow", "realloc");
+    if (in_place(p, g, n)) {
+        arm(p, n, g); /* the new requested end: pad and trailer rewritten */
+        return p;
+    }
     void *q = hl_secure_malloc(n);
     if (!q) return NULL; /* p stays valid */
     memcpy(q, p, old < n ? old : n);

@@ -3,7 +3,8 @@
 # LD_PRELOAD=LIB_SECURE a program that double frees, frees a pointer it never got (stack,
 # interior, mmap) or writes to freed memory and allocates again must be killed by SIGABRT
 # (status 134) after printing exactly one stderr line that starts with "hlmalloc:" and
-# names the pointer in hex. A program that does nothing wrong runs as without the preload.
+# names the pointer in hex (also one byte past the new end of a block realloc kept in
+# place). A program that does nothing wrong runs as without the preload.
 source "$(dirname "$0")/lib.sh"
 
 cat >"$TMP/misuse.c" <<'EOF'
@@ -97,6 +98,18 @@ int main(int argc, char **argv)
         ((char *)hide(p))[n - 1] ^= 1;
         for (int i = 0; i < 1000; i++)
             hide(malloc(10000));
+    } else if (!strcmp(what, "realloc-shrink-overflow") || !strcmp(what, "realloc-grow-overflow")) {
+        /* A realloc that stays in place (same block) moves the requested end: one byte
+         * past the new end is an overflow. */
+        int grow = !strcmp(what, "realloc-grow-overflow");
+        char *p = hide(malloc(grow ? 50 : 100));
+        char *q = target(hide(realloc(p, grow ? 56 : 60)));
+        if (q != p) {
+            puts("moved");
+            fflush(stdout);
+        }
+        q[grow ? 56 : 60] = 'X';
+        free(hide(q));
     } else {
         fprintf(stderr, "unknown case %s\n", what);
         return 2;
@@ -151,8 +164,11 @@ check "preloaded: $LIBNAME mapped" grep -qF "$LIB" "$TMP/maps"
 
 for c in double-free double-free-later double-free-large double-free-huge invalid-free-stack \
     invalid-free-interior invalid-free-mmap write-after-free write-after-free-link \
-    write-after-free-tail; do
+    write-after-free-tail realloc-shrink-overflow realloc-grow-overflow; do
     expect_abort "$c"
+done
+for c in realloc-shrink-overflow realloc-grow-overflow; do
+    check "$c: the block stayed in place" sh -c "! grep -q moved '$TMP/$c.out'"
 done
 
 finish
