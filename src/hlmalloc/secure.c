@@ -344,8 +344,8 @@ __attribute__((destructor)) static void check_held_at_exit(void)
 
 /* ---- the hooks ---------------------------------------------------------------------- */
 
-/* Moves a fresh large or huge block to the end of its span (its guard page follows it). */
-static void *to_tail(void *p, size_t inner)
+/* The block at p moved to the end of its span, its page descriptor updated. */
+static void *span_tail(void *p, size_t inner)
 {
     struct hl_segment *s = hl_segment_of(p);
     if (atomic_load_explicit(&s->thread_id, memory_order_relaxed) == HL_TID_HUGE) {
@@ -363,6 +363,17 @@ static void *to_tail(void *p, size_t inner)
     __atomic_store_n(&pg->limit, pg->block_size, __ATOMIC_RELAXED);
     pg->fast_limit = pg->flags ? 0 : pg->block_size;
     return pg->start;
+}
+
+/* Moves a fresh large or huge block to the end of its span (its guard page follows it).
+ * The allocator cleared the free-block cookie at the old start; the new start may hold a
+ * stale one from an earlier block of the same size freed there, which the free after the
+ * quarantine would take for a double free: cleared too. */
+static void *to_tail(void *p, size_t inner)
+{
+    void *q = span_tail(p, inner);
+    ((struct hl_block *)q)->cookie = 0;
+    return q;
 }
 
 void *hl_secure_malloc(size_t n)
