@@ -58,7 +58,8 @@
             $('status').textContent = 'playing a tick file';
         }
         const opts = app.controls.readUrl();
-        $('speed_out').textContent = $('speed').value + ' ticks/s';
+        const sp = $('speed').value;
+        $('speed_out').textContent = sp === '0' ? 'as fast as it goes' : sp + ' ticks/s';
         $('workload').addEventListener('change', function () {
             app.controls.syncOps();
             document.querySelector('input[name="src"][value="workload"]').checked = true;
