@@ -995,6 +995,14 @@
             'a verdict (red worse, green better) needs p < ' + c.alpha + ' and a change beyond ±' + Math.round(c.threshold * 100) +
             '% (the shaded band); outlined: significant but within it. The whisker spans the changes the repetitions allow, ' +
             'new min / base max − 1 to new max / base min − 1.'));
+        const d = c.drift;
+        if (d && !c.relative_to && d.tested >= 4 && d.allocators >= 2 && 2 * Math.max(d.up, d.down) > d.tested) {
+            sec.appendChild(el('p', { class: 'drift', id: 'compare-drift' },
+                Math.max(d.up, d.down) + ' of ' + d.tested + ' ' + c.metrics[0].name + ' rows went ' +
+                (d.up >= d.down ? 'up' : 'down') + ', over ' + d.allocators + ' allocators: the machine, not the builds, ' +
+                'likely differs between the files. `heaplab compare --relative-to ALLOC` divides each run by an unchanged ' +
+                'allocator\'s run of the same repetition (docs/compare.md).'));
+        }
         const several = {};
         c.rows.forEach(function (r) {
             several[r.machine] = 1;

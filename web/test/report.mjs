@@ -259,10 +259,27 @@ function checkDrawn(list, what) {
     const hl = rss.find((r) => r[0] === 'small' && r[1] === '1' && r[2] === 'hlmalloc');
     c.ok('the improvement: small, 1 thread, hlmalloc peak RSS is better by 30%', hl && hl[5] === '-30.0%*' && hl[7] === 'better' && hl[4] === '0.700 ±4%', hl);
     c.ok('the count line', /4 cells in both: 1 worse, 1 better/.test(await page.textContent('#compare .rcount')));
+    c.ok('one regression is no machine drift: no note', (await page.$('#compare-drift')) === null);
     await page.screenshot({ path: join(a.out, 'web-report-compare.png'), clip: { x: 0, y: 0, width: 1280, height: 1100 } });
     c.ok('no request left the file (compare)', outside.length === 0, outside);
     c.ok('no console errors (compare)', errors.length === 0, errors);
     await page.close();
+    // The whole machine at half speed: every allocator's throughput down, the note says so.
+    execFileSync('python3', ['-c', `
+import json, sys
+d = json.load(open(sys.argv[1]))
+for cell in d["results"]:
+    for run in cell["runs"]:
+        if run.get("status") == "ok":
+            run["ops_per_sec"] *= 0.5
+json.dump(d, open(sys.argv[2], "w"))`, join(tmp, 'base.json'), join(tmp, 'slow.json')]);
+    const slow = join(tmp, 'slow.html');
+    run(['report', join(tmp, 'base.json'), join(tmp, 'slow.json'), '-o', slow]);
+    const s2 = await open(slow);
+    const note = await s2.page.$('#compare-drift');
+    c.ok('a slower machine: the drift note is shown', note !== null && /^4 of 4 throughput rows went down, over 2 allocators: the machine/.test(await note.textContent()),
+        note && await note.textContent());
+    await s2.page.close();
 }
 
 // ---- two machines, and data of a newer schema ---------------------------------------------
