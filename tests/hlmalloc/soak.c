@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "unit/hlmalloc/resident.h"
+
 enum {
     WORKERS = 8,
     SLOTS = 4096,
@@ -263,16 +265,8 @@ static void *worker(void *arg)
 
 static long rss_kib(void)
 {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    long size = 0, res = 0;
-    if (sscanf(buf, "%ld %ld", &size, &res) != 2) return -1;
-    return res * (sysconf(_SC_PAGESIZE) / 1024);
+    long b = rss_bytes();
+    return b < 0 ? -1 : b / 1024;
 }
 
 static long max_of(const long *v, size_t from, size_t to)

@@ -1,12 +1,15 @@
 /*
- * tests/unit/hlmalloc/resident.h: how many pages of a range are resident, by mincore(2).
- * hlmalloc's freed memory stays mapped (segment slices), so the tests can watch it being
- * purged without the allocator's own counters.
+ * tests/unit/hlmalloc/resident.h: how many pages of a range are resident, by mincore(2),
+ * and the process's resident bytes, from /proc/self/statm. hlmalloc's freed memory stays
+ * mapped (segment slices), so the tests can watch it being purged without the allocator's
+ * own counters.
  */
 #ifndef HEAPLAB_TESTS_UNIT_HLMALLOC_RESIDENT_H
 #define HEAPLAB_TESTS_UNIT_HLMALLOC_RESIDENT_H
 
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,6 +29,22 @@ static inline size_t resident_pages(const void *p, size_t n)
     }
     free(v);
     return r;
+}
+
+/* Resident bytes of this process, read without allocating (stdio would take a heap), or
+ * -1. */
+static inline long rss_bytes(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    long size = 0, res = 0;
+    if (sscanf(buf, "%ld %ld", &size, &res) != 2) return -1;
+    return res * sysconf(_SC_PAGESIZE);
 }
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "unit/hlmalloc/hl_compat.h"
+#include "unit/hlmalloc/resident.h"
 
 #define MiB ((size_t)1 << 20)
 
@@ -27,20 +28,6 @@ enum {
 };
 
 static void *blocks[BLOCKS];
-
-static long rss_bytes(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    long size = 0, res = 0;
-    if (sscanf(buf, "%ld %ld", &size, &res) != 2) return -1;
-    return res * sysconf(_SC_PAGESIZE);
-}
 
 static void sleep_ms(long ms)
 {

@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "hlmalloc/internal.h"
+#include "unit/hlmalloc/resident.h"
 
 #define MiB ((size_t)1 << 20)
 
@@ -35,20 +36,6 @@ static void *blocks[WORKERS][PER_WORKER];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int ready, release;
-
-static long rss_bytes(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    long size = 0, res = 0;
-    if (sscanf(buf, "%ld %ld", &size, &res) != 2) return -1;
-    return res * sysconf(_SC_PAGESIZE);
-}
 
 static void *worker(void *arg)
 {

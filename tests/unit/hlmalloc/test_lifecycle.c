@@ -40,6 +40,7 @@
 #define ALLOC(n) hl_malloc(n)
 #define FREE(p)  hl_free(p)
 #endif
+#include "unit/hlmalloc/resident.h"
 
 #define MiB ((size_t)1 << 20)
 
@@ -63,21 +64,6 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
-}
-
-/* Resident bytes of this process, read without allocating. */
-static long rss_bytes(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    long size = 0, res = 0;
-    if (sscanf(buf, "%ld %ld", &size, &res) != 2) return -1;
-    return res * sysconf(_SC_PAGESIZE);
 }
 
 /* Allocate and write 64 MiB in 1000-byte blocks, then free them all. */
