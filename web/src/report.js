@@ -383,6 +383,7 @@
         const sec = section(host, 'd' + bd.di + '-scaling', 'Throughput against threads',
             'Median throughput over the repetitions, the band from the slowest to the fastest; log2 thread axis. ' +
             'Contention (below, in the tables) tells a lock from too few CPUs where a curve falls.');
+        legend(sec, bd.m, bd.doc, bd.allocs); /* the colours, beside the charts they key */
         const g = grid(sec);
         bd.workloads.forEach(function (w) {
             const series = [];
@@ -451,7 +452,8 @@
     function rssOverTime(host, bd) {
         const sec = section(host, 'd' + bd.di + '-rss', 'RSS over time',
             'RSS above the baseline, sampled every 10 ms, of each allocator\'s run with the median peak RSS. ' +
-            'A workload\'s phase marks are dashed lines in the allocator\'s colour, the RSS read at each a ring.');
+            'A workload\'s phase marks are dashed lines in the allocator\'s colour, with a ring at the RSS read at each.');
+        legend(sec, bd.m, bd.doc, bd.allocs); /* the colours, beside the charts they key */
         const body = el('div');
         sec.appendChild(body);
         threadPicker(sec, bd, function (t) {
@@ -520,6 +522,7 @@
         const sec = section(host, 'd' + bd.di + '-latency', 'malloc and free latency',
             'Percentiles of the sampled per-call latency (the timer\'s overhead subtracted), each the median over the ' +
             'repetitions; solid malloc, dashed free; log ns. Below the dotted line the timer cannot tell values apart.');
+        legend(sec, bd.m, bd.doc, bd.allocs); /* the colours, beside the charts they key */
         const body = el('div');
         sec.appendChild(body);
         threadPicker(sec, bd, function (t) {
@@ -587,6 +590,7 @@
         const sec = section(host, 'd' + bd.di + '-bars', 'Memory and the OS',
             'Per workload, each allocator\'s median over the repetitions, the whisker from the smallest to the largest; log scale. ' +
             'A grey tick on the axis is 0.');
+        legend(sec, bd.m, bd.doc, bd.allocs); /* the colours, beside the charts they key */
         const body = el('div');
         sec.appendChild(body);
         threadPicker(sec, bd, function (t) {
