@@ -14,11 +14,16 @@
  * rounded up (a square with anything live is never empty). The snapshot's totals and class
  * counts stay the results file's, exact.
  *
+ * Statistics and OS calls are capped too (REPORT_STATS_BYTES, REPORT_OS_BYTES): a page of
+ * many cells with many size classes could otherwise outgrow the maps; a snapshot over its
+ * share drops its size classes first, then its figures, a cell its OS calls, with a note.
+ *
  * Everything read here is checked: the reader validates no inside section, so a field of the
  * wrong type or malformed cells leave the part out with a note, never a crash.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,11 +197,26 @@ static int ok_section(const cJSON *sec)
     return cJSON_IsObject(sec) && st && strcmp(st, "ok") == 0;
 }
 
-size_t report_inside_snapshots(const cJSON *cell)
+static size_t snapshots_of(const cJSON *cell, const char *section)
 {
-    const cJSON *hm = cJSON_GetObjectItemCaseSensitive(cell, "heapmap");
-    const cJSON *snaps = cJSON_GetObjectItemCaseSensitive(hm, "snapshots");
-    return ok_section(hm) && cJSON_IsArray(snaps) ? (size_t)cJSON_GetArraySize(snaps) : 0;
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(cell, section);
+    const cJSON *snaps = cJSON_GetObjectItemCaseSensitive(sec, "snapshots");
+    return ok_section(sec) && cJSON_IsArray(snaps) ? (size_t)cJSON_GetArraySize(snaps) : 0;
+}
+
+void report_inside_count(const cJSON *cell, struct report_inside_budget *b)
+{
+    b->snapshots += snapshots_of(cell, "heapmap");
+    b->stats_snapshots += snapshots_of(cell, "alloc_stats");
+}
+
+/* The bytes `j` takes in the page (compact JSON); SIZE_MAX when out of memory. */
+static size_t json_bytes(const cJSON *j)
+{
+    char *text = cJSON_PrintUnformatted(j);
+    size_t n = text ? strlen(text) : SIZE_MAX;
+    free(text);
+    return n;
 }
 
 /* What a snapshot's regions (at most REPORT_MAP_REGIONS) cost drawn with squares of f
@@ -219,19 +239,7 @@ static int snapshot_cost(const cJSON *regions, size_t f, size_t *squares, size_t
     return 0;
 }
 
-/* A region's kind as drawn: brk, reserved, anon, or huge (one object is most of it). */
-static const char *region_kind(const cJSON *r)
-{
-    const char *k = str(r, "kind");
-    double bytes, largest;
-    if (!k) return "anon";
-    if (strcmp(k, "anon") == 0 && num(r, "bytes", &bytes)
-        && num(r, "largest_object_bytes", &largest) && bytes > 0 && 2 * largest >= bytes)
-        return "huge";
-    return k;
-}
-
-/* [[addr, bytes, kind, cells], ...] of the regions, re-encoded with f; NULL when out of
+/* [[addr, bytes, kind, cells, largest_object_bytes], ...] of the regions, re-encoded with f; NULL when out of
  * memory or malformed. */
 static cJSON *regions_json(const cJSON *regions, size_t f)
 {
@@ -255,8 +263,12 @@ static cJSON *regions_json(const cJSON *regions, size_t f)
         num(r, "bytes", &bytes);
         cJSON_AddItemToArray(row, cJSON_CreateString(addr ? addr : "?"));
         cJSON_AddItemToArray(row, cJSON_CreateNumber(bytes));
-        cJSON_AddItemToArray(row, cJSON_CreateString(region_kind(r)));
+        const char *kind = str(r, "kind");
+        double largest = 0;
+        num(r, "largest_object_bytes", &largest);
+        cJSON_AddItemToArray(row, cJSON_CreateString(kind ? kind : "anon"));
         cJSON_AddItemToArray(row, cJSON_CreateString(text));
+        cJSON_AddItemToArray(row, cJSON_CreateNumber(largest));
         cJSON_AddItemToArray(out, row);
         free(text);
     }
@@ -269,7 +281,7 @@ static cJSON *regions_json(const cJSON *regions, size_t f)
  * snapshots still to come, so what one leaves unused goes to those after it; a square a
  * region can hold no fewer), the regions added and their bytes charged; or a note why not.
  */
-static void snapshot_map(cJSON *j, const cJSON *s, struct report_map_budget *b)
+static void snapshot_map(cJSON *j, const cJSON *s, struct report_inside_budget *b)
 {
     size_t share = b->snapshots > 1 ? b->left / b->snapshots : b->left;
     if (share < REPORT_MAP_SHARE_MIN) share = REPORT_MAP_SHARE_MIN;
@@ -299,7 +311,7 @@ static void snapshot_map(cJSON *j, const cJSON *s, struct report_map_budget *b)
     cJSON_AddItemToObject(j, "regions", rj);
 }
 
-static cJSON *heapmap_snapshot(const cJSON *s, struct report_map_budget *b)
+static cJSON *heapmap_snapshot(const cJSON *s, struct report_inside_budget *b)
 {
     static const char *const counts[] = { "not_resident", "empty", "sparse", "dense" };
     cJSON *j = cJSON_CreateObject();
@@ -329,7 +341,7 @@ static cJSON *heapmap_snapshot(const cJSON *s, struct report_map_budget *b)
     return j;
 }
 
-static cJSON *heapmap_json(const cJSON *hm, struct report_map_budget *b)
+static cJSON *heapmap_json(const cJSON *hm, struct report_inside_budget *b)
 {
     cJSON *j = cJSON_CreateObject();
     copy_str(j, "status", hm);
@@ -379,7 +391,37 @@ static cJSON *classes_json(const cJSON *classes)
     return out;
 }
 
-static cJSON *stats_json(const cJSON *st)
+/*
+ * Statistics snapshot `o` within its share of `b` (what is left over the snapshots still to
+ * come), charged to it: over its share, without its size classes; over what is left, its
+ * label and ops only. Either way `capped` says why.
+ */
+static cJSON *stats_capped(cJSON *o, struct report_inside_budget *b)
+{
+    size_t share = b->stats_snapshots > 1 ? b->stats_left / b->stats_snapshots : b->stats_left;
+    if (b->stats_snapshots) b->stats_snapshots--;
+    size_t cost = json_bytes(o);
+    if (cost > share && !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "classes"))) {
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "classes", cJSON_CreateNull());
+        cJSON_AddStringToObject(o, "capped",
+                                "size classes left out: the page's budget for statistics is spent");
+        cost = json_bytes(o);
+    }
+    if (cost > b->stats_left) {
+        cJSON *short_o = cJSON_CreateObject();
+        copy_str(short_o, "label", o);
+        copy_num(short_o, "ops", o, "ops");
+        cJSON_AddStringToObject(short_o, "capped",
+                                "not shown: the page's budget for statistics is spent");
+        cJSON_Delete(o);
+        o = short_o;
+        cost = json_bytes(o);
+    }
+    b->stats_left -= cost < b->stats_left ? cost : b->stats_left;
+    return o;
+}
+
+static cJSON *stats_json(const cJSON *st, struct report_inside_budget *b)
 {
     static const char *const fields[] = {
         "live_bytes",     "allocated_bytes",    "active_bytes",
@@ -406,7 +448,7 @@ static cJSON *stats_json(const cJSON *st)
         cJSON_AddItemToObject(o, "classes",
                               classes_json(cJSON_GetObjectItemCaseSensitive(s, "classes")));
         copy_str(o, "note", s);
-        cJSON_AddItemToArray(arr, o);
+        cJSON_AddItemToArray(arr, stats_capped(o, b));
     }
     return j;
 }
@@ -467,7 +509,22 @@ static cJSON *os_json(const cJSON *os)
     return j;
 }
 
-cJSON *report_inside(const cJSON *cell, struct report_map_budget *b)
+/* A cell's OS calls `o` charged to `b`, or in their place a note when over what is left. */
+static cJSON *os_capped(cJSON *o, struct report_inside_budget *b)
+{
+    size_t cost = json_bytes(o);
+    if (cost <= b->os_left) {
+        b->os_left -= cost;
+        return o;
+    }
+    cJSON_Delete(o);
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "capped");
+    cJSON_AddStringToObject(o, "note", "not shown: the page's budget for OS calls is spent");
+    return o;
+}
+
+cJSON *report_inside(const cJSON *cell, struct report_inside_budget *b)
 {
     const cJSON *hm = cJSON_GetObjectItemCaseSensitive(cell, "heapmap");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(cell, "alloc_stats");
@@ -475,7 +532,7 @@ cJSON *report_inside(const cJSON *cell, struct report_map_budget *b)
     if (!cJSON_IsObject(hm) && !cJSON_IsObject(st) && !cJSON_IsObject(os)) return NULL;
     cJSON *j = cJSON_CreateObject();
     if (cJSON_IsObject(hm)) cJSON_AddItemToObject(j, "heapmap", heapmap_json(hm, b));
-    if (cJSON_IsObject(st)) cJSON_AddItemToObject(j, "stats", stats_json(st));
-    if (cJSON_IsObject(os)) cJSON_AddItemToObject(j, "os", os_json(os));
+    if (cJSON_IsObject(st)) cJSON_AddItemToObject(j, "stats", stats_json(st, b));
+    if (cJSON_IsObject(os)) cJSON_AddItemToObject(j, "os", os_capped(os_json(os), b));
     return j;
 }

@@ -302,21 +302,39 @@ int report_data(cJSON *doc, const struct results_set *all, const struct compare 
 long report_rle_fold(const char *in, size_t f, size_t fold_min, char *out, size_t cap,
                      size_t *squares);
 
-/* The heap map snapshots of results cell `cell` (0 without a heap map). */
-size_t report_inside_snapshots(const cJSON *cell);
+/*
+ * The statistics of a page take at most REPORT_STATS_BYTES and its OS calls at most
+ * REPORT_OS_BYTES (as compact JSON), shared out like the heap maps: a statistics snapshot
+ * may take what is left over those still to come; one over its share leaves its size
+ * classes out, one over what is left all its figures; a cell's OS calls over what is left
+ * are left out. Each says so in a note.
+ */
+#define REPORT_STATS_BYTES ((size_t)384 << 10)
+#define REPORT_OS_BYTES    ((size_t)96 << 10)
 
-/* The bytes left for heap maps in a page, and the snapshots still to draw. */
-struct report_map_budget {
-    size_t left, snapshots;
+/* What is left of a page's budgets for its inside sections. */
+struct report_inside_budget {
+    size_t left, snapshots;             /* heap maps: bytes left, snapshots still to draw */
+    size_t stats_left, stats_snapshots; /* statistics: bytes left, snapshots still to come */
+    size_t os_left;                     /* OS calls: bytes left */
 };
+
+/* A page's budgets, full, for the cells to come. */
+#define REPORT_INSIDE_BUDGET                                                                   \
+    ((struct report_inside_budget){ REPORT_MAP_BYTES, 0, REPORT_STATS_BYTES, 0, REPORT_OS_BYTES })
+
+/* Count results cell `cell`'s heap map and statistics snapshots into `b`'s snapshots to
+ * come. */
+void report_inside_count(const cJSON *cell, struct report_inside_budget *b);
 
 /*
  * A results cell's inside sections as a page holds them (docs/report.md, "The data":
  * cells[].inside), or NULL when it has none: each snapshot's map drawn within its share of
- * `b` (and REPORT_MAP_SNAPSHOT squares), charged to it; a snapshot the budget cannot pay
- * for keeps its totals and says so.
+ * `b` (and REPORT_MAP_SNAPSHOT squares), its statistics and the cell's OS calls within
+ * theirs, all charged to it; what a budget cannot pay for says so in a note (the map's
+ * totals stay).
  */
-cJSON *report_inside(const cJSON *cell, struct report_map_budget *b);
+cJSON *report_inside(const cJSON *cell, struct report_inside_budget *b);
 
 struct web_asset;
 

@@ -6,6 +6,9 @@
  * of rows of cells in address order, a slider over the snapshots received, and each
  * allocator's statistics and OS call counts once its run ends.
  *
+ * The cells' text and the kinds of mapping (the strip beside each region) are read as the
+ * report reads them (hmap.js).
+ *
  * Cells (docs/inside.md): one page each, run-length encoded `([0-9]*)([A-Ia-ip-x])`: the
  * letter is the residency (A not resident, a resident, p unknown) plus the live-byte bucket
  * (0 none, 1-8 eighths of the page live).
@@ -30,10 +33,14 @@
         unknown: [170, 182, 200],
         sparse: [[255, 127, 14], [255, 161, 38], [255, 194, 61], [240, 220, 60]],
         dense: [[161, 217, 155], [116, 196, 118], [49, 163, 84], [0, 109, 44]],
-        brk: [106, 61, 154],
-        anon: [31, 120, 180],
-        reserved: [120, 120, 120],
+        kinds: {}, /* the strip beside each region, by kind (HL.hmap.KINDS) */
     };
+    Object.keys(HL.hmap.KINDS).forEach(function (k) {
+        const h = HL.hmap.KINDS[k].colour;
+        COLOURS.kinds[k] = [1, 3, 5].map(function (i) {
+            return parseInt(h.slice(i, i + 2), 16);
+        });
+    });
 
     /* The colour of a cell: residency 0 not resident, 1 resident, 2 unknown; bucket 0-8. */
     function cellColour(res, bucket) {
@@ -46,20 +53,21 @@
     function decode(text, cells) {
         const res = new Uint8Array(cells);
         const bucket = new Uint8Array(cells);
-        const re = /([0-9]*)([A-Ia-ip-x])/g;
-        let m;
         let at = 0;
-        while ((m = re.exec(text)) !== null && at < cells) {
-            const n = m[1] ? Number(m[1]) : 1;
-            const c = m[2].charCodeAt(0);
-            const base = c >= 112 ? 112 : c >= 97 ? 97 : 65;
-            const r = base === 65 ? 0 : base === 97 ? 1 : 2;
-            const end = Math.min(cells, at + n);
-            res.fill(r, at, end);
-            bucket.fill(c - base, at, end);
+        for (const run of HL.hmap.runs(text)) {
+            if (at >= cells) break;
+            const x = HL.hmap.letterOf(run.l);
+            const end = Math.min(cells, at + run.n);
+            res.fill(x.res, at, end);
+            bucket.fill(x.bucket, at, end);
             at = end;
         }
         return { res: res, bucket: bucket };
+    }
+
+    /* Region r's kind as drawn (HL.hmap.kindOf) in `allocator`'s heap. */
+    function kindOf(allocator, r) {
+        return HL.hmap.kindOf(allocator, { addr: r.addr, bytes: r.bytes, kind: r.kind, largest: r.largest_object_bytes || 0 });
     }
 
     function regionCells(r, cellBytes) {
@@ -73,8 +81,8 @@
         return rows;
     }
 
-    /* Draw `shot` on canvas `cv`, `merge` cells a square, `px` pixels a square. */
-    function draw(cv, shot, merge, px) {
+    /* Draw `allocator`'s `shot` on canvas `cv`, `merge` cells a square, `px` pixels a square. */
+    function draw(cv, allocator, shot, merge, px) {
         const regions = shot ? shot.regions || [] : [];
         let hpx = 0;
         for (const r of regions) hpx += Math.ceil(regionCells(r, shot.cell_bytes) / merge / COLS) * px + GAP;
@@ -88,7 +96,7 @@
             const n = regionCells(r, shot.cell_bytes);
             const rows = Math.ceil(n / merge / COLS);
             const cells = r.cells ? decode(r.cells, n) : null;
-            fillRect(d, cv.width, 0, y0, STRIPE, rows * px, COLOURS[r.kind] || COLOURS.anon);
+            fillRect(d, cv.width, 0, y0, STRIPE, rows * px, COLOURS.kinds[kindOf(allocator, r)]);
             for (let s = 0; s * merge < n; s++) {
                 const col = squareColour(cells, s * merge, Math.min(n, (s + 1) * merge));
                 fillRect(d, cv.width, STRIPE + 2 + (s % COLS) * px, y0 + Math.floor(s / COLS) * px, px, px, col);
@@ -391,7 +399,7 @@
         const self = this;
         this.lanes.forEach(function (l, i) {
             const s = shots[i];
-            draw(l.el.cv, s, merge, px);
+            draw(l.el.cv, l.name, s, merge, px);
             l.el.cv.setAttribute('data-index', s ? String(k) : '');
             l.el.sum.textContent = s ? summary(s) : (l.done ? '' : 'no map yet');
         });
@@ -491,9 +499,7 @@
         COLOURS.dense.forEach(function (c, i) { l.appendChild(swatch(c, (i + 5) + '/8')); });
         l.appendChild(swatch(COLOURS.unknown, 'residency unknown'));
         l.appendChild(HL.el('b', null, ' mappings: '));
-        l.appendChild(swatch(COLOURS.brk, 'brk heap'));
-        l.appendChild(swatch(COLOURS.anon, 'anonymous mmap'));
-        l.appendChild(swatch(COLOURS.reserved, 'reserved (no access)'));
+        HL.hmap.kindLegend(l, 'real-key', 'i');
         return l;
     }
 
