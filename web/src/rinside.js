@@ -360,6 +360,7 @@
             rows.push({ key: f[0], cells: [{ text: f[1], v: f[1], cls: 'name' }].concat(snaps.map(function (s) {
                 if (!s) return { text: '–' };
                 const v = s[f[0]];
+                if (v === undefined && s.capped) return { text: 'not shown', cls: 'tie', title: s.capped };
                 if (v === null || v === undefined) return { text: 'not exposed', cls: 'tie' };
                 return { text: HL.rtables.shortSize(v), v: v, title: String(v) + ' B' };
             })) });
@@ -371,7 +372,7 @@
                 return { head: a };
             })),
             rows: rows,
-            note: 'In heaplab\'s vocabulary (docs/inside.md, "The vocabulary"). "not exposed": the allocator has no such figure; none is estimated.',
+            note: 'In heaplab\'s vocabulary (docs/inside.md, "The vocabulary"). "not exposed": the allocator has no such figure; none is estimated. "not shown": left out of this page by its size cap (docs/report.md, "Size").',
         });
         return snaps;
     }
@@ -437,7 +438,7 @@
             p.appendChild(HL.el('h4', null, a + ': size classes, fill'));
             g.appendChild(p);
             if (!s || !s.classes) {
-                p.appendChild(HL.el('p', { class: 'note' }, s ? 'not exposed' : '–'));
+                p.appendChild(HL.el('p', { class: 'note' }, s ? s.capped || 'not exposed' : '–'));
             } else if (!s.classes.fill.length) {
                 p.appendChild(HL.el('p', { class: 'note' }, s.classes.n + ' classes, their fill not exposed' +
                     (s.classes.free ? ' (free objects per class only)' : '')));
@@ -595,10 +596,13 @@
         slider.addEventListener('input', function () {
             show(Number(slider.value));
         });
-        const holes = ctx.stops.findIndex(function (s) {
-            return s.label === 'holes';
-        });
-        show(holes >= 0 ? holes : 0);
+        /* Where the heap says most: the "holes" mark where there is one, else the peak. */
+        const at = function (label) {
+            return ctx.stops.findIndex(function (s) {
+                return s.label === label;
+            });
+        };
+        show(Math.max(0, at('holes') >= 0 ? at('holes') : at('peak-live')));
     }
 
     /* Draw workload w at t threads: the maps at the chosen stop, its statistics, its calls. */
@@ -639,8 +643,8 @@
         if (!pairs.length) return;
         const sec = sectionFn(host, 'd' + bd.di + '-inside', 'Inside the allocators',
             'What each allocator holds, from untimed passes over the same stream (heaplab bench --heapmap --alloc-stats --os-calls; docs/inside.md): ' +
-            'its heap map, every page of the memory it holds, a square per page or, for a large heap, per 2, 4, ... pages (the scale under each map); ' +
-            'its own statistics; its OS calls. A long stretch not resident with nothing live is one labelled line.');
+            'its heap map, every page of the memory it holds, a square per page or, for a large heap, per 2, 4, ... pages, one scale for every map (or each its own: "fit each"); ' +
+            'each region with its kind (brk heap, arena, segments, huge block, ...); its own statistics; its OS calls. A long stretch not resident with nothing live is one labelled line.');
         const bar = HL.el('div', { class: 'rpick' });
         bar.appendChild(HL.el('span', { class: 'note' }, 'workload: '));
         sec.appendChild(bar);
