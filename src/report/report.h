@@ -320,7 +320,7 @@ struct report_inside_budget {
 };
 
 /* A page's budgets, full, for the cells to come. */
-#define REPORT_INSIDE_BUDGET                                                                   \
+#define REPORT_INSIDE_BUDGET \
     ((struct report_inside_budget){ REPORT_MAP_BYTES, 0, REPORT_STATS_BYTES, 0, REPORT_OS_BYTES })
 
 /* Count results cell `cell`'s heap map and statistics snapshots into `b`'s snapshots to

@@ -176,8 +176,8 @@ static cJSON *cell_with_classes(int classes)
 {
     cJSON *cell = cell_with("2i");
     cJSON *snap = cJSON_GetArrayItem(
-            cJSON_GetObjectItemCaseSensitive(
-                    cJSON_GetObjectItemCaseSensitive(cell, "alloc_stats"), "snapshots"),
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cell, "alloc_stats"),
+                                             "snapshots"),
             0);
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < classes; i++) {
