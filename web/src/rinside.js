@@ -36,6 +36,7 @@
     const UNKNOWN = '#8a93a3';
     const BG = '#161b24';
     const LEFT = 7; /* the kind strip and a gap, css px */
+    const PANEL = LEFT + 2 + 40; /* a panel's css px beside its squares: strip, padding, gap */
     const LABEL_H = 12; /* a region's label line, css px */
     const FOLD_H = 4; /* a folded stretch's line, in squares' rows at least */
 
@@ -275,8 +276,11 @@
                 common = Math.max(common, baseBytes(s, x.hm.page_bytes));
             });
         });
+        /* The side: the tallest map near MAX_H, and every panel in one row of the page when
+         * it is wide enough (a panel takes PANEL px beside its squares). */
+        const byWidth = Math.floor(((ctx.width || 1200) / Math.max(1, ctx.cells.length) - PANEL) / COLS);
         const side = function (tallest, most) {
-            return Math.max(2, Math.min(most, Math.floor(MAX_H / Math.max(1, tallest))));
+            return Math.max(2, Math.min(most, byWidth, Math.floor(MAX_H / Math.max(1, tallest))));
         };
         let tallest = 1;
         const fit = ctx.cells.map(function (c, i) {
@@ -535,6 +539,7 @@
 
     /* The slider and the mark buttons, the maps, the legend, the statistics at the stop. */
     function snapshotViews(host, ctx) {
+        ctx.width = host.clientWidth;
         ctx.scale = scales(ctx);
         ctx.fit = false;
         const bar = HL.el('div', { class: 'rpick hslider' });
