@@ -130,6 +130,13 @@
         return OWN_WORD[allocator] ? OWN_WORD[allocator].split(' (')[0] : 'anonymous mapping';
     }
 
+    /* Whether a region of kind k, `rows` rows of squares tall, gets a line naming it: one
+     * of two rows or more, and every brk heap, arena and huge block (the layout reads from
+     * those); a small one has only its strip. */
+    function labelled(k, rows) {
+        return rows >= 2 || k === 'brk' || k === 'arena' || k === 'huge';
+    }
+
     /* The legend of the kinds: a span of `cls` per kind with a swatch of class `swCls`. */
     function kindLegend(host, cls, swCls) {
         Object.keys(KINDS).forEach(function (k) {
@@ -142,5 +149,5 @@
         });
     }
 
-    HL.hmap = { runs: runs, letterOf: letterOf, merge: merge, kindOf: kindOf, kindName: kindName, KINDS: KINDS, kindLegend: kindLegend };
+    HL.hmap = { runs: runs, letterOf: letterOf, merge: merge, kindOf: kindOf, kindName: kindName, labelled: labelled, KINDS: KINDS, kindLegend: kindLegend };
 })(window.HL = window.HL || {});

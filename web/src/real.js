@@ -24,6 +24,7 @@
     const MAX_ROWS = 520;  /* squares merge 2, 4, ... cells when a column would be taller */
     const STRIPE = 5;      /* px: the mapping kind beside each region */
     const GAP = 3;         /* px between regions */
+    const LABEL = 12;      /* px: the line naming a large region */
     const PANEL = 36;      /* px of a panel's padding, border and the gap to the next */
 
     /* Colours, also read by the test (web/test/real.mjs) through HL.Real.COLOURS. */
@@ -81,29 +82,48 @@
         return rows;
     }
 
-    /* Draw `allocator`'s `shot` on canvas `cv`, `merge` cells a square, `px` pixels a square. */
+    /* Draw `allocator`'s `shot` on canvas `cv`, `merge` cells a square, `px` pixels a square:
+     * each region its strip in its kind's colour and, when HL.hmap.labelled says so, a line
+     * over it naming it (also in the canvas's data-labels, for the tests). */
     function draw(cv, allocator, shot, merge, px) {
-        const regions = shot ? shot.regions || [] : [];
+        const regions = (shot ? shot.regions || [] : []).map(function (r) {
+            const n = regionCells(r, shot.cell_bytes);
+            const rows = Math.ceil(n / merge / COLS);
+            const kind = kindOf(allocator, r);
+            const label = HL.hmap.labelled(kind, rows) ? HL.hmap.kindName(allocator, kind) + ' · ' + HL.bytes(r.bytes) : null;
+            return { r: r, n: n, rows: rows, kind: kind, label: label };
+        });
         let hpx = 0;
-        for (const r of regions) hpx += Math.ceil(regionCells(r, shot.cell_bytes) / merge / COLS) * px + GAP;
+        for (const x of regions) hpx += (x.label ? LABEL : 0) + x.rows * px + GAP;
         cv.width = STRIPE + 2 + COLS * px;
         cv.height = Math.max(hpx, 1);
         const g = cv.getContext('2d');
         const img = g.createImageData(cv.width, cv.height);
         const d = img.data; /* transparent between regions: the panel shows through */
         let y0 = 0;
-        for (const r of regions) {
-            const n = regionCells(r, shot.cell_bytes);
-            const rows = Math.ceil(n / merge / COLS);
-            const cells = r.cells ? decode(r.cells, n) : null;
-            fillRect(d, cv.width, 0, y0, STRIPE, rows * px, COLOURS.kinds[kindOf(allocator, r)]);
-            for (let s = 0; s * merge < n; s++) {
-                const col = squareColour(cells, s * merge, Math.min(n, (s + 1) * merge));
+        const texts = [];
+        for (const x of regions) {
+            const cells = x.r.cells ? decode(x.r.cells, x.n) : null;
+            const top = y0;
+            if (x.label) {
+                texts.push({ y: y0 + LABEL / 2, text: x.label, kind: x.kind });
+                y0 += LABEL;
+            }
+            fillRect(d, cv.width, 0, top, STRIPE, y0 - top + x.rows * px, COLOURS.kinds[x.kind]);
+            for (let s = 0; s * merge < x.n; s++) {
+                const col = squareColour(cells, s * merge, Math.min(x.n, (s + 1) * merge));
                 fillRect(d, cv.width, STRIPE + 2 + (s % COLS) * px, y0 + Math.floor(s / COLS) * px, px, px, col);
             }
-            y0 += rows * px + GAP;
+            y0 += x.rows * px + GAP;
         }
         g.putImageData(img, 0, 0);
+        g.font = '10px system-ui, sans-serif';
+        g.textBaseline = 'middle';
+        for (const t of texts) {
+            g.fillStyle = HL.hmap.KINDS[t.kind].colour;
+            g.fillText(t.text, STRIPE + 3, t.y);
+        }
+        cv.setAttribute('data-labels', JSON.stringify(texts.map(function (t) { return t.text; })));
     }
 
     /* A square of cells [a, b): resident if half are, the bucket of their mean live bytes. */

@@ -82,9 +82,7 @@
                 col = (col + x.n) % COLS;
             });
             rows += col ? 1 : 0;
-            /* A line of its own for a region of two rows or more, and for every brk heap,
-             * arena and huge block: the layout reads from those; small ones have the strip. */
-            const label = rows >= 2 || kind === 'brk' || kind === 'arena' || kind === 'huge';
+            const label = HL.hmap.labelled(kind, rows);
             return { addr: r[0], bytes: r[1], kind: kind, name: HL.hmap.kindName(allocator, kind), runs: list, rows: rows, label: label };
         });
         s.layouts[sqBytes] = out;

@@ -68,6 +68,9 @@ const atFilled = await pixels();
 c.ok('the slider shows the filled map', await page.evaluate(() => document.getElementById('real_where').getAttribute('data-index')) === String(kf));
 c.ok('filled: both maps drawn with full pages', atFilled.length === 2 && atFilled.every((p) => p.dense8 > 0), atFilled);
 c.ok('filled: mapping stripes drawn: glibc\'s brk heap, hlmalloc\'s segments', atFilled[0].brk > 0 && atFilled[1].segment > 0, atFilled);
+const labels = await page.$$eval('#real_lanes canvas', (cs) => cs.map((cv) => JSON.parse(cv.getAttribute('data-labels') || '[]')));
+c.ok('filled: the large regions named: glibc\'s brk heap, hlmalloc\'s segments', labels.length === 2 &&
+    labels[0].some((t) => t.startsWith('brk heap · ')) && labels[1].some((t) => t.startsWith('segments · ')), labels);
 await page.screenshot({ path: join(a.out, 'web-real-filled.png'), fullPage: true });
 
 const kh = await slideTo('holes');
