@@ -286,6 +286,14 @@ const kindHex = (page) => page.evaluate(() => Object.fromEntries(Object.entries(
         if (t === 2) c.ok('kinds 2t: glibc\'s thread arena drawn and named', g.n.arena > 0 && g.regions.some((r) => r.kind === 'arena' && r.name === 'glibc arena'), g.regions);
         else c.ok('kinds 1t: no arena in glibc', g.n.arena === 0, g.n);
     }
+    // HL.hmap.merge merges squares as src/report/inside.c folds cells (tests/unit/report/
+    // test_inside.c's cases): residency by half, unknown wins, the bucket's mean rounded up.
+    const merged = await page.evaluate(() => [['4i4a', 4, 'ia'], ['ia', 2, 'e'], ['i3a', 4, 'c'], ['b7a', 8, 'b'], ['2a2A', 4, 'a'],
+        ['a3A', 4, 'A'], ['3ip', 4, 'v'], ['5i', 4, '2i'], ['4000i8a', 8, '500ia'], ['ia300-ii', 4, 'e300-i'], ['3a12i40A', 1, '3a12i40A']].map(([t, k, want]) => {
+        const got = HL.hmap.merge(HL.hmap.runs(t), k).map((r) => (r.n === 1 ? '' : r.n) + r.l).join('');
+        return { t, k, want, got };
+    }));
+    for (const x of merged) c.ok(`hmap.merge("${x.t}", ${x.k}) is "${x.want}" as inside.c folds`, x.got === x.want, x.got);
     const legend = await page.$$eval('#d0-inside .hkinds [data-kind]', (xs) => xs.map((x) => x.getAttribute('data-kind')));
     c.ok('kinds: the legend names every kind', ['brk', 'arena', 'segment', 'mmap', 'huge', 'reserved'].every((k) => legend.includes(k)), legend);
     await page.locator('#d0-inside').screenshot({ path: join(a.out, 'web-report-inside-threads.png') });
