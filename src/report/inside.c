@@ -204,12 +204,6 @@ static size_t snapshots_of(const cJSON *cell, const char *section)
     return ok_section(sec) && cJSON_IsArray(snaps) ? (size_t)cJSON_GetArraySize(snaps) : 0;
 }
 
-void report_inside_count(const cJSON *cell, struct report_inside_budget *b)
-{
-    b->snapshots += snapshots_of(cell, "heapmap");
-    b->stats_snapshots += snapshots_of(cell, "alloc_stats");
-}
-
 /* The bytes `j` takes in the page (compact JSON); SIZE_MAX when out of memory. */
 static size_t json_bytes(const cJSON *j)
 {
@@ -391,22 +385,88 @@ static cJSON *classes_json(const cJSON *classes)
     return out;
 }
 
+static const char *const stats_fields[] = {
+    "live_bytes",     "allocated_bytes", "active_bytes",       "resident_bytes",  "mapped_bytes",
+    "retained_bytes", "metadata_bytes",  "thread_cache_bytes", "free_pages_bytes"
+};
+
+/* Results statistics snapshot `s` as the page holds it. */
+static cJSON *stats_snapshot(const cJSON *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    copy_str(o, "label", s);
+    copy_num(o, "ops", s, "ops");
+    for (size_t k = 0; k < sizeof stats_fields / sizeof stats_fields[0]; k++)
+        copy_num(o, stats_fields[k], s, stats_fields[k]);
+    cJSON_AddItemToObject(o, "classes",
+                          classes_json(cJSON_GetObjectItemCaseSensitive(s, "classes")));
+    copy_str(o, "note", s);
+    return o;
+}
+
+static int is_every(const cJSON *o)
+{
+    const char *l = str(o, "label");
+    return l && strcmp(l, "every") == 0;
+}
+
+/* Snapshot `o` without its size classes, saying so; its bytes now. */
+static size_t drop_classes(cJSON *o)
+{
+    if (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "classes"))) {
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "classes", cJSON_CreateNull());
+        cJSON_AddStringToObject(o, "capped",
+                                "size classes left out: the page's budget for statistics is spent");
+    }
+    return json_bytes(o);
+}
+
+/* The bytes snapshot `o` takes without its classes (drop_classes's, its note included). */
+static size_t bare_bytes(const cJSON *o)
+{
+    cJSON *copy = cJSON_Duplicate(o, 1);
+    size_t n = copy ? drop_classes(copy) : SIZE_MAX;
+    cJSON_Delete(copy);
+    return n;
+}
+
+static size_t minus(size_t a, size_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+/* Whether snapshot `o` (`full` bytes with its classes, `bare` without) keeps its classes
+ * within `b`, the snapshot already taken off what is still to come. */
+static int keeps_classes(const cJSON *o, size_t full, size_t bare, struct report_inside_budget *b,
+                         size_t share)
+{
+    if (bare >= full) return 1; /* no classes, or fewer bytes than the note */
+    if (b->stats_left >= full + b->stats_marks_full + b->stats_every_full)
+        return 1; /* everything to come fits whole */
+    size_t rest = b->stats_marks_full + b->stats_every_bare;
+    if (!is_every(o)) return b->stats_left >= full + rest || full <= share;
+    size_t spare = minus(b->stats_left, bare + rest);
+    return full - bare <= spare / (b->stats_every_count + 1); /* its share of the spare */
+}
+
 /*
- * Statistics snapshot `o` within its share of `b` (what is left over the snapshots still to
- * come), charged to it: over its share, without its size classes; over what is left, its
- * label and ops only. Either way `capped` says why.
+ * Statistics snapshot `o` within `b`, charged to it (the rule is report.h's, above
+ * REPORT_STATS_BYTES). One over what is left keeps its label and ops only. Each says why in
+ * `capped`.
  */
 static cJSON *stats_capped(cJSON *o, struct report_inside_budget *b)
 {
     size_t share = b->stats_snapshots > 1 ? b->stats_left / b->stats_snapshots : b->stats_left;
     if (b->stats_snapshots) b->stats_snapshots--;
-    size_t cost = json_bytes(o);
-    if (cost > share && !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "classes"))) {
-        cJSON_ReplaceItemInObjectCaseSensitive(o, "classes", cJSON_CreateNull());
-        cJSON_AddStringToObject(o, "capped",
-                                "size classes left out: the page's budget for statistics is spent");
-        cost = json_bytes(o);
+    size_t full = json_bytes(o), bare = bare_bytes(o), cost = full;
+    if (is_every(o)) {
+        b->stats_every_full = minus(b->stats_every_full, full);
+        b->stats_every_bare = minus(b->stats_every_bare, bare);
+        b->stats_every_count = minus(b->stats_every_count, 1);
+    } else {
+        b->stats_marks_full = minus(b->stats_marks_full, full);
     }
+    if (!keeps_classes(o, full, bare, b, share)) cost = drop_classes(o);
     if (cost > b->stats_left) {
         cJSON *short_o = cJSON_CreateObject();
         copy_str(short_o, "label", o);
@@ -417,17 +477,12 @@ static cJSON *stats_capped(cJSON *o, struct report_inside_budget *b)
         o = short_o;
         cost = json_bytes(o);
     }
-    b->stats_left -= cost < b->stats_left ? cost : b->stats_left;
+    b->stats_left = minus(b->stats_left, cost);
     return o;
 }
 
 static cJSON *stats_json(const cJSON *st, struct report_inside_budget *b)
 {
-    static const char *const fields[] = {
-        "live_bytes",     "allocated_bytes",    "active_bytes",
-        "resident_bytes", "mapped_bytes",       "retained_bytes",
-        "metadata_bytes", "thread_cache_bytes", "free_pages_bytes"
-    };
     cJSON *j = cJSON_CreateObject();
     copy_str(j, "status", st);
     copy_str(j, "note", st);
@@ -439,18 +494,32 @@ static cJSON *stats_json(const cJSON *st, struct report_inside_budget *b)
     const cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(st, "snapshots"))
     {
-        if (!cJSON_IsObject(s)) continue;
-        cJSON *o = cJSON_CreateObject();
-        copy_str(o, "label", s);
-        copy_num(o, "ops", s, "ops");
-        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
-            copy_num(o, fields[k], s, fields[k]);
-        cJSON_AddItemToObject(o, "classes",
-                              classes_json(cJSON_GetObjectItemCaseSensitive(s, "classes")));
-        copy_str(o, "note", s);
-        cJSON_AddItemToArray(arr, stats_capped(o, b));
+        if (cJSON_IsObject(s)) cJSON_AddItemToArray(arr, stats_capped(stats_snapshot(s), b));
     }
     return j;
+}
+
+void report_inside_count(const cJSON *cell, struct report_inside_budget *b)
+{
+    b->snapshots += snapshots_of(cell, "heapmap");
+    b->stats_snapshots += snapshots_of(cell, "alloc_stats");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(cell, "alloc_stats");
+    if (!ok_section(st)) return;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(st, "snapshots"))
+    {
+        if (!cJSON_IsObject(s)) continue;
+        cJSON *o = stats_snapshot(s);
+        size_t full = json_bytes(o);
+        if (is_every(o)) {
+            b->stats_every_full += full;
+            b->stats_every_bare += bare_bytes(o);
+            b->stats_every_count++;
+        } else {
+            b->stats_marks_full += full;
+        }
+        cJSON_Delete(o);
+    }
 }
 
 /* ---- OS calls ------------------------------------------------------------------------- */
