@@ -15,8 +15,9 @@
  * counts stay the results file's, exact.
  *
  * Statistics and OS calls are capped too (REPORT_STATS_BYTES, REPORT_OS_BYTES): a page of
- * many cells with many size classes could otherwise outgrow the maps; a snapshot over its
- * share drops its size classes first, then its figures, a cell its OS calls, with a note.
+ * many cells with many size classes could otherwise outgrow the maps. What is left out goes
+ * in this order: the size classes of snapshots taken every K ops, those of snapshots at
+ * marks, then a snapshot's figures, and a cell's OS calls; each with a note (report.h).
  *
  * Everything read here is checked: the reader validates no inside section, so a field of the
  * wrong type or malformed cells leave the part out with a note, never a crash.
