@@ -250,7 +250,7 @@
         const pages = sqBytes / pageBytes;
         const base = baseBytes(s, pageBytes);
         return '□ = ' + HL.rtables.shortSize(sqBytes) + (pages > 1 ? ' (' + pages + ' pages' + (s.downsampled ? '; downsampled in the results file' : '') +
-            (base > pageBytes ? '; ' + base / pageBytes + ' for the page\'s budget' : '') + (sqBytes > base ? '; ' + sqBytes / base + '× that for the common scale' : '') + ')' : '');
+            (base > pageBytes ? '; ' + base / pageBytes + ' for the page\'s budget' : '') + (sqBytes > base ? '; ' + sqBytes / base + '× that to keep one scale' : '') + ')' : '');
     }
 
     /*
@@ -584,7 +584,7 @@
                 b.classList.toggle('on', (b.getAttribute('data-scale') === 'fit') === ctx.fit);
             });
             const c = ctx.scale.common;
-            scaleWhat.textContent = ctx.fit ? ' each map at its own scale, its tallest snapshot fitted (the scale under each map): sizes do not compare across maps'
+            scaleWhat.textContent = !c.sqBytes ? ' no map drawn' : ctx.fit ? ' each map at its own scale, its tallest snapshot fitted (the scale under each map): sizes do not compare across maps'
                 : ' common: a square (' + c.sq + '×' + c.sq + ' px) is ' + HL.rtables.shortSize(c.sqBytes) + ' in every map, ' +
                   HL.rtables.shortSize(c.sqBytes / (c.sq * c.sq)) + ' a pixel: the maps\' areas compare (a long stretch not resident is still one labelled line)';
         };
