@@ -18,8 +18,8 @@
  * Scale: by default every map of a workload is drawn at one common scale, the same bytes a
  * square and the same side at every stop and for every allocator (the coarsest square any
  * snapshot has, finer ones merged by HL.hmap.merge), so a 32 MiB heap takes twice the area
- * of a 16 MiB one; "fit each" draws each allocator at its own finest square and fits its
- * own tallest map. Each region has a strip of its kind's colour and, when it is large or a
+ * of a 16 MiB one; "fit each" draws each map at its own finest square and fits it on its
+ * own. Each region has a strip of its kind's colour and, when it is large or a
  * brk heap, arena or huge block, a line naming it (HL.hmap.kindOf: brk heap, glibc arena,
  * mmapped chunks, the allocator's segments/extents/spans, huge, reserved).
  */
@@ -254,52 +254,40 @@
     }
 
     /*
-     * The scale of every map of the workload, the same at every stop so the slider does not
-     * rescale: ctx.scale.common ("common scale": one square is the same bytes in every map,
-     * the coarsest any snapshot has, so the maps' sizes compare, and one side, the tallest
-     * map near MAX_H) and ctx.scale.fit[i] ("fit each": allocator i's own finest square and
-     * a side that fits its own tallest map to MAX_H, for reading small heaps).
+     * The common scale of the workload's maps, the same at every stop so the slider does not
+     * rescale: one square the same bytes in every map, the coarsest any snapshot has, so the
+     * maps' sizes compare, and one side, the tallest map near MAX_H and every panel in one row
+     * of the page when it is wide enough (a panel takes PANEL px beside its squares).
      */
-    function scales(ctx) {
-        const snapsOf = function (c) {
-            const hm = c && c.inside && c.inside.heapmap;
-            return { hm: hm, list: ((hm && hm.snaps) || []).filter(function (s) {
-                return s.regions;
-            }) };
-        };
-        let common = 0;
-        ctx.cells.forEach(function (c) {
-            const x = snapsOf(c);
-            x.list.forEach(function (s) {
-                common = Math.max(common, baseBytes(s, x.hm.page_bytes));
+    function commonScale(ctx) {
+        const each = function (fn) {
+            ctx.cells.forEach(function (c, i) {
+                const hm = c && c.inside && c.inside.heapmap;
+                ((hm && hm.snaps) || []).forEach(function (s) {
+                    if (s.regions) fn(s, hm.page_bytes, ctx.allocs[i]);
+                });
             });
-        });
-        /* The side: the tallest map near MAX_H, and every panel in one row of the page when
-         * it is wide enough (a panel takes PANEL px beside its squares). */
-        const byWidth = Math.floor(((ctx.width || 1200) / Math.max(1, ctx.cells.length) - PANEL) / COLS);
-        const side = function (tallest, most) {
-            return Math.max(2, Math.min(most, byWidth, Math.floor(MAX_H / Math.max(1, tallest))));
         };
+        let sqBytes = 0;
+        each(function (s, pageBytes) {
+            sqBytes = Math.max(sqBytes, baseBytes(s, pageBytes));
+        });
         let tallest = 1;
-        const fit = ctx.cells.map(function (c, i) {
-            const x = snapsOf(c);
-            let b = 0;
-            x.list.forEach(function (s) {
-                b = Math.max(b, baseBytes(s, x.hm.page_bytes));
-            });
-            let own = 1;
-            x.list.forEach(function (s) {
-                tallest = Math.max(tallest, layoutRows(layout(s, ctx.allocs[i], common, x.hm.page_bytes)));
-                own = Math.max(own, layoutRows(layout(s, ctx.allocs[i], b, x.hm.page_bytes)));
-            });
-            return { sqBytes: b, sq: side(own, 12) };
+        each(function (s, pageBytes, a) {
+            tallest = Math.max(tallest, layoutRows(layout(s, a, sqBytes, pageBytes)));
         });
-        return { common: { sqBytes: common, sq: side(tallest, 6) }, fit: fit };
+        const byWidth = Math.floor(((ctx.width || 1200) / Math.max(1, ctx.cells.length) - PANEL) / COLS);
+        return { sqBytes: sqBytes, sq: Math.max(2, Math.min(6, byWidth, Math.floor(MAX_H / tallest))) };
     }
 
-    /* The scale of allocator i's map: {sqBytes, sq}. */
-    function scaleOf(ctx, i) {
-        return ctx.fit ? ctx.scale.fit[i] : ctx.scale.common;
+    /* The scale of allocator i's snapshot s: the common one, or with "fit each" its own
+     * finest square and a side that fits it to MAX_H (panels may wrap; for reading small
+     * heaps, the sizes then do not compare). */
+    function scaleOf(ctx, i, s, pageBytes) {
+        if (!ctx.fit || !s || !s.regions) return ctx.scale;
+        const b = baseBytes(s, pageBytes);
+        const rows = layoutRows(layout(s, ctx.allocs[i], b, pageBytes));
+        return { sqBytes: b, sq: Math.max(2, Math.min(10, Math.floor(MAX_H / Math.max(1, rows)))) };
     }
 
     /* The maps of every allocator at stop k, one panel each. */
@@ -309,7 +297,10 @@
         const stop = ctx.stops[k];
         ctx.cells.forEach(function (c, i) {
             const a = ctx.allocs[i];
-            const sc = scaleOf(ctx, i);
+            const hm = c && c.inside && c.inside.heapmap;
+            const s = hm && hm.status === 'ok' ? findSnap(hm.snaps, stop) : null;
+            const pageBytes = (hm && hm.page_bytes) || 4096;
+            const sc = scaleOf(ctx, i, s, pageBytes);
             const p = HL.el('div', { class: 'chart hpanel', 'data-allocator': a });
             p.style.maxWidth = Math.max(200, LEFT + 2 + COLS * sc.sq + 14) + 'px'; /* its text wraps within the map's width */
             const h = HL.el('h4');
@@ -319,8 +310,6 @@
             h.appendChild(document.createTextNode(a));
             p.appendChild(h);
             host.appendChild(p);
-            const hm = c && c.inside && c.inside.heapmap;
-            const s = hm && hm.status === 'ok' ? findSnap(hm.snaps, stop) : null;
             if (!s) {
                 p.appendChild(HL.el('p', { class: 'note' }, hm && hm.status === 'ok' ? 'no snapshot here' : 'heap map: ' + statusLine(hm)));
                 return;
@@ -334,7 +323,6 @@
                 p.appendChild(HL.el('p', { class: 'note' }, s.map_note || 'not drawn'));
                 return;
             }
-            const pageBytes = hm.page_bytes || 4096;
             const d = drawMap(p, layout(s, a, sc.sqBytes, pageBytes), sc.sq, sc.sqBytes);
             const dpr = window.devicePixelRatio || 1;
             HL.rcharts.all.push({ kind: 'heapmap', host: p, canvas: d.cv, colours: d.colours, squares: d.squares, px: sc.sq * dpr,
@@ -538,7 +526,7 @@
     /* The slider and the mark buttons, the maps, the legend, the statistics at the stop. */
     function snapshotViews(host, ctx) {
         ctx.width = host.clientWidth;
-        ctx.scale = scales(ctx);
+        ctx.scale = commonScale(ctx);
         ctx.fit = false;
         const bar = HL.el('div', { class: 'rpick hslider' });
         const slider = HL.el('input', { type: 'range', min: '0', max: String(ctx.stops.length - 1), step: '1', value: '0', id: ctx.id + '-slider' });
@@ -583,8 +571,8 @@
             scaleButtons.forEach(function (b) {
                 b.classList.toggle('on', (b.getAttribute('data-scale') === 'fit') === ctx.fit);
             });
-            const c = ctx.scale.common;
-            scaleWhat.textContent = !c.sqBytes ? ' no map drawn' : ctx.fit ? ' each map at its own scale, its tallest snapshot fitted (the scale under each map): sizes do not compare across maps'
+            const c = ctx.scale;
+            scaleWhat.textContent = !c.sqBytes ? ' no map drawn' : ctx.fit ? ' each map at its own finest square, fitted on its own (the scale under each map): sizes do not compare across maps, and move with the slider'
                 : ' common: a square (' + c.sq + '×' + c.sq + ' px) is ' + HL.rtables.shortSize(c.sqBytes) + ' in every map, ' +
                   HL.rtables.shortSize(c.sqBytes / (c.sq * c.sq)) + ' a pixel: the maps\' areas compare (a long stretch not resident is still one labelled line)';
         };

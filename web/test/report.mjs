@@ -329,7 +329,7 @@ const kindHex = (page) => page.evaluate(() => Object.fromEntries(Object.entries(
     c.ok('fit each: jemalloc at a page a square, 10,000 of them', of('jemalloc').sqBytes === 4096 && of('jemalloc').n.full === 10000 * of('jemalloc').px ** 2, [of('jemalloc').sqBytes, of('jemalloc').n.full]);
     c.ok('fit each: glibc at its 4 pages a square', of('glibc').sqBytes === 4 * 4096 && of('glibc').n.full === 10000 * of('glibc').px ** 2, [of('glibc').sqBytes, of('glibc').n.full]);
     c.ok('fit each: the button is on, the text says so', await o.page.$eval('#d0-inside button[data-scale="fit"]', (b) => b.classList.contains('on')) &&
-        /own scale/.test(await o.page.textContent('#d0-inside .hscaletext')));
+        /its own finest square/.test(await o.page.textContent('#d0-inside .hscaletext')));
     c.ok('no console errors (inside, scale)', o.errors.length === 0, o.errors);
     await o.page.close();
 }
