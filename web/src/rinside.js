@@ -217,6 +217,10 @@
         HL.hmap.kindLegend(k, 'hkey', 'sw strip');
         host.appendChild(box);
         host.appendChild(k);
+        /* The scale, kept up to date by the scale buttons. */
+        const sc = HL.el('span', { class: 'hkey hlegend-scale' });
+        box.insertBefore(sc, box.firstChild);
+        return sc;
     }
 
     /* The snapshots of the first allocator that has any heap map (else statistics), as the
@@ -544,7 +548,7 @@
         host.appendChild(scaleBar);
         const mapHost = HL.el('div', { class: 'hmaps' });
         host.appendChild(mapHost);
-        legend(host);
+        const legendScale = legend(host);
         const statsHost = HL.el('div');
         host.appendChild(statsHost);
         const show = function (k) {
@@ -572,6 +576,7 @@
                 b.classList.toggle('on', (b.getAttribute('data-scale') === 'fit') === ctx.fit);
             });
             const c = ctx.scale;
+            legendScale.textContent = !c.sqBytes ? '' : ctx.fit ? '□ = each map\'s own scale (under it):' : '□ = ' + HL.rtables.shortSize(c.sqBytes) + ' in every map:';
             scaleWhat.textContent = !c.sqBytes ? ' no map drawn' : ctx.fit ? ' each map at its own finest square, fitted on its own (the scale under each map): sizes do not compare across maps, and move with the slider'
                 : ' common: a square (' + c.sq + '×' + c.sq + ' px) is ' + HL.rtables.shortSize(c.sqBytes) + ' in every map, ' +
                   HL.rtables.shortSize(c.sqBytes / (c.sq * c.sq)) + ' a pixel: the maps\' areas compare (a long stretch not resident is still one labelled line)';

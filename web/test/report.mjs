@@ -323,7 +323,8 @@ const kindHex = (page) => page.evaluate(() => Object.fromEntries(Object.entries(
     c.ok('common scale: glibc\'s 40,000 pages take 10,000 squares', of('glibc').n.full === 10000 * of('glibc').px ** 2, of('glibc').n.full / of('glibc').px ** 2);
     c.ok('common scale: jemalloc\'s 10,000 pages take 2,500 squares, a quarter of the area', of('jemalloc').n.full === 2500 * of('jemalloc').px ** 2, of('jemalloc').n.full / of('jemalloc').px ** 2);
     const scaleText = await o.page.textContent('#d0-inside .hscaletext');
-    c.ok('common scale: the legend says the scale', /16\.0K in every map/.test(scaleText), scaleText);
+    const legendText = await o.page.textContent('#d0-inside .hlegend-scale');
+    c.ok('common scale: the scale line and the legend say the scale', /16\.0K in every map/.test(scaleText) && legendText === '□ = 16.0K in every map:', { scaleText, legendText });
     await o.page.click('#d0-inside button[data-scale="fit"]');
     m = await mapPixels(o.page, { full });
     c.ok('fit each: jemalloc at a page a square, 10,000 of them', of('jemalloc').sqBytes === 4096 && of('jemalloc').n.full === 10000 * of('jemalloc').px ** 2, [of('jemalloc').sqBytes, of('jemalloc').n.full]);
