@@ -282,7 +282,7 @@ static void add_string(cJSON *o, const char *key, const cJSON *from)
 }
 
 static cJSON *cell_json(const struct results_set *s, size_t i, double *scratch,
-                        struct report_map_budget *mb, int *oom)
+                        struct report_inside_budget *mb, int *oom)
 {
     const struct results_cell *c = &s->cells[i];
     enum results_kind kind = s->docs[c->doc].kind;
@@ -473,10 +473,10 @@ int report_data(cJSON *doc, const struct results_set *all, const struct compare 
         }
         cJSON_AddItemToArray(docs, doc_json(all, i, m));
     }
-    struct report_map_budget mb = { REPORT_MAP_BYTES, 0 };
+    struct report_inside_budget mb = REPORT_INSIDE_BUDGET;
     for (size_t i = 0; i < all->n_cells; i++)
         if (all->docs[all->cells[i].doc].kind == RESULTS_BENCH)
-            mb.snapshots += report_inside_snapshots(all->cells[i].json);
+            report_inside_count(all->cells[i].json, &mb);
     for (size_t i = 0; i < all->n_cells && !oom; i++)
         cJSON_AddItemToArray(cells, cell_json(all, i, scratch, &mb, &oom));
     if (oom || why_json(doc, all, rows) != 0) goto oom;

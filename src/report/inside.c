@@ -14,11 +14,17 @@
  * rounded up (a square with anything live is never empty). The snapshot's totals and class
  * counts stay the results file's, exact.
  *
+ * Statistics and OS calls are capped too (REPORT_STATS_BYTES, REPORT_OS_BYTES): a page of
+ * many cells with many size classes could otherwise outgrow the maps. What is left out goes
+ * in this order: the size classes of snapshots taken every K ops, those of snapshots at
+ * marks, then a snapshot's figures, and a cell's OS calls; each with a note (report.h).
+ *
  * Everything read here is checked: the reader validates no inside section, so a field of the
  * wrong type or malformed cells leave the part out with a note, never a crash.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,11 +198,20 @@ static int ok_section(const cJSON *sec)
     return cJSON_IsObject(sec) && st && strcmp(st, "ok") == 0;
 }
 
-size_t report_inside_snapshots(const cJSON *cell)
+static size_t snapshots_of(const cJSON *cell, const char *section)
 {
-    const cJSON *hm = cJSON_GetObjectItemCaseSensitive(cell, "heapmap");
-    const cJSON *snaps = cJSON_GetObjectItemCaseSensitive(hm, "snapshots");
-    return ok_section(hm) && cJSON_IsArray(snaps) ? (size_t)cJSON_GetArraySize(snaps) : 0;
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(cell, section);
+    const cJSON *snaps = cJSON_GetObjectItemCaseSensitive(sec, "snapshots");
+    return ok_section(sec) && cJSON_IsArray(snaps) ? (size_t)cJSON_GetArraySize(snaps) : 0;
+}
+
+/* The bytes `j` takes in the page (compact JSON); SIZE_MAX when out of memory. */
+static size_t json_bytes(const cJSON *j)
+{
+    char *text = cJSON_PrintUnformatted(j);
+    size_t n = text ? strlen(text) : SIZE_MAX;
+    free(text);
+    return n;
 }
 
 /* What a snapshot's regions (at most REPORT_MAP_REGIONS) cost drawn with squares of f
@@ -219,19 +234,7 @@ static int snapshot_cost(const cJSON *regions, size_t f, size_t *squares, size_t
     return 0;
 }
 
-/* A region's kind as drawn: brk, reserved, anon, or huge (one object is most of it). */
-static const char *region_kind(const cJSON *r)
-{
-    const char *k = str(r, "kind");
-    double bytes, largest;
-    if (!k) return "anon";
-    if (strcmp(k, "anon") == 0 && num(r, "bytes", &bytes)
-        && num(r, "largest_object_bytes", &largest) && bytes > 0 && 2 * largest >= bytes)
-        return "huge";
-    return k;
-}
-
-/* [[addr, bytes, kind, cells], ...] of the regions, re-encoded with f; NULL when out of
+/* [[addr, bytes, kind, cells, largest_object_bytes], ...] of the regions, re-encoded with f; NULL when out of
  * memory or malformed. */
 static cJSON *regions_json(const cJSON *regions, size_t f)
 {
@@ -255,8 +258,12 @@ static cJSON *regions_json(const cJSON *regions, size_t f)
         num(r, "bytes", &bytes);
         cJSON_AddItemToArray(row, cJSON_CreateString(addr ? addr : "?"));
         cJSON_AddItemToArray(row, cJSON_CreateNumber(bytes));
-        cJSON_AddItemToArray(row, cJSON_CreateString(region_kind(r)));
+        const char *kind = str(r, "kind");
+        double largest = 0;
+        num(r, "largest_object_bytes", &largest);
+        cJSON_AddItemToArray(row, cJSON_CreateString(kind ? kind : "anon"));
         cJSON_AddItemToArray(row, cJSON_CreateString(text));
+        cJSON_AddItemToArray(row, cJSON_CreateNumber(largest));
         cJSON_AddItemToArray(out, row);
         free(text);
     }
@@ -269,7 +276,7 @@ static cJSON *regions_json(const cJSON *regions, size_t f)
  * snapshots still to come, so what one leaves unused goes to those after it; a square a
  * region can hold no fewer), the regions added and their bytes charged; or a note why not.
  */
-static void snapshot_map(cJSON *j, const cJSON *s, struct report_map_budget *b)
+static void snapshot_map(cJSON *j, const cJSON *s, struct report_inside_budget *b)
 {
     size_t share = b->snapshots > 1 ? b->left / b->snapshots : b->left;
     if (share < REPORT_MAP_SHARE_MIN) share = REPORT_MAP_SHARE_MIN;
@@ -299,7 +306,7 @@ static void snapshot_map(cJSON *j, const cJSON *s, struct report_map_budget *b)
     cJSON_AddItemToObject(j, "regions", rj);
 }
 
-static cJSON *heapmap_snapshot(const cJSON *s, struct report_map_budget *b)
+static cJSON *heapmap_snapshot(const cJSON *s, struct report_inside_budget *b)
 {
     static const char *const counts[] = { "not_resident", "empty", "sparse", "dense" };
     cJSON *j = cJSON_CreateObject();
@@ -329,7 +336,7 @@ static cJSON *heapmap_snapshot(const cJSON *s, struct report_map_budget *b)
     return j;
 }
 
-static cJSON *heapmap_json(const cJSON *hm, struct report_map_budget *b)
+static cJSON *heapmap_json(const cJSON *hm, struct report_inside_budget *b)
 {
     cJSON *j = cJSON_CreateObject();
     copy_str(j, "status", hm);
@@ -379,13 +386,104 @@ static cJSON *classes_json(const cJSON *classes)
     return out;
 }
 
-static cJSON *stats_json(const cJSON *st)
+static const char *const stats_fields[] = {
+    "live_bytes",     "allocated_bytes", "active_bytes",       "resident_bytes",  "mapped_bytes",
+    "retained_bytes", "metadata_bytes",  "thread_cache_bytes", "free_pages_bytes"
+};
+
+/* Results statistics snapshot `s` as the page holds it. */
+static cJSON *stats_snapshot(const cJSON *s)
 {
-    static const char *const fields[] = {
-        "live_bytes",     "allocated_bytes",    "active_bytes",
-        "resident_bytes", "mapped_bytes",       "retained_bytes",
-        "metadata_bytes", "thread_cache_bytes", "free_pages_bytes"
-    };
+    cJSON *o = cJSON_CreateObject();
+    copy_str(o, "label", s);
+    copy_num(o, "ops", s, "ops");
+    for (size_t k = 0; k < sizeof stats_fields / sizeof stats_fields[0]; k++)
+        copy_num(o, stats_fields[k], s, stats_fields[k]);
+    cJSON_AddItemToObject(o, "classes",
+                          classes_json(cJSON_GetObjectItemCaseSensitive(s, "classes")));
+    copy_str(o, "note", s);
+    return o;
+}
+
+static int is_every(const cJSON *o)
+{
+    const char *l = str(o, "label");
+    return l && strcmp(l, "every") == 0;
+}
+
+/* Snapshot `o` without its size classes, saying so; its bytes now. */
+static size_t drop_classes(cJSON *o)
+{
+    if (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "classes"))) {
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "classes", cJSON_CreateNull());
+        cJSON_AddStringToObject(o, "capped",
+                                "size classes left out: the page's budget for statistics is spent");
+    }
+    return json_bytes(o);
+}
+
+/* The bytes snapshot `o` takes without its classes (drop_classes's, its note included). */
+static size_t bare_bytes(const cJSON *o)
+{
+    cJSON *copy = cJSON_Duplicate(o, 1);
+    size_t n = copy ? drop_classes(copy) : SIZE_MAX;
+    cJSON_Delete(copy);
+    return n;
+}
+
+static size_t minus(size_t a, size_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+/* Whether snapshot `o` (`full` bytes with its classes, `bare` without) keeps its classes
+ * within `b`, the snapshot already taken off what is still to come. */
+static int keeps_classes(const cJSON *o, size_t full, size_t bare, struct report_inside_budget *b,
+                         size_t share)
+{
+    if (bare >= full) return 1; /* no classes, or fewer bytes than the note */
+    if (b->stats_left >= full + b->stats_marks_full + b->stats_every_full)
+        return 1; /* everything to come fits whole */
+    size_t rest = b->stats_marks_full + b->stats_every_bare;
+    if (!is_every(o)) return b->stats_left >= full + rest || full <= share;
+    size_t spare = minus(b->stats_left, bare + rest);
+    return full - bare <= spare / (b->stats_every_count + 1); /* its share of the spare */
+}
+
+/*
+ * Statistics snapshot `o` within `b`, charged to it (the rule is report.h's, above
+ * REPORT_STATS_BYTES). One over what is left keeps its label and ops only. Each says why in
+ * `capped`.
+ */
+static cJSON *stats_capped(cJSON *o, struct report_inside_budget *b)
+{
+    size_t share = b->stats_snapshots > 1 ? b->stats_left / b->stats_snapshots : b->stats_left;
+    if (b->stats_snapshots) b->stats_snapshots--;
+    size_t full = json_bytes(o), bare = bare_bytes(o), cost = full;
+    if (is_every(o)) {
+        b->stats_every_full = minus(b->stats_every_full, full);
+        b->stats_every_bare = minus(b->stats_every_bare, bare);
+        b->stats_every_count = minus(b->stats_every_count, 1);
+    } else {
+        b->stats_marks_full = minus(b->stats_marks_full, full);
+    }
+    if (!keeps_classes(o, full, bare, b, share)) cost = drop_classes(o);
+    if (cost > b->stats_left) {
+        cJSON *short_o = cJSON_CreateObject();
+        copy_str(short_o, "label", o);
+        copy_num(short_o, "ops", o, "ops");
+        cJSON_AddStringToObject(short_o, "capped",
+                                "not shown: the page's budget for statistics is spent");
+        cJSON_Delete(o);
+        o = short_o;
+        cost = json_bytes(o);
+    }
+    b->stats_left = minus(b->stats_left, cost);
+    return o;
+}
+
+static cJSON *stats_json(const cJSON *st, struct report_inside_budget *b)
+{
     cJSON *j = cJSON_CreateObject();
     copy_str(j, "status", st);
     copy_str(j, "note", st);
@@ -397,18 +495,32 @@ static cJSON *stats_json(const cJSON *st)
     const cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(st, "snapshots"))
     {
-        if (!cJSON_IsObject(s)) continue;
-        cJSON *o = cJSON_CreateObject();
-        copy_str(o, "label", s);
-        copy_num(o, "ops", s, "ops");
-        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
-            copy_num(o, fields[k], s, fields[k]);
-        cJSON_AddItemToObject(o, "classes",
-                              classes_json(cJSON_GetObjectItemCaseSensitive(s, "classes")));
-        copy_str(o, "note", s);
-        cJSON_AddItemToArray(arr, o);
+        if (cJSON_IsObject(s)) cJSON_AddItemToArray(arr, stats_capped(stats_snapshot(s), b));
     }
     return j;
+}
+
+void report_inside_count(const cJSON *cell, struct report_inside_budget *b)
+{
+    b->snapshots += snapshots_of(cell, "heapmap");
+    b->stats_snapshots += snapshots_of(cell, "alloc_stats");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(cell, "alloc_stats");
+    if (!ok_section(st)) return;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(st, "snapshots"))
+    {
+        if (!cJSON_IsObject(s)) continue;
+        cJSON *o = stats_snapshot(s);
+        size_t full = json_bytes(o);
+        if (is_every(o)) {
+            b->stats_every_full += full;
+            b->stats_every_bare += bare_bytes(o);
+            b->stats_every_count++;
+        } else {
+            b->stats_marks_full += full;
+        }
+        cJSON_Delete(o);
+    }
 }
 
 /* ---- OS calls ------------------------------------------------------------------------- */
@@ -467,7 +579,22 @@ static cJSON *os_json(const cJSON *os)
     return j;
 }
 
-cJSON *report_inside(const cJSON *cell, struct report_map_budget *b)
+/* A cell's OS calls `o` charged to `b`, or in their place a note when over what is left. */
+static cJSON *os_capped(cJSON *o, struct report_inside_budget *b)
+{
+    size_t cost = json_bytes(o);
+    if (cost <= b->os_left) {
+        b->os_left -= cost;
+        return o;
+    }
+    cJSON_Delete(o);
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "capped");
+    cJSON_AddStringToObject(o, "note", "not shown: the page's budget for OS calls is spent");
+    return o;
+}
+
+cJSON *report_inside(const cJSON *cell, struct report_inside_budget *b)
 {
     const cJSON *hm = cJSON_GetObjectItemCaseSensitive(cell, "heapmap");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(cell, "alloc_stats");
@@ -475,7 +602,7 @@ cJSON *report_inside(const cJSON *cell, struct report_map_budget *b)
     if (!cJSON_IsObject(hm) && !cJSON_IsObject(st) && !cJSON_IsObject(os)) return NULL;
     cJSON *j = cJSON_CreateObject();
     if (cJSON_IsObject(hm)) cJSON_AddItemToObject(j, "heapmap", heapmap_json(hm, b));
-    if (cJSON_IsObject(st)) cJSON_AddItemToObject(j, "stats", stats_json(st));
-    if (cJSON_IsObject(os)) cJSON_AddItemToObject(j, "os", os_json(os));
+    if (cJSON_IsObject(st)) cJSON_AddItemToObject(j, "stats", stats_json(st, b));
+    if (cJSON_IsObject(os)) cJSON_AddItemToObject(j, "os", os_capped(os_json(os), b));
     return j;
 }

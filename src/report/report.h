@@ -317,21 +317,48 @@ int report_data(cJSON *doc, const struct results_set *all, const struct compare 
 long report_rle_fold(const char *in, size_t f, size_t fold_min, char *out, size_t cap,
                      size_t *squares);
 
-/* The heap map snapshots of results cell `cell` (0 without a heap map). */
-size_t report_inside_snapshots(const cJSON *cell);
+/*
+ * The statistics of a page take at most REPORT_STATS_BYTES and its OS calls at most
+ * REPORT_OS_BYTES (as compact JSON). When all the statistics do not fit, the snapshots at
+ * marks (and peak-live, end) keep their size classes while room is left for the rest, and
+ * those taken every K ops share what is left over for their classes; a snapshot at a mark
+ * over its share (of what is left over the snapshots still to come) when even that is not
+ * enough loses its classes too, and one over what is left all its figures. A cell's OS
+ * calls over what is left are left out. Each says so.
+ */
+#define REPORT_STATS_BYTES ((size_t)512 << 10)
+#define REPORT_OS_BYTES    ((size_t)96 << 10)
 
-/* The bytes left for heap maps in a page, and the snapshots still to draw. */
-struct report_map_budget {
-    size_t left, snapshots;
+/* What is left of a page's budgets for its inside sections, and what the statistics still
+ * to come need (report_inside_count). */
+struct report_inside_budget {
+    size_t left, snapshots;             /* heap maps: bytes left, snapshots still to draw */
+    size_t stats_left, stats_snapshots; /* statistics: bytes left, snapshots still to come */
+    size_t os_left;                     /* OS calls: bytes left */
+    size_t stats_marks_full;            /* bytes of those to come not taken every K ops */
+    size_t stats_every_full;            /* bytes of those taken every K ops, with classes */
+    size_t stats_every_bare;            /* the same without their classes */
+    size_t stats_every_count;           /* how many of them */
 };
+
+/* A page's budgets, full, for the cells to come. */
+#define REPORT_INSIDE_BUDGET                                          \
+    ((struct report_inside_budget){ .left = REPORT_MAP_BYTES,         \
+                                    .stats_left = REPORT_STATS_BYTES, \
+                                    .os_left = REPORT_OS_BYTES })
+
+/* Count results cell `cell`'s heap map and statistics snapshots into `b`'s snapshots to
+ * come, and what its statistics need into `b`. */
+void report_inside_count(const cJSON *cell, struct report_inside_budget *b);
 
 /*
  * A results cell's inside sections as a page holds them (docs/report.md, "The data":
  * cells[].inside), or NULL when it has none: each snapshot's map drawn within its share of
- * `b` (and REPORT_MAP_SNAPSHOT squares), charged to it; a snapshot the budget cannot pay
- * for keeps its totals and says so.
+ * `b` (and REPORT_MAP_SNAPSHOT squares), its statistics and the cell's OS calls within
+ * theirs, all charged to it; what a budget cannot pay for says so in a note (the map's
+ * totals stay).
  */
-cJSON *report_inside(const cJSON *cell, struct report_map_budget *b);
+cJSON *report_inside(const cJSON *cell, struct report_inside_budget *b);
 
 struct web_asset;
 

@@ -191,6 +191,45 @@ ok &= total <= (1 << 20)
 sys.exit(0 if ok else 1)
 PY2
 
+# Statistics and OS calls too large for the page: every statistics snapshot given 5,000 size
+# classes, every cell's madvise 2,000 kinds of advice. Each part keeps to its cap
+# (REPORT_STATS_BYTES 512 KiB, REPORT_OS_BYTES 96 KiB, as compact JSON), what is left out
+# says so (what a snapshot leaves unused goes to those after it, so the last ones keep their
+# classes), every snapshot keeps its label and ops, and the page stays under 2 MB.
+python3 - "$TMP/in.json" "$TMP/many.json" <<'PY2'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for c in d["results"]:
+    for s in c["alloc_stats"]["snapshots"]:
+        s["classes"] = [{"size_bytes": 16 * (i + 1), "objects_live": i % 7, "capacity": 8}
+                        for i in range(5000)]
+    m = c["os_calls"]["calls"]["madvise"]
+    m["by_advice"] = {"advice%d" % i: {"count": i} for i in range(2000)}
+json.dump(d, open(sys.argv[2], "w"))
+PY2
+"$HEAPLAB" report "$TMP/many.json" -o "$TMP/many.html" >/dev/null 2>"$TMP/err"
+check "statistics and OS calls too large for the page: exit 0" [ $? -eq 0 ]
+check "statistics and OS calls too large for the page: each within its cap, under 2 MB" \
+    python3 - "$TMP/many.html" "$TMP/many.json" <<'PY2'
+import json, os, re, sys
+page = open(sys.argv[1]).read()
+data = json.loads(re.search(r'id="heaplab-results">(.*?)</script>', page, re.S).group(1))
+res = json.load(open(sys.argv[2]))
+compact = lambda x: len(json.dumps(x, separators=(",", ":")))
+snaps = [s for c in data["cells"] for s in c["inside"]["stats"]["snaps"]]
+oses = [c["inside"]["os"] for c in data["cells"]]
+ok = os.path.getsize(sys.argv[1]) < 2 * 1000 * 1000
+ok &= sum(compact(s) for s in snaps) <= 512 * 1024
+ok &= sum(compact(o) for o in oses if o["status"] == "ok") <= 96 * 1024
+ok &= any(s["classes"] is not None and len(s["classes"]["fill"]) == 5000 for s in snaps)
+ok &= any("capped" in s for s in snaps) and all("capped" in s for s in snaps if s.get("classes") is None)
+ok &= [(s["label"], s["ops"]) for s in snaps] == \
+    [(s["label"], s["ops"]) for c in res["results"] for s in c["alloc_stats"]["snapshots"]]
+ok &= oses[0]["status"] == "ok" and len(oses[0]["by"]["madvise"]) == 2000
+ok &= any(o["status"] == "capped" and "budget" in o["note"] for o in oses)
+sys.exit(0 if ok else 1)
+PY2
+
 # --- bad input: one line, exit 1, nothing written; usage: exit 2 --------------------------
 # expect_fail NAME PATTERN ARGS...: report ARGS -o $TMP/bad.html exits 1 with one line
 # matching PATTERN, and leaves no file.

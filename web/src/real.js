@@ -6,6 +6,9 @@
  * of rows of cells in address order, a slider over the snapshots received, and each
  * allocator's statistics and OS call counts once its run ends.
  *
+ * The cells' text and the kinds of mapping (the strip beside each region) are read as the
+ * report reads them (hmap.js).
+ *
  * Cells (docs/inside.md): one page each, run-length encoded `([0-9]*)([A-Ia-ip-x])`: the
  * letter is the residency (A not resident, a resident, p unknown) plus the live-byte bucket
  * (0 none, 1-8 eighths of the page live).
@@ -21,6 +24,7 @@
     const MAX_ROWS = 520;  /* squares merge 2, 4, ... cells when a column would be taller */
     const STRIPE = 5;      /* px: the mapping kind beside each region */
     const GAP = 3;         /* px between regions */
+    const LABEL = 12;      /* px: the line naming a large region */
     const PANEL = 36;      /* px of a panel's padding, border and the gap to the next */
 
     /* Colours, also read by the test (web/test/real.mjs) through HL.Real.COLOURS. */
@@ -30,10 +34,14 @@
         unknown: [170, 182, 200],
         sparse: [[255, 127, 14], [255, 161, 38], [255, 194, 61], [240, 220, 60]],
         dense: [[161, 217, 155], [116, 196, 118], [49, 163, 84], [0, 109, 44]],
-        brk: [106, 61, 154],
-        anon: [31, 120, 180],
-        reserved: [120, 120, 120],
+        kinds: {}, /* the strip beside each region, by kind (HL.hmap.KINDS) */
     };
+    Object.keys(HL.hmap.KINDS).forEach(function (k) {
+        const h = HL.hmap.KINDS[k].colour;
+        COLOURS.kinds[k] = [1, 3, 5].map(function (i) {
+            return parseInt(h.slice(i, i + 2), 16);
+        });
+    });
 
     /* The colour of a cell: residency 0 not resident, 1 resident, 2 unknown; bucket 0-8. */
     function cellColour(res, bucket) {
@@ -46,20 +54,21 @@
     function decode(text, cells) {
         const res = new Uint8Array(cells);
         const bucket = new Uint8Array(cells);
-        const re = /([0-9]*)([A-Ia-ip-x])/g;
-        let m;
         let at = 0;
-        while ((m = re.exec(text)) !== null && at < cells) {
-            const n = m[1] ? Number(m[1]) : 1;
-            const c = m[2].charCodeAt(0);
-            const base = c >= 112 ? 112 : c >= 97 ? 97 : 65;
-            const r = base === 65 ? 0 : base === 97 ? 1 : 2;
-            const end = Math.min(cells, at + n);
-            res.fill(r, at, end);
-            bucket.fill(c - base, at, end);
+        for (const run of HL.hmap.runs(text)) {
+            if (at >= cells) break;
+            const x = HL.hmap.letterOf(run.l);
+            const end = Math.min(cells, at + run.n);
+            res.fill(x.res, at, end);
+            bucket.fill(x.bucket, at, end);
             at = end;
         }
         return { res: res, bucket: bucket };
+    }
+
+    /* Region r's kind as drawn (HL.hmap.kindOf) in `allocator`'s heap. */
+    function kindOf(allocator, r) {
+        return HL.hmap.kindOf(allocator, { addr: r.addr, bytes: r.bytes, kind: r.kind, largest: r.largest_object_bytes || 0 });
     }
 
     function regionCells(r, cellBytes) {
@@ -73,29 +82,48 @@
         return rows;
     }
 
-    /* Draw `shot` on canvas `cv`, `merge` cells a square, `px` pixels a square. */
-    function draw(cv, shot, merge, px) {
-        const regions = shot ? shot.regions || [] : [];
+    /* Draw `allocator`'s `shot` on canvas `cv`, `merge` cells a square, `px` pixels a square:
+     * each region its strip in its kind's colour and, when HL.hmap.labelled says so, a line
+     * over it naming it (also in the canvas's data-labels, for the tests). */
+    function draw(cv, allocator, shot, merge, px) {
+        const regions = (shot ? shot.regions || [] : []).map(function (r) {
+            const n = regionCells(r, shot.cell_bytes);
+            const rows = Math.ceil(n / merge / COLS);
+            const kind = kindOf(allocator, r);
+            const label = HL.hmap.labelled(kind, rows) ? HL.hmap.kindName(allocator, kind) + ' · ' + HL.bytes(r.bytes) : null;
+            return { r: r, n: n, rows: rows, kind: kind, label: label };
+        });
         let hpx = 0;
-        for (const r of regions) hpx += Math.ceil(regionCells(r, shot.cell_bytes) / merge / COLS) * px + GAP;
+        for (const x of regions) hpx += (x.label ? LABEL : 0) + x.rows * px + GAP;
         cv.width = STRIPE + 2 + COLS * px;
         cv.height = Math.max(hpx, 1);
         const g = cv.getContext('2d');
         const img = g.createImageData(cv.width, cv.height);
         const d = img.data; /* transparent between regions: the panel shows through */
         let y0 = 0;
-        for (const r of regions) {
-            const n = regionCells(r, shot.cell_bytes);
-            const rows = Math.ceil(n / merge / COLS);
-            const cells = r.cells ? decode(r.cells, n) : null;
-            fillRect(d, cv.width, 0, y0, STRIPE, rows * px, COLOURS[r.kind] || COLOURS.anon);
-            for (let s = 0; s * merge < n; s++) {
-                const col = squareColour(cells, s * merge, Math.min(n, (s + 1) * merge));
+        const texts = [];
+        for (const x of regions) {
+            const cells = x.r.cells ? decode(x.r.cells, x.n) : null;
+            const top = y0;
+            if (x.label) {
+                texts.push({ y: y0 + LABEL / 2, text: x.label, kind: x.kind });
+                y0 += LABEL;
+            }
+            fillRect(d, cv.width, 0, top, STRIPE, y0 - top + x.rows * px, COLOURS.kinds[x.kind]);
+            for (let s = 0; s * merge < x.n; s++) {
+                const col = squareColour(cells, s * merge, Math.min(x.n, (s + 1) * merge));
                 fillRect(d, cv.width, STRIPE + 2 + (s % COLS) * px, y0 + Math.floor(s / COLS) * px, px, px, col);
             }
-            y0 += rows * px + GAP;
+            y0 += x.rows * px + GAP;
         }
         g.putImageData(img, 0, 0);
+        g.font = '10px system-ui, sans-serif';
+        g.textBaseline = 'middle';
+        for (const t of texts) {
+            g.fillStyle = HL.hmap.KINDS[t.kind].colour;
+            g.fillText(t.text, STRIPE + 3, t.y);
+        }
+        cv.setAttribute('data-labels', JSON.stringify(texts.map(function (t) { return t.text; })));
     }
 
     /* A square of cells [a, b): resident if half are, the bucket of their mean live bytes. */
@@ -391,7 +419,7 @@
         const self = this;
         this.lanes.forEach(function (l, i) {
             const s = shots[i];
-            draw(l.el.cv, s, merge, px);
+            draw(l.el.cv, l.name, s, merge, px);
             l.el.cv.setAttribute('data-index', s ? String(k) : '');
             l.el.sum.textContent = s ? summary(s) : (l.done ? '' : 'no map yet');
         });
@@ -491,9 +519,7 @@
         COLOURS.dense.forEach(function (c, i) { l.appendChild(swatch(c, (i + 5) + '/8')); });
         l.appendChild(swatch(COLOURS.unknown, 'residency unknown'));
         l.appendChild(HL.el('b', null, ' mappings: '));
-        l.appendChild(swatch(COLOURS.brk, 'brk heap'));
-        l.appendChild(swatch(COLOURS.anon, 'anonymous mmap'));
-        l.appendChild(swatch(COLOURS.reserved, 'reserved (no access)'));
+        HL.hmap.kindLegend(l, 'real-key', 'i');
         return l;
     }
 

@@ -11,8 +11,17 @@
  * for squares of `f` cells (A-I not resident, a-i resident, p-x residency unknown; the
  * letter's offset is the live bucket, 0 to 8 eighths) and "N-" for N cells not resident with
  * nothing live, drawn as one labelled line. Every canvas is registered in HL.rcharts.all
- * with the colours it drew, and `squares` (letter -> squares drawn) and `px`, the side of a
- * square in canvas pixels, so a test can count what is drawn.
+ * with the colours it drew, and `squares` (letter -> squares drawn), `px`, the side of a
+ * square in canvas pixels, `sqBytes`, the bytes of a square, and `regions` (kind, name, y
+ * span as drawn), so a test can count what is drawn.
+ *
+ * Scale: by default every map of a workload is drawn at one common scale, the same bytes a
+ * square and the same side at every stop and for every allocator (the coarsest square any
+ * snapshot has, finer ones merged by HL.hmap.merge), so a 32 MiB heap takes twice the area
+ * of a 16 MiB one; "fit each" draws each map at its own finest square and fits it on its
+ * own. Each region has a strip of its kind's colour and, when it is large or a
+ * brk heap, arena or huge block, a line naming it (HL.hmap.kindOf: brk heap, glibc arena,
+ * mmapped chunks, the allocator's segments/extents/spans, huge, reserved).
  */
 (function (HL) {
     'use strict';
@@ -25,9 +34,11 @@
     const NOT_RESIDENT = '#3a4252';
     const NOT_RESIDENT_LIVE = '#7a5fa8'; /* not resident yet live: swapped out */
     const UNKNOWN = '#8a93a3';
-    const KINDS = { brk: '#4e9ce0', anon: '#9aa4b2', reserved: '#a0743a', huge: '#d55fd0' };
-    const KIND_TEXT = { brk: 'brk heap', anon: 'anonymous mapping (arenas, segments, spans)', reserved: 'reserved (no access)', huge: 'one object is most of it (a huge block)' };
     const BG = '#161b24';
+    const LEFT = 7; /* the kind strip and a gap, css px */
+    const PANEL = LEFT + 2 + 40; /* a panel's css px beside its squares: strip, padding, gap */
+    const LABEL_H = 12; /* a region's label line, css px */
+    const FOLD_H = 4; /* a folded stretch's line, in squares' rows at least */
 
     function colourOf(letter) {
         const c = letter.charCodeAt(0);
@@ -36,90 +47,94 @@
         return UNKNOWN;
     }
 
-    /* "3a12iA40-" -> [{n: 3, l: 'a'}, {n: 12, l: 'i'}, {n: 1, l: 'A'}, {n: 40, l: '-'}]. */
-    function runs(text) {
-        const out = [];
-        const re = /(\d*)([A-Ia-ip-x-])/g;
-        let m;
-        while ((m = re.exec(text)) !== null) out.push({ n: m[1] ? Number(m[1]) : 1, l: m[2] });
-        return out;
-    }
+    const runs = HL.hmap.runs;
 
     function size(v) {
         return v === null || v === undefined ? '–' : HL.rtables.shortSize(v);
     }
 
-    /* Rows a region takes: its squares in rows of COLS, a fold a row of its own. */
-    function regionRows(text) {
-        let rows = 0;
-        let col = 0;
-        runs(text).forEach(function (r) {
-            if (r.l === '-') {
-                rows += (col ? 1 : 0) + 1;
-                col = 0;
-                return;
-            }
-            col += r.n;
-            rows += Math.floor(col / COLS);
-            col %= COLS;
-        });
-        return rows + (col ? 1 : 0);
+    /* The bytes of a square of snapshot s as the page's data has it (f cells). */
+    function baseBytes(s, pageBytes) {
+        return (s.cell_bytes || pageBytes || 4096) * (s.f || 1);
     }
 
-    function snapRows(s) {
-        return (s.regions || []).reduce(function (n, r) {
-            return n + regionRows(r[3]) + 1;
-        }, 0);
-    }
-
-    const FOLD_H = 4; /* a folded stretch's line, in squares' rows at least */
-    const LEFT = 7; /* the kind strip and a gap, css px */
-
-    /* The css px a snapshot's map takes, squares of `sq` px, a fold `foldH` px. */
-    function mapHeight(s, sq, foldH) {
-        let h = 4;
-        (s.regions || []).forEach(function (r) {
-            h += 4;
+    /*
+     * Snapshot s of `allocator` laid out with squares of `sqBytes`: its regions, each {addr,
+     * bytes, kind (as drawn, HL.hmap.kindOf), name, runs (merged to the scale), rows, label
+     * (whether it gets a line of its own)}. Cached on s by scale.
+     */
+    function layout(s, allocator, sqBytes, pageBytes) {
+        s.layouts = s.layouts || {};
+        if (s.layouts[sqBytes]) return s.layouts[sqBytes];
+        const k = Math.max(1, Math.round(sqBytes / baseBytes(s, pageBytes)));
+        const out = (s.regions || []).map(function (r) {
+            const kind = HL.hmap.kindOf(allocator, { addr: r[0], bytes: r[1], kind: r[2], largest: r[4] || 0 });
+            const list = HL.hmap.merge(runs(r[3]), k);
+            let rows = 0;
             let col = 0;
-            runs(r[3]).forEach(function (x) {
+            list.forEach(function (x) {
                 if (x.l === '-') {
-                    h += (col ? sq : 0) + foldH;
+                    rows += (col ? 1 : 0) + FOLD_H;
                     col = 0;
                     return;
                 }
-                h += Math.floor((col + x.n) / COLS) * sq;
+                rows += Math.floor((col + x.n) / COLS);
                 col = (col + x.n) % COLS;
             });
-            if (col) h += sq;
+            rows += col ? 1 : 0;
+            const label = HL.hmap.labelled(kind, rows);
+            return { addr: r[0], bytes: r[1], kind: kind, name: HL.hmap.kindName(allocator, kind), runs: list, rows: rows, label: label };
         });
-        return h + 4;
+        s.layouts[sqBytes] = out;
+        return out;
     }
 
-    /* Draw region r from y (css px) on ctx; the y after it. `acc`: the squares by letter, the
-     * colours used, the hover spans. */
-    function drawRegion(ctx, r, y, sq, foldH, cellBytes, acc) {
+    /* The rows a laid-out snapshot takes, a label line counted as one. */
+    function layoutRows(regs) {
+        return regs.reduce(function (n, r) {
+            return n + r.rows + (r.label ? 1 : 0) + 1;
+        }, 0);
+    }
+
+    /* Draw region r from y (css px) on ctx, or only measure it when ctx is null; the y
+     * after it. `acc`: the squares by letter, the colours used, the hover spans, the regions
+     * as drawn. */
+    function drawRegion(ctx, r, y, sq, sqBytes, acc) {
         const top = y;
+        const foldH = Math.max(11, sq * FOLD_H);
+        const kc = HL.hmap.KINDS[r.kind].colour;
+        if (r.label) {
+            if (ctx) {
+                ctx.fillStyle = kc;
+                ctx.fillText(r.name + ' · ' + HL.rtables.shortSize(r.bytes), LEFT, y + LABEL_H / 2);
+            }
+            y += LABEL_H;
+        }
         let col = 0;
-        runs(r[3]).forEach(function (x) {
+        r.runs.forEach(function (x) {
             if (x.l === '-') {
                 if (col) y += sq;
                 col = 0;
-                const text = HL.rtables.shortSize(x.n * cellBytes) + ' not resident, nothing live';
-                ctx.fillStyle = '#222936';
-                ctx.fillRect(LEFT, y + 1, COLS * sq, foldH - 2);
-                ctx.fillStyle = '#9aa4b2';
-                ctx.fillText('⋯ ' + text, LEFT + 3, y + foldH / 2);
-                acc.hits.push({ y0: y, y1: y + foldH, text: text });
+                const text = HL.rtables.shortSize(x.n * sqBytes) + ' not resident, nothing live';
+                if (ctx) {
+                    ctx.fillStyle = '#222936';
+                    ctx.fillRect(LEFT, y + 1, COLS * sq, foldH - 2);
+                    ctx.fillStyle = '#9aa4b2';
+                    ctx.fillText('⋯ ' + text, LEFT + 3, y + foldH / 2);
+                    acc.hits.push({ y0: y, y1: y + foldH, text: text });
+                }
                 y += foldH;
                 return;
             }
             const c = colourOf(x.l);
-            ctx.fillStyle = c;
-            if (acc.colours.indexOf(c) < 0) acc.colours.push(c);
-            acc.squares[x.l] = (acc.squares[x.l] || 0) + x.n;
+            if (ctx) {
+                ctx.fillStyle = c;
+                if (acc.colours.indexOf(c) < 0) acc.colours.push(c);
+                acc.squares[x.l] = (acc.squares[x.l] || 0) + x.n;
+            }
             for (let n = x.n; n > 0;) {
                 const k = Math.min(n, COLS - col);
-                ctx.fillRect(LEFT + col * sq, y, k * sq, sq);
+                if (ctx) ctx.fillRect(LEFT + col * sq, y, k * sq, sq);
                 col += k;
                 n -= k;
                 if (col === COLS) {
@@ -129,9 +144,12 @@
             }
         });
         if (col) y += sq;
-        ctx.fillStyle = KINDS[r[2]] || KINDS.anon;
-        ctx.fillRect(1, top, 4, Math.max(2, y - top));
-        acc.hits.push({ y0: top, y1: y, text: r[2] + ' at ' + r[0] + ', ' + HL.rtables.shortSize(r[1]) });
+        if (ctx) {
+            ctx.fillStyle = kc;
+            ctx.fillRect(1, top, 4, Math.max(2, y - top));
+            acc.hits.push({ y0: top, y1: y, text: r.name + ' (' + r.kind + ') at ' + r.addr + ', ' + HL.rtables.shortSize(r.bytes) });
+            acc.regions.push({ kind: r.kind, name: r.name, bytes: r.bytes, y0: top, y1: y, labelled: r.label });
+        }
         return y;
     }
 
@@ -150,13 +168,16 @@
         });
     }
 
-    /* Draw snapshot s on a new canvas in `host`, squares of `sq` css px: {cv, squares (by
-     * letter), colours (those drawn)}. */
-    function drawMap(host, s, sq, pageBytes) {
+    /* The regions `regs` on a new canvas in `host`, squares of `sq` css px and `sqBytes`:
+     * {cv, squares (by letter), colours (those drawn), regions (as drawn)}. */
+    function drawMap(host, regs, sq, sqBytes) {
         const dpr = window.devicePixelRatio || 1;
-        const foldH = Math.max(11, sq * FOLD_H);
         const W = LEFT + COLS * sq + 2;
-        const H = Math.max(120, mapHeight(s, sq, foldH));
+        let H = 4;
+        regs.forEach(function (r) {
+            H = drawRegion(null, r, H + 4, sq, sqBytes, null);
+        });
+        H = Math.max(120, H + 4);
         const cv = HL.el('canvas', { class: 'rcanvas hmap' });
         cv.width = Math.round(W * dpr);
         cv.height = Math.round(H * dpr);
@@ -169,13 +190,13 @@
         ctx.fillRect(0, 0, W, H);
         ctx.font = '9px system-ui, sans-serif';
         ctx.textBaseline = 'middle';
-        const acc = { squares: {}, colours: [], hits: [] };
+        const acc = { squares: {}, colours: [], hits: [], regions: [] };
         let y = 4;
-        (s.regions || []).forEach(function (r) {
-            y = drawRegion(ctx, r, y + 4, sq, foldH, s.cell_bytes || pageBytes || 4096, acc);
+        regs.forEach(function (r) {
+            y = drawRegion(ctx, r, y + 4, sq, sqBytes, acc);
         });
         hover(cv, acc.hits);
-        return { cv: cv, squares: acc.squares, colours: acc.colours };
+        return { cv: cv, squares: acc.squares, colours: acc.colours, regions: acc.regions };
     }
 
     function legend(host) {
@@ -191,18 +212,15 @@
             s.appendChild(document.createTextNode(it[0]));
             box.appendChild(s);
         });
-        const k = HL.el('div', { class: 'hlegend' });
-        k.appendChild(HL.el('span', { class: 'note' }, 'left strip, each region: '));
-        Object.keys(KINDS).forEach(function (name) {
-            const s = HL.el('span', { class: 'hkey' });
-            const sw = HL.el('span', { class: 'sw strip' });
-            sw.style.background = KINDS[name];
-            s.appendChild(sw);
-            s.appendChild(document.createTextNode(KIND_TEXT[name]));
-            k.appendChild(s);
-        });
+        const k = HL.el('div', { class: 'hlegend hkinds' });
+        k.appendChild(HL.el('span', { class: 'note' }, 'kinds of mapping (the strip, and the line over each large region): '));
+        HL.hmap.kindLegend(k, 'hkey', 'sw strip');
         host.appendChild(box);
         host.appendChild(k);
+        /* The scale, kept up to date by the scale buttons. */
+        const sc = HL.el('span', { class: 'hkey hlegend-scale' });
+        box.insertBefore(sc, box.firstChild);
+        return sc;
     }
 
     /* The snapshots of the first allocator that has any heap map (else statistics), as the
@@ -232,10 +250,48 @@
         return sec.status + (sec.note ? ': ' + sec.note : '');
     }
 
-    function scaleText(s, pageBytes) {
-        const sqBytes = (s.cell_bytes || pageBytes) * s.f;
+    function scaleText(s, sqBytes, pageBytes) {
         const pages = sqBytes / pageBytes;
-        return '□ = ' + HL.rtables.shortSize(sqBytes) + (pages > 1 ? ' (' + pages + ' pages: downsampled, ' + (s.downsampled ? 'in the results file and ' : '') + 'for the page)' : '');
+        const base = baseBytes(s, pageBytes);
+        return '□ = ' + HL.rtables.shortSize(sqBytes) + (pages > 1 ? ' (' + pages + ' pages' + (s.downsampled ? '; downsampled in the results file' : '') +
+            (base > pageBytes ? '; ' + base / pageBytes + ' for the page\'s budget' : '') + (sqBytes > base ? '; ' + sqBytes / base + '× that to keep one scale' : '') + ')' : '');
+    }
+
+    /*
+     * The common scale of the workload's maps, the same at every stop so the slider does not
+     * rescale: one square the same bytes in every map, the coarsest any snapshot has, so the
+     * maps' sizes compare, and one side, the tallest map near MAX_H and every panel in one row
+     * of the page when it is wide enough (a panel takes PANEL px beside its squares).
+     */
+    function commonScale(ctx) {
+        const each = function (fn) {
+            ctx.cells.forEach(function (c, i) {
+                const hm = c && c.inside && c.inside.heapmap;
+                ((hm && hm.snaps) || []).forEach(function (s) {
+                    if (s.regions) fn(s, hm.page_bytes, ctx.allocs[i]);
+                });
+            });
+        };
+        let sqBytes = 0;
+        each(function (s, pageBytes) {
+            sqBytes = Math.max(sqBytes, baseBytes(s, pageBytes));
+        });
+        let tallest = 1;
+        each(function (s, pageBytes, a) {
+            tallest = Math.max(tallest, layoutRows(layout(s, a, sqBytes, pageBytes)));
+        });
+        const byWidth = Math.floor(((ctx.width || 1200) / Math.max(1, ctx.cells.length) - PANEL) / COLS);
+        return { sqBytes: sqBytes, sq: Math.max(2, Math.min(6, byWidth, Math.floor(MAX_H / tallest))) };
+    }
+
+    /* The scale of allocator i's snapshot s: the common one, or with "fit each" its own
+     * finest square and a side that fits it to MAX_H (panels may wrap; for reading small
+     * heaps, the sizes then do not compare). */
+    function scaleOf(ctx, i, s, pageBytes) {
+        if (!ctx.fit || !s || !s.regions) return ctx.scale;
+        const b = baseBytes(s, pageBytes);
+        const rows = layoutRows(layout(s, ctx.allocs[i], b, pageBytes));
+        return { sqBytes: b, sq: Math.max(2, Math.min(10, Math.floor(MAX_H / Math.max(1, rows)))) };
     }
 
     /* The maps of every allocator at stop k, one panel each. */
@@ -245,8 +301,12 @@
         const stop = ctx.stops[k];
         ctx.cells.forEach(function (c, i) {
             const a = ctx.allocs[i];
-            const p = HL.el('div', { class: 'chart hpanel' });
-            p.style.maxWidth = Math.max(200, LEFT + 2 + COLS * ctx.sq + 14) + 'px'; /* its text wraps within the map's width */
+            const hm = c && c.inside && c.inside.heapmap;
+            const s = hm && hm.status === 'ok' ? findSnap(hm.snaps, stop) : null;
+            const pageBytes = (hm && hm.page_bytes) || 4096;
+            const sc = scaleOf(ctx, i, s, pageBytes);
+            const p = HL.el('div', { class: 'chart hpanel', 'data-allocator': a });
+            p.style.maxWidth = Math.max(200, LEFT + 2 + COLS * sc.sq + 14) + 'px'; /* its text wraps within the map's width */
             const h = HL.el('h4');
             const dot = HL.el('span', { class: 'dot' });
             dot.style.background = ctx.colour(a);
@@ -254,8 +314,6 @@
             h.appendChild(document.createTextNode(a));
             p.appendChild(h);
             host.appendChild(p);
-            const hm = c && c.inside && c.inside.heapmap;
-            const s = hm && hm.status === 'ok' ? findSnap(hm.snaps, stop) : null;
             if (!s) {
                 p.appendChild(HL.el('p', { class: 'note' }, hm && hm.status === 'ok' ? 'no snapshot here' : 'heap map: ' + statusLine(hm)));
                 return;
@@ -269,11 +327,11 @@
                 p.appendChild(HL.el('p', { class: 'note' }, s.map_note || 'not drawn'));
                 return;
             }
-            const d = drawMap(p, s, ctx.sq, hm.page_bytes);
+            const d = drawMap(p, layout(s, a, sc.sqBytes, pageBytes), sc.sq, sc.sqBytes);
             const dpr = window.devicePixelRatio || 1;
-            HL.rcharts.all.push({ kind: 'heapmap', host: p, canvas: d.cv, colours: d.colours, squares: d.squares, px: ctx.sq * dpr,
-                allocator: a, label: s.label, ops: s.ops });
-            p.appendChild(HL.el('p', { class: 'note hscale' }, scaleText(s, hm.page_bytes) + (s.regions_left_out ? '; ' + s.regions_left_out + ' more regions not drawn' : '') +
+            HL.rcharts.all.push({ kind: 'heapmap', host: p, canvas: d.cv, colours: d.colours, squares: d.squares, px: sc.sq * dpr,
+                sqBytes: sc.sqBytes, regions: d.regions, allocator: a, label: s.label, ops: s.ops });
+            p.appendChild(HL.el('p', { class: 'note hscale' }, scaleText(s, sc.sqBytes, pageBytes) + (s.regions_left_out ? '; ' + s.regions_left_out + ' more regions not drawn' : '') +
                 (s.rss_agree === false ? '; the RSS cross-check DISAGREES' : '') + (s.note ? '; ' + s.note : '')));
         });
     }
@@ -296,6 +354,7 @@
             rows.push({ key: f[0], cells: [{ text: f[1], v: f[1], cls: 'name' }].concat(snaps.map(function (s) {
                 if (!s) return { text: '–' };
                 const v = s[f[0]];
+                if (v === undefined && s.capped) return { text: 'not shown', cls: 'tie', title: s.capped };
                 if (v === null || v === undefined) return { text: 'not exposed', cls: 'tie' };
                 return { text: HL.rtables.shortSize(v), v: v, title: String(v) + ' B' };
             })) });
@@ -307,7 +366,7 @@
                 return { head: a };
             })),
             rows: rows,
-            note: 'In heaplab\'s vocabulary (docs/inside.md, "The vocabulary"). "not exposed": the allocator has no such figure; none is estimated.',
+            note: 'In heaplab\'s vocabulary (docs/inside.md, "The vocabulary"). "not exposed": the allocator has no such figure; none is estimated. "not shown": left out of this page by its size cap (docs/report.md, "Size").',
         });
         return snaps;
     }
@@ -373,7 +432,7 @@
             p.appendChild(HL.el('h4', null, a + ': size classes, fill'));
             g.appendChild(p);
             if (!s || !s.classes) {
-                p.appendChild(HL.el('p', { class: 'note' }, s ? 'not exposed' : '–'));
+                p.appendChild(HL.el('p', { class: 'note' }, s ? s.capped || 'not exposed' : '–'));
             } else if (!s.classes.fill.length) {
                 p.appendChild(HL.el('p', { class: 'note' }, s.classes.n + ' classes, their fill not exposed' +
                     (s.classes.free ? ' (free objects per class only)' : '')));
@@ -468,22 +527,11 @@
         });
     }
 
-    /* The side of a square: one for every stop and allocator, so the slider does not
-     * rescale; the tallest map near MAX_H. */
-    function squareSide(cells) {
-        let rows = 1;
-        cells.forEach(function (c) {
-            const hm = c.inside.heapmap;
-            ((hm && hm.snaps) || []).forEach(function (s) {
-                rows = Math.max(rows, snapRows(s));
-            });
-        });
-        return Math.max(2, Math.min(6, Math.floor(MAX_H / rows)));
-    }
-
     /* The slider and the mark buttons, the maps, the legend, the statistics at the stop. */
     function snapshotViews(host, ctx) {
-        ctx.sq = squareSide(ctx.cells);
+        ctx.width = host.clientWidth;
+        ctx.scale = commonScale(ctx);
+        ctx.fit = false;
         const bar = HL.el('div', { class: 'rpick hslider' });
         const slider = HL.el('input', { type: 'range', min: '0', max: String(ctx.stops.length - 1), step: '1', value: '0', id: ctx.id + '-slider' });
         const what = HL.el('span', { class: 'hstop' });
@@ -494,19 +542,44 @@
         const marks = HL.el('div', { class: 'rpick' });
         marks.appendChild(HL.el('span', { class: 'note' }, 'marks: '));
         host.appendChild(marks);
+        const scaleBar = HL.el('div', { class: 'rpick hscalebar' });
+        scaleBar.appendChild(HL.el('span', { class: 'note' }, 'scale: '));
+        const scaleWhat = HL.el('span', { class: 'note hscaletext' });
+        host.appendChild(scaleBar);
         const mapHost = HL.el('div', { class: 'hmaps' });
         host.appendChild(mapHost);
-        legend(host);
+        const legendScale = legend(host);
         const statsHost = HL.el('div');
         host.appendChild(statsHost);
         const show = function (k) {
             slider.value = String(k);
             const s = ctx.stops[k];
             what.textContent = s.label + ' at op ' + s.ops + ' (' + (k + 1) + ' of ' + ctx.stops.length + ')';
+            scaleLine();
             maps(mapHost, ctx, k);
             HL.rcharts.forget(statsHost);
             statsHost.textContent = '';
             fillBars(statsHost, ctx, statsTable(statsHost, ctx, k));
+        };
+        const scaleButtons = [[false, 'common'], [true, 'fit each']].map(function (x) {
+            const b = HL.el('button', { type: 'button', 'data-scale': x[0] ? 'fit' : 'common' }, x[1]);
+            b.addEventListener('click', function () {
+                ctx.fit = x[0];
+                show(Number(slider.value));
+            });
+            scaleBar.appendChild(b);
+            return b;
+        });
+        scaleBar.appendChild(scaleWhat);
+        const scaleLine = function () {
+            scaleButtons.forEach(function (b) {
+                b.classList.toggle('on', (b.getAttribute('data-scale') === 'fit') === ctx.fit);
+            });
+            const c = ctx.scale;
+            legendScale.textContent = !c.sqBytes ? '' : ctx.fit ? '□ = each map\'s own scale (under it):' : '□ = ' + HL.rtables.shortSize(c.sqBytes) + ' in every map:';
+            scaleWhat.textContent = !c.sqBytes ? ' no map drawn' : ctx.fit ? ' each map at its own finest square, fitted on its own (the scale under each map): sizes do not compare across maps, and move with the slider'
+                : ' common: a square (' + c.sq + '×' + c.sq + ' px) is ' + HL.rtables.shortSize(c.sqBytes) + ' in every map, ' +
+                  HL.rtables.shortSize(c.sqBytes / (c.sq * c.sq)) + ' a pixel: the maps\' areas compare (a long stretch not resident is still one labelled line)';
         };
         ctx.stops.forEach(function (s, k) {
             if (s.label === 'every') return;
@@ -519,10 +592,13 @@
         slider.addEventListener('input', function () {
             show(Number(slider.value));
         });
-        const holes = ctx.stops.findIndex(function (s) {
-            return s.label === 'holes';
-        });
-        show(holes >= 0 ? holes : 0);
+        /* Where the heap says most: the "holes" mark where there is one, else the peak. */
+        const at = function (label) {
+            return ctx.stops.findIndex(function (s) {
+                return s.label === label;
+            });
+        };
+        show(Math.max(0, at('holes') >= 0 ? at('holes') : at('peak-live')));
     }
 
     /* Draw workload w at t threads: the maps at the chosen stop, its statistics, its calls. */
@@ -563,8 +639,8 @@
         if (!pairs.length) return;
         const sec = sectionFn(host, 'd' + bd.di + '-inside', 'Inside the allocators',
             'What each allocator holds, from untimed passes over the same stream (heaplab bench --heapmap --alloc-stats --os-calls; docs/inside.md): ' +
-            'its heap map, every page of the memory it holds, a square per page or, for a large heap, per 2, 4, ... pages (the scale under each map); ' +
-            'its own statistics; its OS calls. A long stretch not resident with nothing live is one labelled line.');
+            'its heap map, every page of the memory it holds, a square per page or, for a large heap, per 2, 4, ... pages, one scale for every map (or each its own: "fit each"); ' +
+            'each region with its kind (brk heap, arena, segments, huge block, ...); its own statistics; its OS calls. A long stretch not resident with nothing live is one labelled line.');
         const bar = HL.el('div', { class: 'rpick' });
         bar.appendChild(HL.el('span', { class: 'note' }, 'workload: '));
         sec.appendChild(bar);

@@ -30,7 +30,7 @@ watchConsole(page, errors);
 // Per canvas: how many pixels have each colour of HL.Real.COLOURS (by name).
 const pixels = () => page.evaluate(() => {
     const C = HL.Real.COLOURS;
-    const named = { dense8: C.dense[3], empty: C.empty, not_resident: C.not_resident, brk: C.brk, anon: C.anon };
+    const named = { dense8: C.dense[3], empty: C.empty, not_resident: C.not_resident, brk: C.kinds.brk, segment: C.kinds.segment };
     return Array.from(document.querySelectorAll('#real_lanes canvas')).map((cv) => {
         const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
         const n = { other: 0, clear: 0 };
@@ -67,7 +67,10 @@ const kf = await slideTo('filled');
 const atFilled = await pixels();
 c.ok('the slider shows the filled map', await page.evaluate(() => document.getElementById('real_where').getAttribute('data-index')) === String(kf));
 c.ok('filled: both maps drawn with full pages', atFilled.length === 2 && atFilled.every((p) => p.dense8 > 0), atFilled);
-c.ok('filled: mapping stripes drawn', atFilled[0].brk > 0 && atFilled[1].anon > 0, atFilled);
+c.ok('filled: mapping stripes drawn: glibc\'s brk heap, hlmalloc\'s segments', atFilled[0].brk > 0 && atFilled[1].segment > 0, atFilled);
+const labels = await page.$$eval('#real_lanes canvas', (cs) => cs.map((cv) => JSON.parse(cv.getAttribute('data-labels') || '[]')));
+c.ok('filled: the large regions named: glibc\'s brk heap, hlmalloc\'s segments', labels.length === 2 &&
+    labels[0].some((t) => t.startsWith('brk heap · ')) && labels[1].some((t) => t.startsWith('segments · ')), labels);
 await page.screenshot({ path: join(a.out, 'web-real-filled.png'), fullPage: true });
 
 const kh = await slideTo('holes');

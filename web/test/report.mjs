@@ -239,6 +239,137 @@ function checkDrawn(list, what) {
     await page.close();
 }
 
+// ---- inside: the kinds of mapping, the 2-thread picker, one common scale ------------------
+// Pixels of colour `hex` on each heap map canvas, with what the map registered.
+const mapPixels = (page, hexes) => page.evaluate((want) => {
+    const rgb = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+    return HL.rcharts.all.filter((ch) => ch.kind === 'heapmap').map((ch) => {
+        const d = ch.canvas.getContext('2d').getImageData(0, 0, ch.canvas.width, ch.canvas.height).data;
+        const n = {};
+        for (const [name, h] of Object.entries(want)) {
+            const w = rgb(h);
+            n[name] = 0;
+            for (let i = 0; i < d.length; i += 4) if (d[i] === w[0] && d[i + 1] === w[1] && d[i + 2] === w[2]) n[name]++;
+        }
+        return { allocator: ch.allocator, label: ch.label, px: ch.px, sqBytes: ch.sqBytes, regions: ch.regions, n };
+    });
+}, hexes);
+const kindHex = (page) => page.evaluate(() => Object.fromEntries(Object.entries(HL.hmap.KINDS).map(([k, v]) => [k, v.colour])));
+{
+    // known-live at 1 and 2 threads: the picker has a button per (workload, threads); at 2
+    // threads glibc's second thread allocates in an arena of its own.
+    run(['bench', '-w', 'known-live', '-a', 'glibc,hlmalloc', '-t', '1,2', '-r', '1', '-n', '3000',
+        '--heapmap', '--alloc-stats', '--json', join(tmp, 'in2.json'), '-q']);
+    const in2 = JSON.parse(readFileSync(join(tmp, 'in2.json'), 'utf8'));
+    const file = join(a.out, 'web-report-test-inside-threads.html');
+    run(['report', join(tmp, 'in2.json'), '-o', file]);
+    const { page, errors } = await open(file);
+    await page.addStyleTag({ content: 'body.report .top { position: static; }' });
+    const K = await kindHex(page);
+    const full = await page.evaluate(() => HL.rinside.RESIDENT[8]);
+    const buttons = await page.$$eval('#d0-inside button[data-workload]', (bs) => bs.map((b) => b.textContent + '|' + b.getAttribute('data-threads')));
+    c.ok('inside picker: a button per thread count', JSON.stringify(buttons) === '["known-live 1t|1","known-live 2t|2"]', buttons);
+    const live = (t, al) => in2.results.find((x) => x.threads === t && x.allocator === al).heapmap.snapshots.find((s) => s.label === 'holes').live_bytes / 4096;
+    for (const t of [1, 2]) {
+        await page.click(`#d0-inside button[data-threads="${t}"]`);
+        const on = await page.$eval('#d0-inside button.on[data-workload]', (b) => b.getAttribute('data-threads'));
+        const m = await mapPixels(page, { full, ...K });
+        c.ok(`inside picker ${t}t: that button on, a map per allocator at holes`, on === String(t) && m.length === 2 && m.every((x) => x.label === 'holes'), { on, m: m.map((x) => x.label) });
+        for (const x of m) {
+            const want = live(t, x.allocator);
+            c.ok(`inside picker ${t}t: ${x.allocator}'s full squares are the ${t}-thread run's (${want})`, x.n.full === want * x.px * x.px, { got: x.n.full / (x.px * x.px), want });
+        }
+        const g = m.find((x) => x.allocator === 'glibc');
+        const h = m.find((x) => x.allocator === 'hlmalloc');
+        c.ok(`kinds ${t}t: glibc's brk heap drawn and named`, g.n.brk > 0 && g.regions.some((r) => r.kind === 'brk' && r.labelled && r.name === 'brk heap'), g.regions);
+        c.ok(`kinds ${t}t: hlmalloc's segments drawn and named`, h.n.segment > 0 && h.regions.some((r) => r.kind === 'segment' && r.name === 'segments' && r.labelled), h.regions);
+        if (t === 2) c.ok('kinds 2t: glibc\'s thread arena drawn and named', g.n.arena > 0 && g.regions.some((r) => r.kind === 'arena' && r.name === 'glibc arena'), g.regions);
+        else c.ok('kinds 1t: no arena in glibc', g.n.arena === 0, g.n);
+    }
+    // HL.hmap.merge merges squares as src/report/inside.c folds cells (tests/unit/report/
+    // test_inside.c's cases): residency by half, unknown wins, the bucket's mean rounded up.
+    const merged = await page.evaluate(() => [['4i4a', 4, 'ia'], ['ia', 2, 'e'], ['i3a', 4, 'c'], ['b7a', 8, 'b'], ['2a2A', 4, 'a'],
+        ['a3A', 4, 'A'], ['3ip', 4, 'v'], ['5i', 4, '2i'], ['4000i8a', 8, '500ia'], ['ia300-ii', 4, 'e300-i'], ['3a12i40A', 1, '3a12i40A']].map(([t, k, want]) => {
+        const got = HL.hmap.merge(HL.hmap.runs(t), k).map((r) => (r.n === 1 ? '' : r.n) + r.l).join('');
+        return { t, k, want, got };
+    }));
+    for (const x of merged) c.ok(`hmap.merge("${x.t}", ${x.k}) is "${x.want}" as inside.c folds`, x.got === x.want, x.got);
+    const legend = await page.$$eval('#d0-inside .hkinds [data-kind]', (xs) => xs.map((x) => x.getAttribute('data-kind')));
+    c.ok('kinds: the legend names every kind', ['brk', 'arena', 'segment', 'mmap', 'huge', 'reserved'].every((k) => legend.includes(k)), legend);
+    await page.locator('#d0-inside').screenshot({ path: join(a.out, 'web-report-inside-threads.png') });
+    c.ok('no console errors (inside, threads)', errors.length === 0, errors);
+    await page.close();
+
+    // One common scale: glibc's map made 40,000 full pages (the page draws it with squares of
+    // 4 pages to fit), jemalloc's 10,000 (a page a square): at the common scale glibc takes
+    // four times jemalloc's area; "fit each" draws each at its own finest square.
+    const doc = JSON.parse(readFileSync(join(tmp, 'in.json'), 'utf8'));
+    doc.results = doc.results.filter((x) => x.workload === 'known-live' && x.allocator !== 'hlmalloc');
+    const pages = { glibc: 40000, jemalloc: 10000 };
+    for (const cell of doc.results) {
+        for (const s of cell.heapmap.snapshots) {
+            const n = pages[cell.allocator];
+            s.regions = [{ addr: '0x10000000', bytes: n * 4096, prot: 'rw-p', kind: 'anon', resident_bytes: n * 4096, live_bytes: n * 4096, objects: n, largest_object_bytes: 4096, cells: `${n}i` }];
+            s.mapped_bytes = s.resident_bytes = s.live_bytes = n * 4096;
+        }
+    }
+    writeFileSync(join(tmp, 'scale.json'), JSON.stringify(doc));
+    const sfile = join(a.out, 'web-report-test-inside-scale.html');
+    run(['report', join(tmp, 'scale.json'), '-o', sfile]);
+    const o = await open(sfile);
+    let m = await mapPixels(o.page, { full });
+    const of = (al) => m.find((x) => x.allocator === al);
+    c.ok('common scale: one square is the same bytes and pixels in both maps', of('glibc').sqBytes === 4 * 4096 && of('jemalloc').sqBytes === 4 * 4096 && of('glibc').px === of('jemalloc').px, m.map((x) => [x.sqBytes, x.px]));
+    c.ok('common scale: glibc\'s 40,000 pages take 10,000 squares', of('glibc').n.full === 10000 * of('glibc').px ** 2, of('glibc').n.full / of('glibc').px ** 2);
+    c.ok('common scale: jemalloc\'s 10,000 pages take 2,500 squares, a quarter of the area', of('jemalloc').n.full === 2500 * of('jemalloc').px ** 2, of('jemalloc').n.full / of('jemalloc').px ** 2);
+    const scaleText = await o.page.textContent('#d0-inside .hscaletext');
+    const legendText = await o.page.textContent('#d0-inside .hlegend-scale');
+    c.ok('common scale: the scale line and the legend say the scale', /16\.0K in every map/.test(scaleText) && legendText === '□ = 16.0K in every map:', { scaleText, legendText });
+    await o.page.click('#d0-inside button[data-scale="fit"]');
+    m = await mapPixels(o.page, { full });
+    c.ok('fit each: jemalloc at a page a square, 10,000 of them', of('jemalloc').sqBytes === 4096 && of('jemalloc').n.full === 10000 * of('jemalloc').px ** 2, [of('jemalloc').sqBytes, of('jemalloc').n.full]);
+    c.ok('fit each: glibc at its 4 pages a square', of('glibc').sqBytes === 4 * 4096 && of('glibc').n.full === 10000 * of('glibc').px ** 2, [of('glibc').sqBytes, of('glibc').n.full]);
+    c.ok('fit each: the button is on, the text says so', await o.page.$eval('#d0-inside button[data-scale="fit"]', (b) => b.classList.contains('on')) &&
+        /its own finest square/.test(await o.page.textContent('#d0-inside .hscaletext')));
+    c.ok('no console errors (inside, scale)', o.errors.length === 0, o.errors);
+    await o.page.close();
+}
+
+// ---- inside: a recorded python3 trace replayed with heap maps -----------------------------
+{
+    const prog = 'import random\nrandom.seed(1)\nd = {}\nfor i in range(20000):\n    d["k%d" % i] = ["v%d" % j for j in range(random.randint(0, 6))]\nfor i in range(0, 20000, 2):\n    del d["k%d" % i]\n';
+    writeFileSync(join(tmp, 'dicts.py'), prog);
+    execFileSync(a.heaplab, ['record', '-o', join(tmp, 'py.trace'), '--', '/usr/bin/python3', join(tmp, 'dicts.py')],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONMALLOC: 'malloc' } });
+    run(['replay', join(tmp, 'py.trace'), '-a', 'glibc,hlmalloc', '-r', '1', '--no-latency', '--heapmap', '--alloc-stats', '--os-calls',
+        '--json', join(tmp, 'py.json'), '-q']);
+    const py = JSON.parse(readFileSync(join(tmp, 'py.json'), 'utf8'));
+    const file = join(a.out, 'web-report-test-python.html');
+    run(['report', join(tmp, 'py.json'), '-o', file]);
+    const { page, errors, outside } = await open(file);
+    const K = await kindHex(page);
+    const wl = await page.$$eval('#d0-inside button[data-workload]', (bs) => bs.map((b) => b.getAttribute('data-workload')));
+    c.ok('python3 replay: the inside section has the trace', wl.length === 1 && /^trace:.*py\.trace$/.test(wl[0]), wl);
+    const dense = await page.evaluate(() => HL.rinside.RESIDENT.slice(5));
+    const m = await mapPixels(page, { d5: dense[0], d6: dense[1], d7: dense[2], d8: dense[3], ...K });
+    const snaps = (al) => py.results.find((x) => x.allocator === al).heapmap.snapshots;
+    c.ok('python3 replay: a map per allocator', m.length === 2 && m.every((x, i) => x.allocator === ['glibc', 'hlmalloc'][i]), m.map((x) => x.allocator));
+    for (const x of m) {
+        const s = snaps(x.allocator).find((q) => q.label === x.label);
+        c.ok(`python3 replay: ${x.allocator}'s map at ${x.label} has its dense pages drawn`, s && s.cells.dense > 0 && x.n.d5 + x.n.d6 + x.n.d7 + x.n.d8 > 0, { s: s && s.cells, n: x.n });
+        c.ok(`python3 replay: ${x.allocator}'s regions named`, x.regions.length > 0 && x.regions.some((r) => r.labelled), x.regions);
+    }
+    c.ok('python3 replay: glibc\'s brk heap', m[0].n.brk > 0, m[0].n);
+    const statsRows = await page.$$eval('#d0-inside-stats tbody tr', (rs) => rs.length);
+    const osRows = await page.$$eval('#d0-inside-os tbody tr', (rs) => rs.length);
+    c.ok('python3 replay: its statistics and OS calls tables', statsRows >= 9 && osRows === 2, { statsRows, osRows });
+    c.ok('no request left the file (python3)', outside.length === 0, outside);
+    c.ok('no console errors (python3)', errors.length === 0, errors);
+    await page.addStyleTag({ content: 'body.report .top { position: static; }' });
+    await page.locator('#d0-inside').screenshot({ path: join(a.out, 'web-report-inside-python.png') });
+    await page.close();
+}
+
 // ---- two files: the comparison -------------------------------------------------------------
 {
     run(['bench', '-w', 'small,single-size', '-a', 'glibc,hlmalloc', '-n', '2000', '-r', '5', '--json', join(tmp, 'real.json'), '-q']);
@@ -313,5 +444,5 @@ json.dump(d, open(sys.argv[2], "w"))`, join(tmp, 'base.json'), join(tmp, 'slow.j
 
 await close();
 rmSync(tmp, { recursive: true, force: true });
-console.log(`screenshots: ${['bench', 'bench-top', 'compare', 'machines', 'inside', 'inside-known-live'].map((n) => join(a.out, `web-report-${n}.png`)).join(' ')}`);
+console.log(`screenshots: ${['bench', 'bench-top', 'compare', 'machines', 'inside', 'inside-known-live', 'inside-threads', 'inside-python'].map((n) => join(a.out, `web-report-${n}.png`)).join(' ')}`);
 process.exit(c.finish());

@@ -77,6 +77,18 @@ static void test_fold_refuses_bad_text(void)
     CHECK(report_rle_fold("abcdefghi", 1, 256, NULL, 0, &sq) == 9 && sq == 9);
 }
 
+/* A budget of `left` bytes for `snaps` heap map snapshots, `stats_left` for `stats_snaps`
+ * statistics snapshots (what they need not counted: all fit), `os_left` for OS calls. */
+static struct report_inside_budget budget_of(size_t left, size_t snaps, size_t stats_left,
+                                             size_t stats_snaps, size_t os_left)
+{
+    return (struct report_inside_budget){ .left = left,
+                                          .snapshots = snaps,
+                                          .stats_left = stats_left,
+                                          .stats_snapshots = stats_snaps,
+                                          .os_left = os_left };
+}
+
 /* A cell with a heap map of one snapshot of one region of `cells`, statistics of glibc's
  * shape, and OS calls. */
 static cJSON *cell_with(const char *cells)
@@ -118,17 +130,19 @@ static void test_cell_inside(void)
     cells[1200] = 0;
     cJSON *cell = cell_with(cells);
     REQUIRE(cell != NULL);
-    CHECK(report_inside_snapshots(cell) == 1);
+    struct report_inside_budget counted = REPORT_INSIDE_BUDGET;
+    report_inside_count(cell, &counted);
+    CHECK(counted.snapshots == 1 && counted.stats_snapshots == 1);
     /* Its text and a region's 40 bytes are 1240 bytes: a share of 1240 draws every cell. Of
      * 2480 bytes for two snapshots still to come, this one's share is 1240. */
-    struct report_map_budget budget = { 2480, 2 };
+    struct report_inside_budget budget = budget_of(2480, 2, REPORT_STATS_BYTES, 1, REPORT_OS_BYTES);
     cJSON *j = report_inside(cell, &budget);
     REQUIRE(j != NULL);
     CHECK(budget.left == 1240 && budget.snapshots == 1);
     CHECK(path(j, "heapmap", "snaps", 0, "f")->valuedouble == 1);
     cJSON_Delete(j);
     /* Two bytes less: squares of 2 cells, each half live ("600e", 44 bytes). */
-    budget = (struct report_map_budget){ 2478, 2 };
+    budget = budget_of(2478, 2, REPORT_STATS_BYTES, 1, REPORT_OS_BYTES);
     j = report_inside(cell, &budget);
     REQUIRE(j != NULL);
     CHECK(budget.left == 2478 - 44 && budget.snapshots == 1);
@@ -137,8 +151,9 @@ static void test_cell_inside(void)
     const cJSON *regions = path(j, "heapmap", "snaps", 0, "regions");
     const cJSON *r0 = cJSON_GetArrayItem(regions, 0);
     CHECK(strcmp(cJSON_GetArrayItem(r0, 0)->valuestring, "0x1000") == 0);
-    CHECK(strcmp(cJSON_GetArrayItem(r0, 2)->valuestring, "brk") == 0); /* not "huge" */
+    CHECK(strcmp(cJSON_GetArrayItem(r0, 2)->valuestring, "brk") == 0); /* the results' kind */
     CHECK(strcmp(cJSON_GetArrayItem(r0, 3)->valuestring, "600e") == 0);
+    CHECK(cJSON_GetArrayItem(r0, 4)->valuedouble == 4096); /* the largest object */
     CHECK(cJSON_IsNull(path(j, "stats", "snaps", 0, "active_bytes")));
     CHECK(cJSON_IsNull(path(j, "stats", "snaps", 0, "resident_bytes"))); /* absent: null */
     CHECK(path(j, "stats", "snaps", 0, "allocated_bytes")->valuedouble == 8208);
@@ -152,7 +167,7 @@ static void test_cell_inside(void)
     CHECK(cJSON_GetObjectItemCaseSensitive(by, "dontneed")->valuedouble == 2);
     cJSON_Delete(j);
     /* A budget that cannot pay: the totals stay, the regions do not, a note says why. */
-    budget = (struct report_map_budget){ 43, 1 };
+    budget = budget_of(43, 1, REPORT_STATS_BYTES, 1, REPORT_OS_BYTES);
     j = report_inside(cell, &budget);
     CHECK(budget.left == 43 && path(j, "heapmap", "snaps", 0, "regions") == NULL);
     CHECK(cJSON_IsString(path(j, "heapmap", "snaps", 0, "map_note")));
@@ -161,9 +176,102 @@ static void test_cell_inside(void)
     cJSON_Delete(cell);
     /* Malformed cells: a note, no crash. */
     cell = cell_with("2i8z");
-    budget = (struct report_map_budget){ 100, 1 };
+    budget = budget_of(100, 1, REPORT_STATS_BYTES, 1, REPORT_OS_BYTES);
     j = report_inside(cell, &budget);
     CHECK(j && path(j, "heapmap", "snaps", 0, "regions") == NULL && budget.left == 100);
+    cJSON_Delete(j);
+    cJSON_Delete(cell);
+}
+
+/* A cell whose statistics snapshot lists `classes` size classes, with OS calls. */
+static cJSON *cell_with_classes(int classes)
+{
+    cJSON *cell = cell_with("2i");
+    cJSON *snap = cJSON_GetArrayItem(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cell, "alloc_stats"),
+                                             "snapshots"),
+            0);
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < classes; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "size_bytes", 16.0 * (i + 1));
+        cJSON_AddNumberToObject(c, "objects_live", 3);
+        cJSON_AddNumberToObject(c, "capacity", 8);
+        cJSON_AddItemToArray(arr, c);
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(snap, "classes", arr);
+    return cell;
+}
+
+static void test_inside_stats_and_os_capped(void)
+{
+    cJSON *cell = cell_with_classes(100);
+    REQUIRE(cell != NULL);
+    /* Enough for all: 100 classes drawn, the budgets charged. */
+    struct report_inside_budget b = REPORT_INSIDE_BUDGET;
+    b.stats_snapshots = 1;
+    cJSON *j = report_inside(cell, &b);
+    const cJSON *cls = path(j, "stats", "snaps", 0, "classes");
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cls, "fill")) == 100);
+    CHECK(b.stats_left < REPORT_STATS_BYTES && b.stats_left > REPORT_STATS_BYTES - 4096);
+    CHECK(b.os_left < REPORT_OS_BYTES && b.stats_snapshots == 0);
+    CHECK(path(j, "stats", "snaps", 0, "capped") == NULL);
+    cJSON_Delete(j);
+    /* A share too small for the classes (its half of 2000 bytes): the figures stay. */
+    b = budget_of(1 << 20, 1, 2000, 2, 300);
+    b.stats_marks_full = 1 << 20; /* all would not fit, none is taken every K ops: by share */
+    j = report_inside(cell, &b);
+    CHECK(cJSON_IsNull(path(j, "stats", "snaps", 0, "classes")));
+    CHECK(cJSON_IsString(path(j, "stats", "snaps", 0, "capped")));
+    CHECK(path(j, "stats", "snaps", 0, "allocated_bytes")->valuedouble == 8208);
+    CHECK(b.stats_left < 2000 && b.stats_left > 1500 && b.stats_snapshots == 1);
+    /* 300 bytes pay for the OS calls (about 150). */
+    const cJSON *os = cJSON_GetObjectItemCaseSensitive(j, "os");
+    CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(os, "status")->valuestring, "ok") == 0);
+    cJSON_Delete(j);
+    /* Nothing left: the label and ops only; the OS calls a note. */
+    b = budget_of(1 << 20, 1, 20, 1, 20);
+    j = report_inside(cell, &b);
+    CHECK(path(j, "stats", "snaps", 0, "allocated_bytes") == NULL);
+    CHECK(path(j, "stats", "snaps", 0, "ops")->valuedouble == 7);
+    CHECK(cJSON_IsString(path(j, "stats", "snaps", 0, "capped")));
+    os = cJSON_GetObjectItemCaseSensitive(j, "os");
+    CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(os, "status")->valuestring, "capped") == 0);
+    CHECK(cJSON_GetObjectItemCaseSensitive(os, "calls") == NULL && b.os_left == 20);
+    cJSON_Delete(j);
+    cJSON_Delete(cell);
+}
+
+static void test_inside_stats_capped_every_first(void)
+{
+    /* Two snapshots of 100 classes, the first taken every K ops, the second at a mark. */
+    cJSON *cell = cell_with_classes(100);
+    REQUIRE(cell != NULL);
+    cJSON *snaps = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(cell, "alloc_stats"), "snapshots");
+    cJSON *every = cJSON_Duplicate(cJSON_GetArrayItem(snaps, 0), 1);
+    cJSON_ReplaceItemInObjectCaseSensitive(every, "label", cJSON_CreateString("every"));
+    cJSON_InsertItemInArray(snaps, 0, every);
+    struct report_inside_budget b = REPORT_INSIDE_BUDGET;
+    report_inside_count(cell, &b);
+    CHECK(b.stats_snapshots == 2 && b.stats_every_count == 1); /* about 1300 bytes each */
+    CHECK(b.stats_marks_full > 1000 && b.stats_every_full == b.stats_marks_full);
+    CHECK(b.stats_every_bare > 100 && b.stats_every_bare + 900 < b.stats_every_full);
+    /* Room for all but the every-K snapshot's classes: that one loses them, not the mark. */
+    b.stats_left = b.stats_marks_full + b.stats_every_bare;
+    cJSON *j = report_inside(cell, &b);
+    CHECK(cJSON_IsNull(path(j, "stats", "snaps", 0, "classes")));
+    CHECK(cJSON_IsString(path(j, "stats", "snaps", 0, "capped")));
+    const cJSON *cls = path(j, "stats", "snaps", 1, "classes");
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cls, "fill")) == 100);
+    CHECK(path(j, "stats", "snaps", 1, "capped") == NULL && b.stats_left == 0);
+    cJSON_Delete(j);
+    /* Room for all: both keep their classes. */
+    b = REPORT_INSIDE_BUDGET;
+    report_inside_count(cell, &b);
+    j = report_inside(cell, &b);
+    CHECK(!cJSON_IsNull(path(j, "stats", "snaps", 0, "classes")));
+    CHECK(!cJSON_IsNull(path(j, "stats", "snaps", 1, "classes")));
     cJSON_Delete(j);
     cJSON_Delete(cell);
 }
@@ -175,5 +283,7 @@ int main(void)
     RUN_TEST(test_fold_long_not_resident_stretches);
     RUN_TEST(test_fold_refuses_bad_text);
     RUN_TEST(test_cell_inside);
+    RUN_TEST(test_inside_stats_and_os_capped);
+    RUN_TEST(test_inside_stats_capped_every_first);
     return check_report();
 }
