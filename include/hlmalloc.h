@@ -57,7 +57,7 @@ HL_API size_t hl_usable_size(const void *p);
 HL_API void hl_collect(void);
 
 /*
- * Check the heap's invariants (I1-I9 of src/hlmalloc/types.h, listed in docs/hlmalloc.md):
+ * Check the heap's invariants (I1-I10 of src/hlmalloc/types.h, listed in docs/hlmalloc.md):
  * every segment, page, free list, queue, foreign cache and counter. Returns 0 if all hold,
  * else the number of the first one found broken, and writes one line saying what and
  * where through the output function ("hlmalloc: heap check: I3 broken: ..."). It never

@@ -37,7 +37,8 @@ void *hli_malloc(size_t n)
     } else if (n <= HL_MEDIUM_MAX && !HL_SECURE) {
         /* Above the direct table: the size's queue head, if it has a block (a few more
          * instructions for the class, but no trip through the slow path). */
-        struct hl_page *pg = h->bins[hl_bin(n)].first;
+        unsigned bin = hl_bin(n);
+        struct hl_page *pg = h->bins[bin].first;
         struct hl_block *b = pg ? pg->free : NULL;
         if (HL_LIKELY(b != NULL)) {
             pg->free = b->next;
@@ -45,6 +46,9 @@ void *hli_malloc(size_t n)
             if (HL_DF_CHECK) b->cookie = 0;
             return b;
         }
+        /* The class's first page is out of blocks: one this thread freed into a full
+         * page of the class, if any (I10). */
+        if ((b = hl_own_pop(h, bin)) != NULL) return b;
     }
     return hl_malloc_generic(h, n);
 }
@@ -189,7 +193,72 @@ static inline bool valid_block(const struct hl_page *pg, const void *p)
            && off < __atomic_load_n(&pg->limit, __ATOMIC_RELAXED) && hl_is_block_offset(pg, off);
 }
 
-void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p)
+/* ---- own caches (I10) ---------------------------------------------------------------- */
+
+/*
+ * A medium page holds 4-6 blocks, so under random replacement most of the owner's frees
+ * land on a full page, and the malloc after such a free finds its class's first page
+ * exhausted: each free moved a page from the full queue back to its class's queue
+ * (hl_page_unfull) and the next malloc moved a page back (find_page, page_to_full). The
+ * own cache breaks that round trip: a medium block its owner frees into a full page goes
+ * onto a per-class list of the heap, the page stays where it is, and malloc takes the
+ * block back when the class's first page has none. It is tcmalloc's per-class thread
+ * cache, kept for the one case where a page-local free list costs page moves; the blocks
+ * still count as used in their pages (I10), so a page whose blocks sit in the cache cannot
+ * be retired until the cache is flushed. Bounded at HL_OWN_BIN_BYTES a class: when full,
+ * the free takes the old path.
+ */
+
+/* Put the blocks of the own cache of class `bin` back onto their pages. */
+static void own_flush(struct hl_heap *h, unsigned bin)
+{
+    unsigned i = bin - HL_OWN_FIRST;
+    struct hl_block *b = h->own[i];
+    h->own[i] = NULL;
+    h->own_room[i] = hl_own_cap(bin);
+    while (b) {
+        struct hl_block *next = b->next;
+        struct hl_segment *s = hl_segment_of(b);
+        hl_free_local(hl_page_of(s, b), b);
+        b = next;
+    }
+}
+
+void hl_own_flush_all(struct hl_heap *h)
+{
+    for (unsigned bin = HL_OWN_FIRST; bin < HL_BINS; bin++)
+        if (h->own[bin - HL_OWN_FIRST]) own_flush(h, bin);
+}
+
+/* Keep b, a block the owner frees into page pg, in the own cache; false: free it as
+ * before. Only a medium page in the full queue, and only while the class has room. */
+static bool own_keep(struct hl_page *pg, struct hl_block *b)
+{
+    unsigned i = pg->bin - HL_OWN_FIRST; /* HL_BIN_LARGE: out of range */
+    if (HL_SECURE || i >= HL_OWN_BINS || !(pg->flags & HL_PAGE_IN_FULL)) return false;
+    struct hl_heap *h = pg->heap;
+    if (h->own_room[i] == 0) return false;
+    if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
+    b->next = h->own[i];
+    h->own[i] = b;
+    h->own_room[i]--;
+    return true;
+}
+
+/* The owner's free of a block that missed the fast path (its page is full, or the block
+ * is bad): a medium block of a full page into the own cache, the rest the generic way. */
+static HL_NOINLINE void free_owned_slow(struct hl_segment *s, struct hl_page *pg,
+                                        struct hl_block *b)
+{
+    if ((unsigned)(pg->bin - HL_OWN_FIRST) < HL_OWN_BINS && valid_block(pg, b)
+        && (!HL_DF_CHECK || b->cookie != ((uintptr_t)b ^ hl_cookie)) && own_keep(pg, b))
+        return;
+    hl_free_generic(s, pg, b);
+}
+
+/* noinline: free_owned_slow stays a leaf that tail-calls it (no stack frame on its own
+ * cache path). */
+HL_NOINLINE void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p)
 {
     uintptr_t owner = atomic_load_explicit(&s->thread_id, memory_order_acquire);
     if (owner == HL_TID_HUGE) {
@@ -251,7 +320,7 @@ void hli_free(void *p)
             if (HL_UNLIKELY(--pg->used == 0)) hl_page_retire(pg);
             return;
         }
-        hl_free_generic(s, pg, p);
+        free_owned_slow(s, pg, b);
         return;
     }
     if (owner != HL_TID_HUGE && !HL_SECURE) {

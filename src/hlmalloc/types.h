@@ -25,7 +25,9 @@
  * for the owner's frees, so that its slow path runs at a steady rate; here that cost
  * python3 6-10% and webserver 8%, see docs/hlmalloc.md.) A small block freed by a thread
  * that does not own its page mostly skips xthread_free: it goes onto that thread's
- * foreign cache (I8), and home later in runs.
+ * foreign cache (I8), and home later in runs. A medium block its owner frees into a full
+ * page goes onto the heap's own cache for the class (I10) instead of moving the page back
+ * to its queue.
  *
  * Invariants
  *   I1  segmap[u] is HL_MAP_START for the unit u where a live segment starts (its
@@ -37,8 +39,9 @@
  *   I2  a page's blocks are start + i * block_size, i < reserved; every pointer handed
  *       out is a block start, 16-byte aligned.
  *   I3  page->used == blocks handed out - blocks freed locally - remote frees collected;
- *       a block is on at most one of free, xthread_free, the heap's delayed list, or
- *       some heap's foreign cache (I8; there it still counts in used).
+ *       a block is on at most one of free, xthread_free, the heap's delayed list,
+ *       some heap's foreign cache (I8) or its owner's own cache (I10; in both it still
+ *       counts in used).
  *   I4  only the owner thread touches a page's free, used, capacity, queue
  *       links and flags; other threads only push onto xthread_free (CAS) or the owner
  *       heap's delayed_free list.
@@ -60,13 +63,23 @@
  *       back to their pages (one CAS per run of a page) when the class overflows, every
  *       HL_COLLECT_EVERY slow calls, on a forced collect and at thread exit; malloc hands
  *       them out when the class's first page has no free block.
+ *   I10 heap->own[b - HL_OWN_FIRST] lists blocks of medium pages of class b that this
+ *       heap owns, freed by its own thread while their page was in the full queue (they
+ *       still count in their page's used, carry the freed cookie, and are on no other
+ *       list). own_room is how many more it may take: HL_OWN_BIN_BYTES' worth, but
+ *       HL_OWN_BIN_MIN blocks at least; 0 in the static empty heap. Only the heap's own
+ *       thread touches them. They go back onto their pages when the class is full (the
+ *       block freed then takes the old path), every HL_COLLECT_EVERY slow calls, on a
+ *       forced collect (hl_collect, out of memory), at thread exit and, for the heaps of
+ *       threads a fork left behind, in the child; malloc hands them out when the class's
+ *       first page has no free block.
  *   I9  the counters agree with what is there: hl_count.mapped_bytes is the bytes mapped
  *       of every registered segment (less its holes; a huge one's header and block), of
  *       the heap pool, and of munmaps that failed and wait for a retry; segments counts
  *       the registered segments, huge_blocks the live huge blocks (a freed one is in the
  *       huge cache or unmapped), threads the heaps on the heap list. Every normal
  *       segment is on exactly one live heap's list or the abandoned list.
- * hl_heap_check() (check.c) verifies I1-I9.
+ * hl_heap_check() (check.c) verifies I1-I10.
  *
  * Delayed-free states (low 2 bits of xthread_free):
  *   NONE   remote frees push onto xthread_free
@@ -118,6 +131,13 @@
 #define HL_FOREIGN_BINS      32 /* hl_bin(HL_SMALL_MAX) + 1 */
 #define HL_FOREIGN_BIN_BYTES (8u * 1024)
 #define HL_FOREIGN_BIN_MAX   128 /* blocks per class */
+
+/* Own caches (I10): the classes of medium pages, and how much each may hold. */
+#define HL_OWN_FIRST     20 /* hl_bin(HL_DIRECT_MAX) + 1: the first class above the direct table */
+#define HL_OWN_BINS      (HL_BINS - HL_OWN_FIRST)
+#define HL_OWN_BIN_BYTES (256u * 1024)
+#define HL_OWN_BIN_MIN   2  /* blocks per class at least */
+#define HL_OWN_BIN_MAX   16 /* blocks per class at most */
 
 #define HL_ALIGN 16
 
@@ -242,7 +262,9 @@ struct hl_heap {
     struct hl_heap *pool_next;              /* free heap structs */
     int dead;                               /* abandoned; waiting to be reused */
     uint16_t foreign_room[HL_FOREIGN_BINS]; /* I8 */
+    uint8_t own_room[HL_OWN_BINS];          /* I10 */
     struct hl_block *foreign[HL_FOREIGN_BINS];
-} __attribute__((aligned(64))); /* heaps sit side by side in the pool: no line shared */
+    struct hl_block *own[HL_OWN_BINS]; /* I10: index bin - HL_OWN_FIRST */
+} __attribute__((aligned(64)));        /* heaps sit side by side in the pool: no line shared */
 
 #endif
