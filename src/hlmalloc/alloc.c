@@ -196,17 +196,19 @@ static inline bool valid_block(const struct hl_page *pg, const void *p)
 /* ---- own caches (I10) ---------------------------------------------------------------- */
 
 /*
- * A medium page holds 4-6 blocks, so under random replacement most of the owner's frees
- * land on a full page, and the malloc after such a free finds its class's first page
- * exhausted: each free moved a page from the full queue back to its class's queue
- * (hl_page_unfull) and the next malloc moved a page back (find_page, page_to_full). The
- * own cache breaks that round trip: a medium block its owner frees into a full page goes
- * onto a per-class list of the heap, the page stays where it is, and malloc takes the
+ * A medium page holds 4-6 blocks (a small page of a class above 1 KiB, 8-51), so under
+ * random replacement most of the owner's frees of such classes land on a full page, and
+ * the malloc after one finds its class's first page exhausted: each such free moved a page
+ * from the full queue back to its class's queue (hl_page_unfull) and the next malloc moved
+ * a page back (find_page, page_to_full). The own cache ends the round trip: a block of a
+ * class above the direct table that its owner frees into a full page goes onto a
+ * per-class list of the heap, the page stays in the full queue, and malloc takes the
  * block back when the class's first page has none. It is tcmalloc's per-class thread
  * cache, kept for the one case where a page-local free list costs page moves; the blocks
- * still count as used in their pages (I10), so a page whose blocks sit in the cache cannot
- * be retired until the cache is flushed. Bounded at HL_OWN_BIN_BYTES a class: when full,
- * the free takes the old path.
+ * still count as used in their pages (I10), so a page whose blocks sit in the cache is not
+ * retired until the cache is flushed. Bounded (hl_own_cap): when a class is full, the
+ * free takes the old path. malloc looks at the first page before the cache, so that the
+ * fast path of these sizes stays as it was when the cache is empty (one instruction more).
  */
 
 /* Put the blocks of the own cache of class `bin` back onto their pages. */
@@ -231,7 +233,7 @@ void hl_own_flush_all(struct hl_heap *h)
 }
 
 /* Keep b, a block the owner frees into page pg, in the own cache; false: free it as
- * before. Only a medium page in the full queue, and only while the class has room. */
+ * before. Only a page of a cached class in the full queue, while the class has room. */
 static bool own_keep(struct hl_page *pg, struct hl_block *b)
 {
     unsigned i = pg->bin - HL_OWN_FIRST; /* HL_BIN_LARGE: out of range */
@@ -246,7 +248,8 @@ static bool own_keep(struct hl_page *pg, struct hl_block *b)
 }
 
 /* The owner's free of a block that missed the fast path (its page is full, or the block
- * is bad): a medium block of a full page into the own cache, the rest the generic way. */
+ * is bad): a valid block of a full page of a cached class into the own cache, the rest the
+ * generic way. */
 static HL_NOINLINE void free_owned_slow(struct hl_segment *s, struct hl_page *pg,
                                         struct hl_block *b)
 {

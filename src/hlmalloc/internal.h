@@ -323,14 +323,14 @@ HL_INLINE struct hl_block *hl_foreign_pop(struct hl_heap *h, unsigned bin)
 
 HL_HIDDEN void hl_own_flush_all(struct hl_heap *h); /* I10: back onto their pages */
 
-/* Blocks the own cache of medium class `bin` holds at most (I10). */
+/* Blocks the own cache of class `bin` (>= HL_OWN_FIRST) holds at most (I10). */
 HL_INLINE uint8_t hl_own_cap(unsigned bin)
 {
     size_t n = HL_OWN_BIN_BYTES / hl_bin_size(bin);
     return n < HL_OWN_BIN_MIN ? HL_OWN_BIN_MIN : n > HL_OWN_BIN_MAX ? HL_OWN_BIN_MAX : (uint8_t)n;
 }
 
-/* A block of the own cache of medium class `bin` (>= HL_OWN_FIRST), or NULL. */
+/* A block of the own cache of class `bin` (>= HL_OWN_FIRST), or NULL. */
 HL_INLINE struct hl_block *hl_own_pop(struct hl_heap *h, unsigned bin)
 {
     unsigned i = bin - HL_OWN_FIRST;

@@ -25,9 +25,9 @@
  * for the owner's frees, so that its slow path runs at a steady rate; here that cost
  * python3 6-10% and webserver 8%, see docs/hlmalloc.md.) A small block freed by a thread
  * that does not own its page mostly skips xthread_free: it goes onto that thread's
- * foreign cache (I8), and home later in runs. A medium block its owner frees into a full
- * page goes onto the heap's own cache for the class (I10) instead of moving the page back
- * to its queue.
+ * foreign cache (I8), and home later in runs. A block above 1 KiB that its owner frees
+ * into a full page goes onto the heap's own cache for the class (I10) instead of moving
+ * the page back to its queue.
  *
  * Invariants
  *   I1  segmap[u] is HL_MAP_START for the unit u where a live segment starts (its
@@ -63,22 +63,23 @@
  *       back to their pages (one CAS per run of a page) when the class overflows, every
  *       HL_COLLECT_EVERY slow calls, on a forced collect and at thread exit; malloc hands
  *       them out when the class's first page has no free block.
- *   I10 heap->own[b - HL_OWN_FIRST] lists blocks of medium pages of class b that this
- *       heap owns, freed by its own thread while their page was in the full queue (they
- *       still count in their page's used, carry the freed cookie, and are on no other
- *       list). own_room is how many more it may take: HL_OWN_BIN_BYTES' worth, but
- *       HL_OWN_BIN_MIN blocks at least; 0 in the static empty heap. Only the heap's own
- *       thread touches them. They go back onto their pages when the class is full (the
- *       block freed then takes the old path), every HL_COLLECT_EVERY slow calls, on a
- *       forced collect (hl_collect, out of memory), at thread exit and, for the heaps of
- *       threads a fork left behind, in the child; malloc hands them out when the class's
- *       first page has no free block.
  *   I9  the counters agree with what is there: hl_count.mapped_bytes is the bytes mapped
  *       of every registered segment (less its holes; a huge one's header and block), of
  *       the heap pool, and of munmaps that failed and wait for a retry; segments counts
  *       the registered segments, huge_blocks the live huge blocks (a freed one is in the
  *       huge cache or unmapped), threads the heaps on the heap list. Every normal
  *       segment is on exactly one live heap's list or the abandoned list.
+ *   I10 heap->own[b - HL_OWN_FIRST] lists blocks of pages of class b (the classes above
+ *       the direct table, 1280 B to 128 KiB) that this heap owns, freed by its own
+ *       thread while their page was in the full queue (they still count in their page's
+ *       used, carry the freed cookie, and are on no other list). own_room is how many
+ *       more it may take: HL_OWN_BIN_BYTES' worth, between HL_OWN_BIN_MIN and
+ *       HL_OWN_BIN_MAX blocks (4.3 MiB over all classes at most); 0 in the static empty
+ *       heap. Only the heap's own thread touches them. They go back onto their pages
+ *       when the class is full (the block freed then takes the old path), every
+ *       HL_COLLECT_EVERY slow calls, on a forced collect (hl_collect, out of memory), at
+ *       thread exit and, for the heaps of threads a fork left behind, in the child;
+ *       malloc hands them out when the class's first page has no free block.
  * hl_heap_check() (check.c) verifies I1-I10.
  *
  * Delayed-free states (low 2 bits of xthread_free):
@@ -132,7 +133,7 @@
 #define HL_FOREIGN_BIN_BYTES (8u * 1024)
 #define HL_FOREIGN_BIN_MAX   128 /* blocks per class */
 
-/* Own caches (I10): the classes of medium pages, and how much each may hold. */
+/* Own caches (I10): the classes above the direct table, and how much each may hold. */
 #define HL_OWN_FIRST     20 /* hl_bin(HL_DIRECT_MAX) + 1: the first class above the direct table */
 #define HL_OWN_BINS      (HL_BINS - HL_OWN_FIRST)
 #define HL_OWN_BIN_BYTES (256u * 1024)
