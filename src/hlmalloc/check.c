@@ -296,7 +296,7 @@ static bool check_queue(struct check *c, struct hl_heap *h, struct hl_page_queue
 static bool check_heap(struct check *c, struct hl_heap *h)
 {
     /* I4: its segments are its own. */
-    uint64_t pages = 0, queued = 0;
+    uint64_t pages = 0, queued = 0, own_cached = 0;
     uint32_t nseg = 0;
     for (struct hl_segment *s = h->segments, *prev = NULL; s; prev = s, s = s->next) {
         if (!is_normal_segment(s)) return broken(c, 4, "heap lists a segment not registered", s);
@@ -307,8 +307,13 @@ static bool check_heap(struct check *c, struct hl_heap *h)
         for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
             const struct hl_page *pg = &s->pages[i];
             if (pg->slice_back == 0 && pg->slice_count != 0
-                && (pg->kind == HL_PAGE_SMALL || pg->kind == HL_PAGE_MEDIUM))
+                && (pg->kind == HL_PAGE_SMALL || pg->kind == HL_PAGE_MEDIUM)) {
                 pages++;
+                own_cached += pg->own_cached;
+                if ((pg->flags & HL_PAGE_IN_FULL) && pg->own_cached != 0
+                    && pg->own_cached >= pg->used)
+                    return broken(c, 10, "every live block of a full page is cached", pg);
+            }
         }
     }
     /* I5: every small or medium page of its segments is in one queue of it. */
@@ -349,11 +354,18 @@ static bool check_heap(struct check *c, struct hl_heap *h)
             if (pg->heap != h) return broken(c, 10, "own cache holds another heap's block", x);
             if ((HL_DF_CHECK || HL_SECURE) && x->cookie != ((uintptr_t)x ^ hl_cookie))
                 return broken(c, 10, "own cache holds a block not marked free", x);
+            uint32_t same = 0; /* the page's blocks on the list: its own_cached */
+            for (struct hl_block *y = h->own[i]; y && same <= 255; y = y->next)
+                same += page_of_block(y) == pg;
+            if (same != pg->own_cached)
+                return broken(c, 10, "page's own_cached != its blocks in the cache", pg);
             if (++n > hl_own_cap(b)) break;
         }
         if (n + h->own_room[i] != hl_own_cap(b))
             return broken(c, 10, "own cache's room + blocks != its capacity", h);
+        own_cached -= n;
     }
+    if (own_cached != 0) return broken(c, 10, "pages' own_cached != blocks in the caches", h);
     /* I3: the delayed list's blocks are blocks of pages (compared with free lists later). */
     uint32_t n = 0;
     for (struct hl_block *x = (struct hl_block *)atomic_load(&h->delayed_free); x; x = x->next) {

@@ -700,6 +700,7 @@ static void child_take_own(struct hl_heap *h)
                 hl_next_encode(pg, b, (struct hl_block *)(x & ~(uintptr_t)3));
                 atomic_store_explicit(&pg->xthread_free, (uintptr_t)b | (x & 3),
                                       memory_order_relaxed);
+                pg->own_cached = 0;
             }
             b = next;
         }

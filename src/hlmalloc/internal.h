@@ -322,6 +322,7 @@ HL_INLINE struct hl_block *hl_foreign_pop(struct hl_heap *h, unsigned bin)
 }
 
 HL_HIDDEN void hl_own_flush_all(struct hl_heap *h); /* I10: back onto their pages */
+HL_HIDDEN HL_NOINLINE void hl_own_flush(struct hl_heap *h, unsigned bin); /* one class */
 
 /* Blocks the own cache of class `bin` (>= HL_OWN_FIRST) holds at most (I10). */
 HL_INLINE uint8_t hl_own_cap(unsigned bin)
@@ -339,6 +340,7 @@ HL_INLINE struct hl_block *hl_own_pop(struct hl_heap *h, unsigned bin)
         h->own[i] = b->next;
         h->own_room[i]++;
         b->cookie = 0;
+        hl_page_of((struct hl_segment *)((uintptr_t)b & ~HL_SEG_MASK), b)->own_cached--;
     }
     return b;
 }

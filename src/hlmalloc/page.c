@@ -277,6 +277,7 @@ static struct hl_page *page_new(struct hl_heap *h, unsigned bin)
     pg->block_size = (uint32_t)bs;
     pg->reserved = (uint32_t)(bytes / bs);
     pg->heap = h;
+    pg->own_cached = 0;
     hl_page_set_divisor(pg, (uint32_t)bs);
     bin_gains_page(h, bin);
     queue_push_front(&h->bins[bin], pg);

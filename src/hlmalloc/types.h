@@ -72,14 +72,18 @@
  *   I10 heap->own[b - HL_OWN_FIRST] lists blocks of pages of class b (the classes above
  *       the direct table, 1280 B to 128 KiB) that this heap owns, freed by its own
  *       thread while their page was in the full queue (they still count in their page's
- *       used, carry the freed cookie, and are on no other list). own_room is how many
- *       more it may take: HL_OWN_BIN_BYTES' worth, between HL_OWN_BIN_MIN and
+ *       used, carry the freed cookie, and are on no other list); a page's own_cached
+ *       counts its blocks there, and is below its used while the page is in the full
+ *       queue: the cache never holds every live block of a full page (that page, empty
+ *       in truth, could not be retired). own_room is how many more it may take:
+ *       HL_OWN_BIN_BYTES' worth, between HL_OWN_BIN_MIN and
  *       HL_OWN_BIN_MAX blocks (4.3 MiB over all classes at most); 0 in the static empty
- *       heap. Only the heap's own thread touches them. They go back onto their pages
- *       when the class is full (the block freed then takes the old path), every
- *       HL_COLLECT_EVERY slow calls, on a forced collect (hl_collect, out of memory), at
- *       thread exit and, for the heaps of threads a fork left behind, in the child;
- *       malloc hands them out when the class's first page has no free block.
+ *       heap; a free into a full class takes the old path. Only the heap's own thread
+ *       touches them. A class goes back onto its pages when a page's last live blocks
+ *       would all be there, and every class every HL_COLLECT_EVERY slow calls, on a
+ *       forced collect (hl_collect, out of memory), at thread exit and, for the heaps of
+ *       threads a fork left behind, in the child; malloc hands them out when the
+ *       class's first page has no free block.
  * hl_heap_check() (check.c) verifies I1-I10.
  *
  * Delayed-free states (low 2 bits of xthread_free):
@@ -217,7 +221,8 @@ struct hl_page {
     /* secure build: a freed large or huge block held back in the quarantine (secure.c);
      * here, not in the first line, which is full */
     uint8_t quarantined;
-    uint8_t spare_[11]; /* to 128 bytes: page lookup is a shift, not a multiply */
+    uint8_t own_cached; /* blocks of this page in its heap's own cache (I10) */
+    uint8_t spare_[10]; /* to 128 bytes: page lookup is a shift, not a multiply */
 };
 
 struct hl_page_queue {

@@ -298,7 +298,7 @@ static void test_check_finds_i8_foreign_room(void)
 }
 
 /* A block of a 32 KiB page in the full queue, freed by its owner, waits in the own cache;
- * the cache is then broken four ways. */
+ * the cache is then broken five ways. */
 static void test_check_finds_i10_own_cache(void)
 {
     enum { N = 16 }; /* 4 blocks a page */
@@ -320,6 +320,9 @@ static void test_check_finds_i10_own_cache(void)
     h->own_room[i]++;
     expect_broken(10, "own room");
     h->own_room[i]--;
+    pg->own_cached++;
+    expect_broken(10, "page's count of its cached blocks");
+    pg->own_cached--;
     b->cookie = 0;
     expect_broken(10, "cached block not marked free");
     b->cookie = (uintptr_t)b ^ hl_cookie;

@@ -53,10 +53,14 @@ static void alloc_all(void)
     }
 }
 
+/* One block of each page first (so that no page has all its live blocks cached), then
+ * the rest. */
 static void free_all(void)
 {
-    for (int i = 0; i < NBLOCKS; i++)
+    for (int i = 0; i < NBLOCKS; i += 4)
         hl_free(blocks[i]);
+    for (int i = 0; i < NBLOCKS; i++)
+        if (i % 4) hl_free(blocks[i]);
 }
 
 static void test_free_into_a_full_page_is_cached_and_handed_out_again(void)
@@ -121,6 +125,35 @@ static void test_cache_is_bounded_and_hl_collect_empties_it(void)
     CHECK(total <= (size_t)4608 * KiB); /* 4.5 MiB */
 }
 
+/* A page whose every live block is freed goes back, though its blocks went to the cache:
+ * the cache never holds all the live blocks of a full page (it would pin an empty page). */
+static void test_cache_never_pins_an_empty_page(void)
+{
+    alloc_all();
+    struct hl_heap *h = hl_tls_heap;
+    unsigned i = cache_index();
+    struct hl_page *pg = page_of(blocks[0]);
+    REQUIRE(pg->flags & HL_PAGE_IN_FULL);
+    REQUIRE(pg->used == 4 && page_of(blocks[3]) == pg);
+    hl_free(blocks[1]); /* another page's block first, so that the cache is not empty */
+    hl_free(blocks[4]);
+    hl_free(blocks[0]);
+    hl_free(blocks[2]);
+    CHECK_EQ_U64(pg->own_cached, 3);
+    CHECK(pg->flags & HL_PAGE_IN_FULL);
+    hl_free(blocks[3]); /* the page's last live block */
+    for (const struct hl_block *b = h->own[i]; b; b = b->next)
+        CHECK(page_of((void *)b) != pg);
+    CHECK_EQ_U64(pg->own_cached, 0);
+    CHECK(!(pg->flags & HL_PAGE_IN_FULL));
+    CHECK(hl_heap_check() == 0);
+    blocks[0] = blocks[1] = blocks[2] = blocks[3] = blocks[4] = NULL;
+    for (int k = 5; k < NBLOCKS; k++)
+        hl_free(blocks[k]);
+    hl_collect();
+    CHECK(hl_heap_check() == 0);
+}
+
 static void *exiting_thread(void *arg)
 {
     alloc_all();
@@ -152,6 +185,7 @@ int main(void)
 {
     RUN_TEST(test_free_into_a_full_page_is_cached_and_handed_out_again);
     RUN_TEST(test_cache_is_bounded_and_hl_collect_empties_it);
+    RUN_TEST(test_cache_never_pins_an_empty_page);
     RUN_TEST(test_cache_goes_back_when_the_thread_exits);
     return check_report();
 }
