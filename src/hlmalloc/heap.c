@@ -658,6 +658,9 @@ static void child_orphan_page(struct hl_segment *s, struct hl_page *pg)
     pg->fast_limit = pg->limit;
     pg->kept = 0;
     pg->heap = NULL;
+    /* Its heap's own cache is gone (child_take_own sent what it could reach home); a dead
+     * thread caught between a cache's list and this count may have left it off. */
+    pg->own_cached = 0;
     /* `used` may lag the free list by a block a dead thread was taking or giving back: 0
      * all the same means no block the child can reach. */
     if (pg->used == 0)
