@@ -214,6 +214,11 @@ static inline bool valid_block(const struct hl_page *pg, const void *p)
  * fast path of these sizes stays as it was when the cache is empty (one instruction more).
  */
 
+/* hli_malloc pops the own cache of any class above the direct table without a range
+ * test: the first of them must be the first cached class. */
+_Static_assert(HL_DIRECT_MAX == 1024 && HL_OWN_FIRST == 20,
+               "HL_OWN_FIRST is hl_bin(HL_DIRECT_MAX) + 1");
+
 /* Put the blocks of the own cache of class `bin` back onto their pages. */
 void hl_own_flush(struct hl_heap *h, unsigned bin)
 {
