@@ -83,7 +83,8 @@ struct hl_class_stats {
 struct hl_stats {
     uint64_t allocated_bytes;    /* bytes in blocks handed out and not freed (block sizes);
                                     also blocks freed on a thread that does not own them, until
-                                    they go home (docs/hlmalloc.md, foreign caches) */
+                                    they go home, and blocks waiting in their owner's own
+                                    cache (docs/hlmalloc.md, foreign and own caches) */
     uint64_t active_bytes;       /* bytes in pages that hold at least one live block */
     uint64_t resident_bytes;     /* touched and not returned to the OS (an upper bound) */
     uint64_t dirty_bytes;        /* of those, in freed slices waiting for the purge delay */
