@@ -57,7 +57,7 @@ HL_API size_t hl_usable_size(const void *p);
 HL_API void hl_collect(void);
 
 /*
- * Check the heap's invariants (I1-I9 of src/hlmalloc/types.h, listed in docs/hlmalloc.md):
+ * Check the heap's invariants (I1-I10 of src/hlmalloc/types.h, listed in docs/hlmalloc.md):
  * every segment, page, free list, queue, foreign cache and counter. Returns 0 if all hold,
  * else the number of the first one found broken, and writes one line saying what and
  * where through the output function ("hlmalloc: heap check: I3 broken: ..."). It never
@@ -83,7 +83,8 @@ struct hl_class_stats {
 struct hl_stats {
     uint64_t allocated_bytes;    /* bytes in blocks handed out and not freed (block sizes);
                                     also blocks freed on a thread that does not own them, until
-                                    they go home (docs/hlmalloc.md, foreign caches) */
+                                    they go home, and blocks waiting in their owner's own
+                                    cache (docs/hlmalloc.md, foreign and own caches) */
     uint64_t active_bytes;       /* bytes in pages that hold at least one live block */
     uint64_t resident_bytes;     /* touched and not returned to the OS (an upper bound) */
     uint64_t dirty_bytes;        /* of those, in freed slices waiting for the purge delay */

@@ -37,7 +37,8 @@ void *hli_malloc(size_t n)
     } else if (n <= HL_MEDIUM_MAX && !HL_SECURE) {
         /* Above the direct table: the size's queue head, if it has a block (a few more
          * instructions for the class, but no trip through the slow path). */
-        struct hl_page *pg = h->bins[hl_bin(n)].first;
+        unsigned bin = hl_bin(n);
+        struct hl_page *pg = h->bins[bin].first;
         struct hl_block *b = pg ? pg->free : NULL;
         if (HL_LIKELY(b != NULL)) {
             pg->free = b->next;
@@ -45,6 +46,9 @@ void *hli_malloc(size_t n)
             if (HL_DF_CHECK) b->cookie = 0;
             return b;
         }
+        /* The class's first page is out of blocks: one this thread freed into a full
+         * page of the class, if any (I10). */
+        if ((b = hl_own_pop(h, bin)) != NULL) return b;
     }
     return hl_malloc_generic(h, n);
 }
@@ -57,7 +61,10 @@ void hl_free_local(struct hl_page *pg, struct hl_block *b)
     hl_next_encode(pg, b, pg->free);
     pg->free = b;
     if (HL_UNLIKELY(pg->flags & HL_PAGE_IN_FULL)) hl_page_unfull(pg->heap, pg);
-    if (--pg->used == 0) hl_page_retire(pg);
+    if (--pg->used == 0)
+        hl_page_retire(pg);
+    else if (HL_UNLIKELY(pg->own_cached == pg->used))
+        hl_own_flush(pg->heap, pg->bin); /* its other live blocks are all cached (I10) */
 }
 
 /* Push the chain head..tail of blocks of page pg, freed by a thread that does not own
@@ -189,7 +196,77 @@ static inline bool valid_block(const struct hl_page *pg, const void *p)
            && off < __atomic_load_n(&pg->limit, __ATOMIC_RELAXED) && hl_is_block_offset(pg, off);
 }
 
-void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p)
+/* ---- own caches (I10) ---------------------------------------------------------------- */
+
+/*
+ * A medium page holds 4-6 blocks (a small page of a class above 1 KiB, 8-51), so under
+ * random replacement most of the owner's frees of such classes land on a full page, and
+ * the malloc after one finds its class's first page exhausted: each such free moved a page
+ * from the full queue back to its class's queue (hl_page_unfull) and the next malloc moved
+ * a page back (find_page, page_to_full). The own cache ends the round trip: a block of a
+ * class above the direct table that its owner frees into a full page goes onto a
+ * per-class list of the heap, the page stays in the full queue, and malloc takes the
+ * block back when the class's first page has none. It is tcmalloc's per-class thread
+ * cache, kept for the one case where a page-local free list costs page moves; the blocks
+ * still count as used in their pages (I10), so a page whose blocks sit in the cache is not
+ * retired until the cache is flushed. Bounded (hl_own_cap): when a class is full, the
+ * free takes the old path. malloc looks at the first page before the cache, so that the
+ * fast path of these sizes stays as it was when the cache is empty (one instruction more).
+ */
+
+/* hli_malloc pops the own cache of any class above the direct table without a range
+ * test: the first of them must be the first cached class. */
+_Static_assert(HL_DIRECT_MAX == 1024 && HL_OWN_FIRST == 20,
+               "HL_OWN_FIRST is hl_bin(HL_DIRECT_MAX) + 1");
+
+/* Put the blocks of the own cache of class `bin` back onto their pages. */
+void hl_own_flush(struct hl_heap *h, unsigned bin)
+{
+    unsigned i = bin - HL_OWN_FIRST;
+    struct hl_block *b = h->own[i];
+    h->own[i] = NULL;
+    h->own_room[i] = hl_own_cap(bin);
+    while (b) {
+        struct hl_block *next = b->next;
+        struct hl_page *pg = hl_page_of(hl_segment_of(b), b);
+        pg->own_cached--;
+        hl_free_local(pg, b);
+        b = next;
+    }
+}
+
+void hl_own_flush_all(struct hl_heap *h)
+{
+    for (unsigned bin = HL_OWN_FIRST; bin < HL_BINS; bin++)
+        if (h->own[bin - HL_OWN_FIRST]) hl_own_flush(h, bin);
+}
+
+/* The owner's free of a block that missed the fast path (its page is full, or the block
+ * is bad): a valid block of a full page of a cached class into the own cache while the
+ * class has room, the rest the generic way. */
+static HL_NOINLINE void free_owned_slow(struct hl_segment *s, struct hl_page *pg,
+                                        struct hl_block *b)
+{
+    unsigned i = pg->bin - HL_OWN_FIRST; /* HL_BIN_LARGE: out of range */
+    struct hl_heap *h = pg->heap;
+    if (HL_SECURE || i >= HL_OWN_BINS || !(pg->flags & HL_PAGE_IN_FULL) || h->own_room[i] == 0
+        || !valid_block(pg, b) || (HL_DF_CHECK && b->cookie == ((uintptr_t)b ^ hl_cookie))) {
+        hl_free_generic(s, pg, b);
+        return;
+    }
+    if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
+    b->next = h->own[i];
+    h->own[i] = b;
+    h->own_room[i]--;
+    /* Every live block of the page is in the cache now: the page is empty in truth, and
+     * must be retired, not pinned (adversarial: 5.5 to 8.0 MiB peak RSS otherwise, its
+     * bulk-freed sizes going quiet). The class goes back onto its pages. */
+    if (HL_UNLIKELY(++pg->own_cached == pg->used)) hl_own_flush(h, HL_OWN_FIRST + i);
+}
+
+/* noinline: free_owned_slow stays a leaf that tail-calls it (no stack frame on its own
+ * cache path). */
+HL_NOINLINE void hl_free_generic(struct hl_segment *s, struct hl_page *pg, void *p)
 {
     uintptr_t owner = atomic_load_explicit(&s->thread_id, memory_order_acquire);
     if (owner == HL_TID_HUGE) {
@@ -251,7 +328,7 @@ void hli_free(void *p)
             if (HL_UNLIKELY(--pg->used == 0)) hl_page_retire(pg);
             return;
         }
-        hl_free_generic(s, pg, p);
+        free_owned_slow(s, pg, b);
         return;
     }
     if (owner != HL_TID_HUGE && !HL_SECURE) {

@@ -1,5 +1,5 @@
 /*
- * hlmalloc/check.c: the heap checker, hl_heap_check(): invariants I1-I9 of types.h
+ * hlmalloc/check.c: the heap checker, hl_heap_check(): invariants I1-I10 of types.h
  * verified over every segment, page, free list, queue and heap.
  *
  * It reads everything without trusting it: a pointer is dereferenced only once it is
@@ -8,8 +8,8 @@
  * invariant found broken is returned and described in one line through the output
  * function ("hlmalloc: heap check: I3: ..."). The order of the walk: the segment map and
  * registry (I1), each segment's slices (I6) and pages (I2, I3), each heap's segments (I4),
- * queues (I5), direct table (I7) and foreign caches (I8), the abandoned segments, the
- * blocks on more than one list (I3), then the counters (I9).
+ * queues (I5), direct table (I7), foreign caches (I8) and own caches (I10), the abandoned
+ * segments, the blocks on more than one list (I3), then the counters (I9).
  *
  * hl_heap_check() takes the heaps, registry, abandoned and segment locks, but pages and
  * free lists belong to their threads: it is exact only while no other thread allocates
@@ -296,7 +296,7 @@ static bool check_queue(struct check *c, struct hl_heap *h, struct hl_page_queue
 static bool check_heap(struct check *c, struct hl_heap *h)
 {
     /* I4: its segments are its own. */
-    uint64_t pages = 0, queued = 0;
+    uint64_t pages = 0, queued = 0, own_cached = 0;
     uint32_t nseg = 0;
     for (struct hl_segment *s = h->segments, *prev = NULL; s; prev = s, s = s->next) {
         if (!is_normal_segment(s)) return broken(c, 4, "heap lists a segment not registered", s);
@@ -307,8 +307,13 @@ static bool check_heap(struct check *c, struct hl_heap *h)
         for (uint32_t i = HL_FIRST_SLICE; i < s->slices; i++) {
             const struct hl_page *pg = &s->pages[i];
             if (pg->slice_back == 0 && pg->slice_count != 0
-                && (pg->kind == HL_PAGE_SMALL || pg->kind == HL_PAGE_MEDIUM))
+                && (pg->kind == HL_PAGE_SMALL || pg->kind == HL_PAGE_MEDIUM)) {
                 pages++;
+                own_cached += pg->own_cached;
+                if ((pg->flags & HL_PAGE_IN_FULL) && pg->own_cached != 0
+                    && pg->own_cached >= pg->used)
+                    return broken(c, 10, "every live block of a full page is cached", pg);
+            }
         }
     }
     /* I5: every small or medium page of its segments is in one queue of it. */
@@ -338,6 +343,29 @@ static bool check_heap(struct check *c, struct hl_heap *h)
         if (n + h->foreign_room[b] != hl_foreign_cap(b))
             return broken(c, 8, "foreign cache's room + blocks != its capacity", h);
     }
+    /* I10: the own caches. */
+    for (unsigned i = 0; i < HL_OWN_BINS; i++) {
+        unsigned b = HL_OWN_FIRST + i;
+        uint32_t n = 0;
+        for (struct hl_block *x = h->own[i]; x; x = x->next) {
+            struct hl_page *pg = page_of_block(x);
+            if (!pg || pg->bin != b)
+                return broken(c, 10, "own cache holds no block of its class", x);
+            if (pg->heap != h) return broken(c, 10, "own cache holds another heap's block", x);
+            if ((HL_DF_CHECK || HL_SECURE) && x->cookie != ((uintptr_t)x ^ hl_cookie))
+                return broken(c, 10, "own cache holds a block not marked free", x);
+            uint32_t same = 0; /* the page's blocks on the list: its own_cached */
+            for (struct hl_block *y = h->own[i]; y && same <= 255; y = y->next)
+                same += page_of_block(y) == pg;
+            if (same != pg->own_cached)
+                return broken(c, 10, "page's own_cached != its blocks in the cache", pg);
+            if (++n > hl_own_cap(b)) break;
+        }
+        if (n + h->own_room[i] != hl_own_cap(b))
+            return broken(c, 10, "own cache's room + blocks != its capacity", h);
+        own_cached -= n;
+    }
+    if (own_cached != 0) return broken(c, 10, "pages' own_cached != blocks in the caches", h);
     /* I3: the delayed list's blocks are blocks of pages (compared with free lists later). */
     uint32_t n = 0;
     for (struct hl_block *x = (struct hl_block *)atomic_load(&h->delayed_free); x; x = x->next) {
@@ -392,7 +420,7 @@ static bool seen_list(struct check *c, const struct hl_segment *s, const struct 
 {
     for (uint32_t n = 0; b && n < max; b = b->next, n++)
         if (((uintptr_t)b & ~HL_SEG_MASK) == (uintptr_t)s && !seen_mark(s, b))
-            return broken(c, 3, "block on a delayed list or foreign cache and another list", b);
+            return broken(c, 3, "block on a delayed list or a cache and another list", b);
     return true;
 }
 
@@ -404,6 +432,8 @@ static bool check_lists_disjoint(struct check *c)
         for (struct hl_heap *h = hl_heaps; h; h = h->all_next) {
             for (unsigned b = 0; b < HL_FOREIGN_BINS; b++)
                 if (!seen_list(c, s, h->foreign[b], hl_foreign_cap(b))) return false;
+            for (unsigned i = 0; i < HL_OWN_BINS; i++)
+                if (!seen_list(c, s, h->own[i], hl_own_cap(HL_OWN_FIRST + i))) return false;
             const struct hl_block *d = (const struct hl_block *)atomic_load(&h->delayed_free);
             if (!seen_list(c, s, d, 1u << 24)) return false;
         }

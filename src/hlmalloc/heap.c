@@ -195,6 +195,8 @@ static void heap_template_init(void)
         h->bins[b].block_size = (uint32_t)hl_bin_size(b);
     for (unsigned b = 0; b < HL_FOREIGN_BINS; b++)
         h->foreign_room[b] = hl_foreign_cap(b);
+    for (unsigned b = HL_OWN_FIRST; b < HL_BINS; b++)
+        h->own_room[b - HL_OWN_FIRST] = hl_own_cap(b);
     h->retired_min = HL_BINS; /* none kept */
 }
 
@@ -410,6 +412,7 @@ static void abandon_heap(struct hl_heap *h)
 {
     if (HL_DEBUG) hl_debug_check("thread exit");
     hl_foreign_flush_all(h); /* first: some may be blocks of our own pages by now */
+    hl_own_flush_all(h);
     for (unsigned b = 0; b < HL_BINS; b++)
         abandon_queue(&h->bins[b]);
     abandon_queue(&h->full);
@@ -655,6 +658,9 @@ static void child_orphan_page(struct hl_segment *s, struct hl_page *pg)
     pg->fast_limit = pg->limit;
     pg->kept = 0;
     pg->heap = NULL;
+    /* Its heap's own cache is gone (child_take_own sent what it could reach home); a dead
+     * thread caught between a cache's list and this count may have left it off. */
+    pg->own_cached = 0;
     /* `used` may lag the free list by a block a dead thread was taking or giving back: 0
      * all the same means no block the child can reach. */
     if (pg->used == 0)
@@ -676,6 +682,31 @@ static void child_take_delayed(struct hl_heap *h)
             atomic_store_explicit(&pg->xthread_free, (uintptr_t)b | (x & 3), memory_order_relaxed);
         }
         b = next;
+    }
+}
+
+/* The own caches of a heap whose thread the fork left behind (I10): each block goes onto
+ * its page's remote-free list, as child_take_delayed does, so that the page's `used`
+ * drops when the block is collected. A block the thread was caching at the fork may be
+ * lost (it stays counted as used): never handed out twice. */
+static void child_take_own(struct hl_heap *h)
+{
+    for (unsigned i = 0; i < HL_OWN_BINS; i++) {
+        struct hl_block *b = h->own[i];
+        h->own[i] = NULL;
+        h->own_room[i] = hl_own_cap(HL_OWN_FIRST + i);
+        for (uint32_t n = 0; b && n < 256; n++) {
+            struct hl_block *next = b->next;
+            struct hl_page *pg = child_page_of(b);
+            if (pg && pg->heap == h) {
+                uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+                hl_next_encode(pg, b, (struct hl_block *)(x & ~(uintptr_t)3));
+                atomic_store_explicit(&pg->xthread_free, (uintptr_t)b | (x & 3),
+                                      memory_order_relaxed);
+                pg->own_cached = 0;
+            }
+            b = next;
+        }
     }
 }
 
@@ -789,6 +820,7 @@ static void child_adopt_dead_heaps(void)
         if (!child_heap_dead(h)) continue;
         hl_foreign_flush_all(h);
         child_take_delayed(h);
+        child_take_own(h);
     }
     /* 3. Their segments, and any left between lists by a dead thread, are abandoned. */
     uint64_t ownerless = 0, listed = 0;

@@ -321,6 +321,30 @@ HL_INLINE struct hl_block *hl_foreign_pop(struct hl_heap *h, unsigned bin)
     return b;
 }
 
+HL_HIDDEN void hl_own_flush_all(struct hl_heap *h); /* I10: back onto their pages */
+HL_HIDDEN HL_NOINLINE void hl_own_flush(struct hl_heap *h, unsigned bin); /* one class */
+
+/* Blocks the own cache of class `bin` (>= HL_OWN_FIRST) holds at most (I10). */
+HL_INLINE uint8_t hl_own_cap(unsigned bin)
+{
+    size_t n = HL_OWN_BIN_BYTES / hl_bin_size(bin);
+    return n < HL_OWN_BIN_MIN ? HL_OWN_BIN_MIN : n > HL_OWN_BIN_MAX ? HL_OWN_BIN_MAX : (uint8_t)n;
+}
+
+/* A block of the own cache of class `bin` (>= HL_OWN_FIRST), or NULL. */
+HL_INLINE struct hl_block *hl_own_pop(struct hl_heap *h, unsigned bin)
+{
+    unsigned i = bin - HL_OWN_FIRST;
+    struct hl_block *b = h->own[i];
+    if (b) {
+        h->own[i] = b->next;
+        h->own_room[i]++;
+        b->cookie = 0;
+        hl_page_of((struct hl_segment *)((uintptr_t)b & ~HL_SEG_MASK), b)->own_cached--;
+    }
+    return b;
+}
+
 /* ---- the heap checker (check.c) ------------------------------------------------------ */
 
 /* Invariants of the calling thread's heap and segments only (safe while other threads

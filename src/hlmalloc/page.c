@@ -277,6 +277,7 @@ static struct hl_page *page_new(struct hl_heap *h, unsigned bin)
     pg->block_size = (uint32_t)bs;
     pg->reserved = (uint32_t)(bytes / bs);
     pg->heap = h;
+    pg->own_cached = 0;
     hl_page_set_divisor(pg, (uint32_t)bs);
     bin_gains_page(h, bin);
     queue_push_front(&h->bins[bin], pg);
@@ -444,6 +445,9 @@ void hl_heap_collect(struct hl_heap *h, bool force)
     /* Other heaps' blocks go home (I8): a thread that stopped allocating some size must
      * not pin its owner's pages for long. */
     hl_foreign_flush_all(h);
+    /* Our own cached blocks go back onto their pages (I10): a page whose last live blocks
+     * sit there can then be retired. */
+    hl_own_flush_all(h);
     if (force) {
         /* Give back even the last empty page of each size. */
         for (unsigned bin = 0; bin < HL_BINS; bin++) {
@@ -592,6 +596,8 @@ void *hl_malloc_bin(struct hl_heap *h, unsigned bin)
         struct hl_page *first = h->bins[bin].first;
         if (!first || !first->free) return hl_foreign_pop(h, bin);
     }
+    if (bin >= HL_OWN_FIRST && h->own[bin - HL_OWN_FIRST])
+        return hl_own_pop(h, bin); /* one of ours freed into a full page (I10) */
     if (HL_UNLIKELY(atomic_load_explicit(&h->delayed_free, memory_order_relaxed) != 0))
         hl_heap_delayed_free(h);
     if (HL_UNLIKELY(++h->heartbeat % HL_COLLECT_EVERY == 0)) hl_heap_collect(h, false);

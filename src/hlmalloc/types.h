@@ -25,7 +25,9 @@
  * for the owner's frees, so that its slow path runs at a steady rate; here that cost
  * python3 6-10% and webserver 8%, see docs/hlmalloc.md.) A small block freed by a thread
  * that does not own its page mostly skips xthread_free: it goes onto that thread's
- * foreign cache (I8), and home later in runs.
+ * foreign cache (I8), and home later in runs. A block above 1 KiB that its owner frees
+ * into a full page goes onto the heap's own cache for the class (I10) instead of moving
+ * the page back to its queue.
  *
  * Invariants
  *   I1  segmap[u] is HL_MAP_START for the unit u where a live segment starts (its
@@ -37,8 +39,9 @@
  *   I2  a page's blocks are start + i * block_size, i < reserved; every pointer handed
  *       out is a block start, 16-byte aligned.
  *   I3  page->used == blocks handed out - blocks freed locally - remote frees collected;
- *       a block is on at most one of free, xthread_free, the heap's delayed list, or
- *       some heap's foreign cache (I8; there it still counts in used).
+ *       a block is on at most one of free, xthread_free, the heap's delayed list,
+ *       some heap's foreign cache (I8) or its owner's own cache (I10; in both it still
+ *       counts in used).
  *   I4  only the owner thread touches a page's free, used, capacity, queue
  *       links and flags; other threads only push onto xthread_free (CAS) or the owner
  *       heap's delayed_free list.
@@ -66,7 +69,22 @@
  *       the registered segments, huge_blocks the live huge blocks (a freed one is in the
  *       huge cache or unmapped), threads the heaps on the heap list. Every normal
  *       segment is on exactly one live heap's list or the abandoned list.
- * hl_heap_check() (check.c) verifies I1-I9.
+ *   I10 heap->own[b - HL_OWN_FIRST] lists blocks of pages of class b (the classes above
+ *       the direct table, 1280 B to 128 KiB) that this heap owns, freed by its own
+ *       thread while their page was in the full queue (they still count in their page's
+ *       used, carry the freed cookie, and are on no other list); a page's own_cached
+ *       counts its blocks there, and is below its used while the page is in the full
+ *       queue: the cache never holds every live block of a full page (that page, empty
+ *       in truth, could not be retired). own_room is how many more it may take:
+ *       HL_OWN_BIN_BYTES' worth, between HL_OWN_BIN_MIN and
+ *       HL_OWN_BIN_MAX blocks (4.3 MiB over all classes at most); 0 in the static empty
+ *       heap; a free into a full class takes the old path. Only the heap's own thread
+ *       touches them. A class goes back onto its pages when a page's last live blocks
+ *       would all be there, and every class every HL_COLLECT_EVERY slow calls, on a
+ *       forced collect (hl_collect, out of memory), at thread exit and, for the heaps of
+ *       threads a fork left behind, in the child; malloc hands them out when the
+ *       class's first page has no free block.
+ * hl_heap_check() (check.c) verifies I1-I10.
  *
  * Delayed-free states (low 2 bits of xthread_free):
  *   NONE   remote frees push onto xthread_free
@@ -118,6 +136,13 @@
 #define HL_FOREIGN_BINS      32 /* hl_bin(HL_SMALL_MAX) + 1 */
 #define HL_FOREIGN_BIN_BYTES (8u * 1024)
 #define HL_FOREIGN_BIN_MAX   128 /* blocks per class */
+
+/* Own caches (I10): the classes above the direct table, and how much each may hold. */
+#define HL_OWN_FIRST     20 /* hl_bin(HL_DIRECT_MAX) + 1: the first class above the direct table */
+#define HL_OWN_BINS      (HL_BINS - HL_OWN_FIRST)
+#define HL_OWN_BIN_BYTES (256u * 1024)
+#define HL_OWN_BIN_MIN   2  /* blocks per class at least */
+#define HL_OWN_BIN_MAX   16 /* blocks per class at most */
 
 #define HL_ALIGN 16
 
@@ -196,7 +221,8 @@ struct hl_page {
     /* secure build: a freed large or huge block held back in the quarantine (secure.c);
      * here, not in the first line, which is full */
     uint8_t quarantined;
-    uint8_t spare_[11]; /* to 128 bytes: page lookup is a shift, not a multiply */
+    uint8_t own_cached; /* blocks of this page in its heap's own cache (I10) */
+    uint8_t spare_[10]; /* to 128 bytes: page lookup is a shift, not a multiply */
 };
 
 struct hl_page_queue {
@@ -242,7 +268,9 @@ struct hl_heap {
     struct hl_heap *pool_next;              /* free heap structs */
     int dead;                               /* abandoned; waiting to be reused */
     uint16_t foreign_room[HL_FOREIGN_BINS]; /* I8 */
+    uint8_t own_room[HL_OWN_BINS];          /* I10 */
     struct hl_block *foreign[HL_FOREIGN_BINS];
-} __attribute__((aligned(64))); /* heaps sit side by side in the pool: no line shared */
+    struct hl_block *own[HL_OWN_BINS]; /* I10: index bin - HL_OWN_FIRST */
+} __attribute__((aligned(64)));        /* heaps sit side by side in the pool: no line shared */
 
 #endif

@@ -297,6 +297,61 @@ static void test_check_finds_i8_foreign_room(void)
     hl_free(a);
 }
 
+/* A block of a 32 KiB page in the full queue, freed by its owner, waits in the own cache;
+ * the cache is then broken five ways. */
+static void test_check_finds_i10_own_cache(void)
+{
+    enum { N = 16 }; /* 4 blocks a page */
+    void *v[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = hl_malloc(32 * KiB);
+        REQUIRE(v[i]);
+    }
+    void *other = hl_malloc(48 * KiB);
+    REQUIRE(other);
+    struct hl_page *pg = page_of(v[0]);
+    REQUIRE(pg->flags & HL_PAGE_IN_FULL);
+    struct hl_heap *h = hl_tls_heap;
+    unsigned i = hl_bin(32 * KiB) - HL_OWN_FIRST;
+    hl_free(v[0]);
+    REQUIRE(h->own[i] == v[0]);
+    CHECK(heap_check() == 0);
+    struct hl_block *b = v[0];
+    h->own_room[i]++;
+    expect_broken(10, "own room");
+    h->own_room[i]--;
+    pg->own_cached++;
+    expect_broken(10, "page's count of its cached blocks");
+    pg->own_cached--;
+    b->cookie = 0;
+    expect_broken(10, "cached block not marked free");
+    b->cookie = (uintptr_t)b ^ hl_cookie;
+    /* A live block of another class on the list. */
+    ((struct hl_block *)other)->cookie = (uintptr_t)other ^ hl_cookie;
+    b->next = other;
+    h->own_room[i]--;
+    expect_broken(10, "block of another class");
+    b->next = NULL;
+    h->own_room[i]++;
+    ((struct hl_block *)other)->cookie = 0;
+    /* The cached block also heads its page's free list (as a double free would leave it
+     * if the cache forgot the cookie). */
+    struct hl_block *head = pg->free;
+    REQUIRE(head == NULL);
+    pg->free = b;
+    pg->used--;
+    b->next = NULL;
+    expect_broken(3, "block cached and free");
+    pg->free = head;
+    pg->used++;
+    CHECK(heap_check() == 0);
+    hl_free(other);
+    for (int k = 1; k < N; k++) /* v[0] is in the cache, which hl_collect empties */
+        hl_free(v[k]);
+    hl_collect();
+    CHECK(heap_check() == 0);
+}
+
 static void test_check_finds_i9_counters(void)
 {
     atomic_fetch_add(&hl_count.mapped_bytes, 4096);
@@ -338,6 +393,7 @@ int main(void)
     RUN_TEST(test_check_finds_i6_dirty_slice_in_use);
     RUN_TEST(test_check_finds_i7_direct_slot);
     RUN_TEST(test_check_finds_i8_foreign_room);
+    RUN_TEST(test_check_finds_i10_own_cache);
     RUN_TEST(test_check_finds_i9_counters);
     RUN_TEST(test_check_debug_build_stops_at_a_safe_point);
     return check_report();
