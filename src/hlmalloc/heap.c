@@ -481,7 +481,11 @@ static void thread_done(void *arg)
  * add beside the CAS they do anyway), and every HL_REMOTE_LOOK slow calls the owner
  * reads its segments' counts; a segment past HL_REMOTE_COLLECT gets all its pages'
  * lists collected in one walk, pages left empty retired and full pages with room queued
- * again. The free paths are unchanged but for that add on the remote one.
+ * again. The free paths are unchanged but for that add on the remote one. Each class's
+ * first page is left alone: malloc is popping it, and its slow path collects it when it
+ * runs dry. Collected early, it drew the owner's mallocs away from the blocks of others
+ * in its foreign caches, which then overflowed home more often (server at 4 threads:
+ * 14% more allocator instructions than before the change with it, 9% without).
  */
 #define HL_REMOTE_COLLECT (256u * 1024)
 
@@ -493,7 +497,7 @@ static void collect_segment_remote(struct hl_heap *h, struct hl_segment *s)
     for (struct hl_page *pg; (pg = page_walk_next(&w, s)) != NULL;) {
         if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM) continue;
         uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
-        if ((x & ~(uintptr_t)3) == 0) continue;
+        if ((x & ~(uintptr_t)3) == 0 || pg == h->bins[pg->bin].first) continue;
         hl_page_collect(pg);
         if (pg->used == 0)
             hl_page_retire(pg); /* out of the full queue first, if there */
