@@ -65,8 +65,8 @@ void hl_free_local(struct hl_page *pg, struct hl_block *b)
  * full and its owner asked to hear of it. The links inside the chain are already set (in
  * the encoding of the page's free lists, which the delayed list shares: the secure build
  * pushes single blocks only), `bytes` their size. */
-static void push_remote(struct hl_page *pg, struct hl_block *head, struct hl_block *tail,
-                        uint32_t bytes)
+static inline void push_remote(struct hl_page *pg, struct hl_block *head, struct hl_block *tail,
+                               uint32_t bytes)
 {
     /* Counted first, while the blocks still hold the segment (I10). */
     struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);

@@ -68,8 +68,9 @@
  *       segment is on exactly one live heap's list or the abandoned list.
  *   I10 a heap's segment holds at most about HL_REMOTE_COLLECT bytes on its pages'
  *       remote-free lists once its owner has made HL_REMOTE_LOOK slow-path calls
- *       since they came: pushers count them in the segment's remote_bytes, and the slow
- *       path collects every page of a segment whose count passed the bound (heap.c
+ *       since they came, but for each class's first page (malloc's, collected when it
+ *       runs dry): pushers count them in the segment's remote_bytes, and the slow path
+ *       collects the other pages of a segment whose count passed the bound (heap.c
  *       hl_heap_collect_remote). A hint for RSS, not checked.
  * hl_heap_check() (check.c) verifies I1-I9.
  *
