@@ -68,7 +68,7 @@ void hl_free_local(struct hl_page *pg, struct hl_block *b)
 static inline void push_remote(struct hl_page *pg, struct hl_block *head, struct hl_block *tail,
                                uint32_t bytes)
 {
-    /* Counted first, while the blocks still hold the segment (I10). */
+    /* Counted first, while the blocks still hold the segment (I11). */
     struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
     atomic_fetch_add_explicit(&s->remote_bytes, bytes, memory_order_relaxed);
     uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);

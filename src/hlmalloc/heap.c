@@ -471,7 +471,7 @@ static void thread_done(void *arg)
     atomic_store_explicit(&purger_heads_up, 1, memory_order_relaxed);
 }
 
-/* ---- remote frees (I10) ------------------------------------------------------------ */
+/* ---- remote frees (I11) ------------------------------------------------------------ */
 
 /*
  * The owner takes up its pages' remote-free lists only as its slow path comes to each

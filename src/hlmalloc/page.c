@@ -20,7 +20,7 @@
 #define HL_SORT_MIN      256        /* free blocks a page needs for its list to be sorted */
 #define HL_EXTEND        4096       /* bytes of fresh blocks carved at a time */
 #define HL_COLLECT_EVERY 1024       /* slow-path calls between heap housekeeping */
-#define HL_REMOTE_LOOK   16         /* slow-path calls between looks at remote frees (I10) */
+#define HL_REMOTE_LOOK   16         /* slow-path calls between looks at remote frees (I11) */
 #define HL_KEEP_BUDGET   (4u << 20) /* carved bytes of empty pages a heap keeps for reuse */
 #define HL_KEEP_IDLE     64         /* slow-path calls a kept empty page may sit unused */
 #define HL_KEEP_COLD     48         /* idle slow calls after which it gives way to a new page */

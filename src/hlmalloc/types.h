@@ -66,7 +66,7 @@
  *       the registered segments, huge_blocks the live huge blocks (a freed one is in the
  *       huge cache or unmapped), threads the heaps on the heap list. Every normal
  *       segment is on exactly one live heap's list or the abandoned list.
- *   I10 a heap's segment holds at most about HL_REMOTE_COLLECT bytes on its pages'
+ *   I11 a heap's segment holds at most about HL_REMOTE_COLLECT bytes on its pages'
  *       remote-free lists once its owner has made HL_REMOTE_LOOK slow-path calls
  *       since they came, but for each class's first page (malloc's, collected when it
  *       runs dry): pushers count them in the segment's remote_bytes, and the slow path
@@ -231,7 +231,7 @@ struct hl_segment {
             uint8_t kind;         /* HL_PAGE_SMALL (normal) or HL_PAGE_HUGE */
             /* bytes other threads pushed onto its pages' remote-free lists since the owner
              * last collected them all (a hint: added before each push, reset by the owner,
-             * may wrap): the owner collects when it passes HL_REMOTE_COLLECT (I10) */
+             * may wrap): the owner collects when it passes HL_REMOTE_COLLECT (I11) */
             _Atomic(uint32_t) remote_bytes;
         };
         struct hl_page pages[HL_SLICES]; /* pages[0], pages[1]: the header above */

@@ -6,7 +6,7 @@
  * sees the same calls in the same order every time. At the end of each round of turns the
  * test reads hl_stats: the bytes allocated but not live (blocks freed and still counted
  * used: in foreign caches, on remote-free lists, on delayed lists) must stay bounded, and
- * the most of them is reported. Before the owners collected deep remote-free lists (I10),
+ * the most of them is reported. Before the owners collected deep remote-free lists (I11),
  * the pending bytes reached 5.8 MiB beside 20 MiB live; since, 1.9 MiB.
  */
 #include <pthread.h>
