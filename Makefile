@@ -56,8 +56,8 @@ test-asan:
 test-tsan:
 	@$(call configure,$(TSAN_BUILD),-DCMAKE_BUILD_TYPE=Debug -DHEAPLAB_TSAN=ON)
 	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_bench_exec test_hlmalloc_stress test_hlmalloc_api test_hlmalloc_owncache \
-		test_hlmalloc_stress_debug test_hlmalloc_fork test_server_mailbox test_server_session
-	@TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 ctest --test-dir $(TSAN_BUILD) -R '^(bench/exec|hlmalloc/(stress|api|stress-debug|fork|owncache)|server/(mailbox|session))$$' --output-on-failure
+		test_hlmalloc_stress_debug test_hlmalloc_fork test_hlmalloc_remote test_server_mailbox test_server_session
+	@TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 ctest --test-dir $(TSAN_BUILD) -R '^(bench/exec|hlmalloc/(stress|api|stress-debug|fork|owncache|remote)|server/(mailbox|session))$$' --output-on-failure
 
 test: deps build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -71,9 +71,13 @@ void hl_free_local(struct hl_page *pg, struct hl_block *b)
  * it, onto the page's xthread_free, or onto the owner's delayed list when the page is
  * full and its owner asked to hear of it. The links inside the chain are already set (in
  * the encoding of the page's free lists, which the delayed list shares: the secure build
- * pushes single blocks only). */
-static void push_remote(struct hl_page *pg, struct hl_block *head, struct hl_block *tail)
+ * pushes single blocks only), `bytes` their size. */
+static inline void push_remote(struct hl_page *pg, struct hl_block *head, struct hl_block *tail,
+                               uint32_t bytes)
 {
+    /* Counted first, while the blocks still hold the segment (I11). */
+    struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
+    atomic_fetch_add_explicit(&s->remote_bytes, bytes, memory_order_relaxed);
     uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
     for (;;) {
         if ((x & 3) == HL_DELAYED_WANT) {
@@ -113,7 +117,7 @@ static void free_remote(struct hl_segment *s, struct hl_page *pg, struct hl_bloc
     }
     /* secure build: the 0xdf poison is already there (secure.c hold) */
     if (HL_DF_CHECK || HL_SECURE) b->cookie = (uintptr_t)b ^ hl_cookie;
-    push_remote(pg, b, b);
+    push_remote(pg, b, b, pg->block_size);
 }
 
 /* ---- foreign caches (I8) ------------------------------------------------------------ */
@@ -145,11 +149,14 @@ static void foreign_send(struct hl_block *b)
             continue;
         }
         struct hl_block *tail = b;
+        uint32_t n = 1;
         while (tail->next && (uintptr_t)tail->next >= (uintptr_t)pg->start
-               && (uintptr_t)tail->next < end)
+               && (uintptr_t)tail->next < end) {
             tail = tail->next;
+            n++;
+        }
         struct hl_block *rest = tail->next;
-        push_remote(pg, b, tail);
+        push_remote(pg, b, tail, n * pg->block_size);
         b = rest;
     }
 }

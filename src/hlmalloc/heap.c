@@ -474,10 +474,55 @@ static void thread_done(void *arg)
     atomic_store_explicit(&purger_heads_up, 1, memory_order_relaxed);
 }
 
+/* ---- remote frees (I11) ------------------------------------------------------------ */
+
+/*
+ * The owner takes up its pages' remote-free lists only as its slow path comes to each
+ * page, so where many threads free what others allocated (a server's shared state), blocks
+ * freed long ago still count as used and hold their pages: at 4 threads on `server`, 9 MiB
+ * of 18 MiB live. Pushers count the bytes they push in the page's segment (one relaxed
+ * add beside the CAS they do anyway), and every HL_REMOTE_LOOK slow calls the owner
+ * reads its segments' counts; a segment past HL_REMOTE_COLLECT gets all its pages'
+ * lists collected in one walk, pages left empty retired and full pages with room queued
+ * again. The free paths are unchanged but for that add on the remote one. Each class's
+ * first page is left alone: malloc is popping it, and its slow path collects it when it
+ * runs dry. Collected early, it drew the owner's mallocs away from the blocks of others
+ * in its foreign caches, which then overflowed home more often (server at 4 threads:
+ * 14% more allocator instructions than before the change with it, 9% without).
+ */
+#define HL_REMOTE_COLLECT (256u * 1024)
+
+static void collect_segment_remote(struct hl_heap *h, struct hl_segment *s)
+{
+    atomic_store_explicit(&s->remote_bytes, 0, memory_order_relaxed);
+    struct page_walk w;
+    page_walk_start(&w, s);
+    for (struct hl_page *pg; (pg = page_walk_next(&w, s)) != NULL;) {
+        if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM) continue;
+        uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
+        if ((x & ~(uintptr_t)3) == 0 || pg == h->bins[pg->bin].first) continue;
+        hl_page_collect(pg);
+        if (pg->used == 0)
+            hl_page_retire(pg); /* out of the full queue first, if there */
+        else if (pg->flags & HL_PAGE_IN_FULL)
+            hl_page_unfull(h, pg);
+    }
+}
+
+void hl_heap_collect_remote(struct hl_heap *h)
+{
+    for (struct hl_segment *s = h->segments, *next; s; s = next) {
+        next = s->next;
+        if (atomic_load_explicit(&s->remote_bytes, memory_order_relaxed) >= HL_REMOTE_COLLECT)
+            collect_segment_remote(h, s);
+    }
+}
+
 struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h)
 {
     struct hl_segment *s = abandoned_pop();
     if (!s) return NULL;
+    atomic_store_explicit(&s->remote_bytes, 0, memory_order_relaxed); /* collected below */
     s->heap = h;
     s->next = h->segments;
     s->prev = NULL;

@@ -256,6 +256,7 @@ HL_HIDDEN void *hl_malloc_bin(struct hl_heap *h, unsigned bin);
 HL_HIDDEN struct hl_heap *hl_heap_get(void); /* the thread's heap, initialized; NULL on OOM */
 HL_HIDDEN void hl_process_init(void);
 HL_HIDDEN struct hl_segment *hl_reclaim_abandoned(struct hl_heap *h);
+HL_HIDDEN void hl_heap_collect_remote(struct hl_heap *h);
 /* Collect remote frees in up to `max` abandoned segments, give back their empty pages and
  * release those left empty (heap.c). */
 HL_HIDDEN void hl_abandoned_sweep(unsigned max);

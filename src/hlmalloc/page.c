@@ -20,6 +20,7 @@
 #define HL_SORT_MIN      256        /* free blocks a page needs for its list to be sorted */
 #define HL_EXTEND        4096       /* bytes of fresh blocks carved at a time */
 #define HL_COLLECT_EVERY 1024       /* slow-path calls between heap housekeeping */
+#define HL_REMOTE_LOOK   16         /* slow-path calls between looks at remote frees (I11) */
 #define HL_KEEP_BUDGET   (4u << 20) /* carved bytes of empty pages a heap keeps for reuse */
 #define HL_KEEP_IDLE     64         /* slow-path calls a kept empty page may sit unused */
 #define HL_KEEP_COLD     48         /* idle slow calls after which it gives way to a new page */
@@ -601,6 +602,7 @@ void *hl_malloc_bin(struct hl_heap *h, unsigned bin)
     if (HL_UNLIKELY(atomic_load_explicit(&h->delayed_free, memory_order_relaxed) != 0))
         hl_heap_delayed_free(h);
     if (HL_UNLIKELY(++h->heartbeat % HL_COLLECT_EVERY == 0)) hl_heap_collect(h, false);
+    if (h->heartbeat % HL_REMOTE_LOOK == 0) hl_heap_collect_remote(h);
     if (HL_DEBUG >= 2 && h->heartbeat % 64 == 0) hl_debug_check("slow path");
     if (h->kept_bytes != 0 && (h->heartbeat & 63) == 0) hl_heap_trim_kept(h, true);
     struct hl_page *pg = h->bins[bin].first;

@@ -32,6 +32,11 @@ _Static_assert(offsetof(struct hl_page, free) == 64,
 _Static_assert(sizeof(struct hl_segment) <= HL_SLICE_SIZE, "descriptors fit in slice 0");
 _Static_assert(offsetof(struct hl_segment, kind) < HL_FIRST_SLICE * sizeof(struct hl_page),
                "the header fits in the descriptors of the slices that hold no page");
+_Static_assert(offsetof(struct hl_segment, remote_bytes) + sizeof(uint32_t)
+                       <= HL_FIRST_SLICE * sizeof(struct hl_page),
+               "the remote-free count too");
+_Static_assert(offsetof(struct hl_segment, remote_bytes) >= 64,
+               "remote frees write the count apart from thread_id, which every free reads");
 
 static inline void bit_set(uint64_t *m, uint32_t i)
 {

@@ -84,7 +84,13 @@
  *       forced collect (hl_collect, out of memory), at thread exit and, for the heaps of
  *       threads a fork left behind, in the child; malloc hands them out when the
  *       class's first page has no free block.
- * hl_heap_check() (check.c) verifies I1-I10.
+ *   I11 a heap's segment holds at most about HL_REMOTE_COLLECT bytes on its pages'
+ *       remote-free lists once its owner has made HL_REMOTE_LOOK slow-path calls
+ *       since they came, but for each class's first page (malloc's, collected when it
+ *       runs dry): pushers count them in the segment's remote_bytes, and the slow path
+ *       collects the other pages of a segment whose count passed the bound (heap.c
+ *       hl_heap_collect_remote). A hint for RSS, not checked.
+ * hl_heap_check() (check.c) verifies I1-I10 (I11 is a bound, not checked).
  *
  * Delayed-free states (low 2 bits of xthread_free):
  *   NONE   remote frees push onto xthread_free
@@ -249,6 +255,10 @@ struct hl_segment {
             uint32_t used_slices; /* slices in pages */
             uint32_t slices;      /* slices mapped: HL_SLICES, fewer when space ran short */
             uint8_t kind;         /* HL_PAGE_SMALL (normal) or HL_PAGE_HUGE */
+            /* bytes other threads pushed onto its pages' remote-free lists since the owner
+             * last collected them all (a hint: added before each push, reset by the owner,
+             * may wrap): the owner collects when it passes HL_REMOTE_COLLECT (I11) */
+            _Atomic(uint32_t) remote_bytes;
         };
         struct hl_page pages[HL_SLICES]; /* pages[0], pages[1]: the header above */
     };
