@@ -60,6 +60,11 @@ struct view_state {
     uint32_t shown, head, first;
     unsigned tps;
     enum overlay_mode overlay;
+    /* Not sent: the session's state generation when this view was taken (a new one for
+     * each `state` message it queues). A tick's view is taken before its frame is
+     * published, so a pause can queue its state in between; the sender then drops the
+     * tick's older state (sender.c). */
+    uint64_t gen;
 };
 
 /* One tick for a sender: the session thread fills it, the mailbox's slot carries it. */
@@ -103,8 +108,10 @@ struct client {
     char *pending; /* a held-back tick frame and its state (rate limit) */
     size_t pending_len, pending_cap;
     char pending_state[512];
-    double last_json;   /* when the last tick frame went */
-    uint64_t bytes_bin; /* bytes of binary payload written */
+    uint64_t pending_gen; /* pending_state's view_state.gen */
+    uint64_t gen_sent;    /* the newest state generation sent: an older state is not */
+    double last_json;     /* when the last tick frame went */
+    uint64_t bytes_bin;   /* bytes of binary payload written */
     uint64_t frames_bin;
 };
 

@@ -58,6 +58,11 @@ void *mailbox_put(struct mailbox *m, void *item)
 
 int mailbox_push(struct mailbox *m, const void *data, size_t len)
 {
+    return mailbox_push_gen(m, data, len, 0);
+}
+
+int mailbox_push_gen(struct mailbox *m, const void *data, size_t len, uint64_t gen)
+{
     char *copy = malloc(len + 1);
     if (copy == NULL) return -1;
     memcpy(copy, data, len);
@@ -73,6 +78,7 @@ int mailbox_push(struct mailbox *m, const void *data, size_t len)
     e->seq = mailbox_seq(m); /* under the mutex: the queue is in sequence order */
     e->data = copy;
     e->len = len;
+    e->gen = gen;
     m->n++;
     pthread_mutex_unlock(&m->mu);
     ring_bell(m);

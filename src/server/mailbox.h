@@ -33,6 +33,7 @@ struct mailbox_msg {
     uint64_t seq;
     char *data;
     size_t len;
+    uint64_t gen; /* a `state` message's generation (view_state.gen), or 0 */
 };
 
 struct mailbox {
@@ -66,6 +67,9 @@ void *mailbox_put(struct mailbox *m, void *item);
 
 /* Queue a copy of data[0..len). 0, or -1 when the queue is full or memory ran out. */
 int mailbox_push(struct mailbox *m, const void *data, size_t len);
+
+/* The same for a `state` message of generation `gen` (the sender keeps the newest). */
+int mailbox_push_gen(struct mailbox *m, const void *data, size_t len, uint64_t gen);
 
 /* Consumer: take the slot's item (NULL if empty). */
 void *mailbox_take(struct mailbox *m);

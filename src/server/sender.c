@@ -116,10 +116,16 @@ static int reset_sent(struct client *c, const struct frame *f)
     return 0;
 }
 
-static void send_json(struct client *c, const char *json, size_t len, const char *state)
+/* A tick's JSON and its state; the state only if no newer one has gone (a pause queued
+ * between the tick's view and its frame would otherwise be undone by it). */
+static void send_json(struct client *c, const char *json, size_t len, const char *state,
+                      uint64_t gen)
 {
     send_text(c, json, len);
-    send_text(c, state, strlen(state));
+    if (gen >= c->gen_sent) {
+        send_text(c, state, strlen(state));
+        c->gen_sent = gen;
+    }
     c->last_json = server_now();
     c->pending_len = 0;
 }
@@ -164,7 +170,7 @@ static void send_frame(struct client *c, struct frame *f)
     char state[512];
     view_state_json(&f->state, state, sizeof state);
     if (f->force || server_now() - c->last_json >= SERVER_JSON_MS / 1000.0) {
-        send_json(c, f->json, f->json_len, state);
+        send_json(c, f->json, f->json_len, state, f->state.gen);
         return;
     }
     /* Held back: the newest one goes when the rate allows (or a newer replaces it). */
@@ -172,6 +178,7 @@ static void send_frame(struct client *c, struct frame *f)
     memcpy(c->pending, f->json, f->json_len);
     c->pending_len = f->json_len;
     snprintf(c->pending_state, sizeof c->pending_state, "%s", state);
+    c->pending_gen = f->state.gen;
 }
 
 static void give_back(struct client *c, struct frame *f)
@@ -192,8 +199,10 @@ static void drain(struct client *c)
         struct frame *f = mailbox_take(&c->box);
         struct mailbox_msg m;
         while (mailbox_pop(&c->box, f ? f->seq : bound, &m)) {
-            if (c->pending_len) send_json(c, c->pending, c->pending_len, c->pending_state);
+            if (c->pending_len)
+                send_json(c, c->pending, c->pending_len, c->pending_state, c->pending_gen);
             send_text(c, m.data, m.len);
+            if (m.gen > c->gen_sent) c->gen_sent = m.gen;
             free(m.data);
         }
         if (f == NULL) return;
@@ -215,7 +224,7 @@ static void *sender_main(void *arg)
         if (mailbox_closed(&c->box)) break;
         drain(c);
         if (c->pending_len && server_now() - c->last_json >= SERVER_JSON_MS / 1000.0)
-            send_json(c, c->pending, c->pending_len, c->pending_state);
+            send_json(c, c->pending, c->pending_len, c->pending_state, c->pending_gen);
     }
     return NULL;
 }

@@ -36,6 +36,7 @@ struct cell_q {
 
 struct session {
     uint64_t id;
+    uint64_t state_gen; /* the generation of its views (view_state.gen), under mu */
     struct server *srv;
     struct client *client;
     struct session *next; /* srv->sessions */
@@ -122,18 +123,29 @@ static struct view_state view_of(const struct session *s)
                             .shown = s->shown,
                             .head = s->head,
                             .tps = s->tps,
-                            .overlay = s->overlay };
+                            .overlay = s->overlay,
+                            .gen = s->state_gen };
     v.first = s->ring && s->ring->n ? ring_first(s->ring) : 0;
     return v;
+}
+
+/* State generations, increasing over every session of the process, so that a socket's
+ * sender, which keeps the newest it sent, never takes a new session's for an old one's. */
+static _Atomic uint64_t state_gens;
+
+static uint64_t next_gen(void)
+{
+    return atomic_fetch_add(&state_gens, 1) + 1;
 }
 
 /* Queue a `state` frame (under s->mu). */
 static void push_state(struct session *s)
 {
     char buf[512];
+    s->state_gen = next_gen();
     struct view_state v = view_of(s);
     size_t n = view_state_json(&v, buf, sizeof buf);
-    push_text(s->client, buf, n);
+    mailbox_push_gen(&s->client->box, buf, n, v.gen); /* full: a page that stopped reading */
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -746,6 +758,7 @@ static void start(struct client *c, const struct request *q)
     int full = srv->tf == NULL && srv->running >= srv->lim.sessions_max;
     if (!full) {
         s->id = ++srv->next_id;
+        s->state_gen = next_gen();
         s->next = srv->sessions;
         srv->sessions = s;
         if (srv->tf == NULL) {
