@@ -31,9 +31,9 @@ static inline size_t resident_pages(const void *p, size_t n)
     return r;
 }
 
-/* Resident bytes of this process, read without allocating (stdio would take a heap), or
- * -1. */
-static inline long rss_bytes(void)
+/* Field `field` of /proc/self/statm (0: the address space, 1: resident) in bytes, read
+ * without allocating (stdio would take a heap), or -1. */
+static inline long statm_bytes(int field)
 {
     char buf[128];
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -42,9 +42,15 @@ static inline long rss_bytes(void)
     close(fd);
     if (n <= 0) return -1;
     buf[n] = 0;
-    long size = 0, res = 0;
-    if (sscanf(buf, "%ld %ld", &size, &res) != 2) return -1;
-    return res * sysconf(_SC_PAGESIZE);
+    long v[2] = { 0, 0 };
+    if (field < 0 || field > 1 || sscanf(buf, "%ld %ld", &v[0], &v[1]) != 2) return -1;
+    return v[field] * sysconf(_SC_PAGESIZE);
+}
+
+/* Resident bytes of this process, or -1. */
+static inline long rss_bytes(void)
+{
+    return statm_bytes(1);
 }
 
 #endif

@@ -37,6 +37,7 @@
 #include "check.h"
 #include "hlmalloc/internal.h"
 #include "unit/hlmalloc/hl_compat.h"
+#include "unit/hlmalloc/resident.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -264,19 +265,6 @@ static void workload(void)
         release(&held[--nheld]);
 }
 
-/* The process's address space in bytes (VmSize), read without allocating. */
-static long vm_bytes(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    return atol(buf) * sysconf(_SC_PAGESIZE);
-}
-
 /* Run the workload with the nth call armed; print "calls fired nulls pending" and exit
  * 0 if everything held, EXIT_CRASHLESS_BUT_WRONG if not. The address space the process
  * gained must be what hl_stats says hlmalloc has mapped: nothing else maps memory once
@@ -296,7 +284,7 @@ static int child(uint64_t nth)
                 mmap(NULL, STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (stacks[i] == MAP_FAILED) return EXIT_CRASHLESS_BUT_WRONG;
     }
-    long vm0 = vm_bytes();
+    long vm0 = statm_bytes(0);
     hl_os_fault_arm(nth);
     workload();
     uint64_t calls = hl_os_fault_calls(), fired = hl_os_fault_count();
@@ -312,7 +300,7 @@ static int child(uint64_t nth)
     if (st.allocated_bytes != 0 || st.huge_blocks != 0 || st.segments != 0
         || hl_os_unmaps_pending() != 0)
         bad |= 4;
-    long gained = vm_bytes() - vm0;
+    long gained = statm_bytes(0) - vm0;
     if (gained != (long)st.mapped_bytes && !HL_TEST_SANITIZED) bad |= 8; /* they map too */
     if (bad)
         fprintf(stderr,
