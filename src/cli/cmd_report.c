@@ -24,7 +24,7 @@
 
 static int report_main(int argc, char **argv, const struct cli_ctx *ctx);
 
-enum { OPT_THRESHOLD = 256, OPT_ALPHA };
+enum { OPT_THRESHOLD = 256, OPT_ALPHA, OPT_RELATIVE };
 
 static const struct cli_opt report_opts[] = {
     { 'o', 'o', "output", "FILE", "the HTML file (default: report.html)", NULL, 0 },
@@ -32,6 +32,10 @@ static const struct cli_opt report_opts[] = {
       "two files: a change within +-PCT percent is no verdict,\n0..1000 (default: 5)", NULL, 0 },
     { OPT_ALPHA, 0, "alpha", "A",
       "two files: significance level of the Mann-Whitney U test,\n0.0001..0.5 (default: 0.05)",
+      NULL, 0 },
+    { OPT_RELATIVE, 0, "relative-to", "ALLOC",
+      "two files: compare each run's timings divided by ALLOC's\nrun of the same repetition "
+      "(as 'heaplab compare\n--relative-to')",
       NULL, 0 },
     { 0 },
 };
@@ -80,6 +84,10 @@ static int parse_args(int argc, char **argv, struct report_args *a)
                 bad = cli_value_number(&p, 0, 1000, &pct);
             else if (ch == OPT_ALPHA)
                 bad = cli_value_number(&p, 0.0001, 0.5, &a->opts.alpha);
+            else if (ch == OPT_RELATIVE && !*p.value)
+                return cli_usage(&cli_cmd_report, "--relative-to: an empty name");
+            else if (ch == OPT_RELATIVE)
+                a->opts.relative_to = p.value;
             if (bad) return EXIT_USAGE;
         }
         if (ch != CLI_DONE) return cli_parse_status(ch);
@@ -90,6 +98,8 @@ static int parse_args(int argc, char **argv, struct report_args *a)
         cli_parser_init(&p, &cli_cmd_report, p.argc - p.optind, p.argv + p.optind);
     }
     if (a->n_files == 0) return cli_usage(&cli_cmd_report, "no results files to report on");
+    if (a->opts.relative_to && a->n_files != 2)
+        return cli_usage(&cli_cmd_report, "--relative-to compares two files, not %zu", a->n_files);
     a->opts.threshold = pct / 100;
     return PROCEED;
 }

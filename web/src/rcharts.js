@@ -467,7 +467,7 @@
         const np = o.metrics.length;
         const gap = 14;
         const pw = (W - labelW - gap * np) / np;
-        const colours = { worse: '#e15759', better: '#59a14f', same: '#7c8696', untested: '#3b4454', 'new-fails': '#e15759', 'base-fails': '#7c8696' };
+        const colours = { worse: '#e15759', better: '#59a14f', same: '#7c8696', untested: '#3b4454', 'new-fails': '#e15759', 'base-fails': '#7c8696', reference: '#3b4454' };
         ctx.textBaseline = 'middle';
         o.rows.forEach(function (r, i) {
             const y = head + i * rowH + rowH / 2;
@@ -514,7 +514,7 @@
                 if (!isFinite(c.change)) {
                     ctx.fillStyle = colours[c.verdict] || '#7c8696';
                     ctx.textAlign = 'center';
-                    ctx.fillText(c.verdict === 'new-fails' ? 'new fails' : c.verdict === 'base-fails' ? 'base failed' : 'untested', xOf(0), y + rowH / 2 - 2);
+                    ctx.fillText(c.verdict === 'new-fails' ? 'new fails' : c.verdict === 'base-fails' ? 'base failed' : c.verdict === 'reference' ? 'reference' : 'untested', xOf(0), y + rowH / 2 - 2);
                     return;
                 }
                 const a = xOf(0);

@@ -998,13 +998,16 @@
             'For each cell in both, the change of the median and the exact two-sided Mann-Whitney U test of the repetitions: ' +
             'a verdict (red worse, green better) needs p < ' + c.alpha + ' and a change beyond ±' + Math.round(c.threshold * 100) +
             '% (the shaded band); outlined: significant but within it. The whisker spans the changes the repetitions allow, ' +
-            'new min / base max − 1 to new max / base min − 1.'));
+            'new min / base max − 1 to new max / base min − 1.' +
+            (c.relative_to ? ' Timings are compared relative to ' + c.relative_to + ': each run divided by ' + c.relative_to +
+                '\'s run of the same repetition, so what the machine did to every allocator alike cancels (its own rows are the reference); ' +
+                'peak RSS as measured.' : '')));
         const d = c.drift;
         if (d && !c.relative_to && d.tested >= 4 && d.allocators >= 2 && 2 * Math.max(d.up, d.down) > d.tested) {
             sec.appendChild(el('p', { class: 'drift', id: 'compare-drift' },
                 Math.max(d.up, d.down) + ' of ' + d.tested + ' ' + c.metrics[0].name + ' rows went ' +
                 (d.up >= d.down ? 'up' : 'down') + ', over ' + d.allocators + ' allocators: the machine, not the builds, ' +
-                'likely differs between the files. `heaplab compare --relative-to ALLOC` divides each run by an unchanged ' +
+                'likely differs between the files. --relative-to ALLOC (compare or report) divides each run by an unchanged ' +
                 'allocator\'s run of the same repetition (docs/compare.md).'));
         }
         const several = {};
@@ -1025,9 +1028,10 @@
             });
             byCell[k].cells[mi] = r;
         });
-        const fmtSide = function (mt, s) {
+        /* rel: the sides are ratios to c.relative_to's runs of the same repetition */
+        const fmtSide = function (mt, s, rel) {
             if (!s || !s.n) return s ? (s.status === 'ok' ? '-' : s.status) : '–';
-            return HL.rtables.summaryText(s.median, s.min, s.max, s.n, mt.scale, mt.decimals);
+            return HL.rtables.summaryText(s.median, s.min, s.max, s.n, rel ? 1 : mt.scale, rel ? 3 : mt.decimals);
         };
         const pText = function (p) {
             return p === null || p === undefined ? '–' : p < 0.001 ? '<0.001' : p.toFixed(3);
@@ -1049,7 +1053,8 @@
                         hi: ok && b.min > 0 ? n.max / b.min - 1 : NaN,
                         verdict: r.verdict,
                         significant: r.significant,
-                        text: 'base ' + fmtSide(mt, b) + ' → new ' + fmtSide(mt, n) + ' ' + mt.unit +
+                        text: 'base ' + fmtSide(mt, b, r.relative) + ' → new ' + fmtSide(mt, n, r.relative) + ' ' +
+                            (r.relative ? '× ' + c.relative_to + '\'s' : mt.unit) +
                             (r.change === null ? '' : ', ' + (r.change >= 0 ? '+' : '') + (r.change * 100).toFixed(1) + '%') +
                             ', p ' + pText(r.p) + (r.verdict === 'same' ? '' : ': ' + r.verdict),
                     };
@@ -1077,16 +1082,21 @@
                     { text: r.allocator, v: r.allocator, cls: 'name', dot: m.colour(r.allocator) }];
                 if (machines) cells.push({ text: r.machine, v: r.machine, cls: 'name' });
                 const verdictCls = r.verdict === 'worse' || r.verdict === 'new-fails' ? 'worse' : r.verdict === 'better' ? 'best' : '';
-                cells.push({ text: fmtSide(mt, r.base), v: r.base && r.base.n ? r.base.median / mt.scale : undefined },
-                    { text: fmtSide(mt, r.new), v: r.new && r.new.n ? r.new.median / mt.scale : undefined },
+                const sc = r.relative ? 1 : mt.scale;
+                cells.push({ text: fmtSide(mt, r.base, r.relative), v: r.base && r.base.n ? r.base.median / sc : undefined },
+                    { text: fmtSide(mt, r.new, r.relative), v: r.new && r.new.n ? r.new.median / sc : undefined },
                     { text: r.change === null ? (r.p === null ? '-' : 'n/a') : (r.change >= 0 ? '+' : '') + (r.change * 100).toFixed(1) + '%' + (r.significant ? '*' : ''),
                         v: r.change === null ? undefined : r.change, cls: verdictCls },
                     { text: pText(r.p), v: r.p === null ? undefined : r.p },
                     { text: r.verdict === 'same' ? '' : r.verdict, v: r.verdict, cls: verdictCls });
                 return { key: k, cells: cells };
             });
+            const rel = c.rows.some(function (r) {
+                return r.metric === mt.key && r.relative;
+            });
             HL.rtables.table(sec, {
-                title: mt.title,
+                title: rel ? mt.name.charAt(0).toUpperCase() + mt.name.slice(1) + ' as a multiple of ' + c.relative_to +
+                    '\'s run of the same repetition (' + (mt.higher_better ? 'higher' : 'lower') + ' is better)' : mt.title,
                 id: 'compare-table-' + mt.key,
                 columns: [{ head: 'workload', cls: 'name' }, { head: 'thr' }, { head: 'allocator', cls: 'name' }]
                     .concat(machines ? [{ head: 'machine', cls: 'name' }] : [])

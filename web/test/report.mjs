@@ -411,6 +411,19 @@ json.dump(d, open(sys.argv[2], "w"))`, join(tmp, 'base.json'), join(tmp, 'slow.j
     c.ok('a slower machine: the drift note is shown', note !== null && /^4 of 4 throughput rows went down, over 2 allocators: the machine/.test(await note.textContent()),
         note && await note.textContent());
     await s2.page.close();
+    // The same pair relative to glibc: no drift, the tables say what they hold.
+    const rel = join(tmp, 'rel.html');
+    run(['report', join(tmp, 'base.json'), join(tmp, 'slow.json'), '--relative-to', 'glibc', '-o', rel]);
+    const s3 = await open(rel);
+    c.ok('relative: no drift note', (await s3.page.$('#compare-drift')) === null);
+    const t = await s3.page.evaluate(() => Array.from(document.querySelectorAll('#compare-table-ops_per_sec tbody tr')).map((tr) => Array.from(tr.children).map((td) => td.textContent)));
+    const g = t.find((r) => r[0] === 'small' && r[1] === '1' && r[2] === 'glibc');
+    const h = t.find((r) => r[0] === 'small' && r[1] === '1' && r[2] === 'hlmalloc');
+    c.ok('relative: glibc is the reference at 1.000', g && g[3] === '1.000 ±0%' && g[7] === 'reference', g);
+    c.ok('relative: hlmalloc unchanged against glibc (both at half speed)', h && h[7] === '' && /^\+0\.0%/.test(h[5]), h);
+    c.ok('relative: the table says so', /as a multiple of glibc's run of the same repetition/.test(await s3.page.textContent('#compare')));
+    c.ok('no console errors (relative)', s3.errors.length === 0, s3.errors);
+    await s3.page.close();
 }
 
 // ---- two machines, and data of a newer schema ---------------------------------------------
