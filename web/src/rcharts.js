@@ -195,6 +195,8 @@
         const dpr = uPlot.pxRatio || 1;
         ctx.save();
         ctx.font = Math.round(10 * dpr) + 'px system-ui, sans-serif';
+        ctx.textAlign = 'left'; /* uPlot leaves its axes' alignment set: the spans below assume left */
+        ctx.textBaseline = 'alphabetic';
         ctx.lineWidth = dpr;
         const labelled = {};
         const rows = [[], [], [], [], []]; /* the x ranges each row of labels holds */
