@@ -84,6 +84,9 @@
 
     Viewer.prototype.onRace = function (h) {
         this.header = h;
+        /* a new race runs until the source says otherwise: a Pause pressed before its first
+           state frame must pause it, not resume the last race's paused state */
+        this.state = { paused: false, tick: -1, head: -1, ring_first: 0, tps: this.state.tps };
         this.history = [];
         this.end = null;
         this.endTick = -1;

@@ -1,6 +1,7 @@
 // web/test/lib.mjs: what the browser tests share: arguments, Debian's Chromium through
 // playwright-core (from the build's `npm ci`), checks that count, and the closing line
 // "N passed, N failed" that ctest's log shows.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -79,4 +80,22 @@ export async function until(fn, ms = 10000, every = 50) {
         if (v || Date.now() > end) return v;
         await new Promise((r) => setTimeout(r, every));
     }
+}
+
+// Starts `heaplab serve --port 0 ARGS...` and waits for the URL it prints. Returns
+// {srv, url, exited}: exited resolves to {code, sig}. Without a URL in 15 s the check
+// fails and the test ends. Whatever happens, the server does not outlive the test.
+export async function startServe(a, c, extra = []) {
+    const srv = spawn(a.heaplab, ['serve', '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    srv.stdout.on('data', (d) => { out += d; });
+    const exited = new Promise((r) => srv.on('exit', (code, sig) => r({ code, sig })));
+    process.on('exit', () => { if (srv.exitCode === null) srv.kill('SIGKILL'); });
+    const url = await until(() => (out.match(/serving on (http:\/\/\S+)/) || [])[1], 15000);
+    c.ok('serve prints its URL', !!url, out);
+    if (!url) {
+        srv.kill('SIGKILL');
+        process.exit(c.finish());
+    }
+    return { srv, url, exited };
 }

@@ -4,22 +4,12 @@
 // frame names, pause then resume goes on (it once stalled), a tick shown by the scrubber
 // gets its size-class overlay and its hover answer, no console errors; SIGINT stops the
 // server with exit 130. Screenshots: OUT/web-live.png, OUT/web-live-seek.png (the seek). Counts and states only: no timing is asserted.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { args, Checks, launch, until, watchConsole } from './lib.mjs';
+import { args, Checks, launch, startServe, until, watchConsole } from './lib.mjs';
 
 const a = args();
 const c = new Checks();
-const srv = spawn(a.heaplab, ['serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-let out = '';
-srv.stdout.on('data', (d) => { out += d; });
-const exited = new Promise((r) => srv.on('exit', (code, sig) => r({ code, sig })));
-const url = await until(() => (out.match(/serving on (http:\/\/\S+)/) || [])[1], 15000);
-c.ok('serve prints its URL', !!url, out);
-if (!url) {
-    srv.kill('SIGKILL');
-    process.exit(c.finish());
-}
+const { srv, url, exited } = await startServe(a, c);
 const { ctx, close } = await launch(a);
 const page = await ctx.newPage();
 const errors = [];

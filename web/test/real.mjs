@@ -4,24 +4,12 @@
 // `holes` redraws them with half the full pages and more retained ones, the statistics and
 // OS call tables name both allocators, a bad start shows the server's error, no console
 // errors. Screenshot: OUT/web-real.png. Counts and states only: no timing is asserted.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { args, Checks, launch, until, watchConsole } from './lib.mjs';
+import { args, Checks, launch, startServe, until, watchConsole } from './lib.mjs';
 
 const a = args();
 const c = new Checks();
-const srv = spawn(a.heaplab, ['serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-let out = '';
-srv.stdout.on('data', (d) => { out += d; });
-const exited = new Promise((r) => srv.on('exit', (code, sig) => r({ code, sig })));
-const url = await until(() => (out.match(/serving on (http:\/\/\S+)/) || [])[1], 15000);
-c.ok('serve prints its URL', !!url, out);
-if (!url) {
-    srv.kill('SIGKILL');
-    process.exit(c.finish());
-}
-// Whatever happens, the server does not outlive the test.
-process.on('exit', () => { if (srv.exitCode === null) srv.kill('SIGKILL'); });
+const { srv, url, exited } = await startServe(a, c);
 const { ctx, close } = await launch(a);
 const page = await ctx.newPage();
 const errors = [];

@@ -163,9 +163,14 @@ const racesBefore = frames.filter((f) => f.type === 'race').length;
 await page.click('#start');
 await until(() => frames.filter((f) => f.type === 'race').length > racesBefore);
 c.ok('Start runs a second race', frames.filter((f) => f.type === 'race').length === racesBefore + 1);
-await until(async () => (await shownTick()) >= 4);
+// frames of the second race only: the first one's last tick (51) and its paused state
+// must not stand in for them
+const since = (i, type) => frames.slice(i).filter((f) => f.type === type);
+const raceAt = frames.findIndex((f, i) => f.type === 'race' && frames.slice(0, i).filter((g) => g.type === 'race').length === racesBefore);
+await until(() => since(raceAt, 'tick').some((t) => t.tick >= 4));
+const clickAt = frames.length;
 await page.click('#pause');
-await until(() => last('state') && last('state').paused);
+c.ok('Pause pauses the new race', await until(() => since(clickAt, 'state').some((s) => s.paused)), since(clickAt, 'state'));
 await page.waitForTimeout(150);
 const tp = await shownTick();
 await page.waitForTimeout(400);
