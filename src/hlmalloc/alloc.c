@@ -449,6 +449,11 @@ void *hli_realloc(void *p, size_t n)
     if (n <= usable && n >= usable / 2) return p;
     if (!HL_SECURE && n <= HL_LARGE_MAX && n > HL_MEDIUM_MAX && hl_realloc_large_in_place(p, n))
         return p;
+    if (!HL_SECURE && n > HL_LARGE_MAX && usable > HL_LARGE_MAX) {
+        struct hl_segment *s = hl_segment_of(p);
+        void *q = hl_huge_realloc(s, p, n);
+        if (q) return q;
+    }
     void *q = hli_malloc(n);
     if (!q) return NULL; /* p stays valid */
     memcpy(q, p, n < usable ? n : usable);

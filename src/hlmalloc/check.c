@@ -108,6 +108,17 @@ static struct hl_page *page_of_block(const void *b)
     return is_block_of(pg, b) ? pg : NULL;
 }
 
+/* A huge segment's table of its kernel mappings (huge.c): from its start, in order, each
+ * inside it. */
+static bool huge_vmas_ok(const struct hl_segment *s)
+{
+    uint32_t n = s->vmas.n, slices = (uint32_t)(s->size >> HL_SLICE_SHIFT);
+    if (n < 1 || n > HL_HUGE_VMAS || s->vmas.at[0] != 0) return false;
+    for (uint32_t i = 1; i < n; i++)
+        if (s->vmas.at[i] <= s->vmas.at[i - 1] || s->vmas.at[i] >= slices) return false;
+    return true;
+}
+
 /* ---- I1: the segment map ------------------------------------------------------------- */
 
 static bool check_segmap_entries(struct check *c, const struct hl_segment *s)
@@ -459,6 +470,7 @@ static bool check_all(struct check *c)
                 return broken(c, 2, "huge segment's block", s);
             if (pg->used == 0 && !hl_huge_is_cached(s))
                 return broken(c, 9, "freed huge block neither cached nor unmapped", s);
+            if (!huge_vmas_ok(s)) return broken(c, 2, "huge segment's table of mappings", s);
             c->huge_live += pg->used;
             c->mapped += hl_huge_mapped(s);
             continue;

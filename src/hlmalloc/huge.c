@@ -162,6 +162,219 @@ static void huge_purge_tail(struct hl_segment *s, size_t end, size_t guard)
     if (to >= from + HL_SLICE_SIZE) (void)hl_os_purge((uint8_t *)s + from, to - from);
 }
 
+/* A fresh mapping set up as the huge segment of a block at `off`: its header, the registry,
+ * the segment map, its one kernel mapping (two with a gap), the guard page. */
+static void huge_init(struct hl_segment *s, size_t total, size_t off, size_t guard)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    s->size = total;
+    s->kind = HL_PAGE_HUGE;
+    atomic_store_explicit(&s->thread_id, HL_TID_HUGE, memory_order_relaxed);
+    s->pages[HL_FIRST_SLICE].start = (uint8_t *)s + off;
+    s->vmas.at[0] = 0;
+    s->vmas.n = 1;
+    if (off > HL_SLICE_SIZE) s->vmas.at[s->vmas.n++] = (uint32_t)(off >> HL_SLICE_SHIFT);
+    hl_registry_add(s);
+    hl_segmap_set(s, total, off, true);
+    /* The guard page stays for good: a cached mapping is reused for the same size. */
+    if (HL_SECURE) hl_os_protect((uint8_t *)s + s->size - guard, guard, 1);
+}
+
+/*
+ * ---- Blocks made of freed ones ---------------------------------------------------------
+ *
+ * A miss that no cached block fits within a quarter is made of the cached ones: their
+ * pages move into the new block's mapping (mremap: the page tables move, nothing is
+ * copied, faulted or zeroed), and only what they cannot give faults in anew. A program
+ * that keeps many big blocks live and replaces them with ones of other sizes (large-live)
+ * would otherwise fault each new block in whole while the freed one's pages wait for
+ * the purge delay or are given back: resident memory serves any size, as a page heap
+ * that coalesces across all of its address space would, without the address space
+ * fragmenting.
+ *
+ * mremap moves a range that lies in one kernel mapping (VMA) only, and a moved range
+ * stays a VMA of its own (an anonymous one keeps its page offset, so it does not merge
+ * with its new neighbours). A huge segment therefore records where its VMAs start
+ * (s->vmas, at most HL_HUGE_VMAS) and is taken apart along them: the last VMA first, from
+ * its tail. A block made of pieces has one VMA per piece, one for its header and one for
+ * the fresh rest. Only segments with their header next to the block, no guard page
+ * (secure build) and no decommitted tail (hl_opt.commit: a PROT_NONE mapping splits a
+ * VMA) are taken apart: movable().
+ */
+static bool movable(const struct hl_segment *s)
+{
+    return !HL_SECURE && !hl_opt.commit && huge_off(s) == HL_SLICE_SIZE;
+}
+
+/* Bytes e can give toward `want`: all of it (its header too) when it fits, else its
+ * tail, keeping its header slice. */
+static size_t gives(const struct hl_segment *e, size_t want)
+{
+    if (e->size <= want) return e->size;
+    size_t tail = e->size - HL_SLICE_SIZE;
+    return tail < want ? tail : want;
+}
+
+/* Caller holds hl_huge_lock. */
+static void cache_remove(unsigned i)
+{
+    cache_bytes -= cache[i].s->size;
+    cache[i] = cache[--cache_n];
+}
+
+/*
+ * Out of the cache: the movable entries that give `need` bytes with the fewest moves,
+ * the smallest that gives them alone, else the largest in turn; how many (into `out`),
+ * and the bytes they give (*have). Caller holds the transit lock: until their pages have
+ * moved they are in no state the heap checker knows.
+ */
+static unsigned cache_pick(size_t need, struct cached *out, size_t *have)
+{
+    unsigned k = 0;
+    size_t got = 0;
+    pthread_mutex_lock(&hl_huge_lock);
+    while (got < need) {
+        int best = -1;
+        size_t best_give = 0;
+        for (unsigned i = 0; i < cache_n; i++) {
+            const struct hl_segment *e = cache[i].s;
+            if (!movable(e)) continue;
+            size_t give = gives(e, need - got);
+            bool alone = give == need - got, best_alone = best_give == need - got;
+            if (best < 0 || (alone && (!best_alone || e->size < cache[best].s->size))
+                || (!best_alone && give > best_give)) {
+                best = (int)i;
+                best_give = give;
+            }
+        }
+        if (best < 0) break;
+        out[k++] = cache[best];
+        got += best_give;
+        cache_remove((unsigned)best);
+    }
+    pthread_mutex_unlock(&hl_huge_lock);
+    *have = got;
+    return k;
+}
+
+/* Units of the segment map past a huge segment's new end, [end, old_end), cleared. */
+static void segmap_trim(const struct hl_segment *e, size_t end, size_t old_end)
+{
+    uintptr_t from = ((uintptr_t)e + end - 1) >> HL_SEG_SHIFT;
+    uintptr_t last = ((uintptr_t)e + old_end - 1) >> HL_SEG_SHIFT;
+    for (uintptr_t u = from + 1; u <= last && u < HL_MAP_UNITS; u++)
+        __atomic_store_n(&hl_segmap[u], HL_MAP_NONE, __ATOMIC_RELEASE);
+}
+
+/*
+ * Move up to `want` bytes of e, its last VMA first and each from its tail, to s at
+ * offset *at (advanced), recording each piece as one of s's VMAs; the bytes moved. When
+ * all of e is wanted it dissolves (*gone): out of the registry and the map first (its
+ * header moves with its first VMA), and what could not move is unmapped. Otherwise it
+ * keeps its header slice and shrinks to what is left. A failed move (the kernel's
+ * mapping count, or a VMA split the table does not know) ends the moves: those bytes
+ * stay where they are. Caller holds the transit lock.
+ */
+static size_t take_apart(struct hl_segment *s, size_t *at, struct hl_segment *e, size_t want,
+                         bool *gone)
+{
+    size_t size = e->size, end = size, moved = 0;
+    bool whole = size <= want;
+    uint32_t vat[HL_HUGE_VMAS], n = e->vmas.n;
+    memcpy(vat, e->vmas.at, sizeof(vat));
+    if (whole) {
+        hl_segmap_set(e, size, HL_SLICE_SIZE, false);
+        hl_registry_remove(e);
+        pthread_mutex_destroy(&e->lock);
+    }
+    size_t floor = whole ? 0 : HL_SLICE_SIZE;
+    while (moved < want && n > 0 && s->vmas.n < HL_HUGE_VMAS - 1) {
+        size_t vma = (size_t)vat[n - 1] << HL_SLICE_SHIFT;
+        size_t start = vma > floor ? vma : floor;
+        if (end <= start) break;
+        if (end - start > want - moved) start = end - (want - moved);
+        if (hl_os_move((uint8_t *)e + start, end - start, (uint8_t *)s + *at) != 0) break;
+        s->vmas.at[s->vmas.n++] = (uint32_t)(*at >> HL_SLICE_SHIFT);
+        *at += end - start;
+        moved += end - start;
+        end = start;
+        if (start == vma) n--;
+        if (start == floor) break;
+    }
+    *gone = whole;
+    if (whole) {
+        if (end) hl_os_unmap(e, end);
+        return moved;
+    }
+    e->size = end;
+    e->vmas.n = n;
+    segmap_trim(e, end, size);
+    return moved;
+}
+
+/*
+ * The block made of cached ones (above), or NULL when the cache has none to give or the
+ * OS refuses the mapping (they stay cached). *moved: the bytes from the block's start
+ * that came from them. What they cannot give is offset first (hl_segment_give_back) as
+ * any growth is. Entries left with their header alone are unmapped.
+ */
+static struct hl_segment *huge_assemble(struct hl_heap *h, size_t total, size_t off, size_t align,
+                                        size_t *moved)
+{
+    if (HL_SECURE || hl_opt.commit || off != HL_SLICE_SIZE) return NULL;
+    struct cached picked[HL_HUGE_CACHE_MAX];
+    size_t have, need = total - off, at = off;
+    hl_transit_lock(true);
+    unsigned k = cache_pick(need, picked, &have);
+    struct hl_segment *s = NULL;
+    if (k) {
+        if (h && have < need) hl_segment_give_back(h, (uint32_t)((need - have) >> HL_SLICE_SHIFT));
+        if ((s = huge_map(total, off, align)) != NULL) huge_init(s, total, off, 0);
+    }
+    for (unsigned i = 0; i < k; i++) {
+        struct hl_segment *e = picked[i].s;
+        bool gone = false;
+        if (s) take_apart(s, &at, e, total - at, &gone);
+        if (gone) continue;
+        if (e->size <= HL_SLICE_SIZE) { /* its header alone */
+            hl_segment_release(e);
+            continue;
+        }
+        pthread_mutex_lock(&hl_huge_lock);
+        cache[cache_n++] = picked[i];
+        cache_bytes += e->size;
+        pthread_mutex_unlock(&hl_huge_lock);
+    }
+    if (s && at > off && at < total) s->vmas.at[s->vmas.n++] = (uint32_t)(at >> HL_SLICE_SHIFT);
+    hl_transit_lock(false);
+    *moved = at - off;
+    return s;
+}
+
+/* A fresh huge segment of `total` bytes, its growth offset first (offset_fresh); when the
+ * OS refuses, what this process holds unused goes back and it is asked again. */
+static struct hl_segment *huge_fresh(struct hl_heap *h, size_t total, size_t off, size_t align,
+                                     size_t guard)
+{
+    offset_fresh(h, total);
+    struct hl_segment *s = huge_map(total, off, align);
+    bool limited = __atomic_load_n(&hl_opt.space_limited, __ATOMIC_RELAXED);
+    if (!s && (limited || hl_opt.commit)) {
+        /* Refused for want of address space or commit (under policy 0 or 1 without
+         * `ulimit -v` the kernel judges the request alone): what this process holds
+         * unused goes back first (glibc's frees would have given it back), then once
+         * more; then, for address space, the free slices of this thread's segments. */
+        hl_reclaim_for_space(h);
+        s = huge_map(total, off, align);
+    }
+    if (!s && h && limited) {
+        hl_segments_punch(h);
+        s = huge_map(total, off, align);
+    }
+    if (s) huge_init(s, total, off, guard);
+    return s;
+}
+
 void *hl_huge_alloc(size_t n, size_t align, bool zero)
 {
     if (align < HL_SLICE_SIZE) align = HL_SLICE_SIZE;
@@ -173,38 +386,16 @@ void *hl_huge_alloc(size_t n, size_t align, bool zero)
     }
     size_t total = round_slice(off + n + guard);
     hl_process_init(); /* the overcommit policy (calloc comes here before any heap) */
+    struct hl_heap *h = hl_tls_heap == &hl_heap_empty ? NULL : hl_tls_heap;
+    size_t old = 0; /* bytes from the block's start that hold a freed block's data */
     struct hl_segment *s = cache_take(total, off, align);
-    bool reused = s != NULL;
+    bool hit = s != NULL;
+    if (hit) old = s->size - off;
+    if (!s) s = huge_assemble(h, total, off, align, &old);
+    if (!s) s = huge_fresh(h, total, off, align, guard);
     if (!s) {
-        struct hl_heap *h = hl_tls_heap == &hl_heap_empty ? NULL : hl_tls_heap;
-        offset_fresh(h, total);
-        s = huge_map(total, off, align);
-        bool limited = __atomic_load_n(&hl_opt.space_limited, __ATOMIC_RELAXED);
-        if (!s && (limited || hl_opt.commit)) {
-            /* Refused for want of address space or commit (under policy 0 or 1 without
-             * `ulimit -v` the kernel judges the request alone): what this process holds
-             * unused goes back first (glibc's frees would have given it back), then once
-             * more; then, for address space, the free slices of this thread's segments. */
-            hl_reclaim_for_space(h);
-            s = huge_map(total, off, align);
-        }
-        if (!s && h && limited) {
-            hl_segments_punch(h);
-            s = huge_map(total, off, align);
-        }
-        if (!s) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        pthread_mutex_init(&s->lock, NULL);
-        s->size = total;
-        s->kind = HL_PAGE_HUGE;
-        atomic_store_explicit(&s->thread_id, HL_TID_HUGE, memory_order_relaxed);
-        s->pages[HL_FIRST_SLICE].start = (uint8_t *)s + off;
-        hl_registry_add(s);
-        hl_segmap_set(s, total, off, true);
-        /* The guard page stays for good: a cached mapping is reused for the same size. */
-        if (HL_SECURE) hl_os_protect((uint8_t *)s + s->size - guard, guard, 1);
+        errno = ENOMEM;
+        return NULL;
     }
     struct hl_page *pg = &s->pages[HL_FIRST_SLICE];
     pg->kind = HL_PAGE_HUGE;
@@ -212,12 +403,90 @@ void *hl_huge_alloc(size_t n, size_t align, bool zero)
     pg->used = 1;
     s->huge_usable = s->size - off - guard;
     atomic_fetch_add_explicit(&hl_count.huge_blocks, 1, memory_order_relaxed);
-    if (reused) huge_purge_tail(s, off + n, guard);
-    if (zero && reused) memset(pg->start, 0, n);
+    if (hit) huge_purge_tail(s, off + n, guard);
+    if (zero && old) memset(pg->start, 0, n < old ? n : old);
     ((struct hl_block *)pg->start)->cookie = 0;
     hl_purger_note(); /* so that it is purged after a free even if no malloc follows */
     hl_purger_poke();
     return pg->start;
+}
+
+/*
+ * ---- realloc ------------------------------------------------------------------------
+ *
+ * A huge block grows where it is when the addresses after it are free (its last VMA
+ * grows), else its pages move, VMA by VMA to the same offsets, into a mapping of the
+ * new size; it shrinks by unmapping its tail. Its pages are not copied, as glibc's
+ * mmap'd chunks are not: a buffer doubled from 4 MiB to 1 GiB costs no copy of it and
+ * leaves no old copy behind. Each step runs under the transit lock: the heap checker
+ * sees the segment's size, its map units and mapped_bytes change together.
+ */
+
+/* Unmap s's tail from `total` on. */
+static void huge_shrink(struct hl_segment *s, size_t total)
+{
+    size_t old = s->size;
+    hl_os_unmap((uint8_t *)s + total, old - total);
+    while (s->vmas.n > 1 && ((size_t)s->vmas.at[s->vmas.n - 1] << HL_SLICE_SHIFT) >= total)
+        s->vmas.n--;
+    s->size = total;
+    segmap_trim(s, total, old);
+}
+
+/* Grow s's last VMA to end at `total`, if the addresses after it are free (and in the map). */
+static bool huge_grow(struct hl_segment *s, size_t total)
+{
+    if (((uintptr_t)s + total - 1) >> HL_SEG_SHIFT >= HL_MAP_UNITS) return false;
+    size_t last = (size_t)s->vmas.at[s->vmas.n - 1] << HL_SLICE_SHIFT;
+    if (hl_os_grow((uint8_t *)s + last, s->size - last, total - last) != 0) return false;
+    s->size = total;
+    hl_segmap_set(s, total, huge_off(s), true);
+    return true;
+}
+
+/* s's pages moved into a fresh mapping of `total` bytes, VMA by VMA (one that will not
+ * move is copied), the header last; the segment there, or NULL (nothing changed). */
+static struct hl_segment *huge_move(struct hl_segment *s, size_t total)
+{
+    if (s->vmas.n >= HL_HUGE_VMAS) return NULL; /* no room for the new tail's VMA */
+    uint8_t *d = (uint8_t *)huge_map(total, HL_SLICE_SIZE, HL_SLICE_SIZE);
+    if (!d) return NULL;
+    size_t size = s->size;
+    uint32_t vat[HL_HUGE_VMAS], n = s->vmas.n;
+    memcpy(vat, s->vmas.at, sizeof(vat));
+    hl_segmap_set(s, size, HL_SLICE_SIZE, false);
+    hl_registry_remove(s);
+    pthread_mutex_destroy(&s->lock);
+    for (uint32_t i = n, end = (uint32_t)(size >> HL_SLICE_SHIFT); i-- > 0; end = vat[i]) {
+        size_t at = (size_t)vat[i] << HL_SLICE_SHIFT, len = ((size_t)end << HL_SLICE_SHIFT) - at;
+        if (hl_os_move((uint8_t *)s + at, len, d + at) == 0) continue;
+        memcpy(d + at, (uint8_t *)s + at, len);
+        hl_os_unmap((uint8_t *)s + at, len);
+    }
+    struct hl_segment *t = (struct hl_segment *)d;
+    pthread_mutex_init(&t->lock, NULL);
+    t->size = total;
+    t->pages[HL_FIRST_SLICE].start = d + HL_SLICE_SIZE;
+    t->vmas.at[t->vmas.n++] = (uint32_t)(size >> HL_SLICE_SHIFT);
+    hl_registry_add(t);
+    hl_segmap_set(t, total, HL_SLICE_SIZE, true);
+    return t;
+}
+
+void *hl_huge_realloc(struct hl_segment *s, void *p, size_t n)
+{
+    if (s->kind != HL_PAGE_HUGE || !movable(s) || p != s->pages[HL_FIRST_SLICE].start
+        || n > SIZE_MAX / 2 - 2 * HL_SLICE_SIZE)
+        return NULL;
+    size_t total = round_slice(HL_SLICE_SIZE + n);
+    hl_transit_lock(true);
+    if (total < s->size)
+        huge_shrink(s, total);
+    else if (total > s->size && !huge_grow(s, total))
+        s = huge_move(s, total);
+    if (s) s->huge_usable = s->size - HL_SLICE_SIZE;
+    hl_transit_lock(false);
+    return s ? s->pages[HL_FIRST_SLICE].start : NULL;
 }
 
 void hl_huge_free(struct hl_segment *s)

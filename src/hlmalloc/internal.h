@@ -168,10 +168,18 @@ HL_HIDDEN void hl_os_fork(int phase); /* 0: before fork (locks), 1: after (unloc
  * call failed and nothing changed. */
 HL_HIDDEN int hl_os_purge(void *p, size_t size);
 HL_HIDDEN int hl_os_protect(void *p, size_t size, int none);
+/* Move the pages of [from, from+size), one kernel mapping or part of one, to
+ * [to, to+size), which a mapping made here covers (mremap: page tables move, nothing is
+ * copied or faulted); what was at `to` goes, and so does [from, from+size). 0, or -1
+ * and nothing changed. */
+HL_HIDDEN int hl_os_move(void *from, size_t size, void *to);
+/* Grow the kernel mapping ending at p + size to end at p + to, where it is (mremap
+ * without moving: the addresses after it must be free). 0, or -1 and nothing changed. */
+HL_HIDDEN int hl_os_grow(void *p, size_t size, size_t to);
 HL_HIDDEN int hl_os_overcommit_policy(void); /* vm.overcommit_memory: 0, 1 or 2 */
 HL_HIDDEN bool hl_os_space_limited(void);    /* RLIMIT_AS (`ulimit -v`) is set */
 /* Fault injection (only the HL_FAULT=1 build fails calls): fail the nth memory call
- * (mmap, munmap, madvise, mprotect) from now on, counting from 1; 0 disarms. */
+ * (mmap, munmap, madvise, mprotect, mremap) from now on, counting from 1; 0 disarms. */
 HL_HIDDEN void hl_os_fault_arm(uint64_t nth);
 HL_HIDDEN uint64_t hl_os_fault_calls(void); /* memory calls since arming */
 HL_HIDDEN uint64_t hl_os_fault_count(void); /* calls failed on purpose, ever */
@@ -286,6 +294,9 @@ extern HL_HIDDEN size_t hl_pool_bytes;              /* mapped for heaps (under h
 
 HL_HIDDEN void *hl_huge_alloc(size_t n, size_t align, bool zero);
 HL_HIDDEN void hl_huge_free(struct hl_segment *s);
+/* realloc of huge block p to n bytes by moving or growing its pages, never copying
+ * them where the kernel can move them; NULL when it cannot (p is unchanged). */
+HL_HIDDEN void *hl_huge_realloc(struct hl_segment *s, void *p, size_t n);
 HL_HIDDEN void hl_huge_unmap(struct hl_segment *s); /* the mapped parts of a huge segment */
 HL_HIDDEN size_t hl_huge_mapped(const struct hl_segment *s);  /* bytes of them */
 HL_HIDDEN bool hl_huge_is_cached(const struct hl_segment *s); /* a freed one kept */

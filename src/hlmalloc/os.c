@@ -22,8 +22,8 @@
  * (the place below the last one, then wherever the kernel puts it if aligned, then the
  * aligned place below that), so that under `ulimit -v` the last megabytes are usable.
  *
- * Every mmap, munmap, madvise and mprotect goes through os_mmap, os_munmap, os_madvise
- * and os_mprotect. Built with HL_FAULT=1 (the fault-injection test library), the Nth of
+ * Every mmap, munmap, madvise, mprotect and mremap goes through os_mmap, os_munmap,
+ * os_madvise, os_mprotect or os_fault (hl_os_move). Built with HL_FAULT=1 (the fault-injection test library), the Nth of
  * them after hl_os_fault_arm(N) fails with ENOMEM. A munmap that fails is retried later
  * (hl_os_retry_unmaps): its bytes stay in mapped_bytes until it succeeds.
  */
@@ -305,6 +305,26 @@ int hl_os_purge(void *p, size_t size)
         atomic_fetch_add_explicit(&hl_count.purges, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&hl_count.purged_bytes, size, memory_order_relaxed);
     }
+    errno = saved;
+    return rc;
+}
+
+int hl_os_move(void *from, size_t size, void *to)
+{
+    int saved = errno;
+    int rc = -1;
+    if (!os_fault()) rc = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to) == to ? 0 : -1;
+    if (rc == 0) atomic_fetch_sub_explicit(&hl_count.mapped_bytes, size, memory_order_relaxed);
+    errno = saved;
+    return rc;
+}
+
+int hl_os_grow(void *p, size_t size, size_t to)
+{
+    int saved = errno;
+    int rc = -1;
+    if (!os_fault()) rc = mremap(p, size, to, 0) == p ? 0 : -1;
+    if (rc == 0) atomic_fetch_add_explicit(&hl_count.mapped_bytes, to - size, memory_order_relaxed);
     errno = saved;
     return rc;
 }

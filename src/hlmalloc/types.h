@@ -132,7 +132,8 @@
 #define HL_SMALL_MAX     (8 * 1024)   /* classes in 1-slice pages */
 #define HL_MEDIUM_MAX    (128 * 1024) /* classes in 1- to 4-slice pages (page.c) */
 #define HL_MEDIUM_SLICES 4
-#define HL_LARGE_MAX     (16u * 1024 * 1024) /* single blocks in segment slices */
+#define HL_LARGE_MAX     (4u * 1024 * 1024) /* single blocks in segment slices */
+#define HL_HUGE_VMAS     15 /* mappings a huge block is made of, at most (huge.c) */
 #define HL_DIRECT_MAX    1024
 #define HL_DIRECT_SLOTS  (HL_DIRECT_MAX / 16 + 1)
 #define HL_BINS          48 /* size classes: 16..128 by 16, then 4 per power of two to 128 KiB */
@@ -249,7 +250,13 @@ struct hl_segment {
             size_t size;          /* bytes mapped */
             size_t huge_usable;   /* huge: bytes usable from pages[HL_FIRST_SLICE].start */
             pthread_mutex_t lock; /* guards free_map, dirty_map, purge_at_ms, used_slices (I6) */
-            uint64_t free_map[HL_SLICES / 64];  /* bit i: slice i is free */
+            union {
+                uint64_t free_map[HL_SLICES / 64]; /* bit i: slice i is free */
+                struct { /* a huge segment's kernel mappings (VMAs), in slices (huge.c) */
+                    uint32_t at[HL_HUGE_VMAS]; /* where each starts; at[0] = 0 */
+                    uint32_t n;
+                } vmas;
+            };
             uint64_t dirty_map[HL_SLICES / 64]; /* bit i: free, touched, not yet purged */
             uint64_t purge_at_ms; /* the oldest dirty slice is due then; 0 = none dirty */
             uint32_t used_slices; /* slices in pages */

@@ -9,7 +9,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -566,7 +569,7 @@ static void test_api_stats_follow_live_bytes(void)
         }
     }
 
-    /* Huge blocks are mapped one each. */
+    /* Huge blocks are mapped one each: anew, or from the cached ones' pages (huge.c). */
     struct hl_stats before, live, after;
     hl_stats(&before);
     void *h1 = hl_malloc(128 * MiB), *h2 = hl_malloc(200 * MiB);
@@ -574,7 +577,7 @@ static void test_api_stats_follow_live_bytes(void)
     hl_stats(&live);
     CHECK_EQ_U64(live.huge_blocks, before.huge_blocks + 2);
     CHECK(live.allocated_bytes >= before.allocated_bytes + 328 * MiB);
-    CHECK(live.mapped_bytes >= before.mapped_bytes + 328 * MiB);
+    CHECK(live.mapped_bytes + before.huge_cached_bytes >= before.mapped_bytes + 328 * MiB);
     hl_free(h1);
     hl_free(h2);
     hl_stats(&after);
@@ -1095,6 +1098,155 @@ static void test_api_cold_kept_page_gives_way_to_a_new_page(void)
     CHECK(landed >= 48 && landed < 64);
 }
 
+/* Minor page faults of this process so far. */
+static long minor_faults(void)
+{
+    struct rusage u;
+    return getrusage(RUSAGE_SELF, &u) == 0 ? u.ru_minflt : -1;
+}
+
+/* Kernel mappings of this process (lines of /proc/self/maps), read without allocating. */
+static long mapping_count(void)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[4096];
+    long lines = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+    close(fd);
+    return lines;
+}
+
+/* Every byte of [p, p + n) is v. */
+static bool all_bytes(const unsigned char *p, size_t n, unsigned char v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != v) return false;
+    return true;
+}
+
+/*
+ * A huge block that no cached one fits is made of the cached ones' pages (huge.c,
+ * "Blocks made of freed ones"): writing all of it faults in only what they could not
+ * give; a calloc'd one made so reads zero; a block made of pieces is taken apart again
+ * along its pieces; the heap checker passes after each step.
+ */
+static void test_api_huge_block_made_of_freed_ones(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "hlmalloc's huge cache");
+    hl_collect(); /* an empty huge cache */
+    unsigned char *a = hl_malloc(24 * MiB), *b = hl_malloc(24 * MiB);
+    REQUIRE(a && b);
+    memset(a, 0x5a, 24 * MiB);
+    memset(b, 0x5b, 24 * MiB);
+    hl_free(a);
+    hl_free(b);
+    long f0 = minor_faults();
+    unsigned char *c = hl_malloc(40 * MiB); /* no cached block within a quarter of it */
+    REQUIRE(c != NULL);
+    memset(c, 0x5c, 40 * MiB);
+    long faulted = minor_faults() - f0;
+    if (faulted > (long)(4 * MiB / page_bytes())) {
+        fprintf(stderr, "  40 MiB from 48 MiB of freed blocks faulted %ld pages\n", faulted);
+        CHECK(0);
+    }
+    CHECK(hl_heap_check() == 0);
+    hl_free(c);
+    /* c (three mappings, now cached) and b's rest: a calloc'd block made of both. */
+    unsigned char *z = hl_calloc(1, 44 * MiB);
+    REQUIRE(z != NULL);
+    CHECK(all_bytes(z, 44 * MiB, 0));
+    CHECK(hl_heap_check() == 0);
+    hl_free(z);
+    CHECK(hl_heap_check() == 0);
+}
+
+/*
+ * Blocks of changing sizes, made of each other's pieces over and over: the contents stay
+ * each block's own, and the kernel mappings they are made of stay bounded (at most
+ * HL_HUGE_VMAS a block, live or cached), where moving pieces without limit would split
+ * them towards vm.max_map_count.
+ */
+static void test_api_huge_pieces_stay_bounded(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "hlmalloc's huge cache");
+    hl_collect();
+    long maps0 = mapping_count();
+    REQUIRE(maps0 > 0);
+    enum { LIVE = 6, ROUNDS = 300 };
+    unsigned char *p[LIVE] = { 0 };
+    size_t len[LIVE] = { 0 };
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    long most = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int i = (int)(x % LIVE);
+        if (p[i]) {
+            if (!all_bytes(p[i], len[i], (unsigned char)(i + 1))) {
+                fprintf(stderr, "  round %d: block %d (%zu bytes) changed\n", r, i, len[i]);
+                CHECK(0);
+                break;
+            }
+            hl_free(p[i]);
+        }
+        len[i] = (5 + (size_t)(x >> 32) % 28) * MiB; /* 5-32 MiB: huge */
+        p[i] = hl_malloc(len[i]);
+        REQUIRE(p[i] != NULL);
+        memset(p[i], i + 1, len[i]);
+        long maps = mapping_count() - maps0;
+        if (maps > most) most = maps;
+    }
+    CHECK(hl_heap_check() == 0);
+    /* 6 live and at most 8 cached segments of at most 15 mappings each */
+    if (most > (LIVE + 8) * 15) {
+        fprintf(stderr, "  %ld mappings more than at the start\n", most);
+        CHECK(0);
+    }
+    for (int i = 0; i < LIVE; i++)
+        hl_free(p[i]);
+}
+
+/*
+ * realloc of a huge block moves or grows its pages, never copying them: the contents
+ * come through, growing faults no page of them in anew, the old addresses hold nothing
+ * resident, and shrinking keeps the head.
+ */
+static void test_api_huge_realloc_moves_pages(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "hlmalloc's huge realloc");
+    size_t n = 8 * MiB;
+    unsigned char *p = hl_malloc(n);
+    REQUIRE(p != NULL);
+    memset(p, 0x6d, n);
+    void *fence = hl_malloc(8 * MiB); /* maybe right after p: then it must move */
+    long f0 = minor_faults();
+    unsigned char *q = hl_realloc(p, 64 * MiB);
+    REQUIRE(q != NULL);
+    CHECK(all_bytes(q, n, 0x6d));
+    long faulted = minor_faults() - f0;
+    if (faulted > (long)(MiB / page_bytes())) {
+        fprintf(stderr, "  realloc 8 -> 64 MiB faulted %ld pages\n", faulted);
+        CHECK(0);
+    }
+    if (q != p) {
+        size_t left = resident_pages(p, n);
+        CHECK(left == 0 || left == SIZE_MAX);
+    }
+    memset(q + n, 0x6e, 56 * MiB);
+    CHECK(hl_heap_check() == 0);
+    unsigned char *r = hl_realloc(q, 6 * MiB);
+    REQUIRE(r != NULL);
+    CHECK(all_bytes(r, 6 * MiB, 0x6d));
+    CHECK(hl_usable_size(r) >= 6 * MiB && hl_usable_size(r) < 8 * MiB);
+    CHECK(hl_heap_check() == 0);
+    hl_free(r);
+    hl_free(fence);
+    CHECK(hl_heap_check() == 0);
+}
+
 int main(void)
 {
     RUN_TEST(test_api_cold_kept_page_gives_way_to_a_new_page);
@@ -1128,5 +1280,8 @@ int main(void)
     RUN_TEST(test_api_bulk_freed_page_comes_back_in_address_order);
     RUN_TEST(test_api_large_block_takes_the_shortest_resident_run);
     RUN_TEST(test_api_realloc_move_returns_the_old_run);
+    RUN_TEST(test_api_huge_block_made_of_freed_ones);
+    RUN_TEST(test_api_huge_pieces_stay_bounded);
+    RUN_TEST(test_api_huge_realloc_moves_pages);
     return check_report();
 }
