@@ -18,7 +18,7 @@
 
 #include "hlmalloc/internal.h"
 
-#define HL_HUGE_CACHE_MAX 8
+#define HL_HUGE_CACHE_MAX 16
 
 pthread_mutex_t hl_huge_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -291,7 +291,7 @@ static size_t take_apart(struct hl_segment *s, size_t *at, struct hl_segment *e,
     while (moved < want && n > 0 && s->vmas.n < HL_HUGE_VMAS - 1) {
         size_t vma = (size_t)vat[n - 1] << HL_SLICE_SHIFT;
         size_t start = vma > floor ? vma : floor;
-        if (end <= start) break;
+        if (end <= start || (whole && end <= HL_SLICE_SIZE)) break; /* a header slice alone: unmapped */
         if (end - start > want - moved) start = end - (want - moved);
         if (hl_os_move((uint8_t *)e + start, end - start, (uint8_t *)s + *at) != 0) break;
         s->vmas.at[s->vmas.n++] = (uint32_t)(*at >> HL_SLICE_SHIFT);
