@@ -10,15 +10,17 @@
  * (HL_MAP_BACK), so free() finds the header from the block start and rejects interior
  * pointers. Freed huge blocks are kept in a small cache (at most HLMALLOC_HUGE_CACHE_MB,
  * default 256 MiB) for purge_delay_ms, so a program that allocates and frees big buffers
- * in a loop reuses the same resident pages instead of faulting them in anew each time;
- * after the delay they are unmapped, and a miss that would raise the footprint's peak
- * unmaps cached bytes first (offset_fresh).
+ * in a loop reuses the same resident pages instead of faulting them in anew each time: a
+ * block that fits is reused whole, else the new block is made of cached blocks' pages
+ * (huge_assemble). After the delay they are unmapped, and a miss with nothing cached to
+ * take from unmaps idle cached bytes first (offset_fresh). realloc moves or grows a huge
+ * block's pages instead of copying them (hl_huge_realloc).
  */
 #include <errno.h>
 
 #include "hlmalloc/internal.h"
 
-#define HL_HUGE_CACHE_MAX 16
+#define HL_HUGE_CACHE_MAX 64
 
 pthread_mutex_t hl_huge_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -206,13 +208,46 @@ static bool movable(const struct hl_segment *s)
     return !HL_SECURE && !hl_opt.commit && huge_off(s) == HL_SLICE_SIZE;
 }
 
-/* Bytes e can give toward `want`: all of it (its header too) when it fits, else its
- * tail, keeping its header slice. */
-static size_t gives(const struct hl_segment *e, size_t want)
+/*
+ * A block is made of at most HL_HUGE_PIECES pieces, none shorter than min_piece(): each
+ * piece is a VMA of the block, and a freed block's VMAs become pieces of the next ones,
+ * so without a floor they would split, block after block, into ever more and smaller
+ * pieces until every block hit the table's limit and faulted the rest in anew
+ * (realprog/churn.c: 128K faults in its 32 MiB blocks, from 8K). The floor is n/48 of a
+ * block of n bytes, at least 256 KiB: large-live faulted 140K pages with n/6, 120K with
+ * n/12, 112K with n/48 and n/96 (seed 1; seeds 2-4 alike), churn.c 16.2K with any of them.
+ */
+#define HL_HUGE_PIECES (HL_HUGE_VMAS - 2) /* its header's VMA and the fresh rest's */
+static size_t min_piece(size_t need)
 {
-    if (e->size <= want) return e->size;
-    size_t tail = e->size - HL_SLICE_SIZE;
-    return tail < want ? tail : want;
+    size_t m = (need / 48) & ~(HL_SLICE_SIZE - 1);
+    return m > 4 * HL_SLICE_SIZE ? m : 4 * HL_SLICE_SIZE;
+}
+
+/*
+ * The bytes e gives toward `want`: its last VMA first, each from its tail, in pieces of
+ * at least `floor` bytes, at most *pieces of them (set to how many), never its header
+ * slice. take_apart moves what this counts.
+ */
+static size_t gives(const struct hl_segment *e, size_t want, size_t floor, unsigned *pieces)
+{
+    size_t end = e->size, got = 0;
+    uint32_t n = e->vmas.n;
+    unsigned k = 0;
+    while (got < want && k < *pieces) {
+        size_t vma = (size_t)e->vmas.at[n - 1] << HL_SLICE_SHIFT;
+        size_t start = vma > HL_SLICE_SIZE ? vma : HL_SLICE_SIZE;
+        if (end <= start) break;
+        if (end - start > want - got) start = end - (want - got);
+        if (end - start < floor) break;
+        got += end - start;
+        k++;
+        if (start != vma) break; /* the last piece, part of a VMA */
+        end = start;
+        n--;
+    }
+    *pieces = k;
+    return got;
 }
 
 /* Caller holds hl_huge_lock. */
@@ -230,26 +265,31 @@ static void cache_remove(unsigned i)
  */
 static unsigned cache_pick(size_t need, struct cached *out, size_t *have)
 {
-    unsigned k = 0;
-    size_t got = 0;
+    unsigned k = 0, budget = HL_HUGE_PIECES;
+    size_t got = 0, floor = min_piece(need);
     pthread_mutex_lock(&hl_huge_lock);
-    while (got < need) {
+    while (got < need && budget > 0) {
         int best = -1;
         size_t best_give = 0;
+        unsigned best_pieces = 0;
         for (unsigned i = 0; i < cache_n; i++) {
             const struct hl_segment *e = cache[i].s;
             if (!movable(e)) continue;
-            size_t give = gives(e, need - got);
+            unsigned pieces = budget;
+            size_t give = gives(e, need - got, floor, &pieces);
+            if (give == 0) continue;
             bool alone = give == need - got, best_alone = best_give == need - got;
             if (best < 0 || (alone && (!best_alone || e->size < cache[best].s->size))
                 || (!best_alone && give > best_give)) {
                 best = (int)i;
                 best_give = give;
+                best_pieces = pieces;
             }
         }
         if (best < 0) break;
         out[k++] = cache[best];
         got += best_give;
+        budget -= best_pieces;
         cache_remove((unsigned)best);
     }
     pthread_mutex_unlock(&hl_huge_lock);
@@ -267,48 +307,36 @@ static void segmap_trim(const struct hl_segment *e, size_t end, size_t old_end)
 }
 
 /*
- * Move up to `want` bytes of e, its last VMA first and each from its tail, to s at
- * offset *at (advanced), recording each piece as one of s's VMAs; the bytes moved. When
- * all of e is wanted it dissolves (*gone): out of the registry and the map first (its
- * header moves with its first VMA), and what could not move is unmapped. Otherwise it
- * keeps its header slice and shrinks to what is left. A failed move (the kernel's
- * mapping count, or a VMA split the table does not know) ends the moves: those bytes
- * stay where they are. Caller holds the transit lock.
+ * Move up to `want` bytes of e as gives() counts them (pieces of at least `floor`) to s at
+ * offset *at (advanced), recording each piece as one of s's VMAs; the bytes moved. e
+ * keeps its header slice and shrinks to what is left; with nothing but that slice left it
+ * is unmapped (*gone). A failed move (the kernel's mapping count, or a VMA split the
+ * table does not know) or a full table in s ends the moves: those bytes stay in e.
+ * Caller holds the transit lock.
  */
 static size_t take_apart(struct hl_segment *s, size_t *at, struct hl_segment *e, size_t want,
-                         bool *gone)
+                         size_t floor, bool *gone)
 {
     size_t size = e->size, end = size, moved = 0;
-    bool whole = size <= want;
-    uint32_t vat[HL_HUGE_VMAS], n = e->vmas.n;
-    memcpy(vat, e->vmas.at, sizeof(vat));
-    if (whole) {
-        hl_segmap_set(e, size, HL_SLICE_SIZE, false);
-        hl_registry_remove(e);
-        pthread_mutex_destroy(&e->lock);
-    }
-    size_t floor = whole ? 0 : HL_SLICE_SIZE;
-    while (moved < want && n > 0 && s->vmas.n < HL_HUGE_VMAS - 1) {
-        size_t vma = (size_t)vat[n - 1] << HL_SLICE_SHIFT;
-        size_t start = vma > floor ? vma : floor;
-        if (end <= start || (whole && end <= HL_SLICE_SIZE)) break; /* a header slice alone: unmapped */
+    uint32_t n = e->vmas.n;
+    while (moved < want && s->vmas.n < HL_HUGE_VMAS - 1) {
+        size_t vma = (size_t)e->vmas.at[n - 1] << HL_SLICE_SHIFT;
+        size_t start = vma > HL_SLICE_SIZE ? vma : HL_SLICE_SIZE;
+        if (end <= start) break; /* the header slice alone */
         if (end - start > want - moved) start = end - (want - moved);
+        if (end - start < floor) break;
         if (hl_os_move((uint8_t *)e + start, end - start, (uint8_t *)s + *at) != 0) break;
         s->vmas.at[s->vmas.n++] = (uint32_t)(*at >> HL_SLICE_SHIFT);
         *at += end - start;
         moved += end - start;
         end = start;
         if (start == vma) n--;
-        if (start == floor) break;
     }
-    *gone = whole;
-    if (whole) {
-        if (end) hl_os_unmap(e, end);
-        return moved;
-    }
-    e->size = end;
+    e->size = end; /* the moved ranges may hold another mapping by now: never unmapped */
     e->vmas.n = n;
     segmap_trim(e, end, size);
+    *gone = end <= HL_SLICE_SIZE;
+    if (*gone) hl_segment_release(e);
     return moved;
 }
 
@@ -334,12 +362,8 @@ static struct hl_segment *huge_assemble(struct hl_heap *h, size_t total, size_t 
     for (unsigned i = 0; i < k; i++) {
         struct hl_segment *e = picked[i].s;
         bool gone = false;
-        if (s) take_apart(s, &at, e, total - at, &gone);
+        if (s) take_apart(s, &at, e, total - at, min_piece(need), &gone);
         if (gone) continue;
-        if (e->size <= HL_SLICE_SIZE) { /* its header alone */
-            hl_segment_release(e);
-            continue;
-        }
         pthread_mutex_lock(&hl_huge_lock);
         cache[cache_n++] = picked[i];
         cache_bytes += e->size;
@@ -349,6 +373,61 @@ static struct hl_segment *huge_assemble(struct hl_heap *h, size_t total, size_t 
     hl_transit_lock(false);
     *moved = at - off;
     return s;
+}
+
+/* Grow s's last VMA to end at `total`, if the addresses after it are free (and in the map). */
+static bool huge_grow(struct hl_segment *s, size_t total)
+{
+    if (((uintptr_t)s + total - 1) >> HL_SEG_SHIFT >= HL_MAP_UNITS) return false;
+    size_t last = (size_t)s->vmas.at[s->vmas.n - 1] << HL_SLICE_SHIFT;
+    if (hl_os_grow((uint8_t *)s + last, s->size - last, total - last) != 0) return false;
+    s->size = total;
+    hl_segmap_set(s, total, huge_off(s), true);
+    return true;
+}
+
+/*
+ * A cached block up to a quarter smaller than `total`, grown where it is to `total` (its
+ * last VMA grows into the free addresses after it: segments start 32 MiB apart, so there
+ * is room below the next one), or NULL. *old: its bytes from the block's start. A program
+ * whose big blocks vary a little around a size (realprog/churn.c: 2^k MiB plus up to
+ * 64 KiB) reuses the same block each time, where taking it apart for a block one slice
+ * bigger than it would scatter the cache into pieces.
+ */
+static struct hl_segment *cache_grow(struct hl_heap *h, size_t total, size_t off, size_t *old)
+{
+    if (HL_SECURE || hl_opt.commit || off != HL_SLICE_SIZE) return NULL;
+    hl_transit_lock(true);
+    pthread_mutex_lock(&hl_huge_lock);
+    int best = -1;
+    for (unsigned i = 0; i < cache_n; i++) {
+        const struct hl_segment *e = cache[i].s;
+        if (movable(e) && e->size < total && e->size >= total - total / 16
+            && (best < 0 || e->size > cache[best].s->size))
+            best = (int)i;
+    }
+    struct cached c = { 0 };
+    if (best >= 0) {
+        c = cache[best];
+        cache_remove((unsigned)best);
+    }
+    pthread_mutex_unlock(&hl_huge_lock);
+    struct hl_segment *e = c.s;
+    if (e) {
+        size_t had = e->size;
+        if (h) hl_segment_give_back(h, (uint32_t)((total - had) >> HL_SLICE_SHIFT));
+        if (huge_grow(e, total)) {
+            *old = had - off;
+        } else {
+            pthread_mutex_lock(&hl_huge_lock);
+            cache[cache_n++] = c;
+            cache_bytes += e->size;
+            pthread_mutex_unlock(&hl_huge_lock);
+            e = NULL;
+        }
+    }
+    hl_transit_lock(false);
+    return e;
 }
 
 /* A fresh huge segment of `total` bytes, its growth offset first (offset_fresh); when the
@@ -391,6 +470,7 @@ void *hl_huge_alloc(size_t n, size_t align, bool zero)
     struct hl_segment *s = cache_take(total, off, align);
     bool hit = s != NULL;
     if (hit) old = s->size - off;
+    if (!s) s = cache_grow(h, total, off, &old);
     if (!s) s = huge_assemble(h, total, off, align, &old);
     if (!s) s = huge_fresh(h, total, off, align, guard);
     if (!s) {
@@ -431,17 +511,6 @@ static void huge_shrink(struct hl_segment *s, size_t total)
         s->vmas.n--;
     s->size = total;
     segmap_trim(s, total, old);
-}
-
-/* Grow s's last VMA to end at `total`, if the addresses after it are free (and in the map). */
-static bool huge_grow(struct hl_segment *s, size_t total)
-{
-    if (((uintptr_t)s + total - 1) >> HL_SEG_SHIFT >= HL_MAP_UNITS) return false;
-    size_t last = (size_t)s->vmas.at[s->vmas.n - 1] << HL_SLICE_SHIFT;
-    if (hl_os_grow((uint8_t *)s + last, s->size - last, total - last) != 0) return false;
-    s->size = total;
-    hl_segmap_set(s, total, huge_off(s), true);
-    return true;
 }
 
 /* s's pages moved into a fresh mapping of `total` bytes, VMA by VMA (one that will not

@@ -989,8 +989,8 @@ static void test_api_realloc_move_returns_the_old_run(void)
     memset(p, 0x3c, n);
     void *blockers[24];
     int moves = 0, nb = 0;
-    /* Until it passes 16 MiB and becomes a huge block: that step moves it at least,
-     * wherever the blockers landed. (A huge block's old mapping goes to the huge cache.) */
+    /* Until it passes 16 MiB: past 4 MiB it is a huge block, whose pages realloc moves
+     * (nothing of the old mapping is left). */
     for (int step = 0; step < 24 && n <= 16 * MiB; step++) {
         blockers[nb++] = hl_malloc(64 * KiB); /* likely right after p: growth must move */
         size_t m = n + n / 4;
