@@ -20,7 +20,7 @@
 
 #include "hlmalloc/internal.h"
 
-#define HL_HUGE_CACHE_MAX 64
+#define HL_HUGE_CACHE_MAX 16
 
 pthread_mutex_t hl_huge_lock = PTHREAD_MUTEX_INITIALIZER;
 
