@@ -431,6 +431,20 @@ static bool realloc_free_purged(void *p)
     return true;
 }
 
+/*
+ * The size a small or medium block moved by realloc to grow gets: at least a quarter more
+ * than it had, as tcmalloc does, so that a buffer grown a few bytes at a time (a string
+ * appended to) moves once every quarter of its size, not at every size class (classes are
+ * an eighth apart from 64 B up). realloc-grow (strings appended to in 1-64 B steps, or
+ * doubled): memcpy instructions per 200K ops 28.4M to 17.7M (tcmalloc 18.4M),
+ * throughput 0.79x to 0.92x tcmalloc's (`heaplab bench -w realloc-grow -r 7`), peak RSS +4%.
+ */
+static size_t realloc_size(size_t n, size_t usable)
+{
+    size_t more = usable + usable / 4;
+    return n > usable && n < more && more <= HL_MEDIUM_MAX ? more : n;
+}
+
 void *hli_realloc(void *p, size_t n)
 {
     if (!p) return hli_malloc(n);
@@ -454,7 +468,8 @@ void *hli_realloc(void *p, size_t n)
         void *q = hl_huge_realloc(s, p, n);
         if (q) return q;
     }
-    void *q = hli_malloc(n);
+    void *q = hli_malloc(realloc_size(n, usable));
+    if (!q) q = hli_malloc(n);
     if (!q) return NULL; /* p stays valid */
     memcpy(q, p, n < usable ? n : usable);
     if (usable >= HL_REALLOC_PURGE && n > usable && realloc_free_purged(p)) return q;
