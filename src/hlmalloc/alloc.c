@@ -434,10 +434,10 @@ static bool realloc_free_purged(void *p)
 /*
  * The size a small or medium block moved by realloc to grow gets: at least a quarter more
  * than it had, as tcmalloc does, so that a buffer grown a few bytes at a time (a string
- * appended to) moves once every quarter of its size, not at every size class (classes are
- * an eighth apart from 64 B up). realloc-grow (strings appended to in 1-64 B steps, or
- * doubled): memcpy instructions per 200K ops 28.4M to 17.7M (tcmalloc 18.4M),
- * throughput 0.79x to 0.92x tcmalloc's (`heaplab bench -w realloc-grow -r 7`), peak RSS +4%.
+ * appended to) moves less often than at every size class (16 B apart up to 128 B, then 4
+ * to a power of two). realloc-grow (strings appended to in 1-64 B steps, or doubled):
+ * memcpy instructions per 200K ops 28.4M to 17.7M (tcmalloc 18.4M), throughput 0.79x to
+ * 0.92x tcmalloc's (`heaplab bench -w realloc-grow -r 7`), peak RSS +4%.
  */
 static size_t realloc_size(size_t n, size_t usable)
 {

@@ -313,7 +313,8 @@ int hl_os_move(void *from, size_t size, void *to)
 {
     int saved = errno;
     int rc = -1;
-    if (!os_fault()) rc = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to) == to ? 0 : -1;
+    if (!os_fault())
+        rc = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to) == to ? 0 : -1;
     if (rc == 0) atomic_fetch_sub_explicit(&hl_count.mapped_bytes, size, memory_order_relaxed);
     errno = saved;
     return rc;

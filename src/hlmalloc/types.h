@@ -133,7 +133,7 @@
 #define HL_MEDIUM_MAX    (128 * 1024) /* classes in 1- to 4-slice pages (page.c) */
 #define HL_MEDIUM_SLICES 4
 #define HL_LARGE_MAX     (4u * 1024 * 1024) /* single blocks in segment slices */
-#define HL_HUGE_VMAS     15 /* mappings a huge block is made of, at most (huge.c) */
+#define HL_HUGE_VMAS     15                 /* mappings a huge block is made of, at most (huge.c) */
 #define HL_DIRECT_MAX    1024
 #define HL_DIRECT_SLOTS  (HL_DIRECT_MAX / 16 + 1)
 #define HL_BINS          48 /* size classes: 16..128 by 16, then 4 per power of two to 128 KiB */
