@@ -9,7 +9,7 @@
  *   slice    64 KiB, the unit segments are carved in and memory is purged in.
  *   page     a run of slices holding blocks of one size class (small: 1 slice, classes
  *            up to 8 KiB; medium: 1-4 slices, classes up to 128 KiB, page.c page_slices)
- *            or one large block (any number of slices, up to 16 MiB). Described by the
+ *            or one large block (any number of slices, up to HL_LARGE_MAX). Described by the
  *            descriptor of its first slice.
  *   heap     one per thread (reached through one initial-exec TLS pointer): per-class
  *            queues of pages with free blocks and a direct table for sizes <= 1 KiB.
