@@ -258,6 +258,23 @@ static void cache_remove(unsigned i)
 }
 
 /*
+ * A cached block taken out for a while goes back, unless other threads' frees filled the
+ * cache meanwhile (its entries or its bytes): then it is unmapped. Caller holds the
+ * transit lock, not hl_huge_lock.
+ */
+static void cache_put_back(struct cached c)
+{
+    pthread_mutex_lock(&hl_huge_lock);
+    bool room = cache_n < HL_HUGE_CACHE_MAX && cache_bytes + c.s->size <= hl_opt.huge_cache_bytes;
+    if (room) {
+        cache[cache_n++] = c;
+        cache_bytes += c.s->size;
+    }
+    pthread_mutex_unlock(&hl_huge_lock);
+    if (!room) hl_segment_release(c.s);
+}
+
+/*
  * Out of the cache: the movable entries that give `need` bytes with the fewest moves,
  * the smallest that gives them alone, else the largest in turn; how many (into `out`),
  * and the bytes they give (*have). Caller holds the transit lock: until their pages have
@@ -363,11 +380,7 @@ static struct hl_segment *huge_assemble(struct hl_heap *h, size_t total, size_t 
         struct hl_segment *e = picked[i].s;
         bool gone = false;
         if (s) take_apart(s, &at, e, total - at, min_piece(need), &gone);
-        if (gone) continue;
-        pthread_mutex_lock(&hl_huge_lock);
-        cache[cache_n++] = picked[i];
-        cache_bytes += e->size;
-        pthread_mutex_unlock(&hl_huge_lock);
+        if (!gone) cache_put_back(picked[i]);
     }
     if (s && at > off && at < total) s->vmas.at[s->vmas.n++] = (uint32_t)(at >> HL_SLICE_SHIFT);
     hl_transit_lock(false);
@@ -387,7 +400,7 @@ static bool huge_grow(struct hl_segment *s, size_t total)
 }
 
 /*
- * A cached block up to a quarter smaller than `total`, grown where it is to `total` (its
+ * A cached block up to a sixteenth smaller than `total`, grown where it is to `total` (its
  * last VMA grows into the free addresses after it: segments start 32 MiB apart, so there
  * is room below the next one), or NULL. *old: its bytes from the block's start. A program
  * whose big blocks vary a little around a size (realprog/churn.c: 2^k MiB plus up to
@@ -419,10 +432,7 @@ static struct hl_segment *cache_grow(struct hl_heap *h, size_t total, size_t off
         if (huge_grow(e, total)) {
             *old = had - off;
         } else {
-            pthread_mutex_lock(&hl_huge_lock);
-            cache[cache_n++] = c;
-            cache_bytes += e->size;
-            pthread_mutex_unlock(&hl_huge_lock);
+            cache_put_back(c);
             e = NULL;
         }
     }

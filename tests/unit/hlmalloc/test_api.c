@@ -1230,6 +1230,59 @@ static void test_api_huge_pieces_stay_bounded(void)
         hl_free(p[i]);
 }
 
+/* One thread of huge_blocks_from_threads: blocks of 4-28 MiB made, checked and freed. */
+static void *huge_worker(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg, bad = 0;
+    uint64_t x = 0x2545f4914f6cdd1du * (id + 1);
+    enum { KEEP = 3 };
+    unsigned char *p[KEEP] = { 0 };
+    size_t len[KEEP] = { 0 };
+    size_t page = page_bytes();
+    int rounds = HL_TEST_SANITIZED ? 30 : 150;
+    for (int r = 0; r < rounds; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int i = (int)(x % KEEP);
+        unsigned char v = (unsigned char)(id * 16 + (unsigned)i + 1);
+        if (p[i]) {
+            for (size_t o = 0; o < len[i]; o += page)
+                bad += p[i][o] != v;
+            hl_free(p[i]);
+        }
+        len[i] = (4 + (size_t)(x >> 40) % 25) * MiB + (size_t)(x >> 20) % MiB;
+        p[i] = (x >> 63) ? hl_calloc(1, len[i]) : hl_malloc(len[i]);
+        if (!p[i]) return (void *)1;
+        if (x >> 63)
+            for (size_t o = 0; o < len[i]; o += page)
+                bad += p[i][o] != 0;
+        for (size_t o = 0; o < len[i]; o += page)
+            p[i][o] = v;
+    }
+    for (int i = 0; i < KEEP; i++)
+        hl_free(p[i]);
+    return (void *)bad;
+}
+
+/*
+ * Huge blocks from four threads at once, freed into one cache and made of each other:
+ * each thread's blocks keep their bytes, calloc'd ones read zero, and the heap checker
+ * passes (a block taken out of the cache to be taken apart goes back into a cache other
+ * threads' frees may have filled meanwhile).
+ */
+static void test_api_huge_blocks_from_threads(void)
+{
+    SKIP_IF(HL_TEST_LIBC, "hlmalloc's huge cache");
+    pthread_t t[4];
+    for (uintptr_t i = 0; i < 4; i++)
+        REQUIRE(pthread_create(&t[i], NULL, huge_worker, (void *)i) == 0);
+    for (int i = 0; i < 4; i++) {
+        void *bad = NULL;
+        pthread_join(t[i], &bad);
+        CHECK(bad == NULL);
+    }
+    CHECK(hl_heap_check() == 0);
+}
+
 /*
  * realloc of a huge block moves or grows its pages, never copying them: the contents
  * come through, growing faults no page of them in anew, the old addresses hold nothing
@@ -1306,5 +1359,6 @@ int main(void)
     RUN_TEST(test_api_huge_block_made_of_freed_ones);
     RUN_TEST(test_api_huge_pieces_stay_bounded);
     RUN_TEST(test_api_huge_realloc_moves_pages);
+    RUN_TEST(test_api_huge_blocks_from_threads);
     return check_report();
 }
