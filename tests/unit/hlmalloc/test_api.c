@@ -1139,6 +1139,31 @@ static long mapping_count(void)
     return lines;
 }
 
+/* Kernel mappings (lines of /proc/self/maps) that overlap [lo, hi), or -1. */
+static long mappings_in(uintptr_t lo, uintptr_t hi)
+{
+    static char buf[1 << 18];
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = 0;
+    long count = 0;
+    for (char *line = buf; *line;) {
+        char *end;
+        uintptr_t a = (uintptr_t)strtoull(line, &end, 16);
+        uintptr_t b = *end == '-' ? (uintptr_t)strtoull(end + 1, &end, 16) : 0;
+        count += a < hi && b > lo;
+        char *nl = strchr(line, '\n');
+        if (!nl) break;
+        line = nl + 1;
+    }
+    return count;
+}
+
 /* Every 64th byte of [p, p + n), and the last, is v: pages moved whole show in any byte. */
 static bool all_bytes(const unsigned char *p, size_t n, unsigned char v)
 {
@@ -1221,6 +1246,15 @@ static void test_api_huge_pieces_stay_bounded(void)
         if (maps > most) most = maps;
     }
     CHECK(hl_heap_check() == 0);
+    /* Each live block, with its 64 KiB header, lies in at most 15 kernel mappings (the
+     * table's HL_HUGE_VMAS): the table records every split its moves make. */
+    for (int i = 0; i < LIVE; i++) {
+        long in = mappings_in((uintptr_t)p[i] - 64 * KiB, (uintptr_t)p[i] + len[i]);
+        if (in < 1 || in > 15) {
+            fprintf(stderr, "  block %d (%zu bytes) lies in %ld mappings\n", i, len[i], in);
+            CHECK(0);
+        }
+    }
     /* 6 live and at most 16 cached blocks of at most 15 mappings each (HL_HUGE_VMAS) */
     if (most > (LIVE + 16) * 15) {
         fprintf(stderr, "  %ld mappings more than at the start\n", most);
