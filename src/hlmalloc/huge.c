@@ -166,18 +166,25 @@ static void huge_purge_tail(struct hl_segment *s, size_t end, size_t guard)
 
 /* A fresh mapping set up as the huge segment of a block at `off`: its header, the registry,
  * the segment map, its one kernel mapping (two with a gap), the guard page. */
-static void huge_init(struct hl_segment *s, size_t total, size_t off, size_t guard)
+/* A huge segment's header at s, for a block at `off`, made known: lock, size, block start,
+ * the registry and the segment map (a fresh mapping, or one whose pages moved there). */
+static void huge_register(struct hl_segment *s, size_t total, size_t off)
 {
     pthread_mutex_init(&s->lock, NULL);
     s->size = total;
+    s->pages[HL_FIRST_SLICE].start = (uint8_t *)s + off;
+    hl_registry_add(s);
+    hl_segmap_set(s, total, off, true);
+}
+
+static void huge_init(struct hl_segment *s, size_t total, size_t off, size_t guard)
+{
     s->kind = HL_PAGE_HUGE;
     atomic_store_explicit(&s->thread_id, HL_TID_HUGE, memory_order_relaxed);
-    s->pages[HL_FIRST_SLICE].start = (uint8_t *)s + off;
     s->vmas.at[0] = 0;
     s->vmas.n = 1;
     if (off > HL_SLICE_SIZE) s->vmas.at[s->vmas.n++] = (uint32_t)(off >> HL_SLICE_SHIFT);
-    hl_registry_add(s);
-    hl_segmap_set(s, total, off, true);
+    huge_register(s, total, off);
     /* The guard page stays for good: a cached mapping is reused for the same size. */
     if (HL_SECURE) hl_os_protect((uint8_t *)s + s->size - guard, guard, 1);
 }
@@ -543,12 +550,8 @@ static struct hl_segment *huge_move(struct hl_segment *s, size_t total)
         hl_os_unmap((uint8_t *)s + at, len);
     }
     struct hl_segment *t = (struct hl_segment *)d;
-    pthread_mutex_init(&t->lock, NULL);
-    t->size = total;
-    t->pages[HL_FIRST_SLICE].start = d + HL_SLICE_SIZE;
     t->vmas.at[t->vmas.n++] = (uint32_t)(size >> HL_SLICE_SHIFT);
-    hl_registry_add(t);
-    hl_segmap_set(t, total, HL_SLICE_SIZE, true);
+    huge_register(t, total, HL_SLICE_SIZE);
     return t;
 }
 
