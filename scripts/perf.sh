@@ -44,7 +44,7 @@ for a in $ORDER; do
         tr -d , | awk '{printf " %s=%.1f", $1, $2 / 1000000}'
     echo
 done
-echo "(glibc: malloc + free + _int_free; hlmalloc: malloc and free forward to hli_* with one jump each)"
+echo "(glibc: malloc + free + _int_free; hlmalloc: malloc and free are aliases of hli_malloc and hli_free)"
 echo
 echo "## 5. real programs"
 bash scripts/perf-real.sh 5

@@ -187,7 +187,7 @@ static bool check_page_fields(struct check *c, const struct hl_segment *s, const
     if (pg->start != span || pg->reserved != (span_bytes - guard) / pg->block_size)
         return broken(c, 2, "page's blocks not where its slices are", pg);
     if (pg->capacity > pg->reserved || pg->limit != pg->capacity * pg->block_size
-        || pg->fast_limit != (pg->flags ? 0 : pg->limit))
+        || pg->fast_count != (pg->flags ? 0 : pg->capacity))
         return broken(c, 2, "carved limit wrong", pg);
     if (!hl_is_block_offset(pg, pg->block_size) || !hl_is_block_offset(pg, 0)
         || (pg->block_size > HL_ALIGN && hl_is_block_offset(pg, HL_ALIGN)))

@@ -429,7 +429,7 @@ static void abandon_heap(struct hl_heap *h)
             hl_page_collect(pg);
             pg->next = pg->prev = NULL;
             pg->flags = 0;
-            pg->fast_limit = pg->limit;
+            pg->fast_count = pg->capacity;
             if (pg->used == 0) {
                 struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
                 hl_segment_free_page(s, pg);
@@ -700,7 +700,7 @@ static void child_orphan_page(struct hl_segment *s, struct hl_page *pg)
     hl_page_collect(pg);
     pg->next = pg->prev = NULL;
     pg->flags = 0;
-    pg->fast_limit = pg->limit;
+    pg->fast_count = pg->capacity;
     pg->kept = 0;
     pg->heap = NULL;
     /* Its heap's own cache is gone (child_take_own sent what it could reach home); a dead

@@ -115,12 +115,18 @@ HL_INLINE struct hl_page *hl_page_of(struct hl_segment *s, const void *p)
     return (struct hl_page *)(d - ((const struct hl_page *)d)->slice_back);
 }
 
-/* Is `off` (bytes from page start) a multiple of the page's block size? */
-HL_INLINE bool hl_is_block_offset(const struct hl_page *pg, uint32_t off)
+/* off / block_size if `off` (bytes from page start) is a multiple of the page's block
+ * size, else a number above div_max (so `< n` for n <= div_max tests both at once). */
+HL_INLINE uint32_t hl_block_index(const struct hl_page *pg, uint32_t off)
 {
     uint32_t q = off * pg->div_mul;
-    q = (q >> pg->div_shift) | (q << ((32 - pg->div_shift) & 31));
-    return q <= pg->div_max;
+    return (q >> pg->div_shift) | (q << ((32 - pg->div_shift) & 31));
+}
+
+/* Is `off` a multiple of the page's block size? */
+HL_INLINE bool hl_is_block_offset(const struct hl_page *pg, uint32_t off)
+{
+    return hl_block_index(pg, off) <= pg->div_max;
 }
 
 /* Set the divisibility constants of a page for its block size (see hl_is_block_offset). */

@@ -1,7 +1,8 @@
 /*
  * hlmalloc/override.c: the standard allocation functions, the only definitions of them in
  * the library (built into libhlmalloc.so and .a, not into the hl_-only test library).
- * Each forwards to the hidden implementation with a direct jump.
+ * Each forwards to the hidden implementation with a direct jump; malloc, free, calloc and
+ * realloc are aliases of theirs instead (alloc.c, HL_OVERRIDE).
  */
 #include <errno.h>
 #include <malloc.h>
@@ -10,26 +11,6 @@
 #include "hlmalloc/internal.h"
 
 #define HL_EXPORT __attribute__((visibility("default")))
-
-HL_EXPORT void *malloc(size_t size)
-{
-    return hli_malloc(size);
-}
-
-HL_EXPORT void free(void *p)
-{
-    hli_free(p);
-}
-
-HL_EXPORT void *calloc(size_t count, size_t size)
-{
-    return hli_calloc(count, size);
-}
-
-HL_EXPORT void *realloc(void *p, size_t size)
-{
-    return hli_realloc(p, size);
-}
 
 HL_EXPORT void *reallocarray(void *p, size_t count, size_t size)
 {

@@ -117,7 +117,7 @@ static void page_extend(struct hl_page *pg)
     /* Other threads read the limit to validate a remote free (below the old limit either
      * way): relaxed atomic, no ordering needed. */
     __atomic_store_n(&pg->limit, pg->capacity * bs, __ATOMIC_RELAXED);
-    pg->fast_limit = pg->flags ? 0 : pg->limit;
+    pg->fast_count = pg->flags ? 0 : pg->capacity;
 }
 
 /* Move remote frees into the free list (owner only). */
@@ -172,7 +172,7 @@ static bool page_to_full(struct hl_heap *h, struct hl_page *pg)
     queue_remove(&h->bins[pg->bin], pg);
     queue_push_back(&h->full, pg);
     pg->flags |= HL_PAGE_IN_FULL;
-    pg->fast_limit = 0;
+    pg->fast_count = 0;
     return true;
 }
 
@@ -217,7 +217,7 @@ void hl_page_unfull(struct hl_heap *h, struct hl_page *pg)
 {
     queue_remove(&h->full, pg);
     pg->flags &= (uint8_t)~HL_PAGE_IN_FULL;
-    pg->fast_limit = pg->limit;
+    pg->fast_count = pg->capacity;
     set_delayed(pg, HL_DELAYED_NONE);
     hl_page_adopt(h, pg);
 }
@@ -669,7 +669,7 @@ void *hl_alloc_large(struct hl_heap *h, size_t n, size_t align)
     pg->reserved = pg->capacity = 1;
     pg->used = 1;
     pg->limit = pg->block_size;
-    pg->fast_limit = pg->limit;
+    pg->fast_count = pg->capacity;
     pg->heap = h;
     pg->is_zero = (uint8_t)is_zero;
     hl_page_set_divisor(pg, pg->block_size);

@@ -361,7 +361,7 @@ static void *span_tail(void *p, size_t inner)
     pg->block_size = (uint32_t)(hi - pg->start);
     hl_page_set_divisor(pg, pg->block_size);
     __atomic_store_n(&pg->limit, pg->block_size, __ATOMIC_RELAXED);
-    pg->fast_limit = pg->flags ? 0 : pg->block_size;
+    pg->fast_count = pg->flags ? 0 : 1;
     return pg->start;
 }
 

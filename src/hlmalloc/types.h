@@ -118,6 +118,11 @@
 #ifndef HL_DEBUG
 #define HL_DEBUG 0
 #endif
+/* 1 in the libraries that define malloc & co (libhlmalloc.so, .a, -secure.so), 0 in the
+ * hl_-only ones the tests link. */
+#ifndef HL_OVERRIDE
+#define HL_OVERRIDE 0
+#endif
 
 #define HL_SEG_SHIFT   25
 #define HL_SEG_SIZE    ((size_t)1 << HL_SEG_SHIFT)
@@ -200,7 +205,8 @@ struct hl_page {
     uint32_t div_mul;    /* off % block_size == 0 iff rotr32(off * div_mul, div_shift) <= div_max */
     uint32_t div_max;
     uint32_t limit;       /* capacity * block_size: offsets past it were never handed out */
-    uint32_t fast_limit;  /* limit while flags == 0, else 0: the free fast path tests only this */
+    uint32_t fast_count;  /* capacity while flags == 0, else 0: the free fast path tests only
+                           * hl_block_index(off) < fast_count (a block start, carved) */
     uint32_t slice_back;  /* in a later descriptor of a page: bytes back to the first */
     uint32_t slice_count; /* slices spanned (in the first descriptor) */
     uint32_t reserved;    /* blocks that fit */
