@@ -332,7 +332,7 @@ void hli_free(void *p)
             if (HL_DF_CHECK) b->cookie = (uintptr_t)b ^ hl_cookie;
             b->next = pg->free;
             pg->free = b;
-            if (HL_UNLIKELY(--pg->used == 0)) hl_page_retire(pg);
+            if (HL_UNLIKELY(--pg->used_quiet == 0)) hl_page_retire(pg);
             return;
         }
         free_owned_slow(s, pg, b);

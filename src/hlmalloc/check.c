@@ -1,5 +1,5 @@
 /*
- * hlmalloc/check.c: the heap checker, hl_heap_check(): invariants I1-I10 of types.h
+ * hlmalloc/check.c: the heap checker, hl_heap_check(): invariants I1-I10 and I12 of types.h
  * verified over every segment, page, free list, queue and heap.
  *
  * It reads everything without trusting it: a pointer is dereferenced only once it is
@@ -175,8 +175,11 @@ static bool check_page_fields(struct check *c, const struct hl_segment *s, const
             || pg->start + pg->block_size > span + span_bytes - guard
             || pg->limit != pg->block_size)
             return broken(c, 2, "large page's block outside its slices", pg);
+        if (pg->quiet != 0) return broken(c, 12, "quiet large page", pg);
         return true;
     }
+    if (pg->quiet > 1 || (pg->quiet && !pg->kept))
+        return broken(c, 12, "quiet page not kept", pg);
     if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM)
         return broken(c, 2, "page of an unknown kind", pg);
     if (pg->bin >= HL_BINS || pg->block_size != hl_bin_size(pg->bin))

@@ -702,6 +702,7 @@ static void child_orphan_page(struct hl_segment *s, struct hl_page *pg)
     pg->flags = 0;
     pg->fast_count = pg->capacity;
     pg->kept = 0;
+    pg->quiet = 0;
     pg->heap = NULL;
     /* Its heap's own cache is gone (child_take_own sent what it could reach home); a dead
      * thread caught between a cache's list and this count may have left it off. */

@@ -187,6 +187,7 @@ static void unkeep(struct hl_heap *h, struct hl_page *pg)
 {
     uint64_t bytes = kept_size(pg);
     pg->kept = 0;
+    pg->quiet = 0;
     h->kept_bytes = h->kept_bytes > bytes ? h->kept_bytes - bytes : 0;
 }
 
@@ -209,6 +210,7 @@ void hl_page_adopt(struct hl_heap *h, struct hl_page *pg)
 {
     bin_gains_page(h, pg->bin);
     pg->kept = 0; /* a page from an exited thread's heap: its keeping was that heap's */
+    pg->quiet = 0;
     queue_push_back(&h->bins[pg->bin], pg);
     if (h->bins[pg->bin].first == pg) set_direct(h, pg->bin);
 }
@@ -298,9 +300,10 @@ void hl_page_retire(struct hl_page *pg)
     }
     if (pg->flags & HL_PAGE_IN_FULL) hl_page_unfull(h, pg);
     if (pg->kept) {
-        /* Kept already (it emptied before and was reused since): only its time moves on.
-         * webserver empties a kept page on a fifth of its frees. */
+        /* Kept already (it emptied before and was reused since): only its time moves on,
+         * and it goes quiet again (I12). */
         pg->kept_since = h->heartbeat;
+        pg->quiet = 1;
         return;
     }
     struct hl_page_queue *q = &h->bins[pg->bin];
@@ -309,6 +312,7 @@ void hl_page_retire(struct hl_page *pg)
          * not churn pages; a heap keeps at most HL_KEEP_BUDGET bytes of such pages, the
          * longest-kept going back first, so sizes that went quiet do not pin memory. */
         pg->kept = 1;
+        pg->quiet = 1;
         h->kept_bytes += kept_size(pg);
         pg->kept_since = h->heartbeat;
         if (h->retired_min > pg->bin) h->retired_min = pg->bin;
@@ -548,6 +552,10 @@ bool hl_heap_release_kept(struct hl_heap *h, uint32_t n)
         struct hl_page *pg = bin_kept(h, b);
         if (!pg || pg->used != 0 || pg->slice_count != n) continue;
         if (h->heartbeat - pg->kept_since < HL_KEEP_COLD) continue;
+        if (pg->quiet) {
+            pg->quiet = 0; /* it may have emptied lately: the next look knows (I12) */
+            continue;
+        }
         if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
     }
     if (!oldest) return false;
@@ -569,12 +577,14 @@ void hl_heap_trim_kept(struct hl_heap *h, bool idle)
             if (!pg) continue;
             if (pg->used != 0) {
                 pg->kept = 0; /* in use again */
+                pg->quiet = 0;
                 continue;
             }
-            if (idle && h->heartbeat - pg->kept_since > HL_KEEP_IDLE) {
+            if (idle && !pg->quiet && h->heartbeat - pg->kept_since > HL_KEEP_IDLE) {
                 kept_give_back(h, pg); /* a size gone quiet */
                 continue;
             }
+            if (idle) pg->quiet = 0; /* the next trim sees whether it empties again (I12) */
             bytes += kept_size(pg);
             if (!oldest || pg->kept_since < oldest->kept_since) oldest = pg;
             if (b < lo) lo = b;

@@ -90,7 +90,14 @@
  *       runs dry): pushers count them in the segment's remote_bytes, and the slow path
  *       collects the other pages of a segment whose count passed the bound (heap.c
  *       hl_heap_collect_remote). A hint for RSS, not checked.
- * hl_heap_check() (check.c) verifies I1-I10 (I11 is a bound, not checked).
+ *   I12 a page is quiet only while kept (quiet implies kept; both are cleared together).
+ *       A kept page goes quiet when it empties (hl_page_retire), and its later emptyings
+ *       call nothing, so kept_since is when it last went quiet. Every idle trim (64 slow
+ *       calls) makes the kept pages loud again: a page still loud at the next trim has
+ *       not emptied in between, and one quiet again has. hl_heap_release_kept makes a
+ *       quiet page loud and passes it over, to know at its next look. Only loud pages are
+ *       given back as idle or cold.
+ * hl_heap_check() (check.c) verifies I1-I10 and I12 (I11 is a bound, not checked).
  *
  * Delayed-free states (low 2 bits of xthread_free):
  *   NONE   remote frees push onto xthread_free
@@ -224,18 +231,27 @@ struct hl_page {
     /* Second line: written by the owner on every malloc and free of the page, and by
      * other threads' CAS on xthread_free. Apart from the first line, so that a free by
      * another thread reads the page without taking the line the owner writes. */
-    struct hl_block *free;           /* blocks ready to hand out (the malloc fast path) */
-    uint32_t used;                   /* live blocks (I3) */
-    uint32_t capacity;               /* blocks carved into the free lists so far */
+    struct hl_block *free; /* blocks ready to hand out (the malloc fast path) */
+    union {
+        /* The free fast path decrements the whole word, so a free that empties a quiet
+         * page finds it non-zero and calls no hl_page_retire (a branch it mispredicted
+         * on a fifth of webserver's frees). Little-endian: `used` is the low half. */
+        uint64_t used_quiet;
+        struct {
+            uint32_t used;  /* live blocks (I3) */
+            uint32_t quiet; /* 1: kept, and its emptying is not reported (I12) */
+        };
+    };
     _Atomic(uintptr_t) xthread_free; /* remote frees | enum hl_delayed (I4) */
     struct hl_page *next, *prev;     /* queue links (I5) */
     uint64_t kept_since;             /* heartbeat when it was kept: the oldest goes first */
+    uint32_t capacity;               /* blocks carved into the free lists so far */
     uint32_t dirty_ms; /* a free, dirty slice: when it was freed (ms, wraps); see segment.c */
     /* secure build: a freed large or huge block held back in the quarantine (secure.c);
      * here, not in the first line, which is full */
     uint8_t quarantined;
     uint8_t own_cached; /* blocks of this page in its heap's own cache (I10) */
-    uint8_t spare_[10]; /* to 128 bytes: page lookup is a shift, not a multiply */
+    uint8_t spare_[6];  /* to 128 bytes: page lookup is a shift, not a multiply */
 };
 
 struct hl_page_queue {
