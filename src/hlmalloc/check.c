@@ -178,8 +178,7 @@ static bool check_page_fields(struct check *c, const struct hl_segment *s, const
         if (pg->quiet != 0) return broken(c, 12, "quiet large page", pg);
         return true;
     }
-    if (pg->quiet > 1 || (pg->quiet && !pg->kept))
-        return broken(c, 12, "quiet page not kept", pg);
+    if (pg->quiet > 1 || (pg->quiet && !pg->kept)) return broken(c, 12, "quiet page not kept", pg);
     if (pg->kind != HL_PAGE_SMALL && pg->kind != HL_PAGE_MEDIUM)
         return broken(c, 2, "page of an unknown kind", pg);
     if (pg->bin >= HL_BINS || pg->block_size != hl_bin_size(pg->bin))
