@@ -27,7 +27,7 @@ void *hli_malloc(size_t n)
         struct hl_block *b = pg->free;
         if (HL_LIKELY(b != NULL && !HL_SECURE)) {
             pg->free = b->next;
-            pg->used++;
+            pg->used_quiet++; /* the whole word, as free decrements it (I12) */
             if (HL_DF_CHECK) b->cookie = 0;
             return b;
         }
@@ -42,7 +42,7 @@ void *hli_malloc(size_t n)
         struct hl_block *b = pg ? pg->free : NULL;
         if (HL_LIKELY(b != NULL)) {
             pg->free = b->next;
-            pg->used++;
+            pg->used_quiet++; /* the whole word, as free decrements it (I12) */
             if (HL_DF_CHECK) b->cookie = 0;
             return b;
         }
@@ -535,6 +535,11 @@ extern __typeof(hli_free) hl_free HL_ALIAS(hli_free);
 extern __typeof(hli_calloc) hl_calloc HL_ALIAS(hli_calloc);
 extern __typeof(hli_realloc) hl_realloc HL_ALIAS(hli_realloc);
 #if HL_OVERRIDE
+/* In the static library, whatever pulls this object in (malloc, free) must pull in
+ * override.c's object too, or posix_memalign and the rest would resolve to the C
+ * library's and hand it blocks it never made. */
+extern const char hl_override_anchor;
+__attribute__((used)) static const char *const hl_override_pull = &hl_override_anchor;
 extern __typeof(hli_malloc) malloc HL_ALIAS(hli_malloc);
 extern __typeof(hli_free) free HL_ALIAS(hli_free);
 extern __typeof(hli_calloc) calloc HL_ALIAS(hli_calloc);

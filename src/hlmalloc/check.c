@@ -175,7 +175,9 @@ static bool check_page_fields(struct check *c, const struct hl_segment *s, const
             || pg->start + pg->block_size > span + span_bytes - guard
             || pg->limit != pg->block_size)
             return broken(c, 2, "large page's block outside its slices", pg);
-        if (pg->quiet != 0) return broken(c, 12, "quiet large page", pg);
+        if (pg->fast_count != (pg->flags ? 0 : 1))
+            return broken(c, 2, "large page's carved count wrong", pg);
+        if (pg->quiet != 0 || pg->kept != 0) return broken(c, 12, "quiet or kept large page", pg);
         return true;
     }
     if (pg->quiet > 1 || (pg->quiet && !pg->kept)) return broken(c, 12, "quiet page not kept", pg);
@@ -298,6 +300,8 @@ static bool check_queue(struct check *c, struct hl_heap *h, struct hl_page_queue
         if (full != ((pg->flags & HL_PAGE_IN_FULL) != 0))
             return broken(c, 5, "page's full flag disagrees with its queue", pg);
         if (!full && pg->bin != bin) return broken(c, 5, "page in another class's queue", pg);
+        if (pg->kept && (full || q->count != 1))
+            return broken(c, 12, "kept page not its class's only page", pg);
         const struct hl_segment *s = (const struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
         if (pg->heap != h || s->heap != h) return broken(c, 4, "queued page of another heap", pg);
     }

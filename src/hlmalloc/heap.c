@@ -430,6 +430,8 @@ static void abandon_heap(struct hl_heap *h)
             pg->next = pg->prev = NULL;
             pg->flags = 0;
             pg->fast_count = pg->capacity;
+            pg->kept = 0; /* the heap's keeping ends with it */
+            pg->quiet = 0;
             if (pg->used == 0) {
                 struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
                 hl_segment_free_page(s, pg);

@@ -12,6 +12,9 @@
 
 #define HL_EXPORT __attribute__((visibility("default")))
 
+/* What alloc.c's malloc refers to, so that the static library links this object with it. */
+HL_HIDDEN const char hl_override_anchor = 0;
+
 HL_EXPORT void *reallocarray(void *p, size_t count, size_t size)
 {
     return hl_reallocarray(p, count, size);

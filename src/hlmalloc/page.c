@@ -157,7 +157,10 @@ static void set_delayed(struct hl_page *pg, uintptr_t want)
     }
 }
 
-/* Move a page with no free block to the full queue; false if blocks arrived meanwhile. */
+static void unkeep(struct hl_heap *h, struct hl_page *pg);
+
+/* Move a page with no free block to the full queue; false if blocks arrived meanwhile. A
+ * kept page that fills is kept no longer (I12: kept pages are in their bin's queue). */
 static bool page_to_full(struct hl_heap *h, struct hl_page *pg)
 {
     uintptr_t x = atomic_load_explicit(&pg->xthread_free, memory_order_relaxed);
@@ -169,6 +172,7 @@ static bool page_to_full(struct hl_heap *h, struct hl_page *pg)
                                                   memory_order_release, memory_order_relaxed))
             break;
     }
+    if (pg->kept) unkeep(h, pg);
     queue_remove(&h->bins[pg->bin], pg);
     queue_push_back(&h->full, pg);
     pg->flags |= HL_PAGE_IN_FULL;
@@ -525,7 +529,7 @@ static inline void *page_pop(struct hl_page *pg)
                            "the poison of free blocks, on malloc");
     }
     pg->free = hl_next_decode(pg, b);
-    pg->used++;
+    pg->used_quiet++; /* the whole word, as free decrements it (I12) */
     b->cookie = 0;
     return b;
 }

@@ -27,6 +27,8 @@ static _Atomic int purger_wanted;
 static _Atomic uint32_t slices_taken; /* until HL_PURGER_AFTER: then the purger is wanted */
 
 _Static_assert(sizeof(struct hl_page) == 128, "descriptors are 128 bytes: lookup by shift");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "used is the low half of used_quiet, which the fast paths add to (I12)");
 _Static_assert(offsetof(struct hl_page, free) == 64,
                "what the owner writes on every malloc and free is apart from what frees read");
 _Static_assert(sizeof(struct hl_segment) <= HL_SLICE_SIZE, "descriptors fit in slice 0");

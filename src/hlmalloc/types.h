@@ -90,7 +90,11 @@
  *       runs dry): pushers count them in the segment's remote_bytes, and the slow path
  *       collects the other pages of a segment whose count passed the bound (heap.c
  *       hl_heap_collect_remote). A hint for RSS, not checked.
- *   I12 a page is quiet only while kept (quiet implies kept; both are cleared together).
+ *   I12 a kept page is its bin queue's only page (never in the full queue: a kept page
+ *       that fills is unkept); a page is quiet only while kept (quiet implies kept; both
+ *       are cleared together), never a large one. The malloc fast paths add to the whole
+ *       used_quiet word, as free subtracts from it: a 32-bit store the next 64-bit load
+ *       of the word could not forward from.
  *       A kept page goes quiet when it empties (hl_page_retire), and its later emptyings
  *       call nothing, so kept_since is when it last went quiet. Every idle trim (64 slow
  *       calls) makes the kept pages loud again: a page still loud at the next trim has

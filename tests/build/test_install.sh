@@ -77,6 +77,40 @@ unset PKG_CONFIG_PATH
 # --- CMake: find_package(hlmalloc), shared and static imported targets.
 mkdir -p "$TMP/proj"
 cp "$TMP/prog.c" "$TMP/proj/"
+# A shared library that calls the standard functions a program linked with the static
+# library may never name itself: they must be hlmalloc's too, not the C library's (the
+# static library's malloc pulls the rest of the standard names in with it).
+cat >"$TMP/proj/use.c" <<'EOF'
+#include <malloc.h>
+#include <stdlib.h>
+
+void *use_memalign(size_t *usable)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, 100) != 0) return NULL;
+    *usable = malloc_usable_size(p);
+    return p;
+}
+EOF
+cat >"$TMP/proj/prog_lib.c" <<'EOF'
+#include <hlmalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void *use_memalign(size_t *usable);
+
+int main(void)
+{
+    void *p = malloc(100);
+    size_t usable = 0;
+    void *q = use_memalign(&usable);
+    size_t ours = hl_usable_size(q);
+    printf("memalign block usable %zu, hlmalloc says %zu\n", usable, ours);
+    free(q);
+    free(p);
+    return q != NULL && ours >= 100 && usable == ours ? 0 : 1;
+}
+EOF
 cat >"$TMP/proj/CMakeLists.txt" <<'EOF'
 cmake_minimum_required(VERSION 3.16)
 project(use_hlmalloc C)
@@ -85,6 +119,9 @@ add_executable(prog prog.c)
 target_link_libraries(prog PRIVATE hlmalloc::hlmalloc)
 add_executable(prog_static prog.c)
 target_link_libraries(prog_static PRIVATE hlmalloc::hlmalloc_static)
+add_library(use SHARED use.c)
+add_executable(prog_static_lib prog_lib.c)
+target_link_libraries(prog_static_lib PRIVATE use hlmalloc::hlmalloc_static)
 EOF
 "$CMAKE" -S "$TMP/proj" -B "$TMP/proj/b" -DCMAKE_C_COMPILER="$CC" \
     -DCMAKE_PREFIX_PATH="$ROOT" >"$TMP/cmake.log" 2>&1 &&
@@ -100,6 +137,9 @@ check "hlmalloc::hlmalloc: the installed library is loaded" \
 check "hlmalloc::hlmalloc_static: malloc is hlmalloc's" [ $? -eq 0 ]
 check "hlmalloc::hlmalloc_static: no shared hlmalloc" \
     bash -c "! ldd '$TMP/proj/b/prog_static' | grep -q hlmalloc"
+"$TMP/proj/b/prog_static_lib" >"$TMP/static_lib.out" 2>&1
+check "hlmalloc::hlmalloc_static: a shared library's posix_memalign is hlmalloc's" [ $? -eq 0 ]
+cat "$TMP/static_lib.out"
 
 # --- The installed heaplab, run from the staging directory (nothing of the build tree).
 HL=$ROOT/bin/heaplab

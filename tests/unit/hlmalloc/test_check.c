@@ -292,7 +292,7 @@ static void test_quiet_kept_page(void)
     void *a = hl_malloc(5000); /* a class no other test here keeps a block of */
     REQUIRE(a);
     struct hl_page *pg = page_of(a);
-    REQUIRE(pg->used == 1 && pg->kept == 0 && pg->quiet == 0);
+    REQUIRE(pg->used == 1 && hl_tls_heap->bins[pg->bin].count == 1);
     hl_free(a);
     CHECK(pg->kept == 1 && pg->quiet == 1 && pg->used == 0);
     const uint64_t since = pg->kept_since;
@@ -309,6 +309,34 @@ static void test_quiet_kept_page(void)
     pg->kept = 0;
     expect_broken(12, "quiet page not kept");
     pg->kept = 1;
+    CHECK(heap_check() == 0);
+}
+
+/* I12's other half: an idle trim makes a quiet kept page loud; if it empties again before
+ * the next one, it is quiet again and stays; if not, the next idle trim gives it back. */
+static void test_quiet_page_given_back_when_idle(void)
+{
+    struct hl_heap *h = hl_tls_heap;
+    void *a = hl_malloc(3500); /* its own class here */
+    REQUIRE(a);
+    struct hl_page *pg = page_of(a);
+    unsigned bin = pg->bin;
+    REQUIRE(pg->used == 1 && h->bins[bin].count == 1);
+    hl_free(a);
+    REQUIRE(pg->kept == 1 && pg->quiet == 1);
+    h->heartbeat += 200; /* long idle */
+    hl_heap_trim_kept(h, true);
+    CHECK(pg->kept == 1 && pg->quiet == 0); /* loud, not given back: it may have emptied */
+    void *b = hl_malloc(3500); /* used and emptied again: quiet anew, its time fresh */
+    CHECK(b == a);
+    hl_free(b);
+    CHECK(pg->kept == 1 && pg->quiet == 1 && pg->kept_since == h->heartbeat);
+    h->heartbeat += 200;
+    hl_heap_trim_kept(h, true);
+    CHECK(h->bins[bin].count == 1 && pg->kept == 1 && pg->quiet == 0);
+    h->heartbeat += 200; /* and now idle through a whole trim */
+    hl_heap_trim_kept(h, true);
+    CHECK(h->bins[bin].count == 0); /* given back */
     CHECK(heap_check() == 0);
 }
 
@@ -450,6 +478,7 @@ int main(void)
     RUN_TEST(test_check_finds_i5_queue);
     RUN_TEST(test_free_rejects_uncarved_and_interior_pointers);
     RUN_TEST(test_quiet_kept_page);
+    RUN_TEST(test_quiet_page_given_back_when_idle);
     RUN_TEST(test_check_finds_i6_dirty_slice_in_use);
     RUN_TEST(test_check_finds_i7_direct_slot);
     RUN_TEST(test_check_finds_i8_foreign_room);
