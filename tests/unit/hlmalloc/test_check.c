@@ -327,7 +327,7 @@ static void test_quiet_page_given_back_when_idle(void)
     h->heartbeat += 200; /* long idle */
     hl_heap_trim_kept(h, true);
     CHECK(pg->kept == 1 && pg->quiet == 0); /* loud, not given back: it may have emptied */
-    void *b = hl_malloc(3500); /* used and emptied again: quiet anew, its time fresh */
+    void *b = hl_malloc(3500);              /* used and emptied again: quiet anew, its time fresh */
     CHECK(b == a);
     hl_free(b);
     CHECK(pg->kept == 1 && pg->quiet == 1 && pg->kept_since == h->heartbeat);
