@@ -244,6 +244,8 @@ static bool check_segment(struct check *c, struct hl_segment *s, bool blocks)
     if (s->slices < HL_FIRST_SLICE || s->slices > HL_SLICES
         || s->size != (size_t)s->slices << HL_SLICE_SHIFT)
         return broken(c, 6, "segment size and slices disagree", s);
+    if (s->huge_usable != 0 || s->header_back != sizeof(struct hl_page))
+        return broken(c, 2, "header's descriptors do not read as an empty page", s);
     bool any_dirty = false;
     for (uint32_t i = 0; i < HL_SLICES; i++) {
         bool f = bit(s->free_map, i), d = bit(s->dirty_map, i);

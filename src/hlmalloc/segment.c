@@ -32,6 +32,15 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 _Static_assert(offsetof(struct hl_page, free) == 64,
                "what the owner writes on every malloc and free is apart from what frees read");
 _Static_assert(sizeof(struct hl_segment) <= HL_SLICE_SIZE, "descriptors fit in slice 0");
+_Static_assert(offsetof(struct hl_segment, size) + 4 == offsetof(struct hl_page, limit)
+                       && offsetof(struct hl_segment, huge_usable)
+                                  == offsetof(struct hl_page, fast_count)
+                       && offsetof(struct hl_page, slice_back)
+                                  == offsetof(struct hl_page, fast_count) + 4,
+               "descriptor 0 reads as an empty page: limit, fast_count and slice_back are 0");
+_Static_assert(offsetof(struct hl_segment, header_back)
+                       == sizeof(struct hl_page) + offsetof(struct hl_page, slice_back),
+               "descriptor 1's slice_back leads back to descriptor 0");
 _Static_assert(offsetof(struct hl_segment, kind) < HL_FIRST_SLICE * sizeof(struct hl_page),
                "the header fits in the descriptors of the slices that hold no page");
 _Static_assert(offsetof(struct hl_segment, remote_bytes) + sizeof(uint32_t)
@@ -243,8 +252,9 @@ static struct hl_segment *segment_new_locked(struct hl_heap *h, uint32_t need, b
      * fails on a zero divisor), and no slice is dirty. */
     pthread_mutex_init(&s->lock, NULL);
     s->size = (size_t)slices << HL_SLICE_SHIFT;
-    s->slices = slices;
+    s->slices = (uint16_t)slices;
     s->kind = HL_PAGE_SMALL;
+    s->header_back = sizeof(struct hl_page);
     for (uint32_t i = HL_FIRST_SLICE; i < slices; i++)
         bit_set(s->free_map, i);
     s->heap = h;

@@ -266,16 +266,29 @@ struct hl_page_queue {
 
 struct hl_segment {
     union {
-        struct { /* the header, overlaying the descriptors of slices 0 and 1 */
+        /* The header, overlaying the descriptors of slices 0 and 1, laid out so that a
+         * pointer into those slices, which hold no blocks, reads as one into an empty
+         * page (a free of it is rejected, not followed into the header): descriptor 0's
+         * limit, fast_count and slice_back are the high half of `size` and `huge_usable`,
+         * all 0 in a normal segment, and descriptor 1's slice_back is `header_back`, 128,
+         * back to descriptor 0 (segment.c asserts the offsets). */
+        struct {
             _Atomic(uintptr_t)
                     thread_id;    /* owner's thread pointer; HL_TID_ABANDONED; HL_TID_HUGE */
             struct hl_heap *heap; /* owner heap (NULL when abandoned or huge) */
-            struct hl_segment *next, *prev; /* in the owner heap's list, or the abandoned list */
-            struct hl_segment *all_next;    /* registry of every segment (purger, stats, collect) */
-            struct hl_segment *all_prev;
             size_t size;          /* bytes mapped */
             size_t huge_usable;   /* huge: bytes usable from pages[HL_FIRST_SLICE].start */
+            uint64_t dirty_map[HL_SLICES / 64]; /* bit i: free, touched, not yet purged */
             pthread_mutex_t lock; /* guards free_map, dirty_map, purge_at_ms, used_slices (I6) */
+            uint64_t purge_at_ms; /* the oldest dirty slice is due then; 0 = none dirty */
+            uint16_t used_slices; /* slices in pages */
+            uint16_t slices;      /* slices mapped: HL_SLICES, fewer when space ran short */
+            uint8_t kind;         /* HL_PAGE_SMALL (normal) or HL_PAGE_HUGE */
+            /* bytes other threads pushed onto its pages' remote-free lists since the owner
+             * last collected them all (a hint: added before each push, reset by the owner,
+             * may wrap): the owner collects when it passes HL_REMOTE_COLLECT (I11) */
+            _Atomic(uint32_t) remote_bytes;
+            uint32_t header_back; /* 128: descriptor 1's slice_back, to descriptor 0 */
             union {
                 uint64_t free_map[HL_SLICES / 64]; /* bit i: slice i is free */
                 struct { /* a huge segment's kernel mappings (VMAs), in slices (huge.c) */
@@ -283,15 +296,9 @@ struct hl_segment {
                     uint32_t n;
                 } vmas;
             };
-            uint64_t dirty_map[HL_SLICES / 64]; /* bit i: free, touched, not yet purged */
-            uint64_t purge_at_ms; /* the oldest dirty slice is due then; 0 = none dirty */
-            uint32_t used_slices; /* slices in pages */
-            uint32_t slices;      /* slices mapped: HL_SLICES, fewer when space ran short */
-            uint8_t kind;         /* HL_PAGE_SMALL (normal) or HL_PAGE_HUGE */
-            /* bytes other threads pushed onto its pages' remote-free lists since the owner
-             * last collected them all (a hint: added before each push, reset by the owner,
-             * may wrap): the owner collects when it passes HL_REMOTE_COLLECT (I11) */
-            _Atomic(uint32_t) remote_bytes;
+            struct hl_segment *next, *prev; /* in the owner heap's list, or the abandoned list */
+            struct hl_segment *all_next;    /* registry of every segment (purger, stats, collect) */
+            struct hl_segment *all_prev;
         };
         struct hl_page pages[HL_SLICES]; /* pages[0], pages[1]: the header above */
     };

@@ -802,6 +802,9 @@ static void test_api_foreign_free_is_counted_and_ignored(void)
     unsigned char *huge = hl_malloc(130 * MiB);
     void *libc = malloc(64);
     REQUIRE(small && large && huge && libc);
+    /* The first two 64 KiB slices of small's 32 MiB segment hold its header and page
+     * descriptors, never a block. */
+    unsigned char *seg = (unsigned char *)((uintptr_t)small & ~(uintptr_t)(32 * MiB - 1));
     /* hlmalloc_api must not replace malloc: a libc pointer is foreign to it. */
     CHECK(hl_usable_size(libc) == 0);
     CHECK(hl_usable_size(stack_words) == 0);
@@ -827,6 +830,10 @@ static void test_api_foreign_free_is_counted_and_ignored(void)
         huge + 16,
         huge + page,
         huge + 64 * MiB,
+        seg + 16,
+        seg + 64 * KiB,
+        seg + 70000,
+        seg + 128 * KiB - 16,
         libc,
         (void *)(uintptr_t)0x1000,
         (void *)(uintptr_t)0xdeadbeefdeadbee0u,

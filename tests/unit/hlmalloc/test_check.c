@@ -340,6 +340,20 @@ static void test_quiet_page_given_back_when_idle(void)
     CHECK(heap_check() == 0);
 }
 
+/* I2: a segment's header reads as an empty page through the descriptors of slices 0 and
+ * 1, so that a free of a pointer there is rejected (test_api frees some). */
+static void test_check_finds_i2_header_not_an_empty_page(void)
+{
+    void *a = hl_malloc(100);
+    REQUIRE(a);
+    struct hl_segment *s = hl_segment_of(a);
+    s->header_back = 0;
+    expect_broken(2, "header's slice back");
+    s->header_back = sizeof(struct hl_page);
+    CHECK(heap_check() == 0);
+    hl_free(a);
+}
+
 static void test_check_finds_i6_dirty_slice_in_use(void)
 {
     void *a = hl_malloc(5000);
@@ -477,6 +491,7 @@ int main(void)
     RUN_TEST(test_check_finds_i4_page_of_another_heap);
     RUN_TEST(test_check_finds_i5_queue);
     RUN_TEST(test_free_rejects_uncarved_and_interior_pointers);
+    RUN_TEST(test_check_finds_i2_header_not_an_empty_page);
     RUN_TEST(test_quiet_kept_page);
     RUN_TEST(test_quiet_page_given_back_when_idle);
     RUN_TEST(test_check_finds_i6_dirty_slice_in_use);
