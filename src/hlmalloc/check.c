@@ -175,6 +175,8 @@ static bool check_page_fields(struct check *c, const struct hl_segment *s, const
             || pg->start + pg->block_size > span + span_bytes - guard
             || pg->limit != pg->block_size)
             return broken(c, 2, "large page's block outside its slices", pg);
+        if (!hl_is_block_offset(pg, 0) || !hl_is_block_offset(pg, pg->block_size))
+            return broken(c, 2, "large page's divisor wrong", pg);
         if (pg->fast_count != (pg->flags ? 0 : 1))
             return broken(c, 2, "large page's carved count wrong", pg);
         if (pg->quiet != 0 || pg->kept != 0) return broken(c, 12, "quiet or kept large page", pg);

@@ -771,8 +771,10 @@ static bool child_page_set_up(struct hl_segment *s, struct hl_page *pg)
         if (pg->bin != HL_BIN_LARGE || pg->used != 1 || pg->capacity != 1 || pg->reserved != 1
             || pg->block_size == 0 || pg->start < span || pg->start >= span + span_bytes)
             return false;
-        if (pg->start + pg->block_size > span + span_bytes)
+        if (pg->start + pg->block_size > span + span_bytes) {
             pg->block_size = (uint32_t)(span + span_bytes - pg->start);
+            hl_page_set_divisor(pg, pg->block_size);
+        }
         pg->limit = pg->block_size;
         return true;
     }
