@@ -430,8 +430,7 @@ static void abandon_heap(struct hl_heap *h)
             pg->next = pg->prev = NULL;
             pg->flags = 0;
             pg->fast_count = pg->capacity;
-            pg->kept = 0; /* the heap's keeping ends with it */
-            pg->quiet = 0;
+            hl_page_forget_kept(pg); /* the heap's keeping ends with it */
             if (pg->used == 0) {
                 struct hl_segment *s = (struct hl_segment *)((uintptr_t)pg & ~HL_SEG_MASK);
                 hl_segment_free_page(s, pg);
@@ -703,8 +702,7 @@ static void child_orphan_page(struct hl_segment *s, struct hl_page *pg)
     pg->next = pg->prev = NULL;
     pg->flags = 0;
     pg->fast_count = pg->capacity;
-    pg->kept = 0;
-    pg->quiet = 0;
+    hl_page_forget_kept(pg);
     pg->heap = NULL;
     /* Its heap's own cache is gone (child_take_own sent what it could reach home); a dead
      * thread caught between a cache's list and this count may have left it off. */

@@ -129,6 +129,14 @@ HL_INLINE bool hl_is_block_offset(const struct hl_page *pg, uint32_t off)
     return hl_block_index(pg, off) <= pg->div_max;
 }
 
+/* A page is kept no longer; quiet goes with kept (I12). The heap's kept_bytes is the
+ * caller's to adjust (page.c unkeep) or recount (hl_heap_trim_kept). */
+HL_INLINE void hl_page_forget_kept(struct hl_page *pg)
+{
+    pg->kept = 0;
+    pg->quiet = 0;
+}
+
 /* Set the divisibility constants of a page for its block size (see hl_is_block_offset). */
 HL_HIDDEN void hl_page_set_divisor(struct hl_page *pg, uint32_t d);
 

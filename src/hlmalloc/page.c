@@ -190,8 +190,7 @@ static uint64_t kept_size(const struct hl_page *pg)
 static void unkeep(struct hl_heap *h, struct hl_page *pg)
 {
     uint64_t bytes = kept_size(pg);
-    pg->kept = 0;
-    pg->quiet = 0;
+    hl_page_forget_kept(pg);
     h->kept_bytes = h->kept_bytes > bytes ? h->kept_bytes - bytes : 0;
 }
 
@@ -213,8 +212,7 @@ static void bin_gains_page(struct hl_heap *h, unsigned bin)
 void hl_page_adopt(struct hl_heap *h, struct hl_page *pg)
 {
     bin_gains_page(h, pg->bin);
-    pg->kept = 0; /* a page from an exited thread's heap: its keeping was that heap's */
-    pg->quiet = 0;
+    hl_page_forget_kept(pg); /* a page from an exited thread's heap: its keeping was that heap's */
     queue_push_back(&h->bins[pg->bin], pg);
     if (h->bins[pg->bin].first == pg) set_direct(h, pg->bin);
 }
@@ -580,8 +578,7 @@ void hl_heap_trim_kept(struct hl_heap *h, bool idle)
             struct hl_page *pg = bin_kept(h, b);
             if (!pg) continue;
             if (pg->used != 0) {
-                pg->kept = 0; /* in use again */
-                pg->quiet = 0;
+                hl_page_forget_kept(pg); /* in use again */
                 continue;
             }
             if (idle && !pg->quiet && h->heartbeat - pg->kept_since > HL_KEEP_IDLE) {
